@@ -1,0 +1,46 @@
+"""The package's exceptions: one root, specific subclasses.
+
+Bad arguments raise ``ValueError`` naming the argument and the bad value; where the
+package has a more specific error it subclasses both :class:`MeshmeterError` and
+``ValueError`` so that callers may catch either.
+"""
+
+from __future__ import annotations
+
+
+class MeshmeterError(Exception):
+    """Root of every error meshmeter raises on purpose."""
+
+
+class DesignationError(MeshmeterError, ValueError):
+    """A model designation that is not one of the catalog's.
+
+    Parameters
+    ----------
+    designation : str
+        The text that was offered.
+    field : str
+        The name of the field that is wrong (e.g. ``"element"``).
+    value : str
+        The offending value of that field.
+    allowed : tuple of str
+        The values the field may take.
+    """
+
+    def __init__(self, designation: str, field: str, value: str, allowed: tuple[str, ...]) -> None:
+        self.designation = designation
+        self.field = field
+        self.value = value
+        self.allowed = tuple(allowed)
+        shown = ", ".join(repr(a) for a in self.allowed)
+        super().__init__(
+            f"{designation!r} is not a valid designation: field {field!r} is {value!r}; allowed: {shown}"
+        )
+
+
+class RatingError(MeshmeterError, ValueError):
+    """A quantity outside the catalog ratings (certificate p.1, manual §3.1)."""
+
+
+class SealError(MeshmeterError):
+    """An operation on a seal that its state does not allow (e.g. breaking a broken seal)."""

@@ -1,0 +1,1 @@
+"""The meter twin: metrology, CTs, registers and demand, pulse outputs, LEDs, LCD, seals, diagnostics."""
