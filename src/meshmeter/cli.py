@@ -1,0 +1,341 @@
+"""The ``meshmeter`` command.
+
+Each command is a thin face over the library: it parses, calls, and prints (a table for people, JSON for
+programs with ``--json``). Errors in the input print one line naming the bad argument and exit with
+status 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from meshmeter import __version__
+from meshmeter.catalog import decode
+from meshmeter.errors import MeshmeterError
+from meshmeter.meter.installation import ElementWiring, Service, phase_deg_from_pf
+from meshmeter.meter.twin import Meter, SteadyCondition, SteadyResult
+
+app = typer.Typer(
+    name="meshmeter",
+    help="Electricity sub-metering with wireless AMR: the Mini Meter twin, its mesh and the head-end.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+meter_app = typer.Typer(help="Run the meter twin.", no_args_is_help=True)
+app.add_typer(meter_app, name="meter")
+
+console = Console(highlight=False)
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}")
+    return typer.Exit(code=2)
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"meshmeter {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """meshmeter: the Mini Meter twin, its wireless AMR mesh and the head-end behind the DCAP."""
+
+
+# --------------------------------------------------------------------------------------------------
+# decode
+# --------------------------------------------------------------------------------------------------
+
+
+@app.command("decode")
+def decode_command(
+    model: Annotated[
+        str, typer.Argument(help="A designation: MM-D1202001-T-SCC, CT200124BK-A, MMSMT-E02 ...")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Decode a model designation (certificate p.1, manual §2.4), or say why it is not one."""
+    try:
+        spec = decode(model)
+    except MeshmeterError as exc:
+        if as_json:
+            field = getattr(exc, "field", None)
+            allowed = list(getattr(exc, "allowed", ()))
+            typer.echo(json.dumps({"valid": False, "error": str(exc), "field": field, "allowed": allowed}))
+            raise typer.Exit(code=1) from None
+        raise _fail(str(exc)) from None
+    data = spec.to_dict()
+    if as_json:
+        typer.echo(json.dumps({"valid": True, **data}, indent=2))
+        return
+    table = Table(title=f"{data['designation']} ({data['kind']})", show_header=False)
+    for key, value in data.items():
+        if key in ("designation", "kind"):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+# --------------------------------------------------------------------------------------------------
+# meter run
+# --------------------------------------------------------------------------------------------------
+
+
+def _per_line(name: str, values: Sequence[float], lines: int) -> tuple[float, ...]:
+    if len(values) == 1:
+        return tuple(values) * lines
+    if len(values) != lines:
+        raise _fail(f"{name} takes one value or one per line ({lines}), got {len(values)}")
+    return tuple(values)
+
+
+def _parse_pairs(name: str, items: Sequence[str]) -> dict[int, int]:
+    pairs: dict[int, int] = {}
+    for item in items:
+        element, sep, line = item.partition("=")
+        if not sep or element not in ("1", "2") or line not in ("1", "2"):
+            raise _fail(f"{name} takes ELEMENT=LINE with 1 or 2 on each side, got {item!r}")
+        pairs[int(element)] = int(line)
+    return pairs
+
+
+@meter_app.command("run")
+def meter_run(
+    model: Annotated[str, typer.Option(help="Meter designation.")] = "MM-D1202001-T-SCC",
+    serial: Annotated[str, typer.Option(help="Serial number (shown on the LCD at boot).")] = "MM00000001",
+    voltage_v: Annotated[
+        list[float] | None, typer.Option(help="Line-to-neutral voltage [V]; repeat per line. Default 120.")
+    ] = None,
+    current_a: Annotated[
+        list[float] | None, typer.Option(help="Load current [A]; repeat per line. Default 30.")
+    ] = None,
+    pf: Annotated[
+        list[float] | None, typer.Option(help="Power factor 0..1; repeat per line. Default 1.0.")
+    ] = None,
+    lag: Annotated[bool, typer.Option("--lag/--lead", help="Lagging (inductive) or leading load.")] = True,
+    frequency_hz: Annotated[float, typer.Option(help="Line frequency [Hz].")] = 60.0,
+    duration_s: Annotated[float, typer.Option(help="Length of the run [s].")] = 3600.0,
+    path: Annotated[str, typer.Option(help="Metrology path: profile or waveform.")] = "profile",
+    service: Annotated[
+        str, typer.Option(help="Service: 120/240 (split phase) or 120/208 (network).")
+    ] = "120/240",
+    reversed_ct: Annotated[
+        list[int] | None, typer.Option(help="Element whose CT is reversed; repeatable.")
+    ] = None,
+    ct_line: Annotated[
+        list[str] | None,
+        typer.Option(help="ELEMENT=LINE: the element's CT is on that line's conductor; repeatable."),
+    ] = None,
+    no_voltage: Annotated[
+        list[int] | None, typer.Option(help="Element whose voltage lead is off; repeatable.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Run the meter twin at a steady condition and show what it registered and displayed."""
+    try:
+        meter = _build_meter(model, serial, service, reversed_ct or [], ct_line or [], no_voltage or [])
+        lines = meter.elements
+        phase = phase_deg_from_pf(np.asarray(_per_line("--pf", pf or [1.0], lines)), lag)
+        condition = SteadyCondition(
+            voltage_v=_per_line("--voltage-v", voltage_v or [120.0], lines),
+            current_a=_per_line("--current-a", current_a or [30.0], lines),
+            phase_deg=tuple(float(x) for x in phase),
+            frequency_hz=frequency_hz,
+        )
+        if path not in ("profile", "waveform"):
+            raise ValueError(f"path must be 'profile' or 'waveform', got {path!r}")
+        if not (math.isfinite(duration_s) and duration_s > 0):
+            raise ValueError(f"duration_s must be finite and > 0, got {duration_s!r}")
+        if path == "waveform" and duration_s > 600:
+            raise ValueError(
+                f"the waveform path runs at most 600 s from the command line, got {duration_s!r}"
+            )
+        result = meter.run_steady(condition, duration_s, path="waveform" if path == "waveform" else "profile")
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(steady_result_to_dict(result), indent=2))
+        return
+    _print_steady(result)
+
+
+def _build_meter(
+    model: str,
+    serial: str,
+    service: str,
+    reversed_ct: Sequence[int],
+    ct_line: Sequence[str],
+    no_voltage: Sequence[int],
+) -> Meter:
+    spec_service = {"120/240": Service.SPLIT_PHASE, "120/208": Service.NETWORK}.get(service)
+    if spec_service is None:
+        raise ValueError(f"service must be '120/240' or '120/208', got {service!r}")
+    probe = Meter(model, serial=serial)
+    lines = probe.elements
+    for name, items in (("--reversed-ct", reversed_ct), ("--no-voltage", no_voltage)):
+        for e in items:
+            if e not in range(1, lines + 1):
+                raise ValueError(f"{name} takes an element 1..{lines}, got {e!r}")
+    on_line = _parse_pairs("--ct-line", ct_line)
+    if any(line > lines or e > lines for e, line in on_line.items()):
+        raise ValueError(f"--ct-line refers to an element or line beyond {lines}")
+    wiring = tuple(
+        ElementWiring(
+            ct_line=on_line.get(e), ct_reversed=e in reversed_ct, voltage_connected=e not in no_voltage
+        )
+        for e in range(1, lines + 1)
+    )
+    return Meter(model, serial=serial, service=spec_service, wiring=wiring)
+
+
+def steady_result_to_dict(result: SteadyResult) -> dict[str, Any]:
+    """A steady run as JSON-ready values."""
+
+    def num(x: float | None) -> float | None:
+        return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+    return {
+        "model": result.model,
+        "serial": result.serial,
+        "path": result.path,
+        "condition": {
+            "voltage_v": list(result.condition.voltage_v),
+            "current_a": list(result.condition.current_a),
+            "phase_deg": [num(x) for x in result.condition.phase_deg],
+            "frequency_hz": result.condition.frequency_hz,
+        },
+        "duration_s": num(result.duration_s),
+        "true_energy_wh": num(result.true_energy_wh),
+        "registered_energy_wh": num(result.registered_energy_wh),
+        "received_energy_wh": num(result.received_energy_wh),
+        "percent_registration": num(result.percent_registration),
+        "error_percent": num(result.error_percent),
+        "pulses": result.pulses,
+        "load_led_changes": result.load_led_changes,
+        "load_led_change_times_s": [num(t) for t in result.load_led_change_times_s],
+        "power_led_lit": result.power_led_lit,
+        "demand_kw": num(result.demand_kw),
+        "power_kw": num(result.power_kw),
+        "lcd": [{"name": s.name, "text": s.text, "annunciators": list(s.annunciators)} for s in result.lcd],
+        "measurements": [
+            {
+                "element": m.element,
+                "voltage_v": num(m.voltage_v),
+                "voltage_angle_deg": num(m.voltage_angle_deg),
+                "current_a": num(m.current_a),
+                "current_angle_deg": num(m.current_angle_deg),
+                "power_w": num(m.power_w),
+            }
+            for m in result.measurements
+        ],
+        "findings": [
+            {
+                "code": str(f.code),
+                "element": f.element,
+                "severity": str(f.severity),
+                "message": f.message,
+                "remedy": f.remedy,
+            }
+            for f in result.findings
+        ],
+    }
+
+
+def _print_steady(result: SteadyResult) -> None:
+    summary = Table(title=f"{result.model}  serial {result.serial}  ({result.path} path)", show_header=False)
+    summary.add_row("duration", f"{result.duration_s:,.1f} s")
+    summary.add_row("true energy", f"{result.true_energy_wh:,.4f} Wh")
+    summary.add_row("registered energy", f"{result.registered_energy_wh:,.4f} Wh")
+    if result.received_energy_wh:
+        summary.add_row("received energy", f"{result.received_energy_wh:,.4f} Wh")
+    pct = result.percent_registration
+    summary.add_row("percent registration", "n/a (no load)" if math.isnan(pct) else f"{pct:.4f} %")
+    summary.add_row("pulses (closures)", ", ".join(f"{k}: {v}" for k, v in result.pulses.items()))
+    times = ", ".join(f"{t:.1f}" for t in result.load_led_change_times_s[:4])
+    summary.add_row("load LED changes", f"{result.load_led_changes} (first at {times} s)" if times else "0")
+    summary.add_row("POWER LED", "lit" if result.power_led_lit else "off")
+    summary.add_row("demand", "--" if result.demand_kw is None else f"{result.demand_kw:.3f} kW")
+    summary.add_row("instantaneous", f"{result.power_kw:.3f} kW")
+    console.print(summary)
+
+    elements = Table(title="Elements")
+    for col in ("element", "V", "I [A]", "P [W]", "V angle", "I angle"):
+        elements.add_column(col, justify="right")
+    for m in result.measurements:
+        elements.add_row(
+            str(m.element),
+            f"{m.voltage_v:.2f}",
+            f"{m.current_a:.3f}",
+            f"{m.power_w:.2f}",
+            f"{m.voltage_angle_deg:.1f}°",
+            f"{m.current_angle_deg:.1f}°",
+        )
+    console.print(elements)
+
+    lcd = Table(title="LCD")
+    lcd.add_column("screen")
+    lcd.add_column("shows")
+    lcd.add_column("annunciators")
+    for screen in result.lcd:
+        lcd.add_row(screen.name, screen.text, " ".join(screen.annunciators))
+    if not result.lcd:
+        lcd.add_row("-", "(dark: no proper supply)", "")
+    console.print(lcd)
+
+    if result.findings:
+        findings = Table(title="Diagnosis")
+        for col in ("finding", "element", "what was seen", "remedy"):
+            findings.add_column(col)
+        for f in result.findings:
+            findings.add_row(str(f.code), "-" if f.element is None else str(f.element), f.message, f.remedy)
+        console.print(findings)
+    else:
+        console.print("Diagnosis: no finding; the installation looks right.")
+
+
+# --------------------------------------------------------------------------------------------------
+# demo
+# --------------------------------------------------------------------------------------------------
+
+
+@app.command("demo")
+def demo_command(
+    days: Annotated[float, typer.Option(help="Days of simulated load.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed of the load.")] = 7,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the meter twin at work on a simulated tenant load (profile and waveform paths)."""
+    from meshmeter.demo import run_demo
+
+    try:
+        report = run_demo(days=days, seed=seed)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    report.print(console)
+
+
+def main() -> None:
+    """Entry point of the ``meshmeter`` command."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

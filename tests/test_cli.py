@@ -1,0 +1,171 @@
+"""Tests of the meshmeter command (issue 2: decode, meter run, demo) and of docs/cli.md."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+import typer.main
+from typer.testing import CliRunner
+
+from meshmeter.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI_DOC = ROOT / "docs" / "cli.md"
+HELP_ENV = {"COLUMNS": "100", "TERMINAL_WIDTH": "100", "NO_COLOR": "1", "TERM": "dumb"}
+COMMANDS = [[], ["decode"], ["meter"], ["meter", "run"], ["demo"]]
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), env=HELP_ENV)
+
+
+def test_decode_meter_json() -> None:
+    result = run("decode", "MM-D1202001-T-SCC", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["valid"] is True
+    assert data["elements"] == 2
+    assert data["counter_kh_wh"] == 100
+    assert data["ct_ratio"] == 2000
+
+
+def test_decode_kit_without_transceiver() -> None:
+    # manual §2.4: 6PSMT-C02 is LCD and isolated pulse outputs only
+    data = json.loads(run("decode", "6PSMT-C02", "--json").output)
+    assert data["has_transceiver"] is False
+
+
+def test_decode_refuses_with_field_and_allowed_values() -> None:
+    result = run("decode", "MM-X1202001", "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    assert data["valid"] is False
+    assert data["field"] == "element"
+    assert data["allowed"] == ["D", "S"]
+    human = run("decode", "MM-X1202001")
+    assert human.exit_code == 2
+    assert "element" in human.output
+
+
+def test_meter_run_json_hand_worked() -> None:
+    # 2 elements x 120 V x 30 A x PF 0.5 = 3600 W for 1 h: 3600 Wh, at TA the factory calibration is exact;
+    # output 10 closes 360 times, the load LED changes state every 5 Wh: 720 changes
+    result = run(
+        "meter", "run", "--voltage-v", "120", "--current-a", "30", "--pf", "0.5", "--lag",
+        "--duration-s", "3600", "--json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["true_energy_wh"] == pytest.approx(3600.0)
+    assert data["percent_registration"] == pytest.approx(100.0, abs=0.01)
+    assert data["pulses"] == {"10": 360, "100": 36, "1000": 4, "counter": 36}
+    assert data["load_led_changes"] == 720
+    assert [s["name"] for s in data["lcd"]][:1] == ["serial"]
+    assert data["findings"] == []
+
+
+def test_meter_run_reversed_ct_is_diagnosed() -> None:
+    data = json.loads(run("meter", "run", "--reversed-ct", "2", "--duration-s", "60", "--json").output)
+    codes = [f["code"] for f in data["findings"]]
+    assert "ct_reversed" in codes
+    assert any("REV" in s["annunciators"] for s in data["lcd"])
+
+
+def test_meter_run_waveform_path() -> None:
+    result = run("meter", "run", "--path", "waveform", "--current-a", "2", "--duration-s", "2", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert abs(data["error_percent"]) <= 0.5
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--current-a", "1", "--current-a", "2", "--current-a", "3"], "one per line"),
+        (["--pf", "1.5"], "pf"),
+        (["--duration-s", "0"], "duration_s"),
+        (["--path", "magic"], "path"),
+        (["--service", "100/200"], "service"),
+        (["--reversed-ct", "3"], "reversed-ct"),
+        (["--ct-line", "1-2"], "ct-line"),
+        (["--model", "MM-D1202001-Q"], "suffix"),
+        (["--voltage-v", "nan"], "voltage_v"),
+    ],
+)
+def test_meter_run_bad_input(args: list[str], needle: str) -> None:
+    result = run("meter", "run", *args)
+    assert result.exit_code == 2
+    assert needle in result.output
+
+
+def test_demo_json() -> None:
+    result = run("demo", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert abs(data["profile"]["percent_registration"] - 100) < 0.5
+    assert len(data["profile"]["hourly_wh"]) == 24
+    assert abs(data["waveform"]["registered_energy_wh"] / data["waveform"]["true_energy_wh"] - 1) < 0.005
+    assert any(f["code"] == "ct_reversed" for f in data["reversed_ct"]["findings"])
+
+
+def test_demo_refuses_bad_days() -> None:
+    assert run("demo", "--days", "0").exit_code == 2
+
+
+def test_version() -> None:
+    assert run("--version").output.startswith("meshmeter ")
+
+
+def test_python_dash_m() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "meshmeter", "decode", "MM-S1202001", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout)["elements"] == 1
+
+
+def cli_help_markdown() -> str:
+    parts = [
+        "# The meshmeter command\n",
+        "Generated from the command's own help; a test keeps the two equal.\n",
+    ]
+    for cmd in COMMANDS:
+        result = run(*cmd, "--help")
+        assert result.exit_code == 0, result.output
+        title = " ".join(["meshmeter", *cmd])
+        text = "\n".join(line.rstrip() for line in result.output.strip("\n").splitlines())
+        parts.append(f"\n## `{title}`\n\n```\n{text}\n```\n")
+    return "".join(parts)
+
+
+def _walk(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    found = [(path, command)]
+    if hasattr(command, "commands"):  # a group
+        for name, sub in command.commands.items():
+            found += _walk(sub, (*path, name))
+    return found
+
+
+def test_cli_help_is_documented() -> None:
+    """Every command, option and help text of the program is in docs/cli.md (regenerate it when not)."""
+    if os.environ.get("MESHMETER_REGEN_DOCS"):
+        CLI_DOC.write_text(cli_help_markdown(), encoding="utf-8")
+    doc = CLI_DOC.read_text(encoding="utf-8")
+    hint = "docs/cli.md is out of date: run MESHMETER_REGEN_DOCS=1 python -m pytest tests/test_cli.py"
+    for path, command in _walk(typer.main.get_command(app)):
+        assert f"## `{' '.join(['meshmeter', *path])}`" in doc, hint
+        for param in command.params:
+            for opt in param.opts:
+                if opt.startswith("-"):
+                    assert opt in doc, f"{opt} of {path}: {hint}"
