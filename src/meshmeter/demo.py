@@ -183,7 +183,7 @@ def run_demo(*, days: float = 1.0, seed: int = 7) -> DemoReport:
     steps_per_hour = round(3600 / profile.step_s)
     hours = profile.n_steps // steps_per_hour
     hourly = run.delivered_wh[: hours * steps_per_hour].reshape(hours, steps_per_hour).sum(axis=1)
-    max_time = meter.demand.max_demand_time_s
+    max_time = meter.max_demand_time
     lcd = [{"name": s.name, "text": s.text, "annunciators": list(s.annunciators)} for s in meter.lcd()]
     report = DemoReport(
         model=MODEL,
@@ -193,7 +193,7 @@ def run_demo(*, days: float = 1.0, seed: int = 7) -> DemoReport:
         registered_energy_wh=float(run.delivered_wh.sum()),
         hourly_wh=[float(x) for x in hourly],
         max_demand_kw=meter.demand.max_demand_kw,
-        max_demand_time=None if max_time is None else meter.wall_time(max_time).isoformat(),
+        max_demand_time=None if max_time is None else max_time.isoformat(),
         pulses={name: run.closures(name) for name in meter.outputs_kh_wh},
         load_led_changes=int(run.edges["LOAD"].time_s.size),
         lcd=lcd,

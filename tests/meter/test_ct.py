@@ -42,12 +42,12 @@ def test_errors_grow_as_current_falls() -> None:
 
 
 def test_hand_worked_errors_at_200_a() -> None:
-    # eps = -2e-4 - 3e-4 * sqrt(200/200) = -5e-4; beta = 2 + 1 * 1 = 3 min at 60 Hz, 3.6 min at 50 Hz
+    # eps = -2e-4 - 3e-4 * sqrt(200/200) = -5e-4; beta = 2 + 0.8 * 1 = 2.8 min at 60 Hz, 3.36 min at 50 Hz
     ct = CurrentTransformer()
     assert float(ct.ratio_error(200.0)) == pytest.approx(-5e-4)
-    assert float(ct.phase_displacement_min(200.0)) == pytest.approx(3.0)
-    assert float(ct.phase_displacement_min(200.0, 50.0)) == pytest.approx(3.6)
-    assert float(ct.phase_displacement_rad(200.0)) == pytest.approx(3.0 / MINUTES_PER_RADIAN)
+    assert float(ct.phase_displacement_min(200.0)) == pytest.approx(2.8)
+    assert float(ct.phase_displacement_min(200.0, 50.0)) == pytest.approx(3.36)
+    assert float(ct.phase_displacement_rad(200.0)) == pytest.approx(2.8 / MINUTES_PER_RADIAN)
     assert float(ct.secondary_current_a(200.0)) == pytest.approx(0.1 * (1 - 5e-4))
 
 

@@ -18,6 +18,7 @@ from meshmeter.meter.pulses import (
     edge_count,
     output_state,
     pulse_edge_times,
+    pulse_edges_by_kh,
     pulses_from_energy,
 )
 
@@ -391,3 +392,33 @@ def test_power_led_rejects_bad_input_and_changes_nothing(voltages, time_s, match
 def test_power_led_validates_threshold(bad):
     with pytest.raises(ValueError, match="presence_threshold_v"):
         PowerLed(bad)
+
+
+# --- pulse_edges_by_kh: several outputs on one curve ---------------------------------------------
+
+
+def test_edges_by_kh_equal_single_calls() -> None:
+    t = np.arange(0.0, 3601.0, 60.0)
+    e = np.linspace(0.0, 1234.5, t.size)
+    by = pulse_edges_by_kh(t, e, [10.0, 100.0, 1000.0, 10.0])
+    assert set(by) == {10.0, 100.0, 1000.0}
+    for kh, edges in by.items():
+        single = pulse_edge_times(t, e, kh)
+        assert np.array_equal(edges.k, single.k)
+        assert np.allclose(edges.time_s, single.time_s)
+
+
+def test_edge_range_holds_the_float_curve_to_the_exact_counts() -> None:
+    # a curve that ends a hair below 10 Wh, where an exact register says 10 Wh was reached
+    t = np.array([0.0, 90.0, 180.0])
+    e = np.array([0.0, 5.0, 10.0 - 1e-12])
+    by = pulse_edges_by_kh(t, e, [10.0], edge_range={10.0: (0, 2)})
+    assert by[10.0].k.tolist() == [1, 2]
+    assert by[10.0].time_s[-1] == 180.0
+    none = pulse_edges_by_kh(t, e, [10.0], edge_range={10.0: (2, 2)})
+    assert none[10.0].k.size == 0
+
+
+def test_edge_range_refuses_inverted_range() -> None:
+    with pytest.raises(ValueError, match="first <= last"):
+        pulse_edges_by_kh([0.0, 1.0], [0.0, 10.0], [10.0], edge_range={10.0: (3, 1)})

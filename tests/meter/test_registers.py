@@ -456,3 +456,69 @@ def test_demand_register_rejects_bad_steps_and_changes_nothing(t, e, match):
 def test_demand_register_validates_parameters(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DemandRegister(**kwargs)
+
+
+# --- DemandRegister.add_many: the vectorised feed agrees with step-by-step add -------------------
+
+
+@given(
+    start=st.floats(0.0, 2000.0),
+    chunks=st.lists(
+        st.lists(st.tuples(st.floats(0.5, 400.0), st.floats(-5.0, 100.0)), min_size=1, max_size=60),
+        min_size=1,
+        max_size=4,
+    ),
+    max_of=st.sampled_from(["block", "rolling"]),
+)
+@settings(max_examples=60, deadline=None)
+def test_add_many_equals_repeated_add(start, chunks, max_of) -> None:
+    one = DemandRegister(start_s=start, max_of=max_of)
+    many = DemandRegister(start_s=start, max_of=max_of)
+    t = start
+    for chunk in chunks:
+        ends = t + np.cumsum([step for step, _ in chunk])
+        energy = np.array([e for _, e in chunk])
+        for end, e in zip(ends, energy, strict=True):
+            one.add(float(end), float(e))
+        many.add_many(ends, energy)
+        t = float(ends[-1])
+    for name in (
+        "block_demand_kw",
+        "block_demand_end_s",
+        "rolling_demand_kw",
+        "rolling_demand_end_s",
+        "max_demand_kw",
+        "max_demand_time_s",
+        "time_s",
+    ):
+        a, b = getattr(one, name), getattr(many, name)
+        assert (a is None) == (b is None), name
+        if a is not None:
+            assert b == pytest.approx(a, rel=1e-9, abs=1e-9), name
+
+
+def test_add_many_hand_worked() -> None:
+    # 1.2 kW for an hour in 1-minute steps of 20 Wh: four blocks of 1.2 kW, rolling 1.2 kW
+    reg = DemandRegister()
+    reg.add_many(60.0 * np.arange(1, 61), np.full(60, 20.0))
+    assert reg.block_demand_kw == pytest.approx(1.2)
+    assert reg.block_demand_end_s == 3600.0
+    assert reg.rolling_demand_kw == pytest.approx(1.2)
+    assert reg.max_demand_kw == pytest.approx(1.2)
+
+
+@pytest.mark.parametrize(
+    ("ends", "energy", "match"),
+    [
+        ([10.0, 5.0], [1.0, 1.0], "strictly increasing"),
+        ([0.0], [1.0], "time_s"),
+        ([10.0], [np.nan], "energy_wh"),
+        ([10.0, 20.0], [1.0], "same length"),
+    ],
+)
+def test_add_many_refuses_bad_input_and_changes_nothing(ends, energy, match) -> None:
+    reg = DemandRegister()
+    reg.add(5.0, 1.0)
+    with pytest.raises(ValueError, match=match):
+        reg.add_many(ends, energy)
+    assert reg.time_s == 5.0

@@ -78,7 +78,7 @@ class CurrentTransformer:
     ratio_error_base: float = -2.0e-4
     ratio_error_low_current: float = -3.0e-4
     phase_base_min: float = 2.0
-    phase_low_current_min: float = 1.0
+    phase_low_current_min: float = 0.8
     min_current_fraction: float = 0.002
 
     def __post_init__(self) -> None:

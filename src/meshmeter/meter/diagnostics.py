@@ -204,9 +204,10 @@ class DiagnosticLimits:
         Below this the current's angle is not trusted and the phase rule is skipped for the element.
         Default 0.5; the accuracy range starts at 2 A (manual §3.1). [A]
     led_check_min_power_w : float
-        Below this net active power the load LED is too slow to check. Default 200: at 200 W the LED
+        Below this net active power the load LED is too slow to check. Default 180: at 200 W the LED
         is 1.5 minutes on, 1.5 minutes off (manual Table 3), i.e. a 90 s half-period, about as long as
-        an installer will watch it. [W]
+        an installer will watch it; 10 % below that reference load, so that the reference load itself
+        (read a little low through a CT at 1 % of its rating) is not flagged. [W]
     max_phase_deg : float
         Largest angle between a load's current and voltage within the meter's rated power factor
         range 0.5–1.0, leading or lagging (manual §3.1): arccos(0.5) = 60. [deg]
@@ -228,7 +229,7 @@ class DiagnosticLimits:
     voltage_present_v: float = 20.0
     no_load_current_a: float = 0.02
     phase_check_min_current_a: float = 0.5
-    led_check_min_power_w: float = 200.0
+    led_check_min_power_w: float = 180.0
     max_phase_deg: float = 60.0
     phase_margin_deg: float = 5.0
     ambiguity_deg: float = 10.0

@@ -917,14 +917,16 @@ class LineCycleMeter:
         self, v: FloatArray, i: FloatArray, end: int, x: FloatArray, sync_time: float, pending: FloatArray
     ) -> None:
         c = self._carry_v.shape[1]
-        joined_v = np.concatenate([self._carry_v, v], axis=1) if c else v
-        joined_i = np.concatenate([self._carry_i, i], axis=1) if c else i
         if end > 0:
             self._prev_v = x[:, 0, end].copy()
             self._sync_time = float(sync_time)
             self._pending = pending if np.isfinite(sync_time) else np.zeros_like(pending)
-        self._carry_v = joined_v[:, end:].copy()
-        self._carry_i = joined_i[:, end:].copy()
+        if end >= c:  # the new carry lies within the new samples: copy only the tail
+            self._carry_v = v[:, end - c :].copy()
+            self._carry_i = i[:, end - c :].copy()
+        else:
+            self._carry_v = np.concatenate([self._carry_v[:, end:], v], axis=1)
+            self._carry_i = np.concatenate([self._carry_i[:, end:], i], axis=1)
         self._carry_start += end
 
     def _empty_block(self) -> CycleBlock:

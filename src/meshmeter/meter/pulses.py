@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -37,6 +38,7 @@ __all__ = [
     "edge_count",
     "output_state",
     "pulse_edge_times",
+    "pulse_edges_by_kh",
     "pulses_from_energy",
 ]
 
@@ -199,13 +201,66 @@ def pulse_edge_times(time_s: ArrayLike, energy_wh_cumulative: ArrayLike, kh_wh: 
     -----
     For ``k`` from ``edge_count(E[0]) + 1`` to ``edge_count(E[-1])``, with target
     ``E_k = k * Kh/2`` (``k`` an int64, so no float accumulation), the step is
-    ``i = searchsorted(E, E_k, "left")`` (``E[i-1] < E_k <= E[i]``) and
+    the step ``i`` with ``E[i-1] < E_k <= E[i]`` (from the edge counts at each sample) and
 
     .. math:: t_k = t_{i-1} + (E_k - E_{i-1}) \\frac{t_i - t_{i-1}}{E_i - E_{i-1}}
 
-    (exactly ``t_i`` when ``E_k == E_i``). Cost O(n + edges log n).
+    (exactly ``t_i`` when ``E_k == E_i``). Cost O(n + edges).
     """
     kh = _check_kh(kh_wh)
+    t, e = _check_curve(time_s, energy_wh_cumulative)
+    return _edges(t, e, _edge_count(e, kh / 2.0), kh / 2.0)
+
+
+def pulse_edges_by_kh(
+    time_s: ArrayLike,
+    energy_wh_cumulative: ArrayLike,
+    kh_wh: Iterable[float],
+    *,
+    edge_range: Mapping[float, tuple[int, int]] | None = None,
+) -> dict[float, PulseEdges]:
+    """:func:`pulse_edge_times` for several outputs on one energy curve, checked once.
+
+    Parameters
+    ----------
+    time_s, energy_wh_cumulative : array-like of float
+        As in :func:`pulse_edge_times`.
+    kh_wh : iterable of float
+        The outputs' Kh; each distinct value is computed once. [Wh]
+    edge_range : mapping of Kh to (first, last), optional
+        The edge counts at the start and end of the curve as an exact register knows them. The
+        float curve's counts are held within them and its last count set to ``last``, so that
+        consecutive runs emit every edge exactly once even where the float curve and the exact
+        register differ in the last bit. [1]
+
+    Returns
+    -------
+    dict
+        Kh → its :class:`PulseEdges`.
+    """
+    values = [_check_kh(kh) for kh in kh_wh]
+    t, e = _check_curve(time_s, energy_wh_cumulative)
+    out: dict[float, PulseEdges] = {}
+    for kh in values:
+        if kh in out:
+            continue
+        counts = _edge_count(e, kh / 2.0)
+        if edge_range is not None and kh in edge_range and counts.size:
+            first, last = edge_range[kh]
+            if last < first:
+                raise ValueError(
+                    f"edge_range for kh_wh = {kh!r} must have first <= last, got {first}, {last}"
+                )
+            counts = np.clip(counts, first, last)
+            counts[-1] = last
+            counts[0] = first
+        out[kh] = _edges(t, e, counts, kh / 2.0)
+    return out
+
+
+def _check_curve(
+    time_s: ArrayLike, energy_wh_cumulative: ArrayLike
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     t = np.asarray(time_s, dtype=np.float64)
     e = np.asarray(energy_wh_cumulative, dtype=np.float64)
     if t.ndim != 1 or e.ndim != 1:
@@ -230,15 +285,22 @@ def pulse_edge_times(time_s: ArrayLike, energy_wh_cumulative: ArrayLike, kh_wh: 
         raise ValueError(
             f"energy_wh_cumulative must be non-decreasing, got {e[i]!r} after {e[i - 1]!r} at index {i}"
         )
-    if t.size == 0:
+    return t, e
+
+
+def _edges(
+    t: NDArray[np.float64], e: NDArray[np.float64], counts: NDArray[np.int64], half: float
+) -> PulseEdges:
+    """Edges of a checked curve, given the edge count at every sample."""
+    if t.size == 0 or counts[-1] == counts[0]:
         return PulseEdges(
             np.zeros(0, np.float64), np.zeros(0, np.float64), np.zeros(0, np.int64), np.zeros(0, np.bool_)
         )
-    half = kh / 2.0
-    k_ends = _edge_count(e[[0, -1]], half)
-    ks = np.arange(int(k_ends[0]) + 1, int(k_ends[1]) + 1, dtype=np.int64)
+    ks = np.arange(int(counts[0]) + 1, int(counts[-1]) + 1, dtype=np.int64)
+    # edge k falls in the step ending at sample i when counts[i-1] < k <= counts[i], i.e.
+    # E[i-1] < k * Kh/2 <= E[i]: the step of every edge, in order, without a search
+    step = np.repeat(np.arange(1, t.size, dtype=np.intp), np.diff(counts))
     target = ks.astype(np.float64) * half
-    step = np.searchsorted(e, target, side="left")
     e0 = e[step - 1]
     e1 = e[step]
     t0 = t[step - 1]

@@ -16,7 +16,6 @@ and reports what a person at the meter would see.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,7 +46,7 @@ from meshmeter.meter.metrology import (
     phasors,
     synthesize_element,
 )
-from meshmeter.meter.pulses import LedChange, PowerLed, PulseEdges, pulse_edge_times
+from meshmeter.meter.pulses import LedChange, PowerLed, PulseEdges, edge_count, pulse_edges_by_kh
 from meshmeter.meter.registers import DemandRegister, EnergyRegister
 from meshmeter.meter.seals import MeterAudit, Provision, standard_seals
 
@@ -57,6 +56,9 @@ FloatArray = NDArray[np.float64]
 
 DEFAULT_START = datetime(2026, 1, 1, tzinfo=UTC)
 """Wall time of ``time_s = 0`` unless a meter is given another start."""
+
+EDGE_TOLERANCE_WH = 1e-9
+"""A pulse threshold counts as reached within this much energy (float increments' rounding). [Wh]"""
 
 ISOLATED_OUTPUTS_KH_WH: dict[str, float] = {"10": 10.0, "100": 100.0, "1000": 1000.0}
 """The isolated pulse outputs and their Kh (manual §3.2, Table 2B). [Wh]"""
@@ -288,9 +290,17 @@ class Meter:
         self.element_registers = [EnergyRegister(signed=True) for _ in range(self.elements)]
         self.delivered = EnergyRegister(signed=False)
         self.received = EnergyRegister(signed=False)
-        self.demand = DemandRegister(start_s=0.0)
+        # demand intervals end on :00, :15, :30, :45 UTC (docs/conventions.md): the register's clock
+        # counts from the start's UTC midnight
+        midnight = start.replace(hour=0, minute=0, second=0, microsecond=0)
+        self.demand_offset_s = (start - midnight).total_seconds()
+        self.demand = DemandRegister(start_s=self.demand_offset_s)
         self.power_led = PowerLed()
-        self.load_led_changes: deque[LedChange] = deque(maxlen=led_timeline_limit)
+        if not (isinstance(led_timeline_limit, int) and led_timeline_limit > 0):
+            raise ValueError(f"led_timeline_limit must be a positive int, got {led_timeline_limit!r}")
+        self._led_limit = led_timeline_limit
+        self._led_times = np.zeros(0)
+        self._led_lit = np.zeros(0, dtype=bool)
         self.audit = MeterAudit()
         self._powered_since_s: float | None = None
         self._measurements: tuple[ElementMeasurement, ...] = ()
@@ -415,7 +425,10 @@ class Meter:
                 f"got {v.shape}, {i.shape}, {phi.shape}"
             )
         n = v.shape[1]
-        f = np.broadcast_to(np.asarray(frequency_hz, dtype=np.float64), (n,))
+        f = np.asarray(frequency_hz, dtype=np.float64)
+        if f.ndim > 1 or (f.ndim == 1 and f.size != n):
+            raise ValueError(f"frequency_hz must be a scalar or have {n} entries, got shape {f.shape}")
+        f = np.broadcast_to(f, (n,))
         if not np.all(np.isfinite(f)) or np.any(f <= 0):
             raise ValueError(f"frequency_hz must be finite and > 0, got {frequency_hz!r}")
         inputs = element_inputs(
@@ -440,13 +453,19 @@ class Meter:
         start_s = self.time_s
         step_end_s = start_s + step_s * np.arange(1, n + 1, dtype=np.float64)
         result = self._register(
-            "profile", start_s, step_end_s, power, power * (step_s / SECONDS_PER_HOUR), supply_ok, v
+            "profile",
+            start_s,
+            step_end_s,
+            power,
+            power * (step_s / SECONDS_PER_HOUR),
+            supply_ok,
+            inputs.voltage_v,
         )
         if n:
             self._frequency_hz = float(f[-1])
-            self._measurements = self._measurements_from_inputs(
-                inputs, measured.power_w[:, -1], measured.current_a
-            )
+            running = bool(supply_ok[-1])  # an unpowered meter measures nothing
+            current = measured.current_a[:, -1] if running else np.zeros(self.elements)
+            self._measurements = self._measurements_from_inputs(inputs, power[:, -1], current)
         return result
 
     def _lines(self, name: str, values: ArrayLike) -> FloatArray:
@@ -467,7 +486,7 @@ class Meter:
                 element=e + 1,
                 voltage_v=float(inputs.voltage_v[e, -1]),
                 voltage_angle_deg=float(inputs.voltage_angle_deg[e, -1]),
-                current_a=float(np.abs(current_a[e, -1])),
+                current_a=float(np.abs(current_a[e])),
                 current_angle_deg=float(inputs.current_angle_deg[e, -1]),
                 power_w=float(power_w[e]),
             )
@@ -591,20 +610,28 @@ class Meter:
         times = np.concatenate(([start_s], step_end_s))
         before = self.delivered.value_wh
         cumulative = np.concatenate(([before], before + np.cumsum(delivered)))
-        edges = {name: pulse_edge_times(times, cumulative, kh) for name, kh in self.outputs_kh_wh.items()}
-        edges["LOAD"] = pulse_edge_times(times, cumulative, self.load_led_kt_wh)
+        kh_values = (*self.outputs_kh_wh.values(), self.load_led_kt_wh)
+        first = {kh: self._exact_edges(kh) for kh in kh_values}
 
         for register, energy in zip(self.element_registers, element_energy_wh, strict=True):
             register.add_many(energy)
         self.delivered.add_many(delivered)
         self.received.add_many(received)
-        self._feed_demand(times, cumulative)
-        load = edges["LOAD"]
-        keep = self.load_led_changes.maxlen or load.time_s.size
-        self.load_led_changes.extend(
-            LedChange(float(t), bool(c))
-            for t, c in zip(load.time_s[-keep:], load.closing[-keep:], strict=True)
+        # the edges run from the exact register's count before to its count after, so consecutive
+        # runs emit every edge once, wherever the float curve and the register differ in the last bit
+        by_kh = pulse_edges_by_kh(
+            times,
+            cumulative,
+            kh_values,
+            edge_range={kh: (first[kh], self._exact_edges(kh)) for kh in kh_values},
         )
+        edges = {name: by_kh[kh] for name, kh in self.outputs_kh_wh.items()}
+        edges["LOAD"] = by_kh[self.load_led_kt_wh]
+        if step_end_s.size:
+            self.demand.add_many(step_end_s + self.demand_offset_s, delivered)
+        load = edges["LOAD"]
+        self._led_times = np.concatenate((self._led_times, load.time_s))[-self._led_limit :]
+        self._led_lit = np.concatenate((self._led_lit, load.closing))[-self._led_limit :]
         self._track_power(times, supply_ok, line_voltage_v)
         if step_end_s.size:
             self.time_s = float(step_end_s[-1])
@@ -620,26 +647,6 @@ class Meter:
             supply_ok=supply_ok,
             edges=edges,
         )
-
-    def _feed_demand(self, times: FloatArray, cumulative: FloatArray) -> None:
-        """Feed the demand register in pieces cut at every demand sub-interval boundary.
-
-        Power is constant within a step, so the cumulative energy is linear between the step ends and
-        a piece's energy is exact; the demand register sees the same energy per sub-interval as if it
-        had been fed step by step, with a few thousand calls a month instead of millions.
-        """
-        if times.size < 2:
-            return
-        sub = 300.0
-        first = np.floor(times[0] / sub) + 1
-        last = np.floor(times[-1] / sub)
-        cuts = sub * np.arange(first, last + 1)
-        cuts = cuts[(cuts > times[0]) & (cuts < times[-1])]
-        points = np.concatenate((cuts, [times[-1]]))
-        energy_at = np.interp(points, times, cumulative)
-        piece = np.diff(np.concatenate(([cumulative[0]], energy_at)))
-        for t, e in zip(points, piece, strict=True):
-            self.demand.add(float(t), float(e))
 
     def _track_power(
         self, times: FloatArray, supply_ok: NDArray[np.bool_], line_voltage_v: FloatArray
@@ -710,7 +717,35 @@ class Meter:
         kh = self.load_led_kt_wh if output == "LOAD" else self.outputs_kh_wh.get(output)
         if kh is None:
             raise ValueError(f"output must be one of {[*self.outputs_kh_wh, 'LOAD']}, got {output!r}")
-        return int(np.floor(self.delivered.value_wh / (kh / 2.0))) % 2 == 1
+        return self._exact_edges(kh) % 2 == 1
+
+    def _exact_edges(self, kh_wh: float) -> int:
+        """State changes of an output since zero energy, from the exact total register. [1]
+
+        A threshold k·Kh/2 counts as reached once the register is within ``EDGE_TOLERANCE_WH`` of it:
+        energy increments arrive as floats (200 W for 1 s is 1/18 Wh, not exactly representable), and
+        their exact sum may fall a few 1e-11 Wh short of a whole multiple that the load really reached.
+        With an integer Kh/2 (5, 50, 500 Wh) the count is then the integer part floor-divided by Kh/2.
+        """
+        half = kh_wh / 2.0
+        energy_wh = self.delivered.energy_wh + (
+            1 if self.delivered.residue_wh >= 1.0 - EDGE_TOLERANCE_WH else 0
+        )
+        if half.is_integer():
+            return energy_wh // int(half)
+        value = self.delivered.value_wh + EDGE_TOLERANCE_WH
+        return int(edge_count(np.asarray([value]), kh_wh)[0])
+
+    @property
+    def load_led_changes(self) -> list[LedChange]:
+        """The load LED's last changes (up to ``led_timeline_limit``), oldest first."""
+        return [LedChange(float(t), bool(c)) for t, c in zip(self._led_times, self._led_lit, strict=True)]
+
+    @property
+    def max_demand_time(self) -> datetime | None:
+        """End of the 15-minute interval of the maximum demand, as wall time (UTC)."""
+        t = self.demand.max_demand_time_s
+        return None if t is None else self.wall_time(t - self.demand_offset_s)
 
     # ----------------------------------------------------------------------------------------------
     # steady runs

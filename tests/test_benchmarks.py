@@ -1,0 +1,33 @@
+"""Smoke test of the benchmark command: it runs and reports both benchmarks. No time is asserted."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_json_reports_both_benchmarks():
+    completed = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert document["quick"] is True
+    assert document["machine"]["numpy"]
+    assert document["machine"]["cpu_count"] >= 1
+    results = document["benchmarks"]
+    assert {r["benchmark"] for r in results} == {"waveform", "profile"}
+    fields = {"name", "figure", "unit", "baseline_figure", "ratio", "target_ratio", "verdict"}
+    for r in results:
+        assert fields <= r.keys()
+        assert r["figure"] > 0
+        assert r["baseline_figure"] > 0
+        assert r["verdict"] in {"PASS", "MISS", "-"}
+    assert {r["unit"] for r in results} == {"samples/s", "meter-days/s"}
