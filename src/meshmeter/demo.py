@@ -195,7 +195,7 @@ def run_demo(*, days: float = 1.0, seed: int = 7) -> DemoReport:
         max_demand_kw=meter.demand.max_demand_kw,
         max_demand_time=None if max_time is None else max_time.isoformat(),
         pulses={name: run.closures(name) for name in meter.outputs_kh_wh},
-        load_led_changes=int(run.edges["LOAD"].time_s.size),
+        load_led_changes=run.edges.count("LOAD"),
         lcd=lcd,
     )
 

@@ -155,6 +155,33 @@ class CurrentTransformer:
         """Phase displacement of the fundamental in radians (see :meth:`phase_displacement_min`). [rad]"""
         return self.phase_displacement_min(current_primary_a, frequency_hz) / MINUTES_PER_RADIAN
 
+    def errors(
+        self, current_primary_a: ArrayLike, frequency_hz: ArrayLike = _REFERENCE_FREQUENCY_HZ
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """
+        Ratio error and phase displacement together, from one evaluation of the load term.
+
+        Parameters
+        ----------
+        current_primary_a : array-like
+            Primary RMS current. [A]
+        frequency_hz : array-like
+            Line frequency, > 0 (not checked here). [Hz]
+
+        Returns
+        -------
+        ratio_error : ndarray
+            [1]
+        phase_displacement_rad : ndarray
+            Lead of the secondary current. [rad]
+        """
+        load = self._load_term(current_primary_a)
+        ratio_error = self.ratio_error_base + self.ratio_error_low_current * load
+        beta_min = (self.phase_base_min + self.phase_low_current_min * load) * (
+            _REFERENCE_FREQUENCY_HZ / np.asarray(frequency_hz, dtype=np.float64)
+        )
+        return ratio_error, beta_min / MINUTES_PER_RADIAN
+
     def ratio_correction_factor(self, current_primary_a: ArrayLike) -> NDArray[np.float64]:
         """
         Ratio correction factor, RCF = true ratio / marked ratio = 1 / (1 + ε) (IEEE C57.13 §3).

@@ -195,6 +195,24 @@ def element_power(
 
     .. math:: P = G\\,V I (1 + \\varepsilon(I)) \\cos(\\varphi - \\beta(I, f) + \\theta(f))
     """
+    apparent, angle, running, measured_i = _element_terms(
+        voltage_v, current_a, phase_deg, frequency_hz, ct, calibration, starting_current_a
+    )
+    power = np.where(running, apparent * np.cos(angle), 0.0)
+    reactive = np.where(running, apparent * np.sin(angle), 0.0)
+    return ElementPower(power_w=power, reactive_var=reactive, apparent_va=apparent, current_a=measured_i)
+
+
+def _element_terms(
+    voltage_v: ArrayLike,
+    current_a: ArrayLike,
+    phase_deg: ArrayLike,
+    frequency_hz: ArrayLike,
+    ct: CurrentTransformer,
+    calibration: Calibration,
+    starting_current_a: float,
+) -> tuple[FloatArray, FloatArray, NDArray[np.bool_], FloatArray]:
+    """Apparent power, angle, running flag and measured current, shared by both profile functions."""
     v, i, phi, f = np.broadcast_arrays(
         _finite("voltage_v", voltage_v),
         np.abs(_finite("current_a", current_a)),
@@ -207,13 +225,10 @@ def element_power(
         raise ValueError(f"frequency_hz must be > 0, got {frequency_hz!r}")
     if not (np.isfinite(starting_current_a) and starting_current_a >= 0):
         raise ValueError(f"starting_current_a must be finite and >= 0, got {starting_current_a!r}")
-    measured_i = i * (1.0 + ct.ratio_error(i)) * calibration.gain
-    angle = np.deg2rad(phi) - ct.phase_displacement_rad(i, f) + calibration.phase_compensation_rad(f)
-    apparent = v * measured_i
-    running = i >= starting_current_a
-    power = np.where(running, apparent * np.cos(angle), 0.0)
-    reactive = np.where(running, apparent * np.sin(angle), 0.0)
-    return ElementPower(power_w=power, reactive_var=reactive, apparent_va=apparent, current_a=measured_i)
+    ratio_error, beta = ct.errors(i, f)
+    measured_i = i * (1.0 + ratio_error) * calibration.gain
+    angle = np.deg2rad(phi) - beta + calibration.phase_compensation_rad(f)
+    return v * measured_i, angle, i >= starting_current_a, measured_i
 
 
 def registered_power_w(
@@ -227,15 +242,11 @@ def registered_power_w(
     starting_current_a: float = 0.0,
 ) -> FloatArray:
     """Active power registered by one element (see :func:`element_power`). [W]"""
-    return element_power(
-        voltage_v,
-        current_a,
-        phase_deg,
-        frequency_hz,
-        ct=ct,
-        calibration=calibration,
-        starting_current_a=starting_current_a,
-    ).power_w
+    apparent, angle, running, _ = _element_terms(
+        voltage_v, current_a, phase_deg, frequency_hz, ct, calibration, starting_current_a
+    )
+    power: FloatArray = np.where(running, apparent * np.cos(angle), 0.0)
+    return power
 
 
 # --------------------------------------------------------------------------------------------------
@@ -752,7 +763,8 @@ class LineCycleMeter:
             )
         if v.ndim != 2 or v.shape[0] != self.elements:
             raise ValueError(f"codes must have shape ({self.elements}, n), got {v.shape}")
-        if not (np.all(np.isfinite(v)) and np.all(np.isfinite(i))):
+        # one cheap sum finds a NaN or infinity anywhere; the full check only confirms it
+        if not np.isfinite(v.sum() + i.sum()) and not (np.all(np.isfinite(v)) and np.all(np.isfinite(i))):
             raise ValueError("voltage_codes and current_codes must be finite (no NaN or infinity)")
         return v, i
 
@@ -797,10 +809,10 @@ class LineCycleMeter:
 
         width = min(end + 1, m)  # one sample past the last cut, for its boundary correction
         prods = np.empty((e, 4, width))
-        np.multiply(vc[:, :width], vc[:, :width], out=prods[:, 0])
-        np.multiply(ic[:, :width], ic[:, :width], out=prods[:, 1])
-        np.multiply(vc[:, :width], ic[:, :width], out=prods[:, 2])
-        np.multiply(x[:, 0, :width], ic[:, :width], out=prods[:, 3])
+        signals = x[:, :, 1 : width + 1]
+        np.multiply(signals, signals, out=prods[:, 0:2])  # v², i²
+        np.multiply(vc[:, :width], ic[:, :width], out=prods[:, 2])  # v[k]·i[k]
+        np.multiply(x[:, 0, :width], ic[:, :width], out=prods[:, 3])  # v[k-1]·i[k]
         sums = np.add.reduceat(prods[:, :, :end], starts, axis=2)
         # fractional boundaries: the samples of window j stand for the interval
         # [cut_j - 1/2, cut_(j+1) - 1/2]; move each end to the interpolated zero-crossing time
@@ -817,10 +829,11 @@ class LineCycleMeter:
 
         kv = self.front_end.voltage.units_per_code
         ki = self.front_end.current.units_per_code * self.ct_ratio * self.calibration.gain
-        vrms = np.sqrt(np.maximum(sums[:, 0], 0.0) / length) * kv
-        irms = np.sqrt(np.maximum(sums[:, 1], 0.0) / length) * ki
-        p0 = sums[:, 2] / length * (kv * ki)
-        r1 = sums[:, 3] / length * (kv * ki)
+        means = sums * (np.array([kv * kv, ki * ki, kv * ki, kv * ki])[:, None] / length)
+        vrms = np.sqrt(np.maximum(means[:, 0], 0.0))
+        irms = np.sqrt(np.maximum(means[:, 1], 0.0))
+        p0 = means[:, 2]
+        r1 = means[:, 3]
         omega = 2.0 * np.pi * known / fs
         q0 = (r1 - p0 * np.cos(omega)) / np.sin(omega)
         theta = self.calibration.phase_compensation_rad(known)
@@ -846,8 +859,9 @@ class LineCycleMeter:
                 alpha = min(1.0, (last - first) / fs / self.dc_time_constant_s)
             else:
                 alpha, self._dc_tracking = 1.0, True  # first whole cycles: take their mean
-            self._dc_v = dc_v + alpha * vc[:, first:last].mean(axis=1)
-            self._dc_i = dc_i + alpha * ic[:, first:last].mean(axis=1)
+            offset = x[:, :, first + 1 : last + 1].mean(axis=2)  # residual DC of v and i per element
+            self._dc_v = dc_v + alpha * offset[:, 0]
+            self._dc_i = dc_i + alpha * offset[:, 1]
         self._keep_carry(v, i, end, x, cut_times[-1], pending)
         return block
 

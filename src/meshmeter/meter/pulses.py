@@ -155,17 +155,38 @@ def output_state(energy_wh: ArrayLike, kh_wh: float) -> NDArray[np.bool_]:
     return closed
 
 
-class PulseEdges(NamedTuple):
-    """State changes of a pulse output, in time order."""
+@dataclass(frozen=True)
+class PulseEdges:
+    """State changes of a pulse output, in time order.
+
+    Holds the times and edge numbers; the energy and direction of each edge follow from its number.
+    """
 
     time_s: NDArray[np.float64]
     """Time of each change. [s]"""
-    energy_wh: NDArray[np.float64]
-    """Cumulative energy at each change, ``k * kh_wh / 2``. [Wh]"""
     k: NDArray[np.int64]
-    """Edge number since zero energy. [1]"""
-    closing: NDArray[np.bool_]
-    """True for a closure (rising, on), False for an opening."""
+    """Edge number since zero energy; odd for a closure. [1]"""
+    half_wh: float
+    """Kh/2 of the output: the energy between two changes. [Wh]"""
+
+    @property
+    def energy_wh(self) -> NDArray[np.float64]:
+        """Cumulative energy at each change, ``k * kh_wh / 2``. [Wh]"""
+        result: NDArray[np.float64] = self.k.astype(np.float64) * self.half_wh
+        return result
+
+    @property
+    def closing(self) -> NDArray[np.bool_]:
+        """True for a closure (rising, on), False for an opening."""
+        result: NDArray[np.bool_] = (self.k & 1).astype(bool)
+        return result
+
+    def __len__(self) -> int:
+        return int(self.k.size)
+
+    def __getitem__(self, index: slice) -> PulseEdges:
+        """The edges of a slice, e.g. ``edges[:8]``."""
+        return PulseEdges(self.time_s[index], self.k[index], self.half_wh)
 
 
 def pulse_edge_times(time_s: ArrayLike, energy_wh_cumulative: ArrayLike, kh_wh: float) -> PulseEdges:
@@ -288,26 +309,48 @@ def _check_curve(
     return t, e
 
 
+_EDGE_CHUNK = 1 << 16  # edges computed at a time, so that the arrays stay in cache
+
+
 def _edges(
     t: NDArray[np.float64], e: NDArray[np.float64], counts: NDArray[np.int64], half: float
 ) -> PulseEdges:
     """Edges of a checked curve, given the edge count at every sample."""
     if t.size == 0 or counts[-1] == counts[0]:
-        return PulseEdges(
-            np.zeros(0, np.float64), np.zeros(0, np.float64), np.zeros(0, np.int64), np.zeros(0, np.bool_)
-        )
-    ks = np.arange(int(counts[0]) + 1, int(counts[-1]) + 1, dtype=np.int64)
+        return PulseEdges(np.zeros(0, np.float64), np.zeros(0, np.int64), half)
+    first, last = int(counts[0]), int(counts[-1])
     # edge k falls in the step ending at sample i when counts[i-1] < k <= counts[i], i.e.
     # E[i-1] < k * Kh/2 <= E[i]: the step of every edge, in order, without a search
-    step = np.repeat(np.arange(1, t.size, dtype=np.intp), np.diff(counts))
-    target = ks.astype(np.float64) * half
-    e0 = e[step - 1]
-    e1 = e[step]
-    t0 = t[step - 1]
-    t1 = t[step]
-    times = t0 + (target - e0) * ((t1 - t0) / (e1 - e0))
-    times = np.where(target == e1, t1, np.minimum(times, t1))
-    return PulseEdges(times, target, ks, (ks % 2) == 1)
+    per_step = np.diff(counts)
+    steps = np.flatnonzero(per_step)
+    reps = per_step[steps]
+    t0 = t[steps]
+    t1 = t[steps + 1]
+    e0 = e[steps]
+    e1 = e[steps + 1]
+    rise = e1 - e0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(rise > 0.0, (t1 - t0) / rise, 0.0)
+    ks = np.arange(first + 1, last + 1, dtype=np.int64)
+    times = np.empty(ks.size)
+    ends = np.cumsum(reps)
+    cuts = np.searchsorted(ends, np.arange(_EDGE_CHUNK, ends[-1], _EDGE_CHUNK), side="left")
+    lo_step, lo_edge = 0, 0
+    for hi_step in (*(int(c) + 1 for c in cuts), steps.size):
+        if hi_step <= lo_step:
+            continue
+        hi_edge = int(ends[hi_step - 1])
+        r = reps[lo_step:hi_step]
+        target = ks[lo_edge:hi_edge].astype(np.float64) * half
+        start_t = np.repeat(t0[lo_step:hi_step], r)
+        end_t = np.repeat(t1[lo_step:hi_step], r)
+        at = start_t + (target - np.repeat(e0[lo_step:hi_step], r)) * np.repeat(slope[lo_step:hi_step], r)
+        # exactly the step's end when the threshold is its end energy (or beyond: an exact register
+        # reached it where the float curve fell a hair short); never outside the step
+        at = np.where(target >= np.repeat(e1[lo_step:hi_step], r), end_t, np.minimum(at, end_t))
+        times[lo_edge:hi_edge] = np.maximum(at, start_t)
+        lo_step, lo_edge = hi_step, hi_edge
+    return PulseEdges(times, ks, half)
 
 
 @dataclass(frozen=True, slots=True)

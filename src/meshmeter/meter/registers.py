@@ -218,6 +218,8 @@ class EnergyRegister:
                 f"increments must be >= 0 for an unsigned register, got {values[neg][0]!r} "
                 f"at index {np.argmax(neg)}"
             )
+        if not values.any():  # nothing to add (a received register, most of the time)
+            return 0
         return self._carry(_exact_sum_units(values))
 
     def __repr__(self) -> str:

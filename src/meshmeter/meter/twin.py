@@ -16,7 +16,7 @@ and reports what a person at the meter would see.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -44,6 +44,7 @@ from meshmeter.meter.metrology import (
     element_power,
     factory_calibration,
     phasors,
+    registered_power_w,
     synthesize_element,
 )
 from meshmeter.meter.pulses import LedChange, PowerLed, PulseEdges, edge_count, pulse_edges_by_kh
@@ -83,7 +84,7 @@ class RunResult:
     """Energy added to the received register per step. [Wh]"""
     supply_ok: NDArray[np.bool_]
     """Whether the meter was powered (L1 supply above its drop-out) in each step."""
-    edges: dict[str, PulseEdges]
+    edges: RunEdges
     """State changes of each output (``"10"``, ``"100"``, ``"1000"``, ``"counter"``) and the load LED
     (``"LOAD"``)."""
 
@@ -94,7 +95,87 @@ class RunResult:
 
     def closures(self, output: str) -> int:
         """Closures (pulses as a receiver counts them) on an output during the run. [1]"""
-        return int(np.count_nonzero(self.edges[output].closing))
+        return self.edges.closures(output)
+
+
+class RunEdges(Mapping[str, PulseEdges]):
+    """
+    The pulse edges of a run, output by output, computed on first access and kept.
+
+    A run's registers and output states are exact without them; the edge times are there, exact,
+    for whoever reads them (an MDT counting pulses on output "10", a test, the LED timeline), and a
+    long run does not pay for the edges of outputs nobody reads.
+
+    Parameters
+    ----------
+    times_s : ndarray
+        Start of the run, then the end of each step. [s]
+    cumulative_wh : ndarray
+        Total register at each of those times. [Wh]
+    kh_wh : dict of str to float
+        Each output's Kh (Kt for ``"LOAD"``). [Wh]
+    edge_range : dict of float to (int, int)
+        Per Kh, the exact edge counts before and after the run. [1]
+    """
+
+    def __init__(
+        self,
+        times_s: FloatArray,
+        cumulative_wh: FloatArray,
+        kh_wh: dict[str, float],
+        edge_range: dict[float, tuple[int, int]],
+    ) -> None:
+        self._times = times_s
+        self._cumulative = cumulative_wh
+        self._kh = dict(kh_wh)
+        self._range = dict(edge_range)
+        self._cache: dict[float, PulseEdges] = {}
+
+    def __getitem__(self, output: str) -> PulseEdges:
+        kh = self._kh[output]
+        if kh not in self._cache:
+            self._cache[kh] = pulse_edges_by_kh(
+                self._times, self._cumulative, [kh], edge_range={kh: self._range[kh]}
+            )[kh]
+        return self._cache[kh]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._kh)
+
+    def __len__(self) -> int:
+        return len(self._kh)
+
+    def count(self, output: str) -> int:
+        """State changes of an output during the run, without computing their times. [1]"""
+        first, last = self._range[self._kh[output]]
+        return last - first
+
+    def closures(self, output: str) -> int:
+        """Closures (odd edge numbers) of an output during the run, without their times. [1]"""
+        first, last = self._range[self._kh[output]]
+        return (last + 1) // 2 - (first + 1) // 2
+
+    def head(self, output: str, n: int) -> PulseEdges:
+        """The first ``n`` edges of an output (all, if fewer), computing only those."""
+        kh = self._kh[output]
+        if kh in self._cache:
+            edges = self._cache[kh]
+            return edges[:n]
+        first, last = self._range[kh]
+        return pulse_edges_by_kh(
+            self._times, self._cumulative, [kh], edge_range={kh: (first, min(last, first + n))}
+        )[kh]
+
+    def last(self, output: str, n: int) -> PulseEdges:
+        """The last ``n`` edges of an output (all, if fewer), computing only those."""
+        kh = self._kh[output]
+        if kh in self._cache:
+            edges = self._cache[kh]
+            return edges[-n:]
+        first, last = self._range[kh]
+        return pulse_edges_by_kh(
+            self._times, self._cumulative, [kh], edge_range={kh: (max(first, last - n), last)}
+        )[kh]
 
 
 @dataclass(frozen=True)
@@ -439,17 +520,19 @@ class Meter:
             line_current_a=i,
             line_phase_deg=phi,
         )
-        measured = element_power(
+        # the lag of each element's current behind its voltage; unwrapped, as only its cosine counts
+        phase = inputs.voltage_angle_deg - inputs.current_angle_deg
+        measured_w = registered_power_w(
             inputs.voltage_v,
             inputs.current_a,
-            inputs.phase_deg,
+            phase,
             f,
             ct=self.ct,
             calibration=self.calibration,
             starting_current_a=self.starting_current_a,
         )
         supply_ok = inputs.voltage_v[0] >= self.supply_dropout_v
-        power = np.where(supply_ok, measured.power_w, 0.0)
+        power = np.where(supply_ok, measured_w, 0.0)
         start_s = self.time_s
         step_end_s = start_s + step_s * np.arange(1, n + 1, dtype=np.float64)
         result = self._register(
@@ -463,8 +546,17 @@ class Meter:
         )
         if n:
             self._frequency_hz = float(f[-1])
+            last = element_power(
+                inputs.voltage_v[:, -1],
+                inputs.current_a[:, -1],
+                phase[:, -1],
+                f[-1],
+                ct=self.ct,
+                calibration=self.calibration,
+                starting_current_a=self.starting_current_a,
+            )
             running = bool(supply_ok[-1])  # an unpowered meter measures nothing
-            current = measured.current_a[:, -1] if running else np.zeros(self.elements)
+            current = last.current_a if running else np.zeros(self.elements)
             self._measurements = self._measurements_from_inputs(inputs, power[:, -1], current)
         return result
 
@@ -619,17 +711,15 @@ class Meter:
         self.received.add_many(received)
         # the edges run from the exact register's count before to its count after, so consecutive
         # runs emit every edge once, wherever the float curve and the register differ in the last bit
-        by_kh = pulse_edges_by_kh(
+        edges = RunEdges(
             times,
             cumulative,
-            kh_values,
-            edge_range={kh: (first[kh], self._exact_edges(kh)) for kh in kh_values},
+            {**self.outputs_kh_wh, "LOAD": self.load_led_kt_wh},
+            {kh: (first[kh], self._exact_edges(kh)) for kh in kh_values},
         )
-        edges = {name: by_kh[kh] for name, kh in self.outputs_kh_wh.items()}
-        edges["LOAD"] = by_kh[self.load_led_kt_wh]
         if step_end_s.size:
             self.demand.add_many(step_end_s + self.demand_offset_s, delivered)
-        load = edges["LOAD"]
+        load = edges.last("LOAD", self._led_limit)
         self._led_times = np.concatenate((self._led_times, load.time_s))[-self._led_limit :]
         self._led_lit = np.concatenate((self._led_lit, load.closing))[-self._led_limit :]
         self._track_power(times, supply_ok, line_voltage_v)
@@ -813,7 +903,8 @@ class Meter:
         else:
             results = self._steady_waveform(condition, duration_s, block_s, seed)
         duration = self.time_s - start_s
-        load_times = np.concatenate([r.edges["LOAD"].time_s for r in results]) - start_s
+        load_times = np.concatenate([r.edges.head("LOAD", 8).time_s for r in results])[:8] - start_s
+        load_changes = sum(r.edges.count("LOAD") for r in results)
         return SteadyResult(
             model=self.spec.designation,
             serial=self.serial,
@@ -824,7 +915,7 @@ class Meter:
             registered_energy_wh=self.delivered.value_wh - delivered_before,
             received_energy_wh=self.received.value_wh - received_before,
             pulses={name: sum(r.closures(name) for r in results) for name in self.outputs_kh_wh},
-            load_led_changes=int(load_times.size),
+            load_led_changes=load_changes,
             load_led_change_times_s=tuple(float(t) for t in load_times[:8]),
             power_led_lit=self.power_led.lit,
             lcd=self.lcd(),
