@@ -927,3 +927,15 @@ def test_reference_load_of_the_led_check_is_not_flagged() -> None:
     meter = Meter("MM-S1202001")
     result = meter.run_steady(SteadyCondition((120.0,), (200.0 / 120.0,), (0.0,)), 600.0)
     assert all(f.code != FindingCode.LOAD_TOO_LOW_FOR_LED_CHECK for f in result.findings)
+
+
+@pytest.mark.parametrize("phase_deg", [60.0, -60.0, 0.0])
+def test_waveform_partial_cycles_do_not_bias_the_total_register(phase_deg: float) -> None:
+    # a partial window (before the first zero crossing) of a lagging load can have a negative net;
+    # it joins the next whole cycle, so the total register equals the sum of the element registers
+    meter = Meter("MM-D1202001-T-SCC")
+    c = SteadyCondition((120.0, 120.0), (30.0, 30.0), (phase_deg, phase_deg))
+    meter.run_steady(c, 2.0, path="waveform", block_s=0.37)
+    elements = sum(r.energy_wh + r.residue_wh for r in meter.element_registers)
+    assert meter.delivered.value_wh == pytest.approx(elements, rel=1e-12)
+    assert meter.received.value_wh == 0.0

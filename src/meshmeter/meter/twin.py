@@ -389,6 +389,7 @@ class Meter:
         self._power_w = 0.0
         self._dsp: LineCycleMeter | None = None
         self._dsp_origin_s = 0.0
+        self._partial_net_wh = 0.0  # net energy of partial windows not yet given to a whole cycle
         self._last_codes: tuple[FloatArray, FloatArray] | None = None
         self.audit.change_calibration("gain", 1.0, self.calibration.gain, actor="factory", at=start)
         self.audit.change_calibration(
@@ -631,9 +632,9 @@ class Meter:
             self._dsp = None
         if v.shape[1]:
             self._last_codes = (v, i)
-        return self._register_cycles(block)
+        return self._register_cycles(block, final=final)
 
-    def _register_cycles(self, block: CycleBlock) -> RunResult:
+    def _register_cycles(self, block: CycleBlock, *, final: bool) -> RunResult:
         start_s = self.time_s
         if block.n_cycles == 0:
             empty = np.empty(0)
@@ -650,7 +651,10 @@ class Meter:
         supply_ok = block.voltage_v[0] >= self.supply_dropout_v
         power = np.where(supply_ok, block.power_w, 0.0)
         energy = np.where(supply_ok, block.energy_wh, 0.0)
-        result = self._register("waveform", start_s, step_end_s, power, energy, supply_ok, block.voltage_v)
+        net = self._net_by_whole_cycles(energy.sum(axis=0), block.complete, final=final)
+        result = self._register(
+            "waveform", start_s, step_end_s, power, energy, supply_ok, block.voltage_v, net_wh=net
+        )
         complete = np.flatnonzero(block.complete)
         last = int(complete[-1]) if complete.size else block.n_cycles - 1
         if complete.size:
@@ -686,6 +690,36 @@ class Meter:
     # registration, shared by both paths
     # ----------------------------------------------------------------------------------------------
 
+    def _net_by_whole_cycles(
+        self, net: FloatArray, complete: NDArray[np.bool_], *, final: bool
+    ) -> FloatArray:
+        """
+        The net energy of each window, with the partial windows' moved into the next whole cycle.
+
+        The delivered and received registers split the net energy by its sign window by window. A
+        partial window (the samples before a stream's first zero crossing, or after its last) is a
+        fraction of a cycle, whose net can be negative on a lagging load though the load draws power:
+        its energy joins the next whole cycle (across calls if need be), and at the end of a stream
+        the last whole cycle, so that the split is made over whole cycles only.
+        """
+        whole = np.flatnonzero(complete)
+        moved = net.copy()
+        partial = np.flatnonzero(~complete)
+        moved[partial] = 0.0
+        if whole.size:
+            into = np.searchsorted(whole, partial, side="left")
+            inside = into < whole.size
+            np.add.at(moved, whole[into[inside]], net[partial[inside]])
+            moved[whole[0]] += self._partial_net_wh
+            self._partial_net_wh = float(net[partial[~inside]].sum())
+        else:
+            self._partial_net_wh += float(net.sum())
+        if final and moved.size:
+            last = int(whole[-1]) if whole.size else moved.size - 1
+            moved[last] += self._partial_net_wh
+            self._partial_net_wh = 0.0
+        return moved
+
     def _register(
         self,
         path: Literal["profile", "waveform"],
@@ -695,8 +729,10 @@ class Meter:
         element_energy_wh: FloatArray,
         supply_ok: NDArray[np.bool_],
         line_voltage_v: FloatArray,
+        net_wh: FloatArray | None = None,
     ) -> RunResult:
-        net_wh = element_energy_wh.sum(axis=0)
+        if net_wh is None:
+            net_wh = element_energy_wh.sum(axis=0)
         delivered = np.maximum(net_wh, 0.0)
         received = np.maximum(-net_wh, 0.0)
         times = np.concatenate(([start_s], step_end_s))
