@@ -122,7 +122,17 @@ class CurrentTransformer:
         ratio_error : ndarray
             :math:`\\varepsilon(I)`. [1]
         """
-        return self.ratio_error_base + self.ratio_error_low_current * self._load_term(current_primary_a)
+        return self._ratio_error(self._load_term(current_primary_a))
+
+    def _ratio_error(self, load: NDArray[np.float64]) -> NDArray[np.float64]:
+        result: NDArray[np.float64] = self.ratio_error_base + self.ratio_error_low_current * load
+        return result
+
+    def _phase_min(self, load: NDArray[np.float64], frequency: NDArray[np.float64]) -> NDArray[np.float64]:
+        result: NDArray[np.float64] = (self.phase_base_min + self.phase_low_current_min * load) * (
+            _REFERENCE_FREQUENCY_HZ / frequency
+        )
+        return result
 
     def phase_displacement_min(
         self, current_primary_a: ArrayLike, frequency_hz: ArrayLike = _REFERENCE_FREQUENCY_HZ
@@ -145,9 +155,7 @@ class CurrentTransformer:
         frequency = _finite_array("frequency_hz", frequency_hz)
         if np.any(frequency <= 0):
             raise ValueError(f"frequency_hz must be > 0, got {frequency_hz!r}")
-        beta60 = self.phase_base_min + self.phase_low_current_min * self._load_term(current_primary_a)
-        result: NDArray[np.float64] = beta60 * (_REFERENCE_FREQUENCY_HZ / frequency)
-        return result
+        return self._phase_min(self._load_term(current_primary_a), frequency)
 
     def phase_displacement_rad(
         self, current_primary_a: ArrayLike, frequency_hz: ArrayLike = _REFERENCE_FREQUENCY_HZ
@@ -176,11 +184,8 @@ class CurrentTransformer:
             Lead of the secondary current. [rad]
         """
         load = self._load_term(current_primary_a)
-        ratio_error = self.ratio_error_base + self.ratio_error_low_current * load
-        beta_min = (self.phase_base_min + self.phase_low_current_min * load) * (
-            _REFERENCE_FREQUENCY_HZ / np.asarray(frequency_hz, dtype=np.float64)
-        )
-        return ratio_error, beta_min / MINUTES_PER_RADIAN
+        frequency = np.asarray(frequency_hz, dtype=np.float64)
+        return self._ratio_error(load), self._phase_min(load, frequency) / MINUTES_PER_RADIAN
 
     def ratio_correction_factor(self, current_primary_a: ArrayLike) -> NDArray[np.float64]:
         """

@@ -512,6 +512,12 @@ def _change_time(change: LedChange) -> float:
     return change.time_s
 
 
+def _lit_at(changes: list[LedChange], time_s: float, initial: bool) -> bool:
+    """An LED's state at a time from its recorded changes (a change at that time counts)."""
+    i = bisect.bisect_right(changes, float(time_s), key=_change_time)
+    return changes[i - 1].lit if i else initial
+
+
 class LoadLed(PulseOutput):
     """The green LOAD LED: a 50 % duty pulse indicator of Kt = 10 Wh (certificate p.2).
 
@@ -551,8 +557,7 @@ class LoadLed(PulseOutput):
 
     def lit_at(self, time_s: float) -> bool:
         """State at ``time_s`` from the recorded changes (a change at ``time_s`` counts). [s]"""
-        i = bisect.bisect_right(self.changes, float(time_s), key=_change_time)
-        return self.changes[i - 1].lit if i else self._initial_state
+        return _lit_at(self.changes, time_s, self._initial_state)
 
 
 class PowerLed:
@@ -639,5 +644,4 @@ class PowerLed:
 
     def lit_at(self, time_s: float) -> bool:
         """State at ``time_s`` from the recorded changes (a change at ``time_s`` counts). [s]"""
-        i = bisect.bisect_right(self.changes, float(time_s), key=_change_time)
-        return self.changes[i - 1].lit if i else self._initial
+        return _lit_at(self.changes, time_s, self._initial)
