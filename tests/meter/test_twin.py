@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 import pytest
 
-from meshmeter.errors import DesignationError, SealError
+from meshmeter.errors import DesignationError, RatingError, SealError
 from meshmeter.meter.ct import CurrentTransformer
 from meshmeter.meter.diagnostics import FindingCode
 from meshmeter.meter.installation import ElementWiring, Service
@@ -939,3 +939,31 @@ def test_waveform_partial_cycles_do_not_bias_the_total_register(phase_deg: float
     elements = sum(r.energy_wh + r.residue_wh for r in meter.element_registers)
     assert meter.delivered.value_wh == pytest.approx(elements, rel=1e-12)
     assert meter.received.value_wh == 0.0
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        # manual §3.1: 220 A primary for 200 A models; line frequency 50-60 Hz (±2 Hz accepted)
+        ({"current_a": (220.1,)}, "current_a = 220.1"),
+        ({"frequency_hz": 45.0}, "frequency_hz = 45.0"),
+        ({"frequency_hz": 65.0}, "frequency_hz = 65.0"),
+    ],
+)
+def test_condition_outside_the_ratings_is_refused(kwargs: dict[str, Any], match: str) -> None:
+    base: dict[str, Any] = {"voltage_v": (120.0,), "current_a": (10.0,), "phase_deg": (0.0,)}
+    with pytest.raises(RatingError, match=match):
+        SteadyCondition(**(base | kwargs))
+
+
+def test_condition_at_the_rating_limits_is_accepted() -> None:
+    SteadyCondition((120.0,), (220.0,), (0.0,), frequency_hz=50.0)
+    SteadyCondition((139.0,), (0.0,), (0.0,), frequency_hz=60.0)  # a wrong supply is diagnosed, not refused
+
+
+def test_run_profile_refuses_current_above_rating_and_changes_nothing() -> None:
+    meter = Meter("MM-S1202001")
+    with pytest.raises(RatingError, match="220"):
+        meter.run_profile(step_s=1.0, voltage_v=[120.0, 120.0], current_a=[10.0, 250.0], phase_deg=[0.0, 0.0])
+    assert meter.time_s == 0.0
+    assert meter.delivered.value_wh == 0.0

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from meshmeter.catalog import MeterSpec, decode_meter
+from meshmeter.catalog import MeterSpec, check_current_primary, check_frequency, decode_meter
 from meshmeter.meter.ct import CurrentTransformer
 from meshmeter.meter.diagnostics import (
     ElementMeasurement,
@@ -219,6 +219,11 @@ class SteadyCondition:
             )
         if not (np.isfinite(self.frequency_hz) and self.frequency_hz > 0):
             raise ValueError(f"frequency_hz must be finite and > 0, got {self.frequency_hz!r}")
+        # ratings outside the catalog are refused (certificate p.1, manual §3.1); a voltage outside
+        # 102–138 V is accepted, as a wrong supply is something the meter diagnoses
+        for current in self.current_a:
+            check_current_primary(current)
+        check_frequency(self.frequency_hz)
 
     @property
     def true_power_w(self) -> float:
@@ -521,6 +526,7 @@ class Meter:
             line_current_a=i,
             line_phase_deg=phi,
         )
+        self._check_ratings(i, f)
         # the lag of each element's current behind its voltage; unwrapped, as only its cosine counts
         phase = inputs.voltage_angle_deg - inputs.current_angle_deg
         measured_w = registered_power_w(
@@ -560,6 +566,16 @@ class Meter:
             current = last.current_a if running else np.zeros(self.elements)
             self._measurements = self._measurements_from_inputs(inputs, power[:, -1], current)
         return result
+
+    def _check_ratings(self, current_a: FloatArray, frequency_hz: FloatArray) -> None:
+        """Refuse currents and frequencies outside the catalog ratings (certificate p.1, manual §3.1)."""
+        ratings = self.spec.ratings
+        if current_a.size:
+            check_current_primary(float(current_a.max()), ratings=ratings)
+            check_current_primary(float(current_a.min()), ratings=ratings)
+        if frequency_hz.size:
+            check_frequency(float(frequency_hz.max()), ratings=ratings)
+            check_frequency(float(frequency_hz.min()), ratings=ratings)
 
     def _lines(self, name: str, values: ArrayLike) -> FloatArray:
         arr = np.asarray(values, dtype=np.float64)
