@@ -99,6 +99,8 @@ def test_meter_run_waveform_path() -> None:
         (["--ct-line", "1-2"], "ct-line"),
         (["--model", "MM-D1202001-Q"], "suffix"),
         (["--voltage-v", "nan"], "voltage_v"),
+        (["--current-a", "300"], "current_a = 300"),  # manual §3.1: 220 A primary at most
+        (["--frequency-hz", "400"], "frequency_hz"),
     ],
 )
 def test_meter_run_bad_input(args: list[str], needle: str) -> None:
