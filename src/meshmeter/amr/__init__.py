@@ -1,0 +1,1 @@
+"""Wireless AMR: frames and their security, radio channel, MDT, repeater, DCAP radio side, the SimPy mesh."""
