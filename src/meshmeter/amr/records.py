@@ -56,7 +56,9 @@ class IntervalRecord:
         _check_u32("interval_end_s", self.interval_end_s)
         _check_u32("cumulative_pulses", self.cumulative_pulses)
         if self.interval_end_s % INTERVAL_S:
-            raise ValueError(f"interval_end_s must be a multiple of {INTERVAL_S}, got {self.interval_end_s!r}")
+            raise ValueError(
+                f"interval_end_s must be a multiple of {INTERVAL_S}, got {self.interval_end_s!r}"
+            )
 
     @property
     def cumulative_energy_wh(self) -> int:
