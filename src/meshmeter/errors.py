@@ -44,3 +44,44 @@ class RatingError(MeshmeterError, ValueError):
 
 class SealError(MeshmeterError):
     """An operation on a seal that its state does not allow (e.g. breaking a broken seal)."""
+
+
+class FrameError(MeshmeterError, ValueError):
+    """A frame from the air that cannot be decoded: truncated, wrong length, unknown type, bad count.
+
+    Parameters
+    ----------
+    reason : str
+        Short machine-readable cause, by which a receiver counts its rejections (``"malformed"``).
+    detail : str, optional
+        What exactly is wrong, for people.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
+
+
+class SecurityError(MeshmeterError):
+    """A frame that fails its security checks (IEEE 802.15.4-2006 §7.5.8.2.3).
+
+    Parameters
+    ----------
+    reason : str
+        Short machine-readable cause, by which a receiver counts its rejections: ``"bad_mic"``,
+        ``"unknown_device"``, ``"security_level"``.
+    detail : str, optional
+        What exactly is wrong, for people.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
