@@ -19,7 +19,7 @@ from meshmeter.cli import app
 ROOT = Path(__file__).resolve().parents[1]
 CLI_DOC = ROOT / "docs" / "cli.md"
 HELP_ENV = {"COLUMNS": "100", "TERMINAL_WIDTH": "100", "NO_COLOR": "1", "TERM": "dumb"}
-COMMANDS = [[], ["decode"], ["meter"], ["meter", "run"], ["demo"]]
+COMMANDS = [[], ["decode"], ["meter"], ["meter", "run"], ["network"], ["network", "simulate"], ["demo"]]
 
 runner = CliRunner()
 
@@ -117,6 +117,33 @@ def test_demo_json() -> None:
     assert len(data["profile"]["hourly_wh"]) == 24
     assert abs(data["waveform"]["registered_energy_wh"] / data["waveform"]["true_energy_wh"] - 1) < 0.005
     assert any(f["code"] == "ct_reversed" for f in data["reversed_ct"]["findings"])
+
+
+def test_network_simulate_json() -> None:
+    result = run("network", "simulate", "--mdts", "12", "--repeaters", "2", "--days", "0.25", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["mdts"] == 12
+    assert data["delivery_ratio"] == 1.0
+    assert data["rejected"] == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--outage", "dcap:5"], "--outage"),
+        (["--outage", "repeater:1+2"], "--outage"),
+        (["--fail", "repeater:x@3"], "--fail"),
+        (["--fail", "repeater:9@3"], "does not exist"),
+        (["--mdts", "1001"], "1000"),
+        (["--power-order", "random"], "power_order"),
+        (["--report-minutes", "10"], "report_minutes"),
+    ],
+)
+def test_network_simulate_bad_input(args: list[str], needle: str) -> None:
+    result = run("network", "simulate", "--mdts", "5", "--repeaters", "1", "--days", "0.1", *args)
+    assert result.exit_code == 2
+    assert needle in result.output
 
 
 def test_demo_refuses_bad_days() -> None:

@@ -345,3 +345,24 @@ def test_bad_duration_refused():
 def test_bad_parameters_refused(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DeviceLed(T0, **kwargs)
+
+
+def test_power_lost_and_restored() -> None:
+    # a mains repeater's power cut: dark at once (no double flash), searching again when power returns
+    led = DeviceLed(0.0)
+    led.hold_button(4.0, 4.0)
+    led.beacon_heard(10.0)
+    led.joined(20.0)
+    assert led.power_lost(100.0)
+    assert led.state is PowerState.OFF
+    assert led.pattern is LedPattern.OFF
+    assert led.power_restored(200.0)
+    assert led.state is PowerState.SEARCHING
+    assert led.pattern is LedPattern.SLOW_FLASH
+
+
+def test_power_restored_does_not_turn_on_a_device_switched_off() -> None:
+    led = DeviceLed(0.0)
+    assert not led.power_lost(1.0)  # it was off
+    assert not led.power_restored(2.0)
+    assert led.state is PowerState.OFF

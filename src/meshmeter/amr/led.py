@@ -210,6 +210,7 @@ class DeviceLed:
         self._state_until_s: float | None = None  # end of search, join or sleep
         self._pattern_until_s: float | None = None  # end of a timed pattern
         self._failures = 0  # consecutive failed attempts to connect
+        self._was_on = False  # on when the supply was lost (power_lost)
         self._sleep_s = 0.0
         self._states: list[tuple[float, PowerState]] = []
         self._patterns: list[tuple[float, LedPattern]] = []
@@ -468,6 +469,52 @@ class DeviceLed:
             return False
         self._failures = 0
         self._enter(float(now_s), PowerState.CONNECTED, LedPattern.SOLID)
+        return True
+
+    def power_lost(self, now_s: float) -> bool:
+        """
+        The device's supply gone (a mains repeater's power cut): dark, OFF, with no double flash.
+
+        Unlike turning the device off with the button, this remembers that it was on, so that
+        :meth:`power_restored` starts it searching again.
+
+        Parameters
+        ----------
+        now_s : float
+            Network time. [s]
+
+        Returns
+        -------
+        changed : bool
+            True when the device was on.
+        """
+        self.advance(now_s)
+        self._was_on = self._state is not PowerState.OFF
+        if not self._was_on:
+            return False
+        self._enter(float(now_s), PowerState.OFF, LedPattern.OFF)
+        return True
+
+    def power_restored(self, now_s: float) -> bool:
+        """
+        The supply back: a device that was on when it lost power starts searching (slow flash).
+
+        Parameters
+        ----------
+        now_s : float
+            Network time. [s]
+
+        Returns
+        -------
+        changed : bool
+            True when the device turned on again.
+        """
+        self.advance(now_s)
+        if self._state is not PowerState.OFF or not self._was_on:
+            return False
+        self._was_on = False
+        self._failures = 0
+        self._turn_on(float(now_s))
         return True
 
     def lost_network(self, now_s: float) -> bool:
