@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 
 from meshmeter.meter.metrology import FrontEnd, LineCycleMeter, synthesize_element
 from meshmeter.meter.twin import Meter
+from meshmeter.site.mesh import simulate_site
 from meshmeter.site.profiles import residential_profile
 
 FloatArray = NDArray[np.float64]
@@ -307,6 +308,85 @@ def bench_profile(
 
 
 # --------------------------------------------------------------------------------------------------
+# the AMR mesh
+# --------------------------------------------------------------------------------------------------
+
+NETWORK_TARGET_SPEEDUP = 50_000.0
+"""Issue 3: at least 50,000× real time (31 days in under a minute)."""
+NETWORK_TARGET_ON_TIME = 0.999
+"""Issue 3: at least 99.9 % of intervals delivered within the hour they were due."""
+NETWORK_TARGET_DELIVERED = 1.0
+"""Issue 3: 100 % of intervals delivered in the end."""
+
+
+@dataclass(frozen=True)
+class NetworkResult:
+    """The mesh benchmark: a site simulated once, its speed and its delivery against the targets."""
+
+    name: str
+    mdts: int
+    repeaters: int
+    simulated_days: float
+    setup_s: float
+    """Wall time to build the site, its meter twins and its radio links. [s]"""
+    wall_s: float
+    """Wall time of the simulation itself. [s]"""
+    speedup: float
+    """Simulated time over wall time (setup excluded). [1]"""
+    speedup_with_setup: float
+    """Simulated time over wall time, setup included. [1]"""
+    events_per_s: float
+    on_time_ratio: float
+    delivery_ratio: float
+    unjoined_mdts: int
+    verdict_speed: str
+    verdict_on_time: str
+    verdict_delivered: str
+
+
+def bench_network(mdts: int, repeaters: int, days: float) -> NetworkResult:
+    """``meshmeter network simulate``'s engine on a campus site, 15-minute reports, run once."""
+    run = simulate_site(mdts=mdts, repeaters=repeaters, days=days, seed=1)
+    report = run.report
+    wall = report.wall_s or float("nan")
+    simulated = report.simulated_s
+    return NetworkResult(
+        name=f"network {mdts} MDTs + {repeaters} repeaters, {days:g} days, 15-min reports",
+        mdts=mdts,
+        repeaters=repeaters,
+        simulated_days=simulated / SECONDS_PER_DAY,
+        setup_s=run.setup_s,
+        wall_s=wall,
+        speedup=simulated / wall,
+        speedup_with_setup=simulated / (wall + run.setup_s),
+        events_per_s=report.events_per_s or 0.0,
+        on_time_ratio=report.on_time_ratio,
+        delivery_ratio=report.delivery_ratio,
+        unjoined_mdts=len(report.unjoined),
+        verdict_speed=_verdict(simulated / wall, NETWORK_TARGET_SPEEDUP, at_most=False),
+        verdict_on_time=_verdict(report.on_time_ratio, NETWORK_TARGET_ON_TIME, at_most=False),
+        verdict_delivered=_verdict(report.delivery_ratio, NETWORK_TARGET_DELIVERED, at_most=False),
+    )
+
+
+def format_network(r: NetworkResult) -> str:
+    """The mesh benchmark as lines of text."""
+    return "\n".join(
+        [
+            r.name,
+            f"  speed: {r.simulated_days:.2f} simulated days in {r.wall_s:.1f} s = "
+            f"{r.speedup:,.0f}x real time "
+            f"(target >= {NETWORK_TARGET_SPEEDUP:,.0f}x: {r.verdict_speed}); with setup ({r.setup_s:.1f} s) "
+            f"{r.speedup_with_setup:,.0f}x; {r.events_per_s:,.0f} events/s",
+            f"  within the hour: {r.on_time_ratio:.4%} (target >= {NETWORK_TARGET_ON_TIME:.1%}: "
+            f"{r.verdict_on_time}); in the end: {r.delivery_ratio:.4%} "
+            f"(target 100 %: {r.verdict_delivered}); "
+            f"MDTs that could not join: {r.unjoined_mdts}",
+        ]
+    )
+
+
+# --------------------------------------------------------------------------------------------------
 # the command
 # --------------------------------------------------------------------------------------------------
 
@@ -401,20 +481,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print a JSON document instead of a table")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and one repeat (smoke test)")
     parser.add_argument("--strict", action="store_true", help="exit with status 1 when a target is missed")
+    parser.add_argument(
+        "--network-days", type=float, default=31.0, help="simulated days of the mesh benchmark (0 skips it)"
+    )
     args = parser.parse_args(argv)
 
     results = run_all(quick=args.quick)
+    network = None
+    if args.network_days > 0:
+        network = (
+            bench_network(20, 2, 0.25) if args.quick else bench_network(1000, 40, float(args.network_days))
+        )
     machine = machine_info()
     if args.json:
         document = {
             "machine": machine,
             "quick": args.quick,
             "benchmarks": [asdict(r) for r in results],
+            "network": asdict(network) if network is not None else None,
         }
         print(json.dumps(document, indent=2))
     else:
         print(format_table(results, machine))
-    missed = any(r.verdict == "MISS" for r in results)
+        if network is not None:
+            print()
+            print(format_network(network))
+    missed = any(r.verdict == "MISS" for r in results) or (
+        network is not None
+        and "MISS" in (network.verdict_speed, network.verdict_on_time, network.verdict_delivered)
+    )
     return 1 if args.strict and missed else 0
 
 

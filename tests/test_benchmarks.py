@@ -31,3 +31,8 @@ def test_quick_json_reports_both_benchmarks():
         assert r["baseline_figure"] > 0
         assert r["verdict"] in {"PASS", "MISS", "-"}
     assert {r["unit"] for r in results} == {"samples/s", "meter-days/s"}
+    network = document["network"]
+    assert network["mdts"] == 20
+    assert network["speedup"] > 0
+    assert 0 <= network["on_time_ratio"] <= 1
+    assert network["verdict_delivered"] in {"PASS", "MISS"}

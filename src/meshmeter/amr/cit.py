@@ -63,12 +63,14 @@ class CitReport:
     joined_repeaters: int
     intervals_due: int
     """Intervals due from the MDTs that joined. [1]"""
+    intervals_due_joined: int
+    """Intervals due after their MDT had joined: those that can be on time. [1]"""
     intervals_due_unjoined: int
     """Intervals of the MDTs that never joined (they wait in their backlogs). [1]"""
     delivered: int
     """Due intervals that reached the DCAP by the end of the run (each kept once). [1]"""
     delivered_on_time: int
-    """Due intervals that reached the DCAP within the hour after they were due. [1]"""
+    """Intervals due after their MDT joined that reached the DCAP within the hour after they were due. [1]"""
     duplicates: int
     """Records received again and dropped by the DCAP. [1]"""
     latency_s: dict[str, float]
@@ -95,8 +97,8 @@ class CitReport:
 
     @property
     def on_time_ratio(self) -> float:
-        """Delivered within the hour over due. [1]"""
-        return self.delivered_on_time / self.intervals_due if self.intervals_due else 1.0
+        """Delivered within the hour over due, among the intervals due after their MDT joined. [1]"""
+        return self.delivered_on_time / self.intervals_due_joined if self.intervals_due_joined else 1.0
 
     @property
     def speedup(self) -> float | None:
@@ -172,6 +174,7 @@ def cit_report(net: MeshNetwork, *, duration_s: float, wall_s: float | None = No
     for delivery in net.dcap.deliveries:
         first_arrival[(delivery.device, delivery.record.sequence)] = delivery.received_s
     due = 0
+    due_joined = 0
     due_unjoined = 0
     delivered = 0
     on_time = 0
@@ -182,15 +185,19 @@ def cit_report(net: MeshNetwork, *, duration_s: float, wall_s: float | None = No
         if d.stats.first_join_s is None:  # never joined: shown among the unjoined, not as losses
             due_unjoined += last_due + 1
             continue
+        joined_at = net.epoch_s + d.stats.first_join_s
         for seq in range(last_due + 1):
             due += 1
+            end_s = net.epoch_s + seq * INTERVAL_S
             arrival = first_arrival.get((d.eui, seq))
+            if end_s >= joined_at:
+                due_joined += 1
             if arrival is None:
                 continue
             delivered += 1
-            latency = arrival - (net.epoch_s + seq * INTERVAL_S)
+            latency = arrival - end_s
             latencies.append(latency)
-            if latency <= ON_TIME_S:
+            if latency <= ON_TIME_S and end_s >= joined_at:
                 on_time += 1
     mdt_rows = [r for r in rows if r.kind == str(DeviceKind.MDT)]
     hops = Counter(r.hops for r in mdt_rows if r.hops is not None)
@@ -242,6 +249,7 @@ def cit_report(net: MeshNetwork, *, duration_s: float, wall_s: float | None = No
         joined_mdts=sum(1 for r in mdt_rows if r.parent is not None),
         joined_repeaters=sum(1 for r in rows if r.kind == str(DeviceKind.REPEATER) and r.parent is not None),
         intervals_due=due,
+        intervals_due_joined=due_joined,
         intervals_due_unjoined=due_unjoined,
         delivered=delivered,
         delivered_on_time=on_time,

@@ -413,7 +413,15 @@ class MeshNetwork:
             [d.kind is not DeviceKind.MDT and d.joined and d.up for d in self.devices], dtype=bool
         )
         backbone[0] = True
-        cost, parent = backbone_routes(self.etx, self.usable, backbone)
+        routers = np.flatnonzero(backbone)  # Dijkstra over the routers only (MDTs are leaves)
+        sub = np.ix_(routers, routers)
+        sub_cost, sub_parent = backbone_routes(
+            self.etx[sub], self.usable[sub], np.ones(routers.size, dtype=bool)
+        )
+        cost = np.full(len(self.devices), np.inf)
+        parent = np.full(len(self.devices), -1, dtype=np.intp)
+        cost[routers] = sub_cost
+        parent[routers] = np.where(sub_parent >= 0, routers[np.maximum(sub_parent, 0)], -1)
         for d in self.devices:
             if d.kind is DeviceKind.REPEATER and d.joined and d.up:
                 new = int(parent[d.index])
@@ -646,8 +654,8 @@ class MeshNetwork:
                     d.stats.first_join_s = float(self.env.now)
                 if d.kind is DeviceKind.REPEATER:
                     self._backbone_event()
-                else:
-                    self._recompute_routes()
+                else:  # a leaf joining changes no route but its own
+                    self.hops[i] = self.hops[d.parent] + 1
                 return
 
     def _hears_backbone(self, i: int) -> int:
@@ -740,11 +748,11 @@ class MeshNetwork:
                 d = self.devices[i]
                 mdt = d.mdt
                 assert mdt is not None
-                mdt.close_intervals(now_net)
                 self.events_processed += 1
                 if now_net % period or not d.joined or d.parent < 0:
+                    mdt.close_intervals(now_net)
                     continue
-                self._report(d, mdt, t + d.offset_s)
+                self._report(d, mdt, t + d.offset_s)  # logs the interval, then reports
             k += 1
 
     def _report(self, d: _Device, mdt: Mdt, t: float) -> None:
