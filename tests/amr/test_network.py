@@ -271,3 +271,25 @@ def test_schedules_refuse_bad_values() -> None:
         RepeaterFailure(0, 1.0)
     with pytest.raises(ValueError, match="does not exist"):
         MeshNetwork(dense_campus(mdts=2, repeaters=1), steady_feed(), failures=(RepeaterFailure(5, 1.0),))
+
+
+@pytest.mark.parametrize(
+    ("kit", "with_reports", "deltas"),
+    [("MMSMT-C02", False, False), ("MMSMT-D02", True, False), ("MMSMT-E02", True, True)],
+)
+def test_kit_temperature_options(kit: str, with_reports: bool, deltas: bool) -> None:
+    # manual §2.4: C02 TOU only; D02 adds temperature; E02 also reports every 1 % move at once. With
+    # hourly (batched) reports a closet's temperature moves by 1.25 °C (1 % of -40…+85 °C) between two.
+    config = NetworkConfig(report_period_s=3600)
+    net = MeshNetwork(dense_campus(mdts=4, repeaters=1), steady_feed(), seed=4, kit=kit, config=config)
+    net.run(24 * HOUR, drain_s=0.0)
+    readings = [e for e in net.dcap.events if type(e.event).__name__ == "TemperatureReading"]
+    mdts = [net.devices[i].mdt for i in net.mdt_indices]
+    if not with_reports:
+        assert readings == []
+        return
+    assert all(15.0 < e.event.temperature_c < 27.0 for e in readings)
+    moves = sum(m.stats.temperature_events for m in mdts if m is not None)
+    assert (moves > 0) is deltas
+    assert all(m is not None and not m.urgent() for m in mdts)  # every move sent and acknowledged
+    assert len(readings) >= 4 * 22 + moves  # one with each hourly report, and each move

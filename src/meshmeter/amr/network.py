@@ -82,6 +82,34 @@ PulseFeed = Callable[[int, float, float], Any]
 """``feed(mdt_number, t0_s, t1_s)`` → the meter twin's output-"10" PulseEdges between two network times
 (or None): how an MDT's pulse input is fed, a day at a time."""
 
+TemperatureModel = Callable[[int, float], float]
+"""``model(mdt_number, network_time_s)`` → the temperature at an MDT, for D02 and E02 kits. [°C]"""
+
+
+def indoor_temperature(number: int, time_s: float) -> float:
+    """
+    A utility closet's temperature: 21 °C, a daily swing of ±2.5 °C peaking mid-afternoon, a three-hour
+    heating or cooling cycle of ±0.8 °C, and each closet ±2 °C off the others. Deterministic.
+
+    Parameters
+    ----------
+    number : int
+        MDT number. [1]
+    time_s : float
+        Network time. [s]
+
+    Returns
+    -------
+    temperature_c : float
+        [°C]
+    """
+    offset = 2.0 * math.sin(1.7 * number + 0.3)
+    phase = 2.0 * math.pi * ((number * 0.618033988749895) % 1.0)
+    day = 2.5 * math.sin(2.0 * math.pi * (time_s / 86_400.0 - 0.375))
+    cycle = 0.8 * math.sin(2.0 * math.pi * time_s / 10_800.0 + phase)
+    return 21.0 + offset + day + cycle
+
+
 _SIZE_BUCKETS = (40, 64, 128, 256, 512, 1024, 2048)
 """Frame sizes for which link success probabilities are precomputed (the next bucket up is used). [octet]"""
 
@@ -290,8 +318,9 @@ class MeshNetwork:
         DCAP outages.
     failures : sequence of RepeaterFailure
         Repeater power losses.
-    tampers : sequence of (mdt_number, run time, cover_open)
-        Enclosure covers removed or replaced.
+    temperature : TemperatureModel, optional
+        The temperature at each MDT, read at every interval end by D02 and E02 kits (manual §2.4);
+        default :func:`indoor_temperature`.
     """
 
     def __init__(
@@ -307,7 +336,7 @@ class MeshNetwork:
         power_order: Literal["near-first", "far-first"] = "near-first",
         outages: Sequence[Outage] = (),
         failures: Sequence[RepeaterFailure] = (),
-        tampers: Sequence[tuple[int, float, bool]] = (),
+        temperature: TemperatureModel | None = None,
     ) -> None:
         self.config = config if config is not None else NetworkConfig()
         self.radio = radio
@@ -326,6 +355,7 @@ class MeshNetwork:
                 raise ValueError(f"repeater {f.repeater} does not exist: the site has {repeaters.size}")
         self.failures = tuple(failures)
         self.feed = feed
+        self.temperature = temperature if temperature is not None else indoor_temperature
         self.rng = random.Random(self.seed)
         self.env = simpy.Environment()
         self.backbone_changed = self.env.event()
@@ -744,11 +774,17 @@ class MeshNetwork:
                 return
             yield self.env.timeout(t - self.env.now)
             now_net = self.epoch_s + t
-            for i in self.mdt_indices:
+            for number, i in enumerate(self.mdt_indices):
                 d = self.devices[i]
                 mdt = d.mdt
                 assert mdt is not None
                 self.events_processed += 1
+                # D02/E02: the sensor read at every interval end; an E02 sends a 1 % move at once
+                if (
+                    mdt.kit.temperature
+                    and mdt.set_temperature(now_net, self.temperature(number, now_net)) is not None
+                ):
+                    self._send_urgent(i, t)
                 if now_net % period or not d.joined or d.parent < 0:
                     mdt.close_intervals(now_net)
                     continue
@@ -756,16 +792,16 @@ class MeshNetwork:
             k += 1
 
     def _report(self, d: _Device, mdt: Mdt, t: float) -> None:
-        backlog = list(
-            mdt.records_to_send(
-                self.epoch_s + t - d.offset_s,
-                self.config.max_records_per_frame * self.config.max_frames_per_report,
-            )
+        report = mdt.report(
+            self.epoch_s + t - d.offset_s,
+            self.config.max_records_per_frame * self.config.max_frames_per_report,
         )
+        backlog = report.records
         per = self.config.max_records_per_frame
         for start in range(0, len(backlog), per):
             records = tuple(backlog[start : start + per])
-            data = self._secured(d, IntervalReport(records=records))
+            temperature = report.temperature if start == 0 else None  # D02/E02: with each report
+            data = self._secured(d, IntervalReport(records=records, temperature=temperature))
             arrival = self._forward(data, d.index, d.index, t)
             if arrival is None:
                 break
@@ -825,14 +861,23 @@ class MeshNetwork:
         mdt = d.mdt
         assert mdt is not None
         mdt.cover_changed(self.now_net, cover_open)
-        # urgent: sent at once, not at the next report
+        self._send_urgent(i, float(self.env.now))  # at once, not at the next report
+
+    def _send_urgent(self, i: int, t: float) -> None:
+        """Send an MDT's urgent events (tamper, E02 temperature moves), oldest first, while they pass."""
+        d = self.devices[i]
+        mdt = d.mdt
+        assert mdt is not None
         for event in mdt.urgent():
-            if d.joined and d.parent >= 0:
-                data = self._secured(d, event)
-                arrival = self._forward(data, i, i, float(self.env.now))
-                if arrival is not None:
-                    self._arrive(data, i, arrival)
-                    mdt.acknowledge_urgent(1)
+            if not d.joined or d.parent < 0:
+                return
+            data = self._secured(d, event)
+            arrival = self._forward(data, i, i, t)
+            if arrival is None:
+                return
+            self._arrive(data, i, arrival)
+            mdt.acknowledge_urgent(1)
+            t = arrival
 
     # ----------------------------------------------------------------------------------------------
     # the run
