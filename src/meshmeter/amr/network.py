@@ -413,6 +413,7 @@ class MeshNetwork:
         self.rejected_injected: Counter[RejectReason] = Counter()
         self._until_s = 0.0
         self._stopped = False
+        self._holding: set[int] = set()  # repeaters holding frames
 
     # ----------------------------------------------------------------------------------------------
     # node state
@@ -576,6 +577,7 @@ class MeshNetwork:
             d.store.popleft()
             d.stats.stored_dropped += 1
         d.store.append((data, origin, t))
+        self._holding.add(d.index)
         d.stats.stored_max = max(d.stats.stored_max, len(d.store))
 
     def _arrive(self, data: bytes, origin: int, t: float) -> None:
@@ -812,7 +814,10 @@ class MeshNetwork:
         """Routes are recomputed periodically from the link estimates; suspect parents are forgiven."""
         while True:
             yield self.env.timeout(self.config.route_refresh_s)
-            for d in self.devices:
+            suspicious = [d for d in self.devices if d.suspect]
+            if not suspicious:  # links are static between refreshes: nothing to learn
+                continue
+            for d in suspicious:
                 d.suspect.clear()
             self._recompute_routes()
 
@@ -821,8 +826,12 @@ class MeshNetwork:
         while True:
             yield self.env.timeout(self.config.store_retry_s)
             now = float(self.env.now)
-            for d in self.devices:
-                if d.kind is not DeviceKind.REPEATER or not d.up or not d.store:
+            for index in sorted(self._holding):
+                d = self.devices[index]
+                if not d.store:
+                    self._holding.discard(index)
+                    continue
+                if not d.up:
                     continue
                 while d.store:
                     data, origin, _ = d.store[0]
