@@ -46,7 +46,19 @@ class SealError(MeshmeterError):
     """An operation on a seal that its state does not allow (e.g. breaking a broken seal)."""
 
 
-class FrameError(MeshmeterError, ValueError):
+class _ReasonedError(MeshmeterError):
+    """An error with a short machine-readable ``reason``, by which a receiver counts rejections."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+    def __str__(self) -> str:
+        return f"{self.reason}: {self.detail}" if self.detail else self.reason
+
+
+class FrameError(_ReasonedError, ValueError):
     """A frame from the air that cannot be decoded: truncated, wrong length, unknown type, bad count.
 
     Parameters
@@ -57,16 +69,8 @@ class FrameError(MeshmeterError, ValueError):
         What exactly is wrong, for people.
     """
 
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason, detail)
-        self.reason = reason
-        self.detail = detail
 
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.detail}" if self.detail else self.reason
-
-
-class SecurityError(MeshmeterError):
+class SecurityError(_ReasonedError):
     """A frame that fails its security checks (IEEE 802.15.4-2006 §7.5.8.2.3).
 
     Parameters
@@ -77,11 +81,3 @@ class SecurityError(MeshmeterError):
     detail : str, optional
         What exactly is wrong, for people.
     """
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(reason, detail)
-        self.reason = reason
-        self.detail = detail
-
-    def __str__(self) -> str:
-        return f"{self.reason}: {self.detail}" if self.detail else self.reason
