@@ -419,9 +419,16 @@ def _print_network(report: Any, setup_s: float) -> None:
     summary.add_row("rejected frames", ", ".join(f"{k}: {v}" for k, v in report.rejected.items()) or "none")
     summary.add_row("events", ", ".join(f"{k}: {v}" for k, v in report.events.items()) or "none")
     batteries = [d.battery_left for d in report.devices if d.battery_left is not None]
+    lives = [
+        d.battery_life_on_battery_days for d in report.devices if d.battery_life_on_battery_days is not None
+    ]
     if batteries:
         summary.add_row(
             "MDT battery left", f"min {min(batteries):.4%}, mean {sum(batteries) / len(batteries):.4%}"
+        )
+    if lives:
+        summary.add_row(
+            "MDT life on battery alone", f"shortest {min(lives) / 365.25:.1f} years at its own drain"
         )
     summary.add_row(
         "speed",

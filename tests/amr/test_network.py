@@ -293,3 +293,16 @@ def test_kit_temperature_options(kit: str, with_reports: bool, deltas: bool) -> 
     assert (moves > 0) is deltas
     assert all(m is not None and not m.urgent() for m in mdts)  # every move sent and acknowledged
     assert len(readings) >= 4 * 22 + moves  # one with each hourly report, and each move
+
+
+def test_cit_reports_battery_of_mdts() -> None:
+    net = MeshNetwork(dense_campus(mdts=3, repeaters=1), steady_feed(), seed=4)
+    net.run(6 * HOUR, drain_s=0.0)
+    rows = [r for r in cit_report(net, duration_s=6 * HOUR).devices if r.kind == "mdt"]
+    assert rows
+    for r in rows:
+        # on the meter's +12 VDC the cell only self-discharges; alone it would last years, not forever
+        assert r.battery_left is not None
+        assert 0.999 < r.battery_left <= 1.0
+        assert r.battery_life_on_battery_days is not None
+        assert 365.0 < r.battery_life_on_battery_days < 100 * 365.0

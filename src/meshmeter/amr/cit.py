@@ -50,6 +50,8 @@ class DeviceRow:
     """Run time of the first join. [s]"""
     battery_left: float | None
     """Share of the battery left (MDTs). [1]"""
+    battery_life_on_battery_days: float | None
+    """How long the cell would last at the MDT's own average drain if its meter lost power now. [day]"""
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,12 @@ def cit_report(net: MeshNetwork, *, duration_s: float, wall_s: float | None = No
     for d in net.devices:
         parent = d.parent if d.index else -1
         battery = net.battery(d.index).fraction_left if d.kind is DeviceKind.MDT else None
+        life_days = None
+        if d.kind is DeviceKind.MDT:
+            cell = net.battery(d.index)
+            alone = net.battery(d.index, external_power=False)
+            drain_ma = alone.average_current_ma()
+            life_days = cell.remaining_mah / drain_ma / 24.0 if drain_ma > 0 else math.inf
         rows.append(
             DeviceRow(
                 index=d.index,
@@ -167,6 +175,7 @@ def cit_report(net: MeshNetwork, *, duration_s: float, wall_s: float | None = No
                 lost=d.stats.lost,
                 first_join_s=d.stats.first_join_s,
                 battery_left=battery,
+                battery_life_on_battery_days=life_days,
             )
         )
     # delivery: interval k of an MDT ends at epoch + 900 k (its records start at the run's start)

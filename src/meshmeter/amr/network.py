@@ -940,8 +940,14 @@ class MeshNetwork:
     # what the run produced
     # ----------------------------------------------------------------------------------------------
 
-    def battery(self, i: int) -> Battery:
-        """An MDT's battery after the run: its radio and LED time, on the meter's +12 VDC (manual §5.1)."""
+    def battery(self, i: int, *, external_power: bool = True) -> Battery:
+        """
+        A device's battery after the run, from its time in each state and its airtime.
+
+        An MDT runs on the meter's +12 VDC (manual §5.1) and its cell only backs it up
+        (``external_power=True``); with ``external_power=False`` the same activity is drawn from the cell,
+        which gives what the MDT would use on battery alone.
+        """
         d = self.devices[i]
         until = self.epoch_s + float(self.env.now)
         battery = Battery()
@@ -953,11 +959,12 @@ class MeshNetwork:
             PowerState.CONNECTED: DrawState.SLEEP,
             PowerState.LIGHT_SLEEP: DrawState.LIGHT_SLEEP,
         }
+        external = external_power and d.kind is DeviceKind.MDT
         for state, seconds in in_state.items():
             if seconds > 0:
-                battery.spend(mapping[state], seconds, external_power=d.kind is DeviceKind.MDT)
+                battery.spend(mapping[state], seconds, external_power=external)
         if d.stats.airtime_s:
-            battery.spend(DrawState.TX, d.stats.airtime_s, external_power=d.kind is DeviceKind.MDT)
+            battery.spend(DrawState.TX, d.stats.airtime_s, external_power=external)
         return battery
 
     def rssi_to_parent(self, i: int) -> float | None:
