@@ -1,0 +1,64 @@
+"""Durable storage: one schema, SQLite (embedded default) and PostgreSQL backends (``docs/store.md``).
+
+Only this package speaks SQL. Open a :class:`Store` (it migrates the schema) and use its keyword-only
+methods::
+
+    from meshmeter.store import Store
+
+    store = Store("sqlite:///meshmeter.db")  # or $MESHMETER_DATABASE_URL, or postgresql://...
+    meter = store.create_meter(serial="A1", designation="...", ct_ratio=2000)
+    store.insert_raw_intervals(meter_id=meter.id, rows=[(end, 120, 45_670)], source="dcap")
+"""
+
+from __future__ import annotations
+
+from meshmeter.store.engine import DEFAULT_DATABASE_URL, ENV_DATABASE_URL, Engines, database_url, make_engines
+from meshmeter.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, SchemaVersionError, migrate
+from meshmeter.store.models import (
+    Account,
+    Event,
+    FrameAudit,
+    IntervalEdit,
+    Mdt,
+    Meter,
+    OutboxMessage,
+    RawInterval,
+    RawIntervalIn,
+    RegisterRead,
+    Site,
+    Tenant,
+    ValidatedInterval,
+    ValidatedIntervalIn,
+)
+from meshmeter.store.repository import Store
+from meshmeter.store.schema import METADATA, QUALITY_CODES
+
+__all__ = [
+    "DEFAULT_DATABASE_URL",
+    "ENV_DATABASE_URL",
+    "LATEST_VERSION",
+    "METADATA",
+    "MIGRATIONS",
+    "QUALITY_CODES",
+    "Account",
+    "Engines",
+    "Event",
+    "FrameAudit",
+    "IntervalEdit",
+    "Mdt",
+    "Meter",
+    "Migration",
+    "OutboxMessage",
+    "RawInterval",
+    "RawIntervalIn",
+    "RegisterRead",
+    "SchemaVersionError",
+    "Site",
+    "Store",
+    "Tenant",
+    "ValidatedInterval",
+    "ValidatedIntervalIn",
+    "database_url",
+    "make_engines",
+    "migrate",
+]

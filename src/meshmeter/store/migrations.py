@@ -1,0 +1,151 @@
+"""Versioned migrations of the store's schema.
+
+The database records its version in ``schema_version`` (one row per step applied). :func:`migrate`
+brings a database to :data:`LATEST_VERSION`:
+
+* a new, empty database is built from :data:`~meshmeter.store.schema.METADATA` (which always describes
+  the latest version) and stamped with every version;
+* a database at version ``n`` runs the steps ``n + 1 ... LATEST_VERSION`` in order;
+* a database at the latest version is left alone, so running :func:`migrate` twice changes nothing;
+* a database newer than this code is refused with :class:`SchemaVersionError`.
+
+Everything happens in one transaction (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: under an advisory lock,
+DDL being transactional on both), so a failed step leaves the database at its old version. How to add a
+step: ``docs/store.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
+
+from meshmeter.errors import MeshmeterError
+from meshmeter.store.schema import METADATA, schema_version
+
+__all__ = [
+    "LATEST_VERSION",
+    "MIGRATIONS",
+    "Migration",
+    "SchemaVersionError",
+    "current_version",
+    "migrate",
+]
+
+_PG_LOCK_KEY = 0x6D6D_7374  # "mmst": serialises concurrent migrate() calls on one PostgreSQL database
+
+
+class SchemaVersionError(MeshmeterError):
+    """The database's schema is newer than this code knows (an older meshmeter on a newer database)."""
+
+    def __init__(self, database_version: int, code_version: int) -> None:
+        self.database_version = database_version
+        self.code_version = code_version
+        super().__init__(
+            f"the database schema is at version {database_version}, newer than version {code_version} "
+            "that this meshmeter knows; upgrade meshmeter (a schema is never downgraded)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """
+    One step of the schema's history.
+
+    Attributes
+    ----------
+    version : int
+        The version the step brings the database to; steps are numbered 1, 2, 3 ... without gaps.
+    description : str
+        What the step does, recorded in ``schema_version``.
+    apply : callable
+        ``apply(connection)``: the DDL (and any data change) of the step, run inside the migration's
+        transaction. It turns a database at ``version - 1`` into one at ``version``.
+    """
+
+    version: int
+    description: str
+    apply: Callable[[Connection], None]
+
+
+def _create_baseline(connection: Connection) -> None:
+    METADATA.create_all(connection)
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "initial schema: sites, meters, mdts, tenants, accounts, raw_intervals, validated_intervals, "
+        "interval_edits, register_reads, events, frame_audit, push_outbox",
+        _create_baseline,
+    ),
+)
+"""Every step, in order. Append only; never edit a released step."""
+
+LATEST_VERSION = MIGRATIONS[-1].version
+"""The version this code creates and expects."""
+
+
+def _check_steps() -> None:
+    versions = [m.version for m in MIGRATIONS]
+    if versions != list(range(1, len(MIGRATIONS) + 1)):
+        raise RuntimeError(f"migration versions must be 1, 2, 3 ... without gaps, got {versions}")
+
+
+_check_steps()
+
+
+def current_version(connection: Connection) -> int:
+    """The schema version of a database: 0 when it has none yet."""
+    if not inspect(connection).has_table(schema_version.name):
+        return 0
+    version = connection.execute(select(func.max(schema_version.c.version))).scalar_one()
+    return int(version) if version is not None else 0
+
+
+def migrate(engine: Engine, *, now: datetime | None = None) -> int:
+    """
+    Bring a database to :data:`LATEST_VERSION`; idempotent.
+
+    Parameters
+    ----------
+    engine : Engine
+        The writer engine of the database (:func:`meshmeter.store.engine.make_engines`), whose
+        transactions are real transactions (``BEGIN IMMEDIATE`` on SQLite).
+    now : datetime, optional
+        When, recorded in ``schema_version.applied_at``; default now (UTC).
+
+    Returns
+    -------
+    int
+        The version of the database afterwards, :data:`LATEST_VERSION`.
+
+    Raises
+    ------
+    SchemaVersionError
+        When the database is at a version newer than :data:`LATEST_VERSION`; nothing is changed.
+    """
+    applied_at = now if now is not None else datetime.now(UTC)
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+        version = current_version(connection)
+        if version > LATEST_VERSION:
+            raise SchemaVersionError(version, LATEST_VERSION)
+        if version == LATEST_VERSION:
+            return version
+        if version == 0:
+            # A new database: build the latest schema at once and record every step as applied.
+            _create_baseline(connection)
+            done = MIGRATIONS
+        else:
+            done = MIGRATIONS[version:]
+            for step in done:
+                step.apply(connection)
+        connection.execute(
+            insert(schema_version),
+            [{"version": m.version, "description": m.description, "applied_at": applied_at} for m in done],
+        )
+    return LATEST_VERSION

@@ -1,0 +1,218 @@
+"""The records the store takes and gives back: frozen dataclasses and named tuples, no ORM.
+
+Energy is integer Wh; every datetime is timezone-aware UTC at one-second resolution; an interval is named
+by its end (``docs/conventions.md``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, NamedTuple
+
+__all__ = [
+    "Account",
+    "Event",
+    "FrameAudit",
+    "IntervalEdit",
+    "Mdt",
+    "Meter",
+    "OutboxMessage",
+    "RawInterval",
+    "RawIntervalIn",
+    "RegisterRead",
+    "Site",
+    "Tenant",
+    "ValidatedInterval",
+    "ValidatedIntervalIn",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """A site: a building with its meters. ``timezone`` is an IANA name (local time for bills)."""
+
+    id: int
+    name: str
+    timezone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """
+    A meter as installed.
+
+    Attributes
+    ----------
+    serial : str
+        Serial number, unique.
+    designation : str
+        Model designation (certificate p.1).
+    ct_ratio : float
+        CT primary / secondary, 200:0.1 A gives 2000. [1]
+    multiplier : float
+        Factor from the register reading to energy. [1]
+    install_date : date or None
+        Local calendar date of installation.
+    site_id : int or None
+        The site.
+    """
+
+    id: int
+    serial: str
+    designation: str
+    ct_ratio: float
+    multiplier: float
+    install_date: date | None
+    site_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Mdt:
+    """A Meter Data Transceiver: EUI-64 (8 bytes), kit designation, AES-128 key (16 bytes), its meter."""
+
+    id: int
+    eui64: bytes
+    kit: str
+    key: bytes = field(repr=False)
+    meter_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """A tenant, who holds accounts."""
+
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A tenant's occupancy of a unit served by a meter, from ``move_in`` to ``move_out`` (open if None)."""
+
+    id: int
+    tenant_id: int
+    meter_id: int
+    unit: str
+    move_in: datetime
+    move_out: datetime | None
+
+
+class RawIntervalIn(NamedTuple):
+    """One interval to store as received; a plain ``(interval_end, energy_wh[, cumulative_wh])`` does too."""
+
+    interval_end: datetime
+    energy_wh: int
+    cumulative_wh: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawInterval:
+    """
+    One interval as received, never overwritten.
+
+    Attributes
+    ----------
+    interval_end : datetime
+        End of the interval, UTC.
+    revision : int
+        0 for the first value received; 1, 2 ... for later values that conflicted with it.
+    energy_wh : int
+        Energy in the interval. [Wh]
+    cumulative_wh : int or None
+        Cumulative register (pulses × 10 Wh) at the interval's end, where the source sent it. [Wh]
+    source : str
+        Where it came from (``"dcap"``, ``"mqtt"``, ``"http"``, ``"csv"`` ...).
+    received_at : datetime
+        When the store received it, UTC.
+    """
+
+    meter_id: int
+    interval_end: datetime
+    revision: int
+    energy_wh: int
+    cumulative_wh: int | None
+    source: str
+    received_at: datetime
+
+
+class ValidatedIntervalIn(NamedTuple):
+    """One validated interval to put: ``(interval_end, energy_wh, quality)``, quality an ESPI code."""
+
+    interval_end: datetime
+    energy_wh: int
+    quality: int
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatedInterval:
+    """One interval after VEE, with its ESPI quality code (0, 7, 8, 9, 10 or 14)."""
+
+    meter_id: int
+    interval_end: datetime
+    energy_wh: int
+    quality: int
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalEdit:
+    """The audit of one change to a validated interval: who, when, why, the old and the new value."""
+
+    id: int
+    meter_id: int
+    interval_end: datetime
+    old_energy_wh: int | None
+    old_quality: int | None
+    new_energy_wh: int
+    new_quality: int
+    edited_by: str
+    edited_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterRead:
+    """A reading of the meter's total register at ``read_at``. [Wh]"""
+
+    meter_id: int
+    read_at: datetime
+    energy_wh: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened to a device or meter: tamper, reverse phase, communication loss ..."""
+
+    id: int
+    kind: str
+    meter_id: int | None
+    eui64: bytes | None
+    at: datetime
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class FrameAudit:
+    """The audit of one frame received: accepted or refused, and why."""
+
+    id: int
+    eui64: bytes
+    frame_counter: int
+    received_at: datetime
+    accepted: bool
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A message waiting in, or delivered from, the push outbox."""
+
+    id: int
+    channel: str
+    idempotency_key: str
+    payload: Any
+    created_at: datetime
+    attempts: int
+    next_attempt_at: datetime
+    delivered_at: datetime | None
+    last_error: str | None

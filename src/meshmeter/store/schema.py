@@ -1,0 +1,242 @@
+"""The one schema of meshmeter's store: SQLAlchemy Core tables, the same on SQLite and PostgreSQL.
+
+Conventions (``docs/conventions.md``, ``docs/store.md``): energy is integer Wh (``BIGINT``); time is
+timezone-aware UTC (:class:`~meshmeter.store.types.UtcDateTime`); an interval is named by its end
+(``interval_end``). The measurement tables are keyed by ``meter_id`` first, so that they can be
+distributed by meter (Citus-style) when one machine is not enough.
+
+This module describes the schema at the latest version (:data:`meshmeter.store.migrations.LATEST_VERSION`);
+the steps that bring an older database to it are in :mod:`meshmeter.store.migrations`.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from meshmeter.store.types import UtcDateTime
+
+__all__ = [
+    "METADATA",
+    "QUALITY_CODES",
+    "accounts",
+    "events",
+    "frame_audit",
+    "interval_edits",
+    "mdts",
+    "meters",
+    "push_outbox",
+    "raw_intervals",
+    "register_reads",
+    "schema_version",
+    "sites",
+    "tenants",
+    "validated_intervals",
+]
+
+QUALITY_CODES: dict[int, str] = {
+    0: "valid",
+    7: "edited",
+    8: "estimated using reference day",
+    9: "estimated using linear interpolation",
+    10: "questionable",
+    14: "raw",
+}
+"""ESPI (NAESB REQ.21) ``QualityOfReading`` codes that validated intervals may carry."""
+
+METADATA = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+"""Surrogate keys: BIGINT on PostgreSQL; INTEGER on SQLite, where only that is the rowid alias."""
+
+_JSON = JSON().with_variant(JSONB(), "postgresql")
+
+schema_version = Table(
+    "schema_version",
+    METADATA,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("description", Text, nullable=False),
+    Column("applied_at", UtcDateTime, nullable=False),
+)
+
+sites = Table(
+    "sites",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("name", Text, nullable=False, unique=True),
+    Column("timezone", Text, nullable=False, comment="IANA time zone name, e.g. America/Los_Angeles"),
+)
+
+meters = Table(
+    "meters",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("serial", Text, nullable=False, unique=True),
+    Column("designation", Text, nullable=False, comment="model designation (certificate p.1)"),
+    Column("ct_ratio", Float, nullable=False, comment="CT primary / secondary, 200:0.1 A -> 2000"),
+    Column("multiplier", Float, nullable=False, comment="register reading to energy"),
+    Column("install_date", Date, nullable=True),
+    Column("site_id", _ID, ForeignKey("sites.id"), nullable=True, index=True),
+    CheckConstraint("ct_ratio > 0", name="ct_ratio_positive"),
+    CheckConstraint("multiplier > 0", name="multiplier_positive"),
+)
+
+mdts = Table(
+    "mdts",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("eui64", LargeBinary, nullable=False, unique=True, comment="IEEE EUI-64, 8 bytes"),
+    Column("kit", Text, nullable=False, comment="kit designation, e.g. MMSMT-C02 (manual §2.4)"),
+    Column("key", LargeBinary, nullable=False, comment="AES-128 key, 16 bytes"),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=True, index=True),
+    CheckConstraint("length(eui64) = 8", name="eui64_length"),
+    CheckConstraint("length(key) = 16", name="key_length"),
+)
+
+tenants = Table(
+    "tenants",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("name", Text, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("tenant_id", _ID, ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False, index=True),
+    Column("unit", Text, nullable=False),
+    Column("move_in", UtcDateTime, nullable=False),
+    Column("move_out", UtcDateTime, nullable=True),
+    CheckConstraint("move_out IS NULL OR move_out > move_in", name="move_out_after_move_in"),
+)
+
+raw_intervals = Table(
+    "raw_intervals",
+    METADATA,
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False),
+    Column("interval_end", UtcDateTime, nullable=False),
+    Column("revision", SmallInteger, nullable=False, comment="0 first received; 1, 2 ... conflicting"),
+    Column("energy_wh", BigInteger, nullable=False),
+    Column("cumulative_wh", BigInteger, nullable=True),
+    Column("source", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    PrimaryKeyConstraint("meter_id", "interval_end", "revision"),
+    CheckConstraint("energy_wh >= 0", name="energy_wh_nonnegative"),
+    CheckConstraint("cumulative_wh IS NULL OR cumulative_wh >= 0", name="cumulative_wh_nonnegative"),
+    CheckConstraint("revision >= 0", name="revision_nonnegative"),
+    sqlite_with_rowid=False,
+)
+
+validated_intervals = Table(
+    "validated_intervals",
+    METADATA,
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False),
+    Column("interval_end", UtcDateTime, nullable=False),
+    Column("energy_wh", BigInteger, nullable=False),
+    Column("quality", SmallInteger, nullable=False, comment="ESPI QualityOfReading"),
+    PrimaryKeyConstraint("meter_id", "interval_end"),
+    CheckConstraint("energy_wh >= 0", name="energy_wh_nonnegative"),
+    CheckConstraint(f"quality IN ({', '.join(str(q) for q in QUALITY_CODES)})", name="quality_code"),
+    sqlite_with_rowid=False,
+)
+
+interval_edits = Table(
+    "interval_edits",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False),
+    Column("interval_end", UtcDateTime, nullable=False),
+    Column("old_energy_wh", BigInteger, nullable=True, comment="validated, else latest raw, else NULL"),
+    Column("old_quality", SmallInteger, nullable=True),
+    Column("new_energy_wh", BigInteger, nullable=False),
+    Column("new_quality", SmallInteger, nullable=False),
+    Column("edited_by", Text, nullable=False),
+    Column("edited_at", UtcDateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Index(None, "meter_id", "interval_end"),
+)
+
+register_reads = Table(
+    "register_reads",
+    METADATA,
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False),
+    Column("read_at", UtcDateTime, nullable=False),
+    Column("energy_wh", BigInteger, nullable=False),
+    PrimaryKeyConstraint("meter_id", "read_at"),
+    CheckConstraint("energy_wh >= 0", name="energy_wh_nonnegative"),
+    sqlite_with_rowid=False,
+)
+
+events = Table(
+    "events",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("kind", Text, nullable=False, comment="tamper, reverse_phase, comm_loss, low_battery ..."),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=True),
+    Column("eui64", LargeBinary, nullable=True, comment="the device, when not (only) a meter"),
+    Column("at", UtcDateTime, nullable=False),
+    Column("detail", _JSON, nullable=False),
+    Index(None, "meter_id", "at"),
+    Index(None, "kind", "at"),
+)
+
+frame_audit = Table(
+    "frame_audit",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("eui64", LargeBinary, nullable=False),
+    Column("frame_counter", BigInteger, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("accepted", Boolean, nullable=False),
+    Column("reason", Text, nullable=True, comment="why refused: bad_mic, replay, malformed ..."),
+    Index(None, "eui64", "frame_counter"),
+    CheckConstraint("length(eui64) = 8", name="eui64_length"),
+)
+
+push_outbox = Table(
+    "push_outbox",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("channel", Text, nullable=False, comment="mqtt, webhook ..."),
+    Column("idempotency_key", Text, nullable=False, unique=True),
+    Column("payload", _JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index(
+        "ix_push_outbox_pending",
+        "next_attempt_at",
+        sqlite_where=text("delivered_at IS NULL"),
+        postgresql_where=text("delivered_at IS NULL"),
+    ),
+)

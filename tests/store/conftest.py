@@ -1,0 +1,87 @@
+"""Shared fixtures of the store's tests: every backend, each test on a fresh database.
+
+The backends: a SQLite file in a temporary directory, SQLite in memory, and PostgreSQL where
+``MESHMETER_TEST_POSTGRES_URL`` is set. On PostgreSQL each test gets a schema of its own (a random name,
+first on the ``search_path``), dropped afterwards, so tests never see each other's rows. Without the
+variable the PostgreSQL cases are skipped with a reason; with it, an unreachable server skips them
+locally but fails them in CI (``CI=true``), as ``.ci/run`` expects.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import URL
+
+from meshmeter.store import Store, database_url
+
+POSTGRES_ENV = "MESHMETER_TEST_POSTGRES_URL"
+
+
+def _libpq_url(url: URL) -> str:
+    """The URL as libpq takes it (no SQLAlchemy driver name)."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def postgres_base_url() -> URL:
+    """The test server's URL; skip (or, in CI, fail) when it is not set or cannot be reached."""
+    text = os.environ.get(POSTGRES_ENV)
+    if not text:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/test)")
+    url = database_url(text)
+    try:
+        with psycopg.connect(_libpq_url(url), connect_timeout=5):
+            pass
+    except psycopg.OperationalError as exc:
+        message = f"PostgreSQL at {url.render_as_string(hide_password=True)} cannot be reached: {exc}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[URL]:
+    """A URL whose connections work in a fresh, private schema of the test server."""
+    base = postgres_base_url()
+    schema = f"test_store_{secrets.token_hex(6)}"
+    with psycopg.connect(_libpq_url(base), autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield base.update_query_dict({"options": f"-csearch_path={schema}"})
+    finally:
+        with psycopg.connect(_libpq_url(base), autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+BACKENDS = [
+    "sqlite-file",
+    "sqlite-memory",
+    pytest.param("postgresql", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> URL | str:
+    """The URL of a fresh, empty database on each backend."""
+    if request.param == "sqlite-file":
+        return f"sqlite:///{tmp_path / 'meshmeter.db'}"
+    if request.param == "sqlite-memory":
+        return "sqlite:///:memory:"
+    url: URL = request.getfixturevalue("postgres_schema_url")
+    return url
+
+
+@pytest.fixture
+def store(store_url: URL | str) -> Iterator[Store]:
+    """A migrated store on each backend."""
+    opened = Store(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()

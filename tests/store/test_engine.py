@@ -1,0 +1,88 @@
+"""Engines: URL selection, SQLite set-up (WAL, foreign keys, one writer)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from meshmeter.store import DEFAULT_DATABASE_URL, ENV_DATABASE_URL, database_url, make_engines
+
+
+def test_default_url_is_sqlite_file_in_cwd(monkeypatch):
+    monkeypatch.delenv(ENV_DATABASE_URL, raising=False)
+    assert DEFAULT_DATABASE_URL == "sqlite:///meshmeter.db"
+    assert database_url().render_as_string() == "sqlite:///meshmeter.db"
+
+
+def test_env_selects_postgresql_with_psycopg(monkeypatch):
+    monkeypatch.setenv(ENV_DATABASE_URL, "postgresql://postgres@127.0.0.1:5432/test")
+    url = database_url()
+    assert url.drivername == "postgresql+psycopg"
+    assert url.host == "127.0.0.1"
+    assert url.database == "test"
+
+
+@pytest.mark.parametrize(
+    ("given", "driver"),
+    [
+        ("postgres://u@h/db", "postgresql+psycopg"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg"),
+        ("sqlite:///:memory:", "sqlite"),
+    ],
+)
+def test_explicit_url_wins(monkeypatch, given, driver):
+    monkeypatch.setenv(ENV_DATABASE_URL, "sqlite:///elsewhere.db")
+    assert database_url(given).drivername == driver
+
+
+def test_other_backend_refused():
+    with pytest.raises(ValueError, match="database url must be sqlite:// or postgresql://"):
+        database_url("mysql://u@h/db")
+
+
+def test_sqlite_file_is_wal_with_foreign_keys(tmp_path: Path):
+    engines = make_engines(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        for engine in (engines.writer, engines.reader):
+            with engine.connect() as c:
+                assert c.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
+                assert c.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+        assert engines.writer is not engines.reader
+        assert engines.writer.pool.size() == 1  # type: ignore[attr-defined]
+    finally:
+        engines.dispose()
+
+
+def test_sqlite_memory_is_one_shared_connection():
+    engines = make_engines("sqlite:///:memory:")
+    try:
+        assert engines.writer is engines.reader
+        with engines.writer.begin() as c:
+            c.execute(text("CREATE TABLE t (x INTEGER)"))
+            c.execute(text("INSERT INTO t VALUES (1)"))
+        with engines.reader.connect() as c:
+            assert c.execute(text("SELECT x FROM t")).scalar_one() == 1
+    finally:
+        engines.dispose()
+
+
+def test_sqlite_write_transactions_begin_immediate(tmp_path: Path):
+    """A write transaction holds the write lock from its start: another writer cannot slip in."""
+    path = tmp_path / "m.db"
+    engines = make_engines(f"sqlite:///{path}")
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with engines.writer.begin() as c:
+            c.execute(text("CREATE TABLE t (x INTEGER)"))
+        with engines.writer.begin() as c:
+            c.execute(text("SELECT 1"))  # only reads so far, yet the write lock is already held
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # released at commit
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        engines.dispose()
