@@ -16,6 +16,7 @@ from meshmeter.store.engine import DEFAULT_DATABASE_URL, ENV_DATABASE_URL, Engin
 from meshmeter.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, SchemaVersionError, migrate
 from meshmeter.store.models import (
     Account,
+    ApiToken,
     Event,
     FrameAudit,
     IntervalEdit,
@@ -31,9 +32,10 @@ from meshmeter.store.models import (
     ValidatedIntervalIn,
 )
 from meshmeter.store.repository import Store
-from meshmeter.store.schema import METADATA, QUALITY_CODES
+from meshmeter.store.schema import API_TOKEN_ROLES, METADATA, QUALITY_CODES
 
 __all__ = [
+    "API_TOKEN_ROLES",
     "DEFAULT_DATABASE_URL",
     "ENV_DATABASE_URL",
     "LATEST_VERSION",
@@ -41,6 +43,7 @@ __all__ = [
     "MIGRATIONS",
     "QUALITY_CODES",
     "Account",
+    "ApiToken",
     "Engines",
     "Event",
     "FrameAudit",

@@ -20,10 +20,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, Engine, func, insert, inspect, select, text
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Connection,
+    Engine,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+)
 
 from meshmeter.errors import MeshmeterError
-from meshmeter.store.schema import METADATA, schema_version
+from meshmeter.store.schema import _ID, METADATA, schema_version
+from meshmeter.store.types import UtcDateTime
 
 __all__ = [
     "LATEST_VERSION",
@@ -74,6 +89,27 @@ def _create_baseline(connection: Connection) -> None:
     METADATA.create_all(connection)
 
 
+_V2 = MetaData(naming_convention=METADATA.naming_convention)
+_api_tokens_v2 = Table(
+    "api_tokens",
+    _V2,
+    Column("id", _ID, primary_key=True),
+    Column("token_hash", LargeBinary, nullable=False, unique=True),
+    Column("prefix", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("label", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    CheckConstraint("length(token_hash) = 32", name="token_hash_length"),
+    CheckConstraint("role IN ('admin', 'operator', 'billing', 'read-only')", name="role"),
+)
+"""``api_tokens`` as version 2 made it: frozen here, so that the step never changes with ``schema.py``."""
+
+
+def _add_api_tokens(connection: Connection) -> None:
+    _api_tokens_v2.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -81,6 +117,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "interval_edits, register_reads, events, frame_audit, push_outbox",
         _create_baseline,
     ),
+    Migration(2, "api_tokens: hashed API tokens with roles", _add_api_tokens),
 )
 """Every step, in order. Append only; never edit a released step."""
 

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "Account",
+    "ApiToken",
     "Event",
     "FrameAudit",
     "IntervalEdit",
@@ -216,3 +217,33 @@ class OutboxMessage:
     next_attempt_at: datetime
     delivered_at: datetime | None
     last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    """
+    An API token as stored: never the token itself, only its SHA-256 (``docs/api.md``).
+
+    Attributes
+    ----------
+    prefix : str
+        The first characters of the token, by which a person recognises it.
+    role : str
+        ``"admin"``, ``"operator"``, ``"billing"`` or ``"read-only"``.
+    label : str or None
+        Who or what holds it.
+    created_at, revoked_at : datetime
+        When it was made, and revoked (None while valid), UTC.
+    """
+
+    id: int
+    prefix: str
+    role: str
+    label: str | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        """True while the token is not revoked."""
+        return self.revoked_at is None

@@ -11,6 +11,8 @@ ingest); one whose values conflict with every value already stored for it is kep
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -44,6 +46,7 @@ from meshmeter.store.engine import Engines, make_engines
 from meshmeter.store.migrations import migrate
 from meshmeter.store.models import (
     Account,
+    ApiToken,
     Event,
     FrameAudit,
     IntervalEdit,
@@ -59,8 +62,10 @@ from meshmeter.store.models import (
     ValidatedIntervalIn,
 )
 from meshmeter.store.schema import (
+    API_TOKEN_ROLES,
     QUALITY_CODES,
     accounts,
+    api_tokens,
     events,
     frame_audit,
     interval_edits,
@@ -75,11 +80,29 @@ from meshmeter.store.schema import (
 )
 from meshmeter.store.types import UtcDateTime
 
-__all__ = ["AUDIT_FREE_QUALITIES", "Store"]
+__all__ = ["API_TOKEN_PREFIX", "AUDIT_FREE_QUALITIES", "Store", "hash_api_token"]
 
 AUDIT_FREE_QUALITIES = frozenset({0, 10, 14})
 """Qualities that, put for the first time with the raw value, pass raw data through (or flag it) and
 need no edit record; every other change to a validated interval is audited."""
+
+
+API_TOKEN_PREFIX = "mm_"
+"""Every API token starts with this, so that a leaked one is easy to recognise (and to scan for)."""
+
+
+def hash_api_token(token: str) -> bytes:
+    """
+    The SHA-256 of an API token, as stored.
+
+    A token carries 256 random bits, so a fast hash suffices: there is nothing to guess that a slow
+    hash (scrypt) would protect better, and every request checks one.
+    """
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
+def _api_token(r: Row[Any]) -> ApiToken:
+    return ApiToken(r.id, r.prefix, r.role, r.label, r.created_at, r.revoked_at)
 
 
 def _now() -> datetime:
@@ -276,6 +299,12 @@ class Store:
             row = c.execute(select(sites).where(sites.c.id == site_id)).first()
         return None if row is None else Site(id=row.id, name=row.name, timezone=row.timezone)
 
+    def sites(self) -> list[Site]:
+        """Every site, by id."""
+        with self._read() as c:
+            rows = c.execute(select(sites).order_by(sites.c.id)).all()
+        return [Site(id=r.id, name=r.name, timezone=r.timezone) for r in rows]
+
     def create_meter(
         self,
         *,
@@ -347,6 +376,18 @@ class Store:
             install_date=row.install_date,
             site_id=row.site_id,
         )
+
+    def meters(self, *, site_id: int | None = None) -> list[Meter]:
+        """Every meter, or those of one site, by id."""
+        query = select(meters).order_by(meters.c.id)
+        if site_id is not None:
+            query = query.where(meters.c.site_id == v.check_id("site_id", site_id))
+        with self._read() as c:
+            rows = c.execute(query).all()
+        return [
+            Meter(r.id, r.serial, r.designation, r.ct_ratio, r.multiplier, r.install_date, r.site_id)
+            for r in rows
+        ]
 
     def create_mdt(self, *, eui64: bytes, kit: str, key: bytes, meter_id: int | None = None) -> Mdt:
         """
@@ -1130,3 +1171,80 @@ class Store:
             query = query.where(t.c.channel == channel)
         with self._read() as c:
             return int(c.execute(query).scalar_one())
+
+    # -- API tokens ----------------------------------------------------------------------------------------
+
+    def create_api_token(
+        self, *, role: str, label: str | None = None, now: datetime | None = None
+    ) -> tuple[ApiToken, str]:
+        """
+        Make a new API token.
+
+        Parameters
+        ----------
+        role : str
+            One of :data:`~meshmeter.store.schema.API_TOKEN_ROLES`.
+        label : str, optional
+            Who or what holds it.
+        now : datetime, optional
+            When; default now.
+
+        Returns
+        -------
+        (ApiToken, str)
+            The record stored, and the token itself: ``mm_`` and 43 URL-safe characters (256 random
+            bits). Only its SHA-256 is stored, so this is the one time it can be seen.
+        """
+        if role not in API_TOKEN_ROLES:
+            raise ValueError(f"role must be one of {list(API_TOKEN_ROLES)}, got {role!r}")
+        if label is not None:
+            label = v.check_text("label", label)
+        stamp = _now() if now is None else v.check_utc("now", now)
+        token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+        prefix = token[: len(API_TOKEN_PREFIX) + 6]
+        with self._write() as c:
+            token_id = c.execute(
+                insert(api_tokens)
+                .values(
+                    token_hash=hash_api_token(token), prefix=prefix, role=role, label=label, created_at=stamp
+                )
+                .returning(api_tokens.c.id)
+            ).scalar_one()
+        return ApiToken(int(token_id), prefix, role, label, stamp, None), token
+
+    def find_api_token(self, *, token: str) -> ApiToken | None:
+        """The stored token whose hash is that of ``token`` (revoked or not), or None."""
+        if not isinstance(token, str) or not token:
+            return None
+        with self._read() as c:
+            row = c.execute(
+                select(api_tokens).where(api_tokens.c.token_hash == hash_api_token(token))
+            ).first()
+        return None if row is None else _api_token(row)
+
+    def revoke_api_token(self, *, token_id: int, at: datetime | None = None) -> ApiToken:
+        """
+        Revoke a token; idempotent (revoking it again keeps the first time).
+
+        Raises
+        ------
+        ValueError
+            When no token has this id.
+        """
+        token_id = v.check_id("token_id", token_id)
+        stamp = _now() if at is None else v.check_utc("at", at)
+        t = api_tokens
+        with self._write() as c:
+            self._require(c, t, token_id, "token_id", "API token")
+            c.execute(update(t).where(t.c.id == token_id, t.c.revoked_at.is_(None)).values(revoked_at=stamp))
+            row = c.execute(select(t).where(t.c.id == token_id)).one()
+        return _api_token(row)
+
+    def api_tokens(self, *, include_revoked: bool = True) -> list[ApiToken]:
+        """The tokens stored (never the tokens themselves), by id."""
+        query = select(api_tokens).order_by(api_tokens.c.id)
+        if not include_revoked:
+            query = query.where(api_tokens.c.revoked_at.is_(None))
+        with self._read() as c:
+            rows = c.execute(query).all()
+        return [_api_token(r) for r in rows]

@@ -35,9 +35,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from meshmeter.store.types import UtcDateTime
 
 __all__ = [
+    "API_TOKEN_ROLES",
     "METADATA",
     "QUALITY_CODES",
     "accounts",
+    "api_tokens",
     "events",
     "frame_audit",
     "interval_edits",
@@ -61,6 +63,9 @@ QUALITY_CODES: dict[int, str] = {
     14: "raw",
 }
 """ESPI (NAESB REQ.21) ``QualityOfReading`` codes that validated intervals may carry."""
+
+API_TOKEN_ROLES: tuple[str, ...] = ("admin", "operator", "billing", "read-only")
+"""The roles an API token may carry (``docs/api.md``); what each may do is decided by ``meshmeter.api``."""
 
 METADATA = MetaData(
     naming_convention={
@@ -240,3 +245,18 @@ push_outbox = Table(
         postgresql_where=text("delivered_at IS NULL"),
     ),
 )
+
+api_tokens = Table(
+    "api_tokens",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("token_hash", LargeBinary, nullable=False, unique=True, comment="SHA-256 of the token, 32 bytes"),
+    Column("prefix", Text, nullable=False, comment="first characters of the token, to recognise it"),
+    Column("role", Text, nullable=False),
+    Column("label", Text, nullable=True, comment="who or what holds it"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    CheckConstraint("length(token_hash) = 32", name="token_hash_length"),
+    CheckConstraint(f"role IN ({', '.join(repr(r) for r in API_TOKEN_ROLES)})", name="role"),
+)
+"""API tokens (schema version 2): only a hash of each token is kept; the token is shown once, at creation."""

@@ -1,0 +1,168 @@
+"""Who may call what: bearer tokens, roles, and the one table of routes and the roles allowed on each.
+
+A request carries ``Authorization: Bearer <token>``. The token is either the bootstrap admin token of the
+settings (``MESHMETER_ADMIN_TOKEN``) or one made through ``POST /tokens``, of which the store keeps only
+a hash. No token, an unknown or revoked one: 401. A token whose role is not allowed on the route: 403.
+
+:data:`ROUTE_ROLES` is the one place where access is decided: every route of the API must have an entry
+(``create_app`` refuses to build an app where one is missing), and :func:`authorize`, a dependency of every
+route, looks the matched route up in it.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.routing import APIRoute
+
+from meshmeter.api.problems import Problem
+from meshmeter.store import API_TOKEN_ROLES, Store
+
+__all__ = [
+    "ALL_ROLES",
+    "ROUTE_ROLES",
+    "Principal",
+    "Role",
+    "authorize",
+    "check_route_table",
+    "iter_api_routes",
+    "route_key",
+]
+
+
+class Role(StrEnum):
+    """The roles a token may carry."""
+
+    ADMIN = "admin"
+    """Everything, including making and revoking tokens."""
+    OPERATOR = "operator"
+    """Runs the head-end: reads everything, events included."""
+    BILLING = "billing"
+    """A billing service: sites, meters, intervals and register reads; not events."""
+    READ_ONLY = "read-only"
+    """Looks at everything a person monitoring the site needs: every read route; no tokens."""
+
+
+assert tuple(r.value for r in Role) == API_TOKEN_ROLES, "roles of the API and of the store must agree"
+
+ALL_ROLES = frozenset(Role)
+_MONITOR = frozenset({Role.ADMIN, Role.OPERATOR, Role.READ_ONLY})
+_ADMIN = frozenset({Role.ADMIN})
+
+ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
+    ("GET", "/sites"): ALL_ROLES,
+    ("GET", "/sites/{site_id}"): ALL_ROLES,
+    ("GET", "/meters"): ALL_ROLES,
+    ("GET", "/meters/{serial}"): ALL_ROLES,
+    ("GET", "/meters/{serial}/intervals"): ALL_ROLES,
+    ("GET", "/meters/{serial}/register-reads"): ALL_ROLES,
+    ("GET", "/events"): _MONITOR,
+    ("GET", "/tokens"): _ADMIN,
+    ("POST", "/tokens"): _ADMIN,
+    ("DELETE", "/tokens/{token_id}"): _ADMIN,
+}
+"""(method, path template) → the roles allowed. The one table of access; ``docs/api.md`` shows it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller of a request: its role, and the stored token's id (None for the bootstrap token)."""
+
+    role: Role
+    token_id: int | None
+
+
+def route_key(route: APIRoute) -> list[tuple[str, str]]:
+    """The keys of :data:`ROUTE_ROLES` that a route answers (one per method)."""
+    return [(method, route.path) for method in sorted(route.methods or ())]
+
+
+def iter_api_routes(routes: Iterable[Any]) -> Iterator[APIRoute]:
+    """
+    Every API route of an app, walking into included routers.
+
+    Recent FastAPI keeps an included router whole (a route with ``original_router``) rather than copying
+    its routes into the app; the request's ``scope["route"]`` is then the router's own route object,
+    which is what this yields.
+    """
+    for route in routes:
+        if isinstance(route, APIRoute):
+            yield route
+        else:
+            inner = getattr(route, "original_router", None)
+            if inner is not None:
+                yield from iter_api_routes(inner.routes)
+
+
+def check_route_table(app: FastAPI) -> None:
+    """
+    Refuse an app whose routes and :data:`ROUTE_ROLES` do not agree.
+
+    Every operation of the OpenAPI document must be an API route found by :func:`iter_api_routes` (so
+    that the path :func:`authorize` sees is the documented one) and have an entry in the table; a
+    route without one would be refused to everyone.
+    """
+    walked = {key for route in iter_api_routes(app.routes) for key in route_key(route)}
+    documented = {
+        (method.upper(), path)
+        for path, operations in app.openapi().get("paths", {}).items()
+        for method in operations
+    }
+    if walked != documented:
+        raise RuntimeError(
+            f"routes found {sorted(walked)} differ from the OpenAPI paths {sorted(documented)}"
+        )
+    missing = sorted(walked - set(ROUTE_ROLES))
+    if missing:
+        raise RuntimeError(f"routes without an entry in ROUTE_ROLES: {missing}")
+
+
+_UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="meshmeter"'}
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization")
+    if header is None:
+        raise Problem(401, "an Authorization: Bearer <token> header is required", headers=_UNAUTHORIZED)
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(401, "the Authorization header must be 'Bearer <token>'", headers=_UNAUTHORIZED)
+    return token
+
+
+def authenticate(request: Request, store: Store, admin_token: str | None) -> Principal:
+    """The caller of ``request``; raises a 401 problem when it has no valid token."""
+    token = _bearer(request)
+    if admin_token is not None and hmac.compare_digest(token.encode(), admin_token.encode()):
+        return Principal(Role.ADMIN, None)
+    stored = store.find_api_token(token=token)
+    if stored is None or not stored.active:
+        raise Problem(401, "the token is not valid (unknown or revoked)", headers=_UNAUTHORIZED)
+    return Principal(Role(stored.role), stored.id)
+
+
+def authorize(request: Request) -> Principal:
+    """
+    Dependency of every route: the caller, when its role is allowed on the matched route.
+
+    Raises
+    ------
+    Problem
+        401 without a valid token; 403 when the token's role is not in the route's entry of
+        :data:`ROUTE_ROLES` (or the route has none).
+    """
+    principal = authenticate(request, request.app.state.store, request.app.state.admin_token)
+    route = request.scope.get("route")
+    allowed: frozenset[Role] = frozenset()
+    if isinstance(route, APIRoute):
+        allowed = ROUTE_ROLES.get((request.method, route.path), frozenset())
+    if principal.role not in allowed:
+        shown = ", ".join(sorted(allowed)) or "no role"
+        raise Problem(403, f"the role {principal.role.value!r} may not do this; allowed: {shown}")
+    return principal

@@ -1,0 +1,71 @@
+"""The application: :func:`create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import Depends, FastAPI
+
+from meshmeter import __version__
+from meshmeter.api.auth import authorize, check_route_table
+from meshmeter.api.problems import install_problem_handlers
+from meshmeter.api.routes import api_router
+from meshmeter.api.settings import Settings
+from meshmeter.store import Store
+
+__all__ = ["create_app"]
+
+_DESCRIPTION = """\
+The head-end behind the DCAP: sites, meters, interval data, register reads and events of a
+meshmeter installation.
+
+Every route needs `Authorization: Bearer <token>`; the token's role (admin, operator, billing,
+read-only) decides what it may do. Errors are RFC 9457 problem documents (`application/problem+json`).
+See `docs/api.md`.
+"""
+
+
+def create_app(store: Store | None = None, settings: Settings | None = None) -> FastAPI:
+    """
+    Build the API.
+
+    Parameters
+    ----------
+    store : Store, optional
+        The store to serve; the caller keeps it open and closes it. Without it, the app opens
+        ``settings.database_url`` (or the store's default) and closes it at shutdown.
+    settings : Settings, optional
+        Without them, read from the environment (``MESHMETER_*``) and checked: in production a missing,
+        short or placeholder ``MESHMETER_ADMIN_TOKEN`` refuses to start (``ValueError``).
+
+    Returns
+    -------
+    FastAPI
+        The app: every route checks the caller's role (:data:`meshmeter.api.auth.ROUTE_ROLES`).
+    """
+    settings = settings if settings is not None else Settings()
+    owned = store is None
+    served = store if store is not None else Store(settings.database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owned:
+                served.close()
+
+    app = FastAPI(
+        title="meshmeter",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.store = served
+    app.state.settings = settings
+    app.state.admin_token = None if settings.admin_token is None else settings.admin_token.get_secret_value()
+    install_problem_handlers(app)
+    app.include_router(api_router, dependencies=[Depends(authorize)])
+    check_route_table(app)
+    return app

@@ -1,0 +1,41 @@
+"""The API's routes, one module per resource; :data:`api_router` gathers them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from meshmeter.api.models import ProblemDetails
+from meshmeter.api.problems import PROBLEM_JSON
+
+__all__ = ["api_router", "problems"]
+
+_WHY = {
+    400: "Bad request: a parameter's value is wrong (a date, a time zone, end before start ...)",
+    401: "No valid bearer token",
+    403: "The token's role may not do this",
+    404: "Not found",
+    422: "The request does not have the required form",
+}
+
+
+def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for error statuses, each a problem document; 401, 403, 422 always."""
+    wanted = sorted({401, 403, 422, *codes})
+    return {
+        code: {"model": ProblemDetails, "description": _WHY[code], "content": {PROBLEM_JSON: {}}}
+        for code in wanted
+    }
+
+
+def _router() -> APIRouter:
+    from meshmeter.api.routes import events, meters, sites, tokens
+
+    router = APIRouter()
+    for module in (sites, meters, events, tokens):
+        router.include_router(module.router)
+    return router
+
+
+api_router = _router()

@@ -1,0 +1,182 @@
+"""Meters, their intervals and their register reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from meshmeter.api.deps import StoreDep
+from meshmeter.api.intervals import (
+    Resolution,
+    aggregate,
+    boundaries,
+    merge_intervals,
+    parse_instant,
+    parse_timezone,
+    to_csv,
+    to_json,
+)
+from meshmeter.api.models import (
+    IntervalsPublic,
+    MeterPublic,
+    MetersPublic,
+    RegisterReadPublic,
+    RegisterReadsPublic,
+)
+from meshmeter.api.problems import Problem
+from meshmeter.api.routes import problems
+from meshmeter.store import Meter, Store
+
+router = APIRouter(prefix="/meters", tags=["meters"])
+
+
+class Format(StrEnum):
+    """The forms of the intervals' answer."""
+
+    JSON = "json"
+    CSV = "csv"
+
+
+def _public(m: Meter) -> MeterPublic:
+    return MeterPublic(
+        id=m.id,
+        serial=m.serial,
+        designation=m.designation,
+        ct_ratio=m.ct_ratio,
+        multiplier=m.multiplier,
+        install_date=m.install_date,
+        site_id=m.site_id,
+    )
+
+
+def _meter(store: Store, serial: str) -> Meter:
+    meter = store.get_meter(serial=serial)
+    if meter is None:
+        raise Problem(404, f"no meter has serial {serial!r}")
+    return meter
+
+
+@router.get("", response_model=MetersPublic, summary="List meters", responses=problems(404))
+def list_meters(
+    store: StoreDep,
+    site_id: Annotated[int | None, Query(description="only the meters of this site")] = None,
+) -> MetersPublic:
+    """Every meter, or those of one site (404 when the site does not exist), by id."""
+    if site_id is not None and (site_id <= 0 or store.get_site(site_id=site_id) is None):
+        raise Problem(404, f"no site has id {site_id}")
+    data = [_public(m) for m in store.meters(site_id=site_id)]
+    return MetersPublic(data=data, count=len(data))
+
+
+@router.get("/{serial}", response_model=MeterPublic, summary="Get a meter", responses=problems(404))
+def get_meter(serial: str, store: StoreDep) -> MeterPublic:
+    """One meter by its serial number; 404 when there is none."""
+    return _public(_meter(store, serial))
+
+
+_CSV_EXAMPLE = (
+    "interval_start,interval_end,energy_wh,quality,count,expected\n"
+    "2024-03-10T00:00:00-08:00,2024-03-11T00:00:00-07:00,11040,14,92,92\n"
+)
+
+
+@router.get(
+    "/{serial}/intervals",
+    response_model=IntervalsPublic,
+    summary="Get a meter's intervals",
+    responses={
+        **problems(400, 404),
+        200: {"content": {"text/csv": {"example": _CSV_EXAMPLE}}, "description": "JSON, or CSV"},
+    },
+)
+def get_intervals(
+    serial: str,
+    store: StoreDep,
+    start: Annotated[
+        str,
+        Query(description="ISO 8601 date or date-time; without an offset it is local time in tz"),
+    ],
+    end: Annotated[str, Query(description="ISO 8601 date or date-time, after start")],
+    resolution: Annotated[Resolution, Query(description="bucket size")] = Resolution.QUARTER_HOUR,
+    tz: Annotated[
+        str | None,
+        Query(description="IANA time zone of the buckets and stamps, e.g. America/Los_Angeles; default UTC"),
+    ] = None,
+    format: Annotated[Format, Query(description="json (default) or csv")] = Format.JSON,
+) -> Response:
+    """Energy of a meter over ``(start, end]`` in buckets of 15 minutes, hours, days or months.
+
+    Buckets follow the wall clock of ``tz``: days end at local midnight (a spring-forward day spans
+    92 quarter-hours, a fall-back day 100: see ``expected``), months at local midnight on the 1st.
+    ``start`` and ``end`` must lie on bucket boundaries. Each 15-minute interval is the validated one
+    where VEE has made it, else the latest raw revision (quality 14); a bucket carries the least trusted
+    quality of its intervals and ``count`` of the ``expected`` intervals. Empty buckets have
+    ``energy_wh`` null. At most 372 days at 15 minutes or hourly, 1116 days daily or monthly.
+    """
+    try:
+        zone = parse_timezone(tz)
+        lo = parse_instant("start", start, zone)
+        hi = parse_instant("end", end, zone)
+        bounds = boundaries(lo, hi, resolution, zone)
+    except ValueError as exc:
+        raise Problem(400, str(exc)) from None
+    meter = _meter(store, serial)
+    raw = store.raw_intervals(meter_id=meter.id, start=lo, end=hi)
+    validated = store.validated_intervals(meter_id=meter.id, start=lo, end=hi)
+    ends, energy, quality = merge_intervals(
+        ((r.interval_end, r.energy_wh) for r in raw),
+        ((r.interval_end, r.energy_wh, r.quality) for r in validated),
+    )
+    buckets = aggregate(ends, energy, quality, bounds)
+    if format is Format.CSV:
+        filename = f"{meter.serial}_{resolution.value}_{lo:%Y%m%dT%H%MZ}_{hi:%Y%m%dT%H%MZ}.csv"
+        return Response(
+            to_csv(buckets, zone),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+    head = {
+        "meter": meter.serial,
+        "resolution": resolution.value,
+        "tz": tz if tz is not None else "UTC",
+        "start": lo.astimezone(zone).isoformat(),
+        "end": hi.astimezone(zone).isoformat(),
+    }
+    return Response(to_json(buckets, zone, head), media_type="application/json")
+
+
+_DAWN = datetime(1970, 1, 1, tzinfo=UTC)
+_DOOM = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+@router.get(
+    "/{serial}/register-reads",
+    response_model=RegisterReadsPublic,
+    summary="Get a meter's register reads",
+    responses=problems(400, 404),
+)
+def get_register_reads(
+    serial: str,
+    store: StoreDep,
+    start: Annotated[
+        str | None, Query(description="only after this instant (ISO 8601; UTC if no offset)")
+    ] = None,
+    end: Annotated[str | None, Query(description="only at or before this instant (ISO 8601)")] = None,
+) -> RegisterReadsPublic:
+    """Readings of the meter's total register with ``start < read_at <= end``, oldest first."""
+    try:
+        lo = _DAWN if start is None else parse_instant("start", start)
+        hi = _DOOM if end is None else parse_instant("end", end)
+    except ValueError as exc:
+        raise Problem(400, str(exc)) from None
+    if hi < lo:
+        raise Problem(400, f"end must not be before start, got start={start} end={end}")
+    meter = _meter(store, serial)
+    data = [
+        RegisterReadPublic(read_at=r.read_at, energy_wh=r.energy_wh)
+        for r in store.register_reads(meter_id=meter.id, start=lo, end=hi)
+    ]
+    return RegisterReadsPublic(meter=meter.serial, data=data, count=len(data))

@@ -1,0 +1,727 @@
+"""Head-end ingest: interval data from the DCAP, from MQTT, from files and HTTP bodies, into the store.
+
+Three ways in, one store (``docs/ingest.md``):
+
+* :func:`ingest_deliveries` takes the DCAP's deliveries (device EUI-64, interval record with a sequence
+  number and the cumulative pulse count, 10 Wh per pulse, manual §5.1) and turns counters into interval
+  energies. A record whose predecessor (the interval 15 minutes before, sequence − 1) is known gets its
+  exact energy; one whose predecessor is not yet known is stored *provisionally* with energy 0 and its
+  counter; when the predecessor arrives, the provisional row is rebuilt exactly as a new revision. Nothing
+  is ever counted twice: a row's energy is its own interval's energy or 0, never more.
+* :func:`ingest_json` and :func:`ingest_csv` take interval data from outside: energies as given, refused
+  whole with an :class:`IngestError` naming the row and the field when anything is wrong, and then nothing
+  is stored.
+
+Every path is idempotent: the store keeps a row once per value (``docs/store.md``), so data sent again adds
+nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+from meshmeter.amr.dcap import Delivery
+from meshmeter.amr.records import INTERVAL_S, PULSE_WH, IntervalRecord
+from meshmeter.catalog.ratings import MINI_METER_RATINGS
+from meshmeter.errors import _ReasonedError
+from meshmeter.store import RawInterval, Store
+
+__all__ = [
+    "CSV_COLUMNS",
+    "MAX_CUMULATIVE_WH",
+    "MAX_INTERVAL_ENERGY_WH",
+    "IngestError",
+    "IngestReason",
+    "IngestResult",
+    "ingest_csv",
+    "ingest_deliveries",
+    "ingest_json",
+]
+
+MAX_INTERVAL_ENERGY_WH = int(
+    2 * MINI_METER_RATINGS.supply_max_v * MINI_METER_RATINGS.max_current_primary_a * INTERVAL_S / 3600
+)
+"""The most a Mini Meter can register in one 15-minute interval: 2 elements × 138 V × 220 A × 0.25 h
+at unity power factor, 15 180 Wh (manual §3.1 supply and current maxima). Above it is impossible. [Wh]"""
+
+MAX_CUMULATIVE_WH = 2**63 - 1
+"""The largest cumulative register the store holds (a signed 64-bit integer). [Wh]"""
+
+CSV_COLUMNS = ("meter", "interval_end", "energy_wh", "cumulative_wh")
+"""The CSV header: the first three columns are required, ``cumulative_wh`` is optional."""
+
+_INTERVAL = timedelta(seconds=INTERVAL_S)
+_INT = re.compile(r"[+-]?[0-9]+")
+
+
+class IngestReason(StrEnum):
+    """Why input was refused: short, machine-readable, by which receivers count their rejections."""
+
+    MALFORMED = "malformed"
+    """Not UTF-8, not JSON, not CSV, or not the documented structure (an object, a list, a header)."""
+    MISSING_FIELD = "missing_field"
+    EXTRA_FIELD = "extra_field"
+    BAD_TYPE = "bad_type"
+    """A field of the wrong type: a float or string energy, a number as a serial ..."""
+    BAD_TIME = "bad_time"
+    """An ``interval_end`` that is not an ISO-8601 date and time."""
+    NAIVE_TIME = "naive_time"
+    """An ``interval_end`` without a UTC offset or ``Z``."""
+    NOT_ALIGNED = "not_aligned"
+    """An ``interval_end`` not on :00, :15, :30 or :45 UTC (to the second)."""
+    NEGATIVE_ENERGY = "negative_energy"
+    ENERGY_TOO_HIGH = "energy_too_high"
+    """Above :data:`MAX_INTERVAL_ENERGY_WH` in one interval, or a counter above :data:`MAX_CUMULATIVE_WH`."""
+    CONFLICT = "conflict"
+    """One interval (or one sequence number) twice in a batch with different values."""
+    COUNTER_BACKWARDS = "counter_backwards"
+    """A cumulative counter lower than an earlier interval's in the same batch (registers never run
+    backwards)."""
+    UNKNOWN_METER = "unknown_meter"
+    METER_MISMATCH = "meter_mismatch"
+    """The data names another meter than the channel it came by (an MQTT topic)."""
+    UNKNOWN_DEVICE = "unknown_device"
+    """A device (EUI-64) the store has no MDT for."""
+    NO_METER = "no_meter"
+    """An MDT the store knows but has not assigned to a meter."""
+    SEQUENCE_MISMATCH = "sequence_mismatch"
+    """A device's sequence numbers and interval ends that do not advance together (15 min per record)."""
+
+
+class IngestError(_ReasonedError, ValueError):
+    """
+    Input refused whole: nothing of it was stored.
+
+    Parameters
+    ----------
+    reason : IngestReason or str
+        Short machine-readable cause (:class:`IngestReason`).
+    detail : str
+        What exactly is wrong, naming the row and the field (``[0].intervals[3].energy_wh ...``,
+        ``line 5: energy_wh ...``).
+    field : str, optional
+        The row and field alone, e.g. ``"intervals[3].energy_wh"`` or ``"line 5: energy_wh"``.
+    """
+
+    def __init__(self, reason: str, detail: str = "", *, field: str = "") -> None:
+        super().__init__(str(reason), detail)
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """
+    What an ingest call did.
+
+    Attributes
+    ----------
+    accepted : int
+        Rows (interval records) taken from the input, repeats included. [1]
+    new : int
+        Intervals stored for the first time. [1]
+    duplicates : int
+        Rows already stored with the same values, or repeated within the input: nothing stored. [1]
+    rebuilt : int
+        Provisional rows (energy not yet known, stored as 0) whose exact energy became known because the
+        record before them arrived; each kept as a new revision. [1]
+    provisional : int
+        Rows stored provisionally by this call: their predecessor is not known yet (the first record seen
+        of a device, or the first after a gap), so their energy is stored as 0 with their counter. [1]
+    revised : int
+        Intervals already stored with other values, kept beside them as a new revision (the store never
+        overwrites raw data). [1]
+    refused : mapping of str to str
+        What was refused whole and why: a device's EUI-64 in hex, for :func:`ingest_deliveries`, mapped to
+        ``"reason: detail"``. (JSON and CSV are refused by raising :class:`IngestError` instead.)
+    """
+
+    accepted: int = 0
+    new: int = 0
+    duplicates: int = 0
+    rebuilt: int = 0
+    provisional: int = 0
+    revised: int = 0
+    refused: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def stored(self) -> int:
+        """Rows written to the store: new intervals, rebuilt and revised revisions. [1]"""
+        return self.new + self.rebuilt + self.revised
+
+    def __add__(self, other: IngestResult) -> IngestResult:
+        return IngestResult(
+            accepted=self.accepted + other.accepted,
+            new=self.new + other.new,
+            duplicates=self.duplicates + other.duplicates,
+            rebuilt=self.rebuilt + other.rebuilt,
+            provisional=self.provisional + other.provisional,
+            revised=self.revised + other.revised,
+            refused=MappingProxyType({**self.refused, **other.refused}),
+        )
+
+
+# ---------------------------------------------------------------------------------------------------
+# from the DCAP
+# ---------------------------------------------------------------------------------------------------
+
+
+class _RefusedError(Exception):
+    def __init__(self, reason: IngestReason, detail: str) -> None:
+        super().__init__(reason, detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _end(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def _device_records(device: bytes, records: Sequence[IntervalRecord]) -> dict[int, IntervalRecord]:
+    """One record per sequence number, checked for consistency; raises _RefusedError."""
+    by_sequence: dict[int, IntervalRecord] = {}
+    for record in records:
+        seen = by_sequence.setdefault(record.sequence, record)
+        if seen != record:
+            raise _RefusedError(
+                IngestReason.CONFLICT,
+                f"device {device.hex()} sent sequence {record.sequence} twice with different values: "
+                f"{seen} and {record}",
+            )
+    ordered = sorted(by_sequence.values(), key=lambda r: r.sequence)
+    origin = ordered[0].interval_end_s - INTERVAL_S * ordered[0].sequence
+    previous: IntervalRecord | None = None
+    for record in ordered:
+        if record.interval_end_s - INTERVAL_S * record.sequence != origin:
+            raise _RefusedError(
+                IngestReason.SEQUENCE_MISMATCH,
+                f"device {device.hex()}: sequence {record.sequence} ends at {_end(record.interval_end_s)}, "
+                f"but sequence {ordered[0].sequence} ends at {_end(ordered[0].interval_end_s)} "
+                f"(one record per {INTERVAL_S} s)",
+            )
+        if previous is not None and record.cumulative_pulses < previous.cumulative_pulses:
+            raise _RefusedError(
+                IngestReason.COUNTER_BACKWARDS,
+                f"device {device.hex()}: sequence {record.sequence} counts {record.cumulative_pulses} "
+                f"pulses, fewer than sequence {previous.sequence} ({previous.cumulative_pulses})",
+            )
+        previous = record
+    return by_sequence
+
+
+def _ingest_device(
+    store: Store, meter_id: int, device: bytes, records: dict[int, IntervalRecord], source: str, repeats: int
+) -> IngestResult:
+    """Store one device's records (one transaction); raises _RefusedError before writing anything."""
+    batch: dict[datetime, tuple[int, int]] = {}  # interval_end -> (sequence, cumulative_wh)
+    for record in records.values():
+        batch[_end(record.interval_end_s)] = (record.sequence, record.cumulative_pulses * PULSE_WH)
+    lo, hi = min(batch), max(batch)
+    stored = store.raw_intervals(
+        meter_id=meter_id, start=lo - 2 * _INTERVAL, end=hi + _INTERVAL, all_revisions=True
+    )
+    latest: dict[datetime, RawInterval] = {}
+    values: dict[datetime, set[tuple[int, int | None]]] = defaultdict(set)
+    for row in stored:  # by interval end, then revision: the last one of an end is its latest
+        latest[row.interval_end] = row
+        values[row.interval_end].add((row.energy_wh, row.cumulative_wh))
+
+    def counter(end: datetime) -> int | None:
+        """The cumulative counter of this meter and source at an interval end, where known."""
+        if end in batch:
+            return batch[end][1]
+        row = latest.get(end)
+        if row is None or row.source != source or row.cumulative_wh is None:
+            return None
+        return row.cumulative_wh
+
+    rows: list[tuple[datetime, int, int]] = []
+    new = duplicates = rebuilt = provisional = revised = 0
+    for end in sorted(batch):
+        sequence, cumulative = batch[end]
+        before = counter(end - _INTERVAL)
+        exact: int | None
+        if sequence == 0:
+            exact = cumulative  # the MDT counts from 0 at commissioning (manual §5.1)
+        elif before is not None and before <= cumulative:
+            exact = cumulative - before
+        else:
+            exact = None  # predecessor unknown (or another device's counter): provisional
+        if exact is not None and exact > MAX_INTERVAL_ENERGY_WH:
+            raise _RefusedError(
+                IngestReason.ENERGY_TOO_HIGH,
+                f"device {device.hex()}: sequence {sequence} registers {exact} Wh in one interval, above "
+                f"the meter's maximum {MAX_INTERVAL_ENERGY_WH} Wh",
+            )
+        here = latest.get(end)
+        if (
+            here is not None
+            and here.cumulative_wh == cumulative
+            and (exact is None or (exact, cumulative) in values[end])
+        ):
+            duplicates += 1  # the same record again (provisional again: keep what is stored)
+        else:
+            if here is None:
+                new += 1
+            elif here.cumulative_wh == cumulative and here.energy_wh == 0:
+                rebuilt += 1  # a provisional row made exact
+            else:
+                revised += 1  # other values for a stored interval: kept as a revision
+            if exact is None:
+                provisional += 1
+            rows.append((end, 0 if exact is None else exact, cumulative))
+        # The stored row after this one, if provisional, is now exact.
+        after = end + _INTERVAL
+        successor = latest.get(after)
+        if (
+            after not in batch
+            and successor is not None
+            and successor.source == source
+            and successor.cumulative_wh is not None
+            and successor.energy_wh == 0
+            and cumulative < successor.cumulative_wh
+        ):
+            energy = successor.cumulative_wh - cumulative
+            if energy > MAX_INTERVAL_ENERGY_WH:
+                raise _RefusedError(
+                    IngestReason.ENERGY_TOO_HIGH,
+                    f"device {device.hex()}: the interval ending {after.isoformat()} would register "
+                    f"{energy} Wh, above the meter's maximum {MAX_INTERVAL_ENERGY_WH} Wh",
+                )
+            rows.append((after, energy, successor.cumulative_wh))
+            rebuilt += 1
+    if rows:
+        store.insert_raw_intervals(meter_id=meter_id, rows=rows, source=source)
+    return IngestResult(
+        accepted=len(records) + repeats,
+        new=new,
+        duplicates=duplicates + repeats,
+        rebuilt=rebuilt,
+        provisional=provisional,
+        revised=revised,
+    )
+
+
+def ingest_deliveries(
+    store: Store,
+    deliveries: Iterable[Delivery | tuple[bytes, IntervalRecord]],
+    *,
+    source: str = "dcap",
+) -> IngestResult:
+    """
+    Store the DCAP's interval records as raw intervals, energies rebuilt from cumulative counters.
+
+    Parameters
+    ----------
+    store : Store
+        The store; each device must be an MDT of it (``create_mdt``) assigned to a meter.
+    deliveries : iterable of Delivery or (bytes, IntervalRecord)
+        Records as the DCAP received them (:attr:`meshmeter.amr.dcap.Dcap.deliveries`), in any order,
+        late, repeated. A record's counter is pulses of 10 Wh since the MDT's commissioning (manual §5.1).
+    source : str, optional
+        The ``source`` of the stored rows; counters are compared only with rows of the same source.
+
+    Returns
+    -------
+    IngestResult
+        Counts; devices refused whole in ``refused`` (EUI-64 hex → reason), the others stored.
+
+    Notes
+    -----
+    The rules (``docs/ingest.md``): a record's cumulative energy is ``pulses × 10`` [Wh]. Its interval
+    energy is its counter less its predecessor's (the same meter's row 15 minutes earlier, of this batch or
+    stored), or the counter itself for sequence 0 (the MDT counts from 0 at commissioning). A record whose
+    predecessor is not known is stored *provisionally*: energy 0 with its counter. When the predecessor
+    arrives, the provisional row is rebuilt exactly (a new revision). Each device's records are stored in
+    one transaction; a device refused (unknown, not assigned, inconsistent, impossible energy) stores
+    nothing and does not hold back the others.
+    """
+    by_device: dict[bytes, list[IntervalRecord]] = defaultdict(list)
+    for i, item in enumerate(deliveries):
+        if isinstance(item, Delivery):
+            device, record = item.device, item.record
+        elif isinstance(item, tuple) and len(item) == 2:
+            device, record = item
+        else:
+            raise ValueError(f"deliveries[{i}] must be a Delivery or (eui64, IntervalRecord), got {item!r}")
+        if not isinstance(device, bytes) or len(device) != 8 or not isinstance(record, IntervalRecord):
+            raise ValueError(f"deliveries[{i}] must be (8-byte eui64, IntervalRecord), got {item!r}")
+        by_device[device].append(record)
+    total = IngestResult()
+    refused: dict[str, str] = {}
+    for device, records in by_device.items():
+        try:
+            mdt = store.get_mdt(eui64=device)
+            if mdt is None:
+                raise _RefusedError(IngestReason.UNKNOWN_DEVICE, f"device {device.hex()} is not a known MDT")
+            if mdt.meter_id is None:
+                raise _RefusedError(IngestReason.NO_METER, f"MDT {device.hex()} is not assigned to a meter")
+            unique = _device_records(device, records)
+            total += _ingest_device(store, mdt.meter_id, device, unique, source, len(records) - len(unique))
+        except _RefusedError as exc:
+            refused[device.hex()] = f"{exc.reason}: {exc.detail}"
+    if refused:
+        total += IngestResult(refused=MappingProxyType(refused))
+    return total
+
+
+# ---------------------------------------------------------------------------------------------------
+# from files, HTTP bodies, MQTT messages: JSON and CSV
+# ---------------------------------------------------------------------------------------------------
+
+
+class _Row(NamedTuple):
+    where: str  # how the error messages name the row: "[0].intervals[3]", "line 5"
+    sep: str  # between the row's name and a field's: "." for JSON, ": " for CSV
+    meter_at: str  # how they name the row's meter field: "[0].meter", "line 5: meter"
+    serial: str
+    interval_end: datetime
+    energy_wh: int
+    cumulative_wh: int | None
+
+
+def _fail(reason: IngestReason, where: str, sep: str, name: str, message: str) -> IngestError:
+    place = f"{where}{sep}{name}" if where else name
+    return IngestError(reason, f"{place} {message}", field=place)
+
+
+def _parse_end(value: object, where: str, sep: str) -> datetime:
+    name = "interval_end"
+    if not isinstance(value, str):
+        raise _fail(IngestReason.BAD_TYPE, where, sep, name, f"must be an ISO-8601 string, got {value!r}")
+    try:
+        end = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise _fail(
+            IngestReason.BAD_TIME, where, sep, name, f"is not an ISO-8601 date and time: {value!r}"
+        ) from None
+    if end.tzinfo is None or end.utcoffset() is None:
+        raise _fail(
+            IngestReason.NAIVE_TIME,
+            where,
+            sep,
+            name,
+            f"must carry a UTC offset or Z, got the naive time {value!r}",
+        )
+    end = end.astimezone(UTC)
+    if end.microsecond or int(end.timestamp()) % INTERVAL_S:
+        raise _fail(
+            IngestReason.NOT_ALIGNED,
+            where,
+            sep,
+            name,
+            f"must end a 15-minute interval (:00, :15, :30 or :45 UTC, to the second), got {value!r}",
+        )
+    return end
+
+
+def _check_energy(value: object, where: str, sep: str, name: str, *, cumulative: bool) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(IngestReason.BAD_TYPE, where, sep, name, f"must be an integer [Wh], got {value!r}")
+    if value < 0:
+        raise _fail(IngestReason.NEGATIVE_ENERGY, where, sep, name, f"must not be negative, got {value} Wh")
+    limit = MAX_CUMULATIVE_WH if cumulative else MAX_INTERVAL_ENERGY_WH
+    if value > limit:
+        why = "the largest register stored" if cumulative else "the most a meter registers in 15 minutes"
+        raise _fail(
+            IngestReason.ENERGY_TOO_HIGH, where, sep, name, f"is {value} Wh, above {limit} Wh ({why})"
+        )
+    return value
+
+
+def _check_serial(value: object, where: str, sep: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(IngestReason.BAD_TYPE, where, sep, "meter", f"must be a serial number, got {value!r}")
+    return value
+
+
+def _decode(data: str | bytes | bytearray) -> str:
+    if isinstance(data, bytes | bytearray):
+        try:
+            return bytes(data).decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise IngestError(IngestReason.MALFORMED, f"the input is not UTF-8: {exc}") from None
+    if isinstance(data, str):
+        return data.removeprefix("\ufeff")
+    raise TypeError(f"input must be str or bytes, got {type(data).__name__}")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise IngestError(IngestReason.MALFORMED, f"the key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise IngestError(IngestReason.MALFORMED, f"{name} is not a JSON number")
+
+
+_OBJECT_KEYS = frozenset({"meter", "intervals"})
+_INTERVAL_KEYS = frozenset({"interval_end", "energy_wh", "cumulative_wh"})
+
+
+def _json_rows(document: object) -> tuple[list[_Row], dict[str, str]]:
+    if isinstance(document, dict):
+        objects: list[tuple[str, object]] = [("", document)]
+    elif isinstance(document, list):
+        objects = [(f"[{i}]", item) for i, item in enumerate(document)]
+    else:
+        raise IngestError(
+            IngestReason.MALFORMED,
+            f"the document must be an object {{'meter', 'intervals'}} or a list of them, got "
+            f"{type(document).__name__}",
+        )
+    rows: list[_Row] = []
+    serials: dict[str, str] = {}
+    for prefix, obj in objects:
+        sep = "." if prefix else ""
+        if not isinstance(obj, dict):
+            raise IngestError(
+                IngestReason.MALFORMED,
+                f"{prefix} must be an object {{'meter', 'intervals'}}, got {type(obj).__name__}",
+                field=prefix,
+            )
+        for key in sorted(_OBJECT_KEYS - obj.keys()):
+            raise _fail(IngestReason.MISSING_FIELD, prefix, sep, key, "is missing")
+        for key in sorted(obj.keys() - _OBJECT_KEYS):
+            raise _fail(IngestReason.EXTRA_FIELD, prefix, sep, key, "is not a field of the format")
+        serial = _check_serial(obj["meter"], prefix, sep)
+        meter_at = f"{prefix}{sep}meter"
+        serials.setdefault(serial, meter_at)
+        intervals = obj["intervals"]
+        if not isinstance(intervals, list):
+            raise _fail(
+                IngestReason.BAD_TYPE, prefix, sep, "intervals", f"must be a list, got {intervals!r:.80}"
+            )
+        for j, item in enumerate(intervals):
+            where = f"{prefix}{sep}intervals[{j}]"
+            if not isinstance(item, dict):
+                raise IngestError(
+                    IngestReason.BAD_TYPE, f"{where} must be an object, got {item!r:.80}", field=where
+                )
+            for key in sorted({"interval_end", "energy_wh"} - item.keys()):
+                raise _fail(IngestReason.MISSING_FIELD, where, ".", key, "is missing")
+            for key in sorted(item.keys() - _INTERVAL_KEYS):
+                raise _fail(IngestReason.EXTRA_FIELD, where, ".", key, "is not a field of the format")
+            end = _parse_end(item["interval_end"], where, ".")
+            energy = _check_energy(item["energy_wh"], where, ".", "energy_wh", cumulative=False)
+            raw_cumulative = item.get("cumulative_wh")
+            cumulative = (
+                None
+                if raw_cumulative is None
+                else _check_energy(raw_cumulative, where, ".", "cumulative_wh", cumulative=True)
+            )
+            rows.append(_Row(where, ".", meter_at, serial, end, energy, cumulative))
+    return rows, serials
+
+
+def _csv_int(text: str, where: str, name: str, *, cumulative: bool) -> int:
+    if not _INT.fullmatch(text):
+        raise _fail(IngestReason.BAD_TYPE, where, ": ", name, f"must be an integer [Wh], got {text!r}")
+    return _check_energy(int(text), where, ": ", name, cumulative=cumulative)
+
+
+def _csv_rows(text: str) -> tuple[list[_Row], dict[str, str]]:
+    try:
+        table = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    except csv.Error as exc:
+        raise IngestError(IngestReason.MALFORMED, f"not valid CSV: {exc}") from None
+    lines = [(n, cells) for n, cells in enumerate(table, start=1) if cells and any(c.strip() for c in cells)]
+    if not lines:
+        raise IngestError(
+            IngestReason.MALFORMED, f"the CSV is empty: the header {','.join(CSV_COLUMNS)} is missing"
+        )
+    header_line, header = lines[0]
+    names = tuple(c.strip() for c in header)
+    if names not in (CSV_COLUMNS[:3], CSV_COLUMNS):
+        missing = [c for c in CSV_COLUMNS[:3] if c not in names]
+        reason = IngestReason.MISSING_FIELD if missing else IngestReason.EXTRA_FIELD
+        raise IngestError(
+            reason,
+            f"line {header_line}: the header must be {','.join(CSV_COLUMNS[:3])}[,cumulative_wh], "
+            f"got {','.join(names)!r}",
+            field=f"line {header_line}",
+        )
+    rows: list[_Row] = []
+    serials: dict[str, str] = {}
+    for n, cells in lines[1:]:
+        where = f"line {n}"
+        if len(cells) != len(names):
+            reason = IngestReason.MISSING_FIELD if len(cells) < len(names) else IngestReason.EXTRA_FIELD
+            raise IngestError(
+                reason, f"{where} has {len(cells)} fields, the header {len(names)}", field=where
+            )
+        values = dict(zip(names, (c.strip() for c in cells), strict=True))
+        for name in CSV_COLUMNS[:3]:
+            if not values[name]:
+                raise _fail(IngestReason.MISSING_FIELD, where, ": ", name, "is empty")
+        serial = _check_serial(values["meter"], where, ": ")
+        serials.setdefault(serial, f"{where}: meter")
+        end = _parse_end(values["interval_end"], where, ": ")
+        energy = _csv_int(values["energy_wh"], where, "energy_wh", cumulative=False)
+        text_cumulative = values.get("cumulative_wh", "")
+        cumulative = (
+            _csv_int(text_cumulative, where, "cumulative_wh", cumulative=True) if text_cumulative else None
+        )
+        rows.append(_Row(where, ": ", f"{where}: meter", serial, end, energy, cumulative))
+    return rows, serials
+
+
+def _store_rows(
+    store: Store, parsed: tuple[list[_Row], dict[str, str]], source: str, meter: str | None
+) -> IngestResult:
+    """Check the batch against itself and the store, then store it meter by meter."""
+    rows, serials = parsed
+    if not isinstance(source, str) or not source.strip():
+        raise ValueError(f"source must be a non-empty string, got {source!r}")
+    for serial, meter_at in serials.items():
+        if meter is not None and serial != meter:
+            raise IngestError(
+                IngestReason.METER_MISMATCH,
+                f"{meter_at} is {serial!r}, but the data came for meter {meter!r}",
+                field=meter_at,
+            )
+    meter_ids: dict[str, int] = {}
+    for serial, meter_at in serials.items():
+        found = store.get_meter(serial=serial)
+        if found is None:
+            raise IngestError(
+                IngestReason.UNKNOWN_METER, f"{meter_at} {serial!r} is not a known meter", field=meter_at
+            )
+        meter_ids[serial] = found.id
+    by_serial: dict[str, dict[datetime, _Row]] = defaultdict(dict)
+    repeats = 0
+    for row in rows:
+        seen = by_serial[row.serial].setdefault(row.interval_end, row)
+        if seen is row:
+            continue
+        if (seen.energy_wh, seen.cumulative_wh) != (row.energy_wh, row.cumulative_wh):
+            raise _fail(
+                IngestReason.CONFLICT,
+                row.where,
+                row.sep,
+                "interval_end",
+                f"{row.interval_end.isoformat()} of meter {row.serial!r} is also at {seen.where} with "
+                f"other values: ({seen.energy_wh}, {seen.cumulative_wh}) and "
+                f"({row.energy_wh}, {row.cumulative_wh})",
+            )
+        repeats += 1
+    for batch in by_serial.values():
+        ordered = [batch[end] for end in sorted(batch)]
+        last: _Row | None = None
+        for row in ordered:
+            if row.cumulative_wh is None:
+                continue
+            if last is not None and last.cumulative_wh is not None and row.cumulative_wh < last.cumulative_wh:
+                raise _fail(
+                    IngestReason.COUNTER_BACKWARDS,
+                    row.where,
+                    row.sep,
+                    "cumulative_wh",
+                    f"{row.cumulative_wh} Wh is below {last.cumulative_wh} Wh at {last.where}, an earlier "
+                    "interval of the same meter (a register never runs backwards)",
+                )
+            last = row
+    # Every check passed: nothing below refuses input.
+    new = duplicates = revised = 0
+    for serial, batch in by_serial.items():
+        meter_id = meter_ids[serial]
+        lo, hi = min(batch), max(batch)
+        known: dict[datetime, set[tuple[int, int | None]]] = defaultdict(set)
+        for stored in store.raw_intervals(
+            meter_id=meter_id, start=lo - _INTERVAL, end=hi, all_revisions=True
+        ):
+            known[stored.interval_end].add((stored.energy_wh, stored.cumulative_wh))
+        for end, row in batch.items():
+            if end not in known:
+                new += 1
+            elif (row.energy_wh, row.cumulative_wh) in known[end]:
+                duplicates += 1
+            else:
+                revised += 1
+        store.insert_raw_intervals(
+            meter_id=meter_id,
+            rows=[(end, row.energy_wh, row.cumulative_wh) for end, row in sorted(batch.items())],
+            source=source,
+        )
+    return IngestResult(accepted=len(rows), new=new, duplicates=duplicates + repeats, revised=revised)
+
+
+def ingest_json(
+    store: Store, data: str | bytes | bytearray, *, source: str, meter: str | None = None
+) -> IngestResult:
+    """
+    Store interval data given as JSON; the whole document or nothing.
+
+    Parameters
+    ----------
+    store : Store
+        The store; each meter must exist (``create_meter``).
+    data : str or bytes
+        UTF-8 JSON: ``{"meter": SERIAL, "intervals": [{"interval_end": ISO-8601 with an offset or Z,
+        "energy_wh": int, "cumulative_wh": int or null (optional)}, ...]}`` or a list of such objects
+        (``docs/ingest.md``). Energy in the interval [Wh], at most :data:`MAX_INTERVAL_ENERGY_WH`;
+        cumulative register at its end [Wh].
+    source : str
+        The ``source`` of the stored rows (``"http"``, ``"mqtt"``, ``"file"`` ...).
+    meter : str, optional
+        When given, every object must be for this meter (the serial of an MQTT topic).
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    IngestError
+        Malformed JSON, a missing or extra field, a wrong type, an unknown meter, a naive or misaligned
+        ``interval_end``, a negative or impossible energy, one interval twice with different values, a
+        counter running backwards: the reason, the row and the field; nothing is stored.
+    """
+    text = _decode(data)
+    try:
+        document = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise IngestError(IngestReason.MALFORMED, f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise IngestError(IngestReason.MALFORMED, "the JSON is nested too deeply") from None
+    return _store_rows(store, _json_rows(document), source, meter)
+
+
+def ingest_csv(store: Store, data: str | bytes | bytearray, *, source: str) -> IngestResult:
+    """
+    Store interval data given as CSV; the whole file or nothing.
+
+    Parameters
+    ----------
+    store : Store
+        The store; each meter must exist.
+    data : str or bytes
+        UTF-8 CSV (a BOM is allowed) with the header ``meter,interval_end,energy_wh[,cumulative_wh]``
+        and one interval per line: serial, ISO-8601 end with an offset or Z, energy in the interval [Wh],
+        cumulative register at its end [Wh] (may be empty). Blank lines are ignored.
+    source : str
+        The ``source`` of the stored rows (``"csv"``, ``"http"`` ...).
+
+    Returns
+    -------
+    IngestResult
+
+    Raises
+    ------
+    IngestError
+        As :func:`ingest_json`, naming the line (``line 5: energy_wh ...``); nothing is stored.
+    """
+    return _store_rows(store, _csv_rows(_decode(data)), source, None)

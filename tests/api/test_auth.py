@@ -1,0 +1,86 @@
+"""Bearer tokens and roles: 401 without a valid token, 403 for a role not allowed, on every route."""
+
+from __future__ import annotations
+
+import pytest
+
+from meshmeter.api import ROUTE_ROLES
+from meshmeter.api.problems import PROBLEM_JSON
+from tests.api.conftest import ADMIN, bearer
+
+# A request for each entry of ROUTE_ROLES that succeeds for an allowed role (with site_data).
+REQUESTS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
+    ("GET", "/sites"): ("/sites", {}),
+    ("GET", "/sites/{site_id}"): ("/sites/1", {}),
+    ("GET", "/meters"): ("/meters", {}),
+    ("GET", "/meters/{serial}"): ("/meters/M1", {}),
+    ("GET", "/meters/{serial}/intervals"): (
+        "/meters/M1/intervals",
+        {"params": {"start": "2024-03-01T08:00Z", "end": "2024-03-01T09:00Z"}},
+    ),
+    ("GET", "/meters/{serial}/register-reads"): ("/meters/M1/register-reads", {}),
+    ("GET", "/events"): ("/events", {}),
+    ("GET", "/tokens"): ("/tokens", {}),
+    ("POST", "/tokens"): ("/tokens", {"json": {"role": "read-only"}}),
+    ("DELETE", "/tokens/{token_id}"): ("/tokens/1", {}),
+}
+
+
+def test_every_route_has_a_request_here():
+    assert set(REQUESTS) == set(ROUTE_ROLES)
+
+
+def _assert_problem(response, status):
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    body = response.json()
+    assert body["status"] == status
+    assert {"type", "title", "status", "detail", "instance"} <= set(body)
+    return body
+
+
+@pytest.mark.parametrize("key", sorted(ROUTE_ROLES))
+def test_roles_on_every_route(client, tokens, site_data, key):
+    path, kwargs = REQUESTS[key]
+    for role, token in tokens.items():
+        response = client.request(key[0], path, headers=bearer(token), **kwargs)
+        if role in ROUTE_ROLES[key]:
+            assert response.status_code in (200, 201), (role, response.text)
+        else:
+            body = _assert_problem(response, 403)
+            assert repr(role) in body["detail"]
+
+
+@pytest.mark.parametrize("key", sorted(ROUTE_ROLES))
+def test_no_token_is_401_on_every_route(client, site_data, key):
+    path, kwargs = REQUESTS[key]
+    response = client.request(key[0], path, **kwargs)
+    body = _assert_problem(response, 401)
+    assert body["instance"] == path
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "mm_abc", "Bearer mm_not-a-token", f"Token {'a' * 40}"],
+)
+def test_bad_authorization_is_401(client, header):
+    _assert_problem(client.get("/sites", headers={"Authorization": header}), 401)
+
+
+def test_bootstrap_admin_token_is_admin(client):
+    assert client.get("/tokens", headers=ADMIN).status_code == 200
+
+
+def test_revoked_token_is_401(client, store, tokens):
+    token = tokens["read-only"]
+    assert client.get("/sites", headers=bearer(token)).status_code == 200
+    stored = store.find_api_token(token=token)
+    store.revoke_api_token(token_id=stored.id)
+    _assert_problem(client.get("/sites", headers=bearer(token)), 401)
+
+
+def test_auth_is_checked_before_the_parameters(client):
+    # No token and a bad parameter: 401, not 422 (nothing is said to a caller who is not known).
+    response = client.get("/meters/M1/intervals", params={"resolution": "weekly"})
+    _assert_problem(response, 401)
