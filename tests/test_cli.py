@@ -19,7 +19,20 @@ from meshmeter.cli import app
 ROOT = Path(__file__).resolve().parents[1]
 CLI_DOC = ROOT / "docs" / "cli.md"
 HELP_ENV = {"COLUMNS": "100", "TERMINAL_WIDTH": "100", "NO_COLOR": "1", "TERM": "dumb"}
-COMMANDS = [[], ["decode"], ["meter"], ["meter", "run"], ["network"], ["network", "simulate"], ["demo"]]
+COMMANDS = [
+    [],
+    ["decode"],
+    ["meter"],
+    ["meter", "run"],
+    ["network"],
+    ["network", "simulate"],
+    ["serve"],
+    ["ingest"],
+    ["vee"],
+    ["token"],
+    ["token", "create"],
+    ["demo"],
+]
 
 runner = CliRunner()
 
@@ -144,6 +157,93 @@ def test_network_simulate_bad_input(args: list[str], needle: str) -> None:
     result = run("network", "simulate", "--mdts", "5", "--repeaters", "1", "--days", "0.1", *args)
     assert result.exit_code == 2
     assert needle in result.output
+
+
+def _store_with_meter(tmp_path: Path) -> str:
+    from meshmeter.store import Store
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    with Store(url) as store:
+        store.create_meter(serial="MM00000007", designation="MM-D1202001-T-SCC", ct_ratio=2000)
+    return url
+
+
+def test_ingest_then_vee(tmp_path: Path) -> None:
+    url = _store_with_meter(tmp_path)
+    csv_file = tmp_path / "intervals.csv"
+    rows = ["meter,interval_end,energy_wh"]
+    rows += [
+        f"MM00000007,2026-01-05T{h:02d}:{m:02d}:00Z,{100 + h}" for h in range(1, 7) for m in (0, 15, 30, 45)
+    ]
+    csv_file.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    first = run("ingest", str(csv_file), "--database", url, "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output)["new"] == 24
+    again = run("ingest", str(csv_file), "--database", url, "--json")
+    assert json.loads(again.output)["new"] == 0  # idempotent
+    vee = run(
+        "vee", "--meter", "MM00000007", "--start", "2026-01-05T00:45Z", "--end", "2026-01-05T06:45Z",
+        "--database", url, "--json",
+    )  # fmt: skip
+    assert vee.exit_code == 0, vee.output
+    report = json.loads(vee.output)
+    assert report["intervals"] == 24
+
+
+def test_ingest_refuses_bad_file_whole(tmp_path: Path) -> None:
+    url = _store_with_meter(tmp_path)
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "meter,interval_end,energy_wh\nMM00000007,2026-01-05T01:00:00Z,100\nMM00000007,2026-01-05T01:07:00Z,5\n"
+    )
+    result = run("ingest", str(bad), "--database", url)
+    assert result.exit_code == 2
+    assert "interval_end" in result.output
+    from meshmeter.store import Store
+
+    with Store(url) as store:
+        meter = store.get_meter(serial="MM00000007")
+        assert meter is not None
+        from datetime import UTC, datetime
+
+        assert (
+            store.raw_intervals(
+                meter_id=meter.id,
+                start=datetime(2026, 1, 1, tzinfo=UTC),
+                end=datetime(2026, 2, 1, tzinfo=UTC),
+            )
+            == []
+        )
+    assert run("ingest", str(tmp_path / "missing.csv"), "--database", url).exit_code == 2
+
+
+def test_token_create(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'tokens.db'}"
+    result = runner.invoke(app, ["token", "create", "--role", "read-only", "--database", url], env=HELP_ENV)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip().startswith("mm_")
+    assert run("token", "create", "--role", "nobody", "--database", url).exit_code == 2
+
+
+def test_vee_refuses_unknown_meter_and_naive_times(tmp_path: Path) -> None:
+    url = _store_with_meter(tmp_path)
+    unknown = run(
+        "vee", "--meter", "X", "--start", "2026-01-05T00:00Z", "--end", "2026-01-06T00:00Z", "--database", url
+    )
+    assert unknown.exit_code == 2
+    naive = run(
+        "vee",
+        "--meter",
+        "MM00000007",
+        "--start",
+        "2026-01-05T00:00",
+        "--end",
+        "2026-01-06T00:00Z",
+        "--database",
+        url,
+    )
+    assert naive.exit_code == 2
+    assert "offset" in naive.output
 
 
 def test_demo_refuses_bad_days() -> None:

@@ -447,6 +447,169 @@ def _print_network(report: Any, setup_s: float) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# the head-end: serve, ingest, vee, token
+# --------------------------------------------------------------------------------------------------
+
+token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
+app.add_typer(token_app, name="token")
+
+DatabaseOption = Annotated[
+    str | None,
+    typer.Option(
+        "--database", help="Database URL; default $MESHMETER_DATABASE_URL, else sqlite:///meshmeter.db."
+    ),
+]
+
+
+def _parse_time(name: str, text: str) -> Any:
+    from datetime import UTC, datetime
+
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{name} must be an ISO-8601 time, got {text!r}") from None
+    if value.tzinfo is None:
+        raise ValueError(f"{name} must carry a UTC offset (e.g. 2026-01-01T00:00Z), got {text!r}")
+    return value.astimezone(UTC)
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    database: DatabaseOption = None,
+) -> None:
+    """Serve the API (OpenAPI document at /openapi.json)."""
+    import uvicorn
+
+    from meshmeter.api.main import create_app
+    from meshmeter.store import Store
+
+    try:
+        app_ = create_app(Store(database))
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    uvicorn.run(app_, host=host, port=port)
+
+
+@app.command("ingest")
+def ingest_command(
+    path: Annotated[
+        str, typer.Argument(help="A JSON or CSV file of intervals (docs/ingest.md), or - for stdin.")
+    ],
+    source: Annotated[str, typer.Option(help="Source recorded with the data.")] = "file",
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Ingest interval data; bad input is refused whole, with the row and field named."""
+    import sys
+    from pathlib import Path
+
+    from meshmeter.headend import ingest_csv, ingest_json
+    from meshmeter.store import Store
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot read {path!r}: {exc.strerror}") from None
+    stripped = text.lstrip()
+    try:
+        store = Store(database)
+        try:
+            if stripped.startswith(("{", "[")):
+                result = ingest_json(store, text, source=source)
+            else:
+                result = ingest_csv(store, text, source=source)
+        finally:
+            store.close()
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    summary = {
+        "accepted": result.accepted,
+        "new": result.new,
+        "duplicates": result.duplicates,
+        "provisional": result.provisional,
+        "rebuilt": result.rebuilt,
+        "revised": result.revised,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary))
+    else:
+        console.print(", ".join(f"{k}: {v}" for k, v in summary.items()))
+
+
+@app.command("vee")
+def vee_command(
+    meter: Annotated[str, typer.Option(help="Meter serial.")],
+    start: Annotated[str, typer.Option(help="Start, ISO-8601 with offset (exclusive).")],
+    end: Annotated[str, typer.Option(help="End, ISO-8601 with offset (inclusive).")],
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone for like days; default the site's.")
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Validate, estimate and edit one meter's intervals (raw data is never overwritten)."""
+    from meshmeter.headend.vee import run_vee
+    from meshmeter.store import Store
+
+    try:
+        t0, t1 = _parse_time("start", start), _parse_time("end", end)
+        store = Store(database)
+        try:
+            found = store.get_meter(serial=meter)
+            if found is None:
+                raise ValueError(f"meter {meter!r} is not in the store")
+            report = run_vee(store, meter_id=found.id, start=t0, end=t1, timezone=timezone)
+        finally:
+            store.close()
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    findings = [str(f) for f in report.findings]
+    summary: dict[str, Any] = {
+        "meter": meter,
+        "intervals": report.intervals,
+        "valid": report.valid,
+        "questionable": report.questionable,
+        "interpolated": report.interpolated,
+        "estimated_reference_day": report.estimated_reference_day,
+        "missing": report.missing,
+        "kept_edits": report.kept_edits,
+        "changed": report.changed,
+        "findings": findings,
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        console.print(", ".join(f"{k}: {v}" for k, v in summary.items() if k != "findings"))
+        for finding in findings[:20]:
+            console.print(f"  {finding}")
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[str, typer.Option(help="admin, operator, billing or read-only.")],
+    label: Annotated[str | None, typer.Option(help="What the token is for.")] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Create an API token; it is printed once and only its hash is stored."""
+    from meshmeter.store import Store
+
+    try:
+        store = Store(database)
+        try:
+            record, token = store.create_api_token(role=role, label=label)
+        finally:
+            store.close()
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(token)
+    Console(stderr=True, highlight=False).print(
+        f"token {record.id} ({record.role}) created; keep it: it is not shown again"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
 # demo
 # --------------------------------------------------------------------------------------------------
 
