@@ -1,0 +1,233 @@
+"""CSV export of one meter's intervals (``docs/greenbutton.md``, section "CSV export").
+
+The intervals exported are the validated view of the head-end
+(:func:`meshmeter.headend.vee.merged_intervals`): VEE's validated value where it stored one, else the
+latest raw value with quality 0. An interval is named
+by its end (``docs/conventions.md``); a range ``start, end`` covers ``start < interval_end <= end``.
+
+The CSV header, in order:
+
+============================  ==================================================================
+``interval_end``              end of the interval or bucket, UTC, ISO 8601 with ``Z``
+                              (``2012-03-01T05:15:00Z``)
+``energy_wh``                 energy in it, integer [Wh]; empty for a bucket with no interval
+``quality``                   ESPI ``QualityOfReading`` code (0 valid, 7 edited, 8 estimated from
+                              reference days, 9 linear interpolation, 10 questionable, 14 raw); a
+                              bucket carries the least trusted code of its intervals; empty when none
+``interval_end_local``        only when ``timezone`` is given: the same instant in local time, ISO 8601
+                              with its offset (``2012-03-11T03:00:00-04:00``)
+``count``, ``expected``       only for resolutions coarser than 15 minutes: how many 15-minute
+                              intervals the bucket holds, and how many it spans (96 for a day, 92 or
+                              100 on a DST change day)
+============================  ==================================================================
+
+At 15-minute resolution only the intervals present are written (a gap is a missing row); coarser
+buckets are all written, the empty ones with empty ``energy_wh`` and ``quality``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import TYPE_CHECKING, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from meshmeter.headend.vee import merged_intervals
+
+if TYPE_CHECKING:
+    from meshmeter.store import Meter, Store
+
+__all__ = [
+    "AGGREGATE_COLUMNS",
+    "CSV_COLUMNS",
+    "LOCAL_COLUMN",
+    "QUALITY_RANK",
+    "RESOLUTIONS",
+    "Resolution",
+    "export_csv",
+    "find_meter",
+    "worst_quality",
+    "zone",
+]
+
+Resolution = Literal["15min", "hourly", "daily", "monthly"]
+RESOLUTIONS: Final[tuple[Resolution, ...]] = ("15min", "hourly", "daily", "monthly")
+"""The resolutions :func:`export_csv` writes: 15-minute, local whole hours, local days, local months."""
+
+CSV_COLUMNS: Final[tuple[str, ...]] = ("interval_end", "energy_wh", "quality")
+"""The columns every export has, in order."""
+
+LOCAL_COLUMN: Final = "interval_end_local"
+"""The column added after :data:`CSV_COLUMNS` when a time zone is given."""
+
+AGGREGATE_COLUMNS: Final[tuple[str, ...]] = ("count", "expected")
+"""The columns added last at resolutions coarser than 15 minutes."""
+
+QUALITY_RANK: Final[dict[int, int]] = {0: 0, 7: 1, 9: 2, 8: 3, 14: 4, 10: 5}
+"""ESPI quality codes from most to least trusted: valid, edited, interpolated, estimated from reference
+days, raw, questionable (the API's order). A bucket carries the least trusted code of its intervals."""
+
+_INTERVAL_S: Final = 900
+
+
+def zone(timezone: str) -> ZoneInfo:
+    """The IANA time zone ``timezone``; ``ValueError`` naming ``timezone`` when it is unknown."""
+    try:
+        return ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(
+            f"timezone must be an IANA time zone name such as America/New_York, got {timezone!r}"
+        ) from None
+
+
+def find_meter(store: Store, meter_serial: str) -> Meter:
+    """The meter of this serial number; ``ValueError`` naming ``meter_serial`` when there is none."""
+    meter = store.get_meter(serial=meter_serial)
+    if meter is None:
+        raise ValueError(f"meter_serial {meter_serial!r} is not a known meter")
+    return meter
+
+
+def worst_quality(codes: Sequence[int]) -> int | None:
+    """The least trusted of some ESPI quality codes (:data:`QUALITY_RANK`); None for none."""
+    return max(codes, key=lambda q: QUALITY_RANK.get(q, len(QUALITY_RANK)), default=None)
+
+
+def _check_range(start: datetime, end: datetime) -> None:
+    for name, value in (("start", start), ("end", end)):
+        if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
+    if end <= start:
+        raise ValueError(f"end must be after start, got start={start.isoformat()} end={end.isoformat()}")
+
+
+def _epoch(value: datetime) -> int:
+    return int(value.timestamp())
+
+
+def _midnight(day: date, tz: tzinfo) -> int:
+    return _epoch(datetime.combine(day, time(0), tzinfo=tz))
+
+
+def _bounds(start: datetime, end: datetime, resolution: Resolution, tz: tzinfo) -> list[int]:
+    """Bucket bounds ``[start, b1, ..., end]`` [s]; both ends must lie on the resolution's boundaries."""
+    lo, hi = _epoch(start), _epoch(end)
+    if resolution == "hourly":
+        for name, value in (("start", start), ("end", end)):
+            local = value.astimezone(tz)
+            if (local.minute, local.second, local.microsecond) != (0, 0, 0):
+                raise ValueError(f"{name} must be on a whole hour of local time, got {local.isoformat()}")
+        return list(range(lo, hi + 1, 3600))
+    days: list[date] = []
+    for name, value in (("start", start), ("end", end)):
+        day = value.astimezone(tz).date()
+        if (resolution == "monthly" and day.day != 1) or _midnight(day, tz) != _epoch(value):
+            what = "midnight on the first of a month" if resolution == "monthly" else "midnight"
+            raise ValueError(f"{name} must be at local {what}, got {value.astimezone(tz).isoformat()}")
+        days.append(day)
+    out: list[int] = []
+    day = days[0]
+    while day <= days[1]:
+        out.append(_midnight(day, tz))
+        if resolution == "monthly":
+            day = date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
+        else:
+            day += timedelta(days=1)
+    return out
+
+
+def _utc_text(epoch_s: int) -> str:
+    return datetime.fromtimestamp(epoch_s, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def export_csv(
+    store: Store,
+    *,
+    meter_serial: str,
+    start: datetime,
+    end: datetime,
+    resolution: Resolution = "15min",
+    timezone: str | None = None,
+) -> str:
+    """
+    One meter's intervals of ``(start, end]`` as CSV (header in the module's docstring).
+
+    Parameters
+    ----------
+    store : Store
+        The head-end's store.
+    meter_serial : str
+        Serial number of a known meter.
+    start, end : datetime
+        Timezone-aware bounds: the intervals with ``start < interval_end <= end``. At hourly, daily and
+        monthly resolution both must lie on a bucket boundary of local time (whole hour, midnight,
+        midnight on the 1st).
+    resolution : {"15min", "hourly", "daily", "monthly"}, optional
+        Default ``"15min"``: one row per interval stored. Coarser resolutions sum the intervals into
+        buckets of local time (a local day has 92 or 100 quarter-hours on a DST change day).
+    timezone : str, optional
+        IANA name of the local time zone: adds the ``interval_end_local`` column and sets the buckets'
+        wall clock. Default none: UTC buckets, no local column.
+
+    Returns
+    -------
+    str
+        The CSV text, ``\\n`` line ends, header first. Energy in integer [Wh].
+
+    Raises
+    ------
+    ValueError
+        Unknown meter, naive or reversed bounds, an unknown resolution or time zone, bounds off the
+        resolution's boundaries.
+    """
+    if resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}")
+    _check_range(start, end)
+    tz: tzinfo = UTC if timezone is None else zone(timezone)
+    meter = find_meter(store, meter_serial)
+    bounds = None if resolution == "15min" else _bounds(start, end, resolution, tz)
+    rows = merged_intervals(store, meter_id=meter.id, start=start, end=end)
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    header = list(CSV_COLUMNS)
+    if timezone is not None:
+        header.append(LOCAL_COLUMN)
+    if bounds is not None:
+        header.extend(AGGREGATE_COLUMNS)
+    writer.writerow(header)
+
+    def local(epoch_s: int) -> list[str]:
+        return [] if timezone is None else [datetime.fromtimestamp(epoch_s, tz).isoformat()]
+
+    if bounds is None:
+        for interval_end, energy_wh, quality in rows:
+            s = _epoch(interval_end)
+            writer.writerow([_utc_text(s), energy_wh, quality, *local(s)])
+        return buffer.getvalue()
+
+    i = 0
+    n = len(rows)
+    for lo, hi in itertools.pairwise(bounds):
+        energies: list[int] = []
+        qualities: list[int] = []
+        while i < n and _epoch(rows[i][0]) <= hi:
+            if _epoch(rows[i][0]) > lo:
+                energies.append(rows[i][1])
+                qualities.append(rows[i][2])
+            i += 1
+        worst = worst_quality(qualities)
+        writer.writerow(
+            [
+                _utc_text(hi),
+                sum(energies) if energies else "",
+                "" if worst is None else worst,
+                *local(hi),
+                len(energies),
+                (hi - lo) // _INTERVAL_S,
+            ]
+        )
+    return buffer.getvalue()
