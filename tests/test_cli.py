@@ -31,6 +31,8 @@ COMMANDS = [
     ["vee"],
     ["token"],
     ["token", "create"],
+    ["export"],
+    ["import"],
     ["demo"],
 ]
 
@@ -215,6 +217,37 @@ def test_ingest_refuses_bad_file_whole(tmp_path: Path) -> None:
             == []
         )
     assert run("ingest", str(tmp_path / "missing.csv"), "--database", url).exit_code == 2
+
+
+SHARED_GB = ROOT.parent / "shared" / "reference" / "greenbutton"
+
+
+def test_import_then_export_greenbutton(tmp_path: Path) -> None:
+    if not SHARED_GB.is_dir():
+        pytest.skip(f"the reference folder {SHARED_GB} is absent")
+    url = _store_with_meter(tmp_path)
+    day = run("import", str(SHARED_GB / "test_usage_data_11.xml"), "--meter", "MM00000007", "--database", url)
+    assert day.exit_code == 0, day.output
+    assert "intervals in the file: 92" in day.output  # the spring-forward day
+    out = tmp_path / "gb.xml"
+    exported = run(
+        "export", "--meter", "MM00000007", "--start", "2012-03-11T05:00Z", "--end", "2012-03-12T04:00Z",
+        "--format", "greenbutton", "--timezone", "America/New_York", "--output", str(out), "--database", url,
+    )  # fmt: skip
+    assert exported.exit_code == 0, exported.output
+    import xmlschema
+
+    xmlschema.XMLSchema(str(SHARED_GB / "usage.xsd")).validate(str(out))
+    csv_out = run(
+        "export", "--meter", "MM00000007", "--start", "2012-03-11T05:00Z", "--end", "2012-03-12T04:00Z",
+        "--database", url,
+    )  # fmt: skip
+    assert csv_out.exit_code == 0
+    assert len(csv_out.stdout.strip().splitlines()) == 1 + 92
+    bad = run(
+        "export", "--meter", "MM00000007", "--start", "x", "--end", "2012-03-12T04:00Z", "--database", url
+    )
+    assert bad.exit_code == 2
 
 
 def test_token_create(tmp_path: Path) -> None:
