@@ -33,6 +33,7 @@ COMMANDS = [
     ["token", "create"],
     ["export"],
     ["import"],
+    ["push"],
     ["demo"],
 ]
 
@@ -248,6 +249,15 @@ def test_import_then_export_greenbutton(tmp_path: Path) -> None:
         "export", "--meter", "MM00000007", "--start", "x", "--end", "2012-03-12T04:00Z", "--database", url
     )
     assert bad.exit_code == 2
+
+
+def test_push_refuses_bad_channel_and_reports_an_empty_outbox(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'push.db'}"
+    assert run("push", "--channel", "pigeon", "--url", "x", "--database", url).exit_code == 2
+    # nothing queued: nothing is sent, and the receiver is not even needed
+    empty = run("push", "--channel", "webhook", "--url", "http://127.0.0.1:9/hook", "--database", url)
+    assert empty.exit_code == 0, empty.output
+    assert "sent: 0" in empty.output
 
 
 def test_token_create(tmp_path: Path) -> None:

@@ -666,6 +666,36 @@ def import_command(
     )
 
 
+@app.command("push")
+def push_command(
+    channel: Annotated[str, typer.Option(help="mqtt or webhook.")],
+    url: Annotated[str, typer.Option(help="Broker (mqtt://host:port) or receiver (https://...) URL.")],
+    secret: Annotated[str | None, typer.Option(help="Webhook signing secret (HMAC-SHA256).")] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Send what the push outbox holds for a channel, once (at-least-once; receivers dedupe by key)."""
+    from meshmeter.headend.push import MqttPublisher, WebhookSender
+    from meshmeter.store import Store
+
+    try:
+        if channel not in ("mqtt", "webhook"):
+            raise ValueError(f"channel must be mqtt or webhook, got {channel!r}")
+        store = Store(database)
+        try:
+            sender = (
+                MqttPublisher(store, url) if channel == "mqtt" else WebhookSender(store, url, secret=secret)
+            )
+            stats = sender.run_once()
+        finally:
+            store.close()
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"sent: {stats.sent}, failed (will retry): {stats.failed}, dead letters: {stats.dead_lettered}, "
+        f"pending: {stats.pending}"
+    )
+
+
 @token_app.command("create")
 def token_create(
     role: Annotated[str, typer.Option(help="admin, operator, billing or read-only.")],
