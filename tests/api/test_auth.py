@@ -19,7 +19,17 @@ REQUESTS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
         {"params": {"start": "2024-03-01T08:00Z", "end": "2024-03-01T09:00Z"}},
     ),
     ("GET", "/meters/{serial}/register-reads"): ("/meters/M1/register-reads", {}),
+    ("POST", "/meters/{serial}/intervals"): (
+        "/meters/M1/intervals",
+        {"json": {"intervals": [{"interval_end": "2024-03-05T00:00:00Z", "energy_wh": 5}]}},
+    ),
+    ("POST", "/intervals"): (
+        "/intervals",
+        {"json": [{"meter": "M2", "intervals": [{"interval_end": "2024-03-05T00:00:00Z", "energy_wh": 5}]}]},
+    ),
     ("GET", "/events"): ("/events", {}),
+    ("GET", "/alerts"): ("/alerts", {}),
+    ("GET", "/network/health"): ("/network/health", {}),
     ("GET", "/tokens"): ("/tokens", {}),
     ("POST", "/tokens"): ("/tokens", {"json": {"role": "read-only"}}),
     ("DELETE", "/tokens/{token_id}"): ("/tokens/1", {}),

@@ -53,6 +53,7 @@ assert tuple(r.value for r in Role) == API_TOKEN_ROLES, "roles of the API and of
 ALL_ROLES = frozenset(Role)
 _MONITOR = frozenset({Role.ADMIN, Role.OPERATOR, Role.READ_ONLY})
 _ADMIN = frozenset({Role.ADMIN})
+_OPERATE = frozenset({Role.ADMIN, Role.OPERATOR})
 
 ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/sites"): ALL_ROLES,
@@ -61,7 +62,11 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/meters/{serial}"): ALL_ROLES,
     ("GET", "/meters/{serial}/intervals"): ALL_ROLES,
     ("GET", "/meters/{serial}/register-reads"): ALL_ROLES,
+    ("POST", "/meters/{serial}/intervals"): _OPERATE,
+    ("POST", "/intervals"): _OPERATE,
     ("GET", "/events"): _MONITOR,
+    ("GET", "/alerts"): _MONITOR,
+    ("GET", "/network/health"): _MONITOR,
     ("GET", "/tokens"): _ADMIN,
     ("POST", "/tokens"): _ADMIN,
     ("DELETE", "/tokens/{token_id}"): _ADMIN,

@@ -11,6 +11,7 @@ from meshmeter import __version__
 from meshmeter.api.auth import authorize, check_route_table
 from meshmeter.api.problems import install_problem_handlers
 from meshmeter.api.routes import api_router
+from meshmeter.api.routes.network import NetworkReportProvider
 from meshmeter.api.settings import Settings
 from meshmeter.store import Store
 
@@ -26,7 +27,12 @@ See `docs/api.md`.
 """
 
 
-def create_app(store: Store | None = None, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    store: Store | None = None,
+    settings: Settings | None = None,
+    *,
+    network_report: NetworkReportProvider | None = None,
+) -> FastAPI:
     """
     Build the API.
 
@@ -38,6 +44,9 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
     settings : Settings, optional
         Without them, read from the environment (``MESHMETER_*``) and checked: in production a missing,
         short or placeholder ``MESHMETER_ADMIN_TOKEN`` refuses to start (``ValueError``).
+    network_report : callable, optional
+        Gives the latest CIT report of the radio network (manual §5.2), or None; ``GET /network/health``
+        adds its summary. Default none.
 
     Returns
     -------
@@ -64,6 +73,7 @@ def create_app(store: Store | None = None, settings: Settings | None = None) -> 
     )
     app.state.store = served
     app.state.settings = settings
+    app.state.network_report = network_report
     app.state.admin_token = None if settings.admin_token is None else settings.admin_token.get_secret_value()
     install_problem_handlers(app)
     app.include_router(api_router, dependencies=[Depends(authorize)])

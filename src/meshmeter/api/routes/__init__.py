@@ -16,6 +16,8 @@ _WHY = {
     401: "No valid bearer token",
     403: "The token's role may not do this",
     404: "Not found",
+    413: "The body is too large",
+    415: "The body's content type is not one the route takes",
     422: "The request does not have the required form",
 }
 
@@ -30,10 +32,10 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _router() -> APIRouter:
-    from meshmeter.api.routes import events, meters, sites, tokens
+    from meshmeter.api.routes import alerts, events, ingest, meters, network, sites, tokens
 
     router = APIRouter()
-    for module in (sites, meters, events, tokens):
+    for module in (sites, meters, ingest, events, alerts, network, tokens):
         router.include_router(module.router)
     return router
 

@@ -1,0 +1,257 @@
+"""Interval data sent over HTTP: JSON or CSV bodies, one meter or a batch of several (``docs/ingest.md``).
+
+The bodies are those of :func:`meshmeter.headend.ingest.ingest_json` and
+:func:`~meshmeter.headend.ingest.ingest_csv`, stored with source ``"http"``. A body is refused whole
+(nothing stored) with a problem document naming the reason and the field: 400 when it is not JSON or CSV at
+all, 404 for an unknown meter, 413 when too large, 415 for another content type, 422 for anything else
+wrong in it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from meshmeter.api.deps import StoreDep
+from meshmeter.api.problems import Problem, problem_response
+from meshmeter.api.routes import problems
+from meshmeter.headend.ingest import IngestError, IngestReason, IngestResult, ingest_csv, ingest_json
+from meshmeter.store import Store
+
+__all__ = ["MAX_BODY_BYTES", "SOURCE", "IngestResultPublic", "router"]
+
+router = APIRouter(tags=["ingest"])
+
+MAX_BODY_BYTES = 64 * 1024 * 1024
+"""The largest body taken: 64 MiB, about 900 000 CSV rows. [byte]"""
+
+SOURCE = "http"
+"""The ``source`` of the rows stored through these routes."""
+
+
+class IngestResultPublic(BaseModel):
+    """What an ingest did (``IngestResult``)."""
+
+    accepted: int = Field(description="rows taken from the body, repeats included [1]")
+    new: int = Field(description="intervals stored for the first time [1]")
+    duplicates: int = Field(description="rows already stored with the same values, or repeated [1]")
+    revised: int = Field(description="intervals stored with other values, kept as a new revision [1]")
+    stored: int = Field(description="rows written: new + revised [1]")
+
+
+_STATUS: dict[str, int] = {
+    IngestReason.MALFORMED: 400,
+    IngestReason.UNKNOWN_METER: 404,
+}
+"""Status of a refused body by reason; every other reason is 422."""
+
+_CSV_TYPES = frozenset({"text/csv", "application/csv"})
+_JSON_EXAMPLE = {
+    "intervals": [
+        {"interval_end": "2026-01-01T00:15:00Z", "energy_wh": 120, "cumulative_wh": 45670},
+        {"interval_end": "2026-01-01T00:30:00Z", "energy_wh": 80},
+    ]
+}
+_BATCH_EXAMPLE = [{"meter": "MM00000001", **_JSON_EXAMPLE}]
+
+
+def _openapi(json_example: Any, csv_example: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": ["object", "array"]}, "example": json_example},
+                "text/csv": {"schema": {"type": "string"}, "example": csv_example},
+            },
+        }
+    }
+
+
+def _kind(request: Request) -> str:
+    """``"json"`` or ``"csv"`` from the Content-Type (JSON when none is given); 415 otherwise."""
+    header = request.headers.get("content-type", "")
+    media = header.split(";", 1)[0].strip().lower()
+    if media in _CSV_TYPES:
+        return "csv"
+    if media in ("", "application/json") or media.endswith("+json"):
+        return "json"
+    raise Problem(415, f"the body must be application/json or text/csv, got {header!r}")
+
+
+async def _body(request: Request) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise Problem(413, f"the body is {length} bytes, more than the {MAX_BODY_BYTES} taken")
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise Problem(413, f"the body is {len(body)} bytes, more than the {MAX_BODY_BYTES} taken")
+    return body
+
+
+def _refused(request: Request, exc: IngestError) -> JSONResponse:
+    status = _STATUS.get(exc.reason, 422)
+    return problem_response(
+        request, status, str(exc), extra={"reason": str(exc.reason), "field": exc.field or None}
+    )
+
+
+def _answer(result: IngestResult, response: Response) -> IngestResultPublic:
+    response.status_code = 201 if result.stored else 200
+    return IngestResultPublic(
+        accepted=result.accepted,
+        new=result.new,
+        duplicates=result.duplicates,
+        revised=result.revised,
+        stored=result.stored,
+    )
+
+
+def _one_meter_json(body: bytes, serial: str) -> bytes:
+    """
+    The body with ``"meter": serial`` added when it is one object without ``meter``.
+
+    Anything else (a list, an object naming a meter, not JSON at all) is left as it is, for ingest to check
+    with the meter given: the error messages then name the fields of the body as sent.
+    """
+    try:
+        text = body.decode("utf-8-sig")
+        document = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return body
+    if not isinstance(document, dict) or "meter" in document:
+        return body
+    inner = text.lstrip()[1:]  # after the opening brace
+    joiner = "" if inner.lstrip().startswith("}") else ", "
+    return ('{"meter": ' + json.dumps(serial) + joiner + inner).encode("utf-8")
+
+
+def _one_meter_csv(body: bytes, serial: str) -> bytes | IngestError:
+    """
+    The CSV with a ``meter`` column of ``serial`` added when its header has none; an error when a row
+    names another meter. Records keep their numbers, so that ``line n`` in errors is the body's.
+    """
+    try:
+        table = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline=""), strict=True))
+    except (UnicodeDecodeError, csv.Error):
+        return body  # ingest says what is wrong
+    first = next((cells for cells in table if any(c.strip() for c in cells)), None)
+    if first is None:
+        return body
+    if first[0].strip() == "meter":
+        for n, cells in enumerate(table, start=1):
+            if cells is first or not any(c.strip() for c in cells):
+                continue
+            named = cells[0].strip()
+            if named and named != serial:
+                return IngestError(
+                    IngestReason.METER_MISMATCH,
+                    f"line {n}: meter is {named!r}, but the data came for meter {serial!r}",
+                    field=f"line {n}: meter",
+                )
+        return body
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\n")
+    for cells in table:
+        if cells is first:
+            writer.writerow(["meter", *cells])
+        else:
+            writer.writerow([serial, *cells] if any(c.strip() for c in cells) else [])
+    return out.getvalue().encode("utf-8")
+
+
+def _ingest_one(store: Store, serial: str, kind: str, body: bytes) -> IngestResult | IngestError:
+    if store.get_meter(serial=serial) is None:
+        raise Problem(404, f"no meter has serial {serial!r}")
+    try:
+        if kind == "json":
+            return ingest_json(store, _one_meter_json(body, serial), source=SOURCE, meter=serial)
+        prepared = _one_meter_csv(body, serial)
+        if isinstance(prepared, IngestError):
+            return prepared
+        return ingest_csv(store, prepared, source=SOURCE)
+    except IngestError as exc:
+        return exc
+
+
+def _ingest_batch(store: Store, kind: str, body: bytes) -> IngestResult | IngestError:
+    try:
+        if kind == "json":
+            return ingest_json(store, body, source=SOURCE)
+        return ingest_csv(store, body, source=SOURCE)
+    except IngestError as exc:
+        return exc
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Nothing new: every row was stored already"},
+    **problems(400, 404, 413, 415),
+}
+_ONE_CSV = "interval_end,energy_wh,cumulative_wh\n2026-01-01T00:15:00Z,120,45670\n2026-01-01T00:30:00Z,80,\n"
+_BATCH_CSV = "meter,interval_end,energy_wh,cumulative_wh\nMM00000001,2026-01-01T00:15:00Z,120,45670\n"
+
+
+@router.post(
+    "/meters/{serial}/intervals",
+    response_model=IngestResultPublic,
+    status_code=201,
+    summary="Send a meter's intervals",
+    responses={
+        200: {"description": "Nothing new: every row was stored already"},
+        **problems(400, 404, 413, 415),
+    },
+    openapi_extra=_openapi(_JSON_EXAMPLE, _ONE_CSV),
+)
+async def post_meter_intervals(
+    serial: str, request: Request, response: Response, store: StoreDep
+) -> IngestResultPublic | JSONResponse:
+    """
+    Store intervals of one meter, sent as JSON (``{"intervals": [...]}``, with or without ``"meter"``,
+    which must then be this one) or as CSV (``Content-Type: text/csv``; the ``meter`` column optional).
+
+    201 with the counts when rows were stored, 200 when all were stored already. The body is refused
+    whole, nothing stored: 400 not JSON or CSV, 404 unknown meter, 422 a bad field (``reason``, ``field``).
+    """
+    kind = _kind(request)
+    body = await _body(request)
+    outcome = await run_in_threadpool(_ingest_one, store, serial, kind, body)
+    if isinstance(outcome, IngestError):
+        return _refused(request, outcome)
+    return _answer(outcome, response)
+
+
+@router.post(
+    "/intervals",
+    response_model=IngestResultPublic,
+    status_code=201,
+    summary="Send intervals of several meters",
+    responses={
+        200: {"description": "Nothing new: every row was stored already"},
+        **problems(400, 404, 413, 415),
+    },
+    openapi_extra=_openapi(_BATCH_EXAMPLE, _BATCH_CSV),
+)
+async def post_intervals(
+    request: Request, response: Response, store: StoreDep
+) -> IngestResultPublic | JSONResponse:
+    """
+    Store a batch of intervals of several meters: the JSON (an object or a list of objects, each with
+    ``meter`` and ``intervals``) or the CSV (``meter,interval_end,energy_wh[,cumulative_wh]``) of
+    ``docs/ingest.md``.
+
+    201 with the counts when rows were stored, 200 when all were stored already. The batch is refused
+    whole, nothing stored: 400 not JSON or CSV, 404 an unknown meter, 422 a bad field (``reason``,
+    ``field``).
+    """
+    kind = _kind(request)
+    body = await _body(request)
+    outcome = await run_in_threadpool(_ingest_batch, store, kind, body)
+    if isinstance(outcome, IngestError):
+        return _refused(request, outcome)
+    return _answer(outcome, response)

@@ -1,0 +1,138 @@
+"""The health of the AMR network, as the head-end sees it: when each meter was last heard."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+
+from meshmeter.amr.cit import CitReport
+from meshmeter.api.deps import StoreDep
+from meshmeter.api.routes import problems
+from meshmeter.headend.alerts import DEFAULT_SILENCE_S, communication_status
+
+__all__ = [
+    "MeterHealthPublic",
+    "NetworkHealthPublic",
+    "NetworkReportProvider",
+    "NetworkSummaryPublic",
+    "router",
+]
+
+router = APIRouter(prefix="/network", tags=["network"])
+
+NetworkReportProvider = Callable[[], CitReport | None]
+"""What ``create_app(network_report=...)`` takes: a function giving the latest CIT report, or None."""
+
+
+class MeterHealthPublic(BaseModel):
+    """When a meter was last heard."""
+
+    meter_id: int
+    serial: str
+    last_interval_end: datetime | None = Field(
+        description="end of its latest raw interval; null: never heard"
+    )
+    last_received_at: datetime | None = Field(description="when that interval was received")
+    age_s: float | None = Field(description="now - last_interval_end [s]")
+    silent: bool = Field(description="age_s above silence_s, or never heard")
+
+
+class HealthCountsPublic(BaseModel):
+    """Meters by state."""
+
+    meters: int
+    reporting: int = Field(description="heard within silence_s")
+    silent: int = Field(description="not heard within silence_s, never-heard ones included")
+    never_heard: int
+
+
+class NetworkSummaryPublic(BaseModel):
+    """The summary of the CIT report of the radio network (manual §5.2), when the app has one."""
+
+    mdts: int
+    repeaters: int
+    joined_mdts: int
+    joined_repeaters: int
+    intervals_due: int
+    delivered: int
+    delivered_on_time: int
+    delivery_ratio: float = Field(description="delivered in the end over due [1]")
+    on_time_ratio: float = Field(description="delivered within the hour over due after joining [1]")
+    duplicates: int
+    rejected: dict[str, int] = Field(description="frames the DCAP refused, by reason")
+    events: dict[str, int] = Field(description="events the DCAP received, by kind")
+    unjoined: int = Field(description="MDTs that could not join")
+
+
+class NetworkHealthPublic(BaseModel):
+    """The network's health."""
+
+    now: datetime
+    silence_s: float = Field(description="a meter not heard for longer is silent [s]")
+    counts: HealthCountsPublic
+    silent: list[str] = Field(description="serial numbers of the silent meters")
+    meters: list[MeterHealthPublic]
+    network: NetworkSummaryPublic | None = Field(description="the CIT report's summary; null without one")
+
+
+def _summary(report: CitReport) -> NetworkSummaryPublic:
+    return NetworkSummaryPublic(
+        mdts=report.mdts,
+        repeaters=report.repeaters,
+        joined_mdts=report.joined_mdts,
+        joined_repeaters=report.joined_repeaters,
+        intervals_due=report.intervals_due,
+        delivered=report.delivered,
+        delivered_on_time=report.delivered_on_time,
+        delivery_ratio=report.delivery_ratio,
+        on_time_ratio=report.on_time_ratio,
+        duplicates=report.duplicates,
+        rejected=dict(report.rejected),
+        events=dict(report.events),
+        unjoined=len(report.unjoined),
+    )
+
+
+@router.get("/health", response_model=NetworkHealthPublic, summary="Network health", responses=problems())
+def network_health(
+    request: Request,
+    store: StoreDep,
+    silence_s: Annotated[
+        float, Query(gt=0, le=366 * 86400, description="a meter not heard for longer is silent [s]")
+    ] = DEFAULT_SILENCE_S,
+) -> NetworkHealthPublic:
+    """
+    Per meter, its latest raw interval, when it was received and its age; the meters silent for longer
+    than ``silence_s``; counts; and the summary of the CIT report when the app was given one.
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    statuses = communication_status(store, now=now, silence_s=silence_s)
+    meters = [
+        MeterHealthPublic(
+            meter_id=s.meter_id,
+            serial=s.serial,
+            last_interval_end=s.last_interval_end,
+            last_received_at=s.last_received_at,
+            age_s=s.age_s,
+            silent=s.silent,
+        )
+        for s in statuses
+    ]
+    never = sum(1 for s in statuses if s.last_interval_end is None)
+    silent = [s.serial for s in statuses if s.silent]
+    provider: NetworkReportProvider | None = getattr(request.app.state, "network_report", None)
+    report = None if provider is None else provider()
+    return NetworkHealthPublic(
+        now=now,
+        silence_s=silence_s,
+        counts=HealthCountsPublic(
+            meters=len(statuses), reporting=len(statuses) - len(silent), silent=len(silent), never_heard=never
+        ),
+        silent=silent,
+        meters=meters,
+        network=None if report is None else _summary(report),
+    )
