@@ -34,6 +34,7 @@ COMMANDS = [
     ["export"],
     ["import"],
     ["push"],
+    ["alerts"],
     ["demo"],
 ]
 
@@ -258,6 +259,20 @@ def test_push_refuses_bad_channel_and_reports_an_empty_outbox(tmp_path: Path) ->
     empty = run("push", "--channel", "webhook", "--url", "http://127.0.0.1:9/hook", "--database", url)
     assert empty.exit_code == 0, empty.output
     assert "sent: 0" in empty.output
+
+
+def test_alerts_raises_communication_loss(tmp_path: Path) -> None:
+    url = _store_with_meter(tmp_path)
+    csv_file = tmp_path / "old.csv"
+    csv_file.write_text(
+        "meter,interval_end,energy_wh\nMM00000007,2026-01-05T01:00:00Z,100\n", encoding="utf-8"
+    )
+    assert run("ingest", str(csv_file), "--database", url).exit_code == 0
+    result = run("alerts", "--database", url, "--json")
+    assert result.exit_code == 0, result.output
+    kinds = [a["kind"] for a in json.loads(result.output)]
+    assert "comm_loss" in kinds  # silent since January 2026
+    assert run("alerts", "--silence-hours", "0", "--database", url).exit_code == 2
 
 
 def test_token_create(tmp_path: Path) -> None:

@@ -696,6 +696,43 @@ def push_command(
     )
 
 
+@app.command("alerts")
+def alerts_command(
+    silence_hours: Annotated[
+        float, typer.Option(help="Raise communication loss after this much silence.")
+    ] = 2.0,
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check communication now (raise or clear loss alerts), then list the alerts in force."""
+    from datetime import UTC, datetime
+
+    from meshmeter.headend.alerts import active_alerts, check_communication
+    from meshmeter.store import Store
+
+    try:
+        if not (math.isfinite(silence_hours) and silence_hours > 0):
+            raise ValueError(f"silence_hours must be finite and > 0, got {silence_hours!r}")
+        store = Store(database)
+        try:
+            check_communication(store, now=datetime.now(UTC), silence_s=silence_hours * 3600.0)
+            found = active_alerts(store)
+        finally:
+            store.close()
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    rows = [
+        {"kind": str(a.kind), "at": a.at.isoformat(), "meter_id": a.meter_id, "key": a.key} for a in found
+    ]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        console.print("no alert in force")
+    for row in rows:
+        console.print(f"{row['at']}  {row['kind']}  meter {row['meter_id']}  ({row['key']})")
+
+
 @token_app.command("create")
 def token_create(
     role: Annotated[str, typer.Option(help="admin, operator, billing or read-only.")],
