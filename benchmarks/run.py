@@ -24,6 +24,11 @@ an absolute figure.
   Figure: meter-days per second. Baseline: one ``np.cumsum`` over the (2, n) current array. Target at
   1-minute steps: ratio <= 10; at 1 s steps no target is set and the ratio is reported.
 
+* **head-end** (issue 4): ``ingest_json`` of N meters x D days of 15-minute intervals into a fresh store,
+  beside a plain ``executemany`` (SQLite) / ``COPY`` (PostgreSQL) of the same rows into a bare table;
+  bytes per interval of the SQLite file after VACUUM; a year of one meter's quarter-hours through the API
+  (p95). PostgreSQL where ``MESHMETER_DATABASE_URL`` or ``MESHMETER_TEST_POSTGRES_URL`` names a server.
+
 A missed target is reported, not raised: the exit status is 0 unless something fails, or with ``--strict``
 1 when any target is missed.
 """
@@ -33,23 +38,44 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
 import os
 import platform
+import secrets
+import sqlite3
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 from numpy.typing import NDArray
 
+from meshmeter.api import Settings, create_app
+from meshmeter.headend.ingest import ingest_json
+from meshmeter.headend.vee import run_vee
 from meshmeter.meter.metrology import FrontEnd, LineCycleMeter, synthesize_element
 from meshmeter.meter.twin import Meter
 from meshmeter.site.mesh import simulate_site
 from meshmeter.site.profiles import residential_profile
+from meshmeter.store import ENV_DATABASE_URL, Store, database_url
+
+with warnings.catch_warnings():
+    # Starlette's TestClient warns that it would prefer httpx2; the httpx it has works.
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+INTERVAL_S = 900
+"""A meter interval, 15 minutes. [s]"""
 
 REPEATS = 5
 """Timed repeats of a full run; the best is kept."""
@@ -387,6 +413,488 @@ def format_network(r: NetworkResult) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
+# the head-end: ingest, bytes per interval, a year through the API
+# --------------------------------------------------------------------------------------------------
+
+HEADEND_TARGET_INGEST_RATIO = 2.0
+"""Issue 4: ingest at least half the plain throughput (``executemany`` on SQLite, ``COPY`` on PostgreSQL):
+time / plain time <= 2."""
+HEADEND_TARGET_BYTES = 20.0
+"""Issue 4: at most 20 bytes per interval in SQLite, all that is stored for an interval VEE passed. [B]"""
+HEADEND_TARGET_API_P95_S = 0.100
+"""Issue 4: a year of one meter's 15-minute data through the API in under 100 ms at the 95th percentile.
+[s]"""
+HEADEND_START = datetime(2024, 1, 1, tzinfo=UTC)
+"""First interval of the benchmark's data starts here (it ends 15 minutes later)."""
+HEADEND_VEE_METERS = 10
+"""VEE is run over this many meters (about 0.1 s a meter) to show what it stores for data it passes."""
+API_REQUESTS = 20
+"""Requests of the API benchmark; their 95th percentile is reported."""
+
+_RAW_COLUMNS = "meter_id, interval_end, revision, energy_wh, cumulative_wh, source, received_at"
+
+
+@dataclass(frozen=True)
+class HeadendFigure:
+    """One head-end figure beside its baseline, measured in the same run."""
+
+    backend: str
+    """``"sqlite"`` or ``"postgresql"``."""
+    name: str
+    figure: float
+    unit: str
+    baseline: str
+    baseline_figure: float
+    ratio: float
+    """Ingest: time / baseline time; bytes and API: figure / baseline figure. [1]"""
+    target: str
+    """The target, in words."""
+    verdict: str
+    """``"PASS"``, ``"MISS"`` or ``"-"`` (no target)."""
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class HeadendResult:
+    """The head-end benchmarks of one run."""
+
+    meters: int
+    days: float
+    intervals: int
+    figures: list[HeadendFigure]
+    skipped: dict[str, str]
+    """Backend → why it was not run."""
+
+
+def headend_batches(meters: int, days: float, seed: int = 20260104) -> tuple[list[int], IntArray, IntArray]:
+    """
+    ``meters`` × ``days`` of 15-minute intervals: a tenant-like random load, 20–120 Wh an interval.
+
+    Returns
+    -------
+    ends_s : list of int
+        Interval ends, the same for every meter. [s]
+    energy_wh, cumulative_wh : ndarray of int64, shape (meters, n)
+        Energy in each interval, and the register at its end. [Wh]
+    """
+    n = round(days * 96)
+    first = int(HEADEND_START.timestamp())
+    ends_s = list(range(first + INTERVAL_S, first + INTERVAL_S * (n + 1), INTERVAL_S))
+    rng = np.random.default_rng(seed)
+    energy = rng.integers(20, 121, size=(meters, n), dtype=np.int64)
+    cumulative = np.cumsum(energy, axis=1) + rng.integers(0, 10**7, size=(meters, 1), dtype=np.int64)
+    return ends_s, energy, cumulative
+
+
+def _json_documents(
+    serials: Sequence[str], ends_s: Sequence[int], energy: IntArray, cumulative: IntArray
+) -> list[bytes]:
+    """One ``ingest_json`` document per meter (what an HTTP or MQTT client sends), encoded."""
+    stamps = [datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") for t in ends_s]
+    documents = []
+    for m, serial in enumerate(serials):
+        items = ",".join(
+            f'{{"interval_end":"{s}","energy_wh":{e},"cumulative_wh":{c}}}'
+            for s, e, c in zip(stamps, energy[m].tolist(), cumulative[m].tolist(), strict=True)
+        )
+        documents.append(f'{{"meter":"{serial}","intervals":[{items}]}}'.encode())
+    return documents
+
+
+def _plain_rows(
+    ends: Sequence[Any], energy: IntArray, cumulative: IntArray, received_at: Any
+) -> list[tuple[Any, ...]]:
+    """The rows the store keeps, as tuples of the raw_intervals columns."""
+    rows: list[tuple[Any, ...]] = []
+    for m in range(energy.shape[0]):
+        rows.extend(
+            (m + 1, t, 0, e, c, "bench", received_at)
+            for t, e, c in zip(ends, energy[m].tolist(), cumulative[m].tolist(), strict=True)
+        )
+    return rows
+
+
+def _timed(run: Callable[[], object], *, pause_gc: bool = True) -> float:
+    """
+    Wall time of one call, after a garbage collection; the collector paused during it unless
+    ``pause_gc`` is false (a request's latency: collections are part of what a client waits for). [s]
+    """
+    gc.collect()
+    if pause_gc:
+        gc.disable()
+    try:
+        start = time.perf_counter()
+        run()
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
+
+
+def _fresh_store(url: str, meters: int) -> tuple[Store, list[str]]:
+    store = Store(url)
+    serials = [f"BENCH{m:06d}" for m in range(meters)]
+    for serial in serials:
+        store.create_meter(serial=serial, designation="MM-D1202001-T-SCC", ct_ratio=2000)
+    return store, serials
+
+
+def _ingest(store: Store, documents: Sequence[bytes], intervals: int) -> None:
+    stored = sum(ingest_json(store, d, source="bench").stored for d in documents)
+    if stored != intervals:
+        raise RuntimeError(f"ingest stored {stored} intervals, expected {intervals}")
+
+
+def _ingest_figures(
+    backend: str, ingest_s: float, insert_s: float, plain_s: float, plain: str, intervals: int, meters: int
+) -> list[HeadendFigure]:
+    out = []
+    for name, elapsed, target in (
+        (
+            f"ingest_json, {meters} meters x {intervals // meters} intervals",
+            ingest_s,
+            HEADEND_TARGET_INGEST_RATIO,
+        ),
+        (f"Store.insert_raw_intervals, {meters} batches of {intervals // meters}", insert_s, None),
+    ):
+        ratio = elapsed / plain_s
+        out.append(
+            HeadendFigure(
+                backend=backend,
+                name=name,
+                figure=intervals / elapsed,
+                unit="rows/s",
+                baseline=plain,
+                baseline_figure=intervals / plain_s,
+                ratio=ratio,
+                target="-" if target is None else f"time <= {target:g}x plain (>= half its rows/s)",
+                verdict=_verdict(ratio, target, at_most=True),
+                detail={"time_s": elapsed, "baseline_time_s": plain_s, "intervals": intervals},
+            )
+        )
+    return out
+
+
+def _sqlite_size(path: Path) -> tuple[int, dict[str, int]]:
+    """File size after a checkpoint and VACUUM, and the bytes of each table and index (dbstat)."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        connection.execute("VACUUM")
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try:
+            tables = dict(connection.execute("SELECT name, SUM(pgsize) FROM dbstat GROUP BY name").fetchall())
+        except sqlite3.OperationalError:  # SQLite built without the dbstat table
+            tables = {}
+    finally:
+        connection.close()
+    return path.stat().st_size, {k: int(v) for k, v in tables.items() if v > 4096}
+
+
+def bench_headend_sqlite(meters: int, days: float, workdir: Path) -> list[HeadendFigure]:
+    """Ingest into a fresh SQLite file beside a plain ``executemany``; then the bytes per interval."""
+    ends_s, energy, cumulative = headend_batches(meters, days)
+    intervals = energy.size
+    store, serials = _fresh_store(f"sqlite:///{workdir / 'ingest.db'}", meters)
+    documents = _json_documents(serials, ends_s, energy, cumulative)
+    try:
+        ingest_s = _timed(lambda: _ingest(store, documents, intervals))
+    finally:
+        store.close()
+    store, _ = _fresh_store(f"sqlite:///{workdir / 'insert.db'}", meters)
+    ends = [datetime.fromtimestamp(t, UTC) for t in ends_s]
+    batches = [
+        list(zip(ends, energy[m].tolist(), cumulative[m].tolist(), strict=True)) for m in range(meters)
+    ]
+
+    def insert() -> None:
+        for m, rows in enumerate(batches):
+            store.insert_raw_intervals(meter_id=m + 1, rows=rows, source="bench")
+
+    try:
+        insert_s = _timed(insert)
+    finally:
+        store.close()
+    plain_path = workdir / "plain.db"
+    plain = sqlite3.connect(plain_path, isolation_level=None)
+    plain.execute("PRAGMA journal_mode = WAL")
+    plain.execute(
+        "CREATE TABLE raw_intervals (meter_id INTEGER NOT NULL, interval_end INTEGER NOT NULL, "
+        "revision INTEGER NOT NULL, energy_wh INTEGER NOT NULL, cumulative_wh INTEGER, source TEXT NOT NULL, "
+        "received_at INTEGER NOT NULL, PRIMARY KEY (meter_id, interval_end, revision)) WITHOUT ROWID"
+    )
+    rows = _plain_rows(ends_s, energy, cumulative, int(time.time()))
+
+    def executemany() -> None:
+        plain.execute("BEGIN")
+        plain.executemany(f"INSERT INTO raw_intervals ({_RAW_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        plain.execute("COMMIT")
+
+    try:
+        plain_s = _timed(executemany)
+    finally:
+        plain.close()
+    figures = _ingest_figures(
+        "sqlite",
+        ingest_s,
+        insert_s,
+        plain_s,
+        "sqlite3 executemany, bare table, one transaction",
+        intervals,
+        meters,
+    )
+
+    # VEE over some meters: what does it store for intervals it passes unchanged?
+    store = Store(f"sqlite:///{workdir / 'ingest.db'}")
+    vee_meters = min(meters, HEADEND_VEE_METERS)
+    passed = changed = 0
+    try:
+        for m in range(vee_meters):
+            report = run_vee(
+                store, meter_id=m + 1, start=HEADEND_START, end=datetime.fromtimestamp(ends_s[-1], UTC)
+            )
+            passed += report.valid
+            changed += report.changed
+    finally:
+        store.close()
+    size, tables = _sqlite_size(workdir / "ingest.db")
+    plain_size, _ = _sqlite_size(plain_path)
+    figure = size / intervals
+    figures.append(
+        HeadendFigure(
+            backend="sqlite",
+            name=f"bytes per interval, {intervals} intervals (file after VACUUM / intervals)",
+            figure=figure,
+            unit="B/interval",
+            baseline="bare table of the same columns and key, after VACUUM",
+            baseline_figure=plain_size / intervals,
+            ratio=figure / (plain_size / intervals),
+            target=f"<= {HEADEND_TARGET_BYTES:g} B/interval",
+            verdict=_verdict(figure, HEADEND_TARGET_BYTES, at_most=True),
+            detail={
+                "file_bytes": size,
+                "table_bytes": tables,
+                "raw_intervals_bytes_per_interval": tables.get("raw_intervals", 0) / intervals,
+                "vee_meters": vee_meters,
+                "vee_passed_intervals": passed,
+                "vee_validated_rows_written": changed,
+            },
+        )
+    )
+    return figures
+
+
+def _libpq_url(url: str) -> str:
+    """A URL psycopg takes (no ``+psycopg`` driver name, no SQLAlchemy-only query)."""
+    return database_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def postgres_url() -> tuple[str | None, str]:
+    """The PostgreSQL server to use, and why none when there is none."""
+    for name in (ENV_DATABASE_URL, "MESHMETER_TEST_POSTGRES_URL"):
+        url = os.environ.get(name)
+        if url and database_url(url).get_backend_name() == "postgresql":
+            return url, ""
+    return None, "neither MESHMETER_DATABASE_URL nor MESHMETER_TEST_POSTGRES_URL names a PostgreSQL server"
+
+
+@contextmanager
+def _pg_schema(url: str) -> Iterator[tuple[str, str]]:
+    """A private schema, dropped afterwards: (the store's URL that uses it, the schema's name)."""
+    schema = f"meshmeter_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(_libpq_url(url), autocommit=True) as connection:
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield (
+            database_url(url)
+            .update_query_dict({"options": f"-csearch_path={schema}"})
+            .render_as_string(hide_password=False),
+            schema,
+        )
+    finally:
+        with psycopg.connect(_libpq_url(url), autocommit=True) as connection:
+            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+def bench_headend_postgresql(meters: int, days: float, url: str) -> list[HeadendFigure]:
+    """Ingest into fresh PostgreSQL schemas beside a plain ``COPY`` into a bare table."""
+    ends_s, energy, cumulative = headend_batches(meters, days)
+    intervals = energy.size
+    with _pg_schema(url) as (store_url, _):
+        store, serials = _fresh_store(store_url, meters)
+        documents = _json_documents(serials, ends_s, energy, cumulative)
+        try:
+            ingest_s = _timed(lambda: _ingest(store, documents, intervals))
+        finally:
+            store.close()
+    ends = [datetime.fromtimestamp(t, UTC) for t in ends_s]
+    with _pg_schema(url) as (store_url, _):
+        store, _ = _fresh_store(store_url, meters)
+        ids = [m.id for m in store.meters()]
+        batches = [
+            list(zip(ends, energy[m].tolist(), cumulative[m].tolist(), strict=True)) for m in range(meters)
+        ]
+
+        def insert() -> None:
+            for meter_id, rows in zip(ids, batches, strict=True):
+                store.insert_raw_intervals(meter_id=meter_id, rows=rows, source="bench")
+
+        try:
+            insert_s = _timed(insert)
+        finally:
+            store.close()
+    with _pg_schema(url) as (_, schema), psycopg.connect(_libpq_url(url)) as connection:
+        connection.execute(
+            f'CREATE TABLE "{schema}".raw_intervals (meter_id bigint NOT NULL, '
+            "interval_end timestamptz NOT NULL, revision smallint NOT NULL, energy_wh bigint NOT NULL, "
+            "cumulative_wh bigint, source text NOT NULL, received_at timestamptz NOT NULL, "
+            "PRIMARY KEY (meter_id, interval_end, revision))"
+        )
+        connection.commit()
+        rows = _plain_rows(ends, energy, cumulative, datetime.now(UTC).replace(microsecond=0))
+
+        def copy() -> None:
+            statement = f'COPY "{schema}".raw_intervals ({_RAW_COLUMNS}) FROM STDIN'
+            with connection.cursor() as cursor, cursor.copy(statement) as c:
+                for row in rows:
+                    c.write_row(row)
+            connection.commit()
+
+        plain_s = _timed(copy)
+    return _ingest_figures(
+        "postgresql",
+        ingest_s,
+        insert_s,
+        plain_s,
+        "psycopg COPY, bare table, one transaction",
+        intervals,
+        meters,
+    )
+
+
+def bench_api_year(url: str, backend: str, days: float, requests: int) -> HeadendFigure:
+    """GET ``/meters/{serial}/intervals`` of ``days`` of one meter's quarter-hours (a year: 366), p95."""
+    store = Store(url)
+    try:
+        meter = store.create_meter(serial="BENCHYEAR", designation="MM-D1202001-T-SCC", ct_ratio=2000)
+        ends_s, energy, cumulative = headend_batches(1, days)
+        ends = [datetime.fromtimestamp(t, UTC) for t in ends_s]
+        store.insert_raw_intervals(
+            meter_id=meter.id,
+            rows=list(zip(ends, energy[0].tolist(), cumulative[0].tolist(), strict=True)),
+            source="bench",
+        )
+        estimated = [(ends[k], 50, 9) for k in range(0, len(ends), 97)]  # a few estimates beside raw data
+        store.put_validated_intervals(meter_id=meter.id, rows=estimated, edited_by="bench", reason="bench")
+        token = store.create_api_token(role="read-only", label="benchmark")[1]
+        app = create_app(store, Settings(admin_token=None, environment="development"))
+        params = {
+            "start": HEADEND_START.isoformat(),
+            "end": datetime.fromtimestamp(ends_s[-1], UTC).isoformat(),
+        }
+        headers = {"Authorization": f"Bearer {token}"}
+        with TestClient(app) as client:
+
+            def get() -> None:
+                response = client.get(f"/meters/{meter.serial}/intervals", params=params, headers=headers)
+                if response.status_code != 200 or f'"count":{len(ends)}}}' not in response.text[-40:]:
+                    raise RuntimeError(f"the API answered {response.status_code}: {response.text[:200]}")
+
+            get()  # warm-up
+            times = sorted(_timed(get, pause_gc=False) for _ in range(requests))
+        is_pg = store.dialect_name == "postgresql"
+        epoch = "CAST(EXTRACT(EPOCH FROM interval_end) AS BIGINT)" if is_pg else "interval_end"
+        sql = (
+            f"SELECT {epoch}, energy_wh FROM raw_intervals WHERE meter_id = {int(meter.id)} "
+            "ORDER BY interval_end, revision"
+        )
+
+        def plain() -> None:
+            with store.engines.reader.connect() as connection:
+                cursor = connection.connection.cursor()
+                try:
+                    cursor.execute(sql)
+                    json.dumps(cursor.fetchall())
+                finally:
+                    cursor.close()
+
+        plain()
+        baseline = sorted(_timed(plain, pause_gc=False) for _ in range(requests))
+    finally:
+        store.close()
+    p95, baseline_p95 = _percentile(times, 0.95), _percentile(baseline, 0.95)
+    return HeadendFigure(
+        backend=backend,
+        name=f"API: {days:g} days of one meter's 15-min data ({len(ends_s)} rows), p95 of {requests}",
+        figure=p95 * 1e3,
+        unit="ms p95",
+        baseline="driver SELECT of (epoch s, energy_wh) + json.dumps of the rows",
+        baseline_figure=baseline_p95 * 1e3,
+        ratio=p95 / baseline_p95,
+        target=f"p95 < {HEADEND_TARGET_API_P95_S * 1e3:g} ms",
+        verdict=_verdict(p95, HEADEND_TARGET_API_P95_S, at_most=True),
+        detail={"p50_ms": _percentile(times, 0.5) * 1e3, "max_ms": times[-1] * 1e3, "requests": requests},
+    )
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of sorted values (nearest rank)."""
+    return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
+
+
+def bench_headend(meters: int, days: float, api_days: float, requests: int) -> HeadendResult:
+    """Every head-end benchmark: SQLite always, PostgreSQL where a server is named."""
+    figures: list[HeadendFigure] = []
+    skipped: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="meshmeter-bench-") as tmp:
+        workdir = Path(tmp)
+        figures += bench_headend_sqlite(meters, days, workdir)
+        figures.append(bench_api_year(f"sqlite:///{workdir / 'api.db'}", "sqlite", api_days, requests))
+    url, why = postgres_url()
+    if url is None:
+        skipped["postgresql"] = why
+    else:
+        try:
+            figures += bench_headend_postgresql(meters, days, url)
+            with _pg_schema(url) as (store_url, _):
+                figures.append(bench_api_year(store_url, "postgresql", api_days, requests))
+        except psycopg.OperationalError as exc:
+            skipped["postgresql"] = f"the server could not be reached: {str(exc).strip().splitlines()[0]}"
+    return HeadendResult(
+        meters=meters, days=days, intervals=meters * round(days * 96), figures=figures, skipped=skipped
+    )
+
+
+def format_headend(r: HeadendResult) -> str:
+    """The head-end benchmarks as a table."""
+    header = ("backend", "head-end benchmark", "figure", "unit", "baseline", "ratio", "target", "verdict")
+    rows = [
+        (
+            f.backend,
+            f.name,
+            f"{f.figure:,.1f}" if f.figure < 1000 else _si(f.figure),
+            f.unit,
+            f"{f.baseline_figure:,.1f}" if f.baseline_figure < 1000 else _si(f.baseline_figure),
+            f"{f.ratio:.2f}x",
+            f.target,
+            f.verdict,
+        )
+        for f in r.figures
+    ]
+    widths = [max(len(str(row[k])) for row in (header, *rows)) for k in range(len(header))]
+    lines = [
+        f"head-end: {r.meters} meters x {r.days:g} days of 15-minute intervals ({r.intervals:,} intervals)",
+        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    for f in r.figures:
+        lines.append(f"{f.backend}, {f.name}: baseline = {f.baseline}; {json.dumps(f.detail)}")
+    for backend, why in r.skipped.items():
+        lines.append(f"{backend}: skipped ({why})")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
 # the command
 # --------------------------------------------------------------------------------------------------
 
@@ -484,6 +992,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--network-days", type=float, default=31.0, help="simulated days of the mesh benchmark (0 skips it)"
     )
+    parser.add_argument(
+        "--headend-meters", type=int, default=1000, help="meters of the head-end benchmarks (0 skips them)"
+    )
+    parser.add_argument(
+        "--headend-days", type=float, default=31.0, help="days of 15-minute intervals per meter (head-end)"
+    )
     args = parser.parse_args(argv)
 
     results = run_all(quick=args.quick)
@@ -492,6 +1006,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         network = (
             bench_network(20, 2, 0.25) if args.quick else bench_network(1000, 40, float(args.network_days))
         )
+    headend = None
+    if args.headend_meters > 0:
+        headend = (
+            bench_headend(5, 2.0, 30.0, 3)
+            if args.quick
+            else bench_headend(args.headend_meters, args.headend_days, 366.0, API_REQUESTS)
+        )
     machine = machine_info()
     if args.json:
         document = {
@@ -499,6 +1020,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "quick": args.quick,
             "benchmarks": [asdict(r) for r in results],
             "network": asdict(network) if network is not None else None,
+            "headend": asdict(headend) if headend is not None else None,
         }
         print(json.dumps(document, indent=2))
     else:
@@ -506,9 +1028,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if network is not None:
             print()
             print(format_network(network))
-    missed = any(r.verdict == "MISS" for r in results) or (
-        network is not None
-        and "MISS" in (network.verdict_speed, network.verdict_on_time, network.verdict_delivered)
+        if headend is not None:
+            print()
+            print(format_headend(headend))
+    missed = (
+        any(r.verdict == "MISS" for r in results)
+        or (
+            network is not None
+            and "MISS" in (network.verdict_speed, network.verdict_on_time, network.verdict_delivered)
+        )
+        or (headend is not None and any(f.verdict == "MISS" for f in headend.figures))
     )
     return 1 if args.strict and missed else 0
 

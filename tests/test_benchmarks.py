@@ -1,4 +1,4 @@
-"""Smoke test of the benchmark command: it runs and reports both benchmarks. No time is asserted."""
+"""Smoke test of the benchmark command: it runs and reports every section. No time is asserted."""
 
 import json
 import subprocess
@@ -36,3 +36,14 @@ def test_quick_json_reports_both_benchmarks():
     assert network["speedup"] > 0
     assert 0 <= network["on_time_ratio"] <= 1
     assert network["verdict_delivered"] in {"PASS", "MISS"}
+    headend = document["headend"]
+    assert headend["meters"] == 5
+    assert headend["intervals"] == 5 * 2 * 96
+    figures = {(f["backend"], f["unit"]) for f in headend["figures"]}
+    assert {("sqlite", "rows/s"), ("sqlite", "B/interval"), ("sqlite", "ms p95")} <= figures
+    for f in headend["figures"]:
+        assert f["figure"] > 0
+        assert f["baseline_figure"] > 0
+        assert f["verdict"] in {"PASS", "MISS", "-"}
+    if ("postgresql", "rows/s") not in figures:
+        assert headend["skipped"]["postgresql"]

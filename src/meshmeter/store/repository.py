@@ -20,21 +20,27 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Connection,
     DateTime,
     MetaData,
     Row,
+    Select,
     SmallInteger,
     Table,
     Text,
     bindparam,
+    cast,
     func,
     insert,
     literal,
     select,
+    type_coerce,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -115,6 +121,41 @@ def _range(start: object, end: object) -> tuple[datetime, datetime]:
     if lo > hi:
         raise ValueError(f"start must not be after end, got start={lo.isoformat()} end={hi.isoformat()}")
     return lo, hi
+
+
+IntArray = NDArray[np.int64]
+
+
+def _epoch_column(column: Any, dialect_name: str) -> ColumnElement[int]:
+    """A time column as integer seconds since the Unix epoch, computed by the database (no ``datetime``)."""
+    if dialect_name == "postgresql":
+        return cast(func.extract("epoch", column), BigInteger())
+    return type_coerce(column, BigInteger())  # SQLite stores the epoch seconds themselves
+
+
+def _int_columns(connection: Connection, query: Select[Any], width: int) -> list[IntArray]:
+    """
+    The ``width`` integer columns of a query's rows, as int64 arrays.
+
+    The query runs on the driver's own cursor: its rows are the driver's tuples, with no SQLAlchemy row
+    or result processing around them (the columns must be plain integers), and numpy reads each column
+    from a list of ints, far faster than from a list of rows.
+    """
+    compiled = query.compile(dialect=connection.dialect)
+    utc = UtcDateTime()
+    params = {
+        name: utc.process_bind_param(value, connection.dialect) if isinstance(value, datetime) else value
+        for name, value in compiled.construct_params().items()
+    }
+    args: Any = [params[name] for name in compiled.positiontup or ()] if compiled.positional else params
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(str(compiled), args)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    columns = list(zip(*rows, strict=True)) or [()] * width
+    return [np.array(column, dtype=np.int64) for column in columns]
 
 
 _ROWCOUNT = {"preserve_rowcount": True}
@@ -644,6 +685,45 @@ class Store:
             latest[item.interval_end] = item
         return list(latest.values())
 
+    def raw_interval_columns(
+        self, *, meter_id: int, start: datetime, end: datetime
+    ) -> tuple[IntArray, IntArray]:
+        """
+        The latest revision of each raw interval of a meter with ``start < interval_end <= end``, as columns.
+
+        What :meth:`raw_intervals` returns, without a ``datetime`` or an object per row: for reads of many
+        intervals (a year of one meter's 15-minute data is 35,136 rows).
+
+        Parameters
+        ----------
+        meter_id : int
+            The meter.
+        start, end : datetime
+            Aware; the range ``(start, end]`` of interval ends.
+
+        Returns
+        -------
+        interval_end_s : ndarray of int64
+            End of each interval, seconds since the Unix epoch, increasing. [s]
+        energy_wh : ndarray of int64
+            Energy in each interval, of its latest revision. [Wh]
+        """
+        meter_id = v.check_id("meter_id", meter_id)
+        lo, hi = _range(start, end)
+        t = raw_intervals
+        query = (
+            select(_epoch_column(t.c.interval_end, self.dialect_name), t.c.energy_wh)
+            .where(t.c.meter_id == meter_id, t.c.interval_end > lo, t.c.interval_end <= hi)
+            .order_by(t.c.interval_end, t.c.revision)
+        )
+        with self._read() as c:
+            ends, energy = _int_columns(c, query, 2)
+        if ends.size > 1:
+            latest = np.append(ends[1:] != ends[:-1], True)  # the last revision of each end
+            if not latest.all():
+                ends, energy = ends[latest], energy[latest]
+        return ends, energy
+
     # -- validated intervals -------------------------------------------------------------------------------
 
     def put_validated_intervals(
@@ -789,6 +869,35 @@ class Store:
                 .order_by(t.c.interval_end)
             ).all()
         return [ValidatedInterval(r.meter_id, r.interval_end, r.energy_wh, r.quality) for r in rows]
+
+    def validated_interval_columns(
+        self, *, meter_id: int, start: datetime, end: datetime
+    ) -> tuple[IntArray, IntArray, IntArray]:
+        """
+        Validated intervals of a meter with ``start < interval_end <= end``, as columns.
+
+        What :meth:`validated_intervals` returns, without a ``datetime`` or an object per row.
+
+        Returns
+        -------
+        interval_end_s : ndarray of int64
+            End of each interval, seconds since the Unix epoch, increasing. [s]
+        energy_wh : ndarray of int64
+            Validated energy. [Wh]
+        quality : ndarray of int64
+            ESPI quality code (:data:`~meshmeter.store.schema.QUALITY_CODES`).
+        """
+        meter_id = v.check_id("meter_id", meter_id)
+        lo, hi = _range(start, end)
+        t = validated_intervals
+        query = (
+            select(_epoch_column(t.c.interval_end, self.dialect_name), t.c.energy_wh, t.c.quality)
+            .where(t.c.meter_id == meter_id, t.c.interval_end > lo, t.c.interval_end <= hi)
+            .order_by(t.c.interval_end)
+        )
+        with self._read() as c:
+            ends, energy, quality = _int_columns(c, query, 3)
+        return ends, energy, quality
 
     def interval_edits(self, *, meter_id: int, start: datetime, end: datetime) -> list[IntervalEdit]:
         """The audit of edits and estimates of a meter's intervals with ``start < interval_end <= end``."""

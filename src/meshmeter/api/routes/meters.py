@@ -11,13 +11,13 @@ from fastapi import APIRouter, Query, Response
 from meshmeter.api.deps import StoreDep
 from meshmeter.api.intervals import (
     Resolution,
-    aggregate,
+    aggregate_columns,
     boundaries,
-    merge_intervals,
+    columns_to_csv,
+    columns_to_json,
+    merge_columns,
     parse_instant,
     parse_timezone,
-    to_csv,
-    to_json,
 )
 from meshmeter.api.models import (
     IntervalsPublic,
@@ -124,17 +124,14 @@ def get_intervals(
     except ValueError as exc:
         raise Problem(400, str(exc)) from None
     meter = _meter(store, serial)
-    raw = store.raw_intervals(meter_id=meter.id, start=lo, end=hi)
-    validated = store.validated_intervals(meter_id=meter.id, start=lo, end=hi)
-    ends, energy, quality = merge_intervals(
-        ((r.interval_end, r.energy_wh) for r in raw),
-        ((r.interval_end, r.energy_wh, r.quality) for r in validated),
-    )
-    buckets = aggregate(ends, energy, quality, bounds)
+    # Columns (numpy arrays), not an object per interval: a year of quarter-hours is 35,136 of them.
+    raw = store.raw_interval_columns(meter_id=meter.id, start=lo, end=hi)
+    validated = store.validated_interval_columns(meter_id=meter.id, start=lo, end=hi)
+    buckets = aggregate_columns(*merge_columns(*raw, *validated), bounds)
     if format is Format.CSV:
         filename = f"{meter.serial}_{resolution.value}_{lo:%Y%m%dT%H%MZ}_{hi:%Y%m%dT%H%MZ}.csv"
         return Response(
-            to_csv(buckets, zone),
+            columns_to_csv(buckets, zone),
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
@@ -145,7 +142,7 @@ def get_intervals(
         "start": lo.astimezone(zone).isoformat(),
         "end": hi.astimezone(zone).isoformat(),
     }
-    return Response(to_json(buckets, zone, head), media_type="application/json")
+    return Response(columns_to_json(buckets, zone, head), media_type="application/json")
 
 
 _DAWN = datetime(1970, 1, 1, tzinfo=UTC)
