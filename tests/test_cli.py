@@ -24,6 +24,9 @@ COMMANDS = [
     ["decode"],
     ["meter"],
     ["meter", "run"],
+    ["meter", "add"],
+    ["site"],
+    ["site", "add"],
     ["network"],
     ["network", "simulate"],
     ["serve"],
@@ -273,6 +276,37 @@ def test_alerts_raises_communication_loss(tmp_path: Path) -> None:
     kinds = [a["kind"] for a in json.loads(result.output)]
     assert "comm_loss" in kinds  # silent since January 2026
     assert run("alerts", "--silence-hours", "0", "--database", url).exit_code == 2
+
+
+def test_site_and_meter_add_then_ingest(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'reg.db'}"
+    site = run("site", "add", "--name", "Oak Court", "--timezone", "America/Los_Angeles", "--database", url)
+    assert site.exit_code == 0, site.output
+    meter = run(
+        "meter", "add", "--serial", "MM00000042", "--site-id", site.stdout.strip(),
+        "--mdt-eui64", "024d540000000042", "--mdt-key", "00" * 16, "--database", url,
+    )  # fmt: skip
+    assert meter.exit_code == 0, meter.output
+    from meshmeter.store import Store
+
+    with Store(url) as store:
+        found = store.get_meter(serial="MM00000042")
+        assert found is not None
+        assert found.ct_ratio == 2000  # 200:0.1 A from the designation
+        assert store.get_mdt(eui64=bytes.fromhex("024d540000000042")) is not None
+    assert run("site", "add", "--name", "X", "--timezone", "Mars/Base", "--database", url).exit_code == 2
+    assert run("meter", "add", "--serial", "MM00000042", "--database", url).exit_code == 2  # not unique
+    assert run("meter", "add", "--serial", "S2", "--model", "MM-X1202001", "--database", url).exit_code == 2
+    assert (
+        run(
+            "meter", "add", "--serial", "S3", "--mdt-eui64", "zz", "--mdt-key", "00", "--database", url
+        ).exit_code
+        == 2
+    )
+    assert (
+        run("meter", "add", "--serial", "S4", "--mdt-eui64", "024d540000000043", "--database", url).exit_code
+        == 2
+    )
 
 
 def test_token_create(tmp_path: Path) -> None:

@@ -733,6 +733,73 @@ def alerts_command(
         console.print(f"{row['at']}  {row['kind']}  meter {row['meter_id']}  ({row['key']})")
 
 
+site_app = typer.Typer(help="Sites of the store.", no_args_is_help=True)
+app.add_typer(site_app, name="site")
+
+
+@site_app.command("add")
+def site_add(
+    name: Annotated[str, typer.Option(help="Site name (unique).")],
+    timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. America/Los_Angeles.")],
+    database: DatabaseOption = None,
+) -> None:
+    """Register a site; prints its id."""
+    from meshmeter.store import Store
+
+    try:
+        store = Store(database)
+        try:
+            site = store.create_site(name=name, timezone=timezone)
+        finally:
+            store.close()
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(str(site.id))
+
+
+@meter_app.command("add")
+def meter_add(
+    serial: Annotated[str, typer.Option(help="Meter serial number (unique).")],
+    model: Annotated[str, typer.Option(help="Meter designation (certificate p.1).")] = "MM-D1202001-T-SCC",
+    site_id: Annotated[int | None, typer.Option(help="Site id (meshmeter site add).")] = None,
+    multiplier: Annotated[float, typer.Option(help="Billing multiplier.")] = 1.0,
+    mdt_eui64: Annotated[str | None, typer.Option(help="EUI-64 of its MDT, 16 hex digits.")] = None,
+    mdt_kit: Annotated[str, typer.Option(help="The MDT's kit (manual §2.4).")] = "MMSMT-C02",
+    mdt_key: Annotated[str | None, typer.Option(help="The MDT's AES-128 key, 32 hex digits.")] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """Register a meter (its CT ratio from the designation) and, optionally, its MDT; prints the meter id."""
+    from meshmeter.catalog import decode_meter
+    from meshmeter.store import Store
+
+    try:
+        spec = decode_meter(model)
+        if (mdt_eui64 is None) != (mdt_key is None):
+            raise ValueError("--mdt-eui64 and --mdt-key go together")
+        eui = key = None
+        if mdt_eui64 is not None and mdt_key is not None:
+            try:
+                eui, key = bytes.fromhex(mdt_eui64), bytes.fromhex(mdt_key)
+            except ValueError:
+                raise ValueError("--mdt-eui64 and --mdt-key must be hex digits") from None
+        store = Store(database)
+        try:
+            meter = store.create_meter(
+                serial=serial,
+                designation=spec.designation,
+                ct_ratio=spec.ct_ratio,
+                multiplier=multiplier,
+                site_id=site_id,
+            )
+            if eui is not None and key is not None:
+                store.create_mdt(eui64=eui, kit=mdt_kit, key=key, meter_id=meter.id)
+        finally:
+            store.close()
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(str(meter.id))
+
+
 @token_app.command("create")
 def token_create(
     role: Annotated[str, typer.Option(help="admin, operator, billing or read-only.")],
