@@ -34,6 +34,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    and_,
     bindparam,
     cast,
     func,
@@ -124,6 +125,14 @@ def _range(start: object, end: object) -> tuple[datetime, datetime]:
 
 
 IntArray = NDArray[np.int64]
+
+
+def _in_window(
+    table: Table, meter_id: int, lo: datetime, hi: datetime, column: str = "interval_end"
+) -> ColumnElement[bool]:
+    """One meter's rows with ``lo < column <= hi``: the store's ranges are open at their start."""
+    time_column = table.c[column]
+    return and_(table.c.meter_id == meter_id, time_column > lo, time_column <= hi)
 
 
 def _epoch_column(column: Any, dialect_name: str) -> ColumnElement[int]:
@@ -671,9 +680,7 @@ class Store:
             t.c.received_at,
         )  # in the order of RawInterval's fields
         query = (
-            select(*columns)
-            .where(t.c.meter_id == meter_id, t.c.interval_end > lo, t.c.interval_end <= hi)
-            .order_by(t.c.interval_end, t.c.revision)
+            select(*columns).where(_in_window(t, meter_id, lo, hi)).order_by(t.c.interval_end, t.c.revision)
         )
         with self._read() as c:
             rows = c.execute(query).all()
@@ -713,7 +720,7 @@ class Store:
         t = raw_intervals
         query = (
             select(_epoch_column(t.c.interval_end, self.dialect_name), t.c.energy_wh)
-            .where(t.c.meter_id == meter_id, t.c.interval_end > lo, t.c.interval_end <= hi)
+            .where(_in_window(t, meter_id, lo, hi))
             .order_by(t.c.interval_end, t.c.revision)
         )
         with self._read() as c:
@@ -864,9 +871,7 @@ class Store:
         t = validated_intervals
         with self._read() as c:
             rows = c.execute(
-                select(t)
-                .where(t.c.meter_id == meter_id, t.c.interval_end > lo, t.c.interval_end <= hi)
-                .order_by(t.c.interval_end)
+                select(t).where(_in_window(t, meter_id, lo, hi)).order_by(t.c.interval_end)
             ).all()
         return [ValidatedInterval(r.meter_id, r.interval_end, r.energy_wh, r.quality) for r in rows]
 
@@ -892,7 +897,7 @@ class Store:
         t = validated_intervals
         query = (
             select(_epoch_column(t.c.interval_end, self.dialect_name), t.c.energy_wh, t.c.quality)
-            .where(t.c.meter_id == meter_id, t.c.interval_end > lo, t.c.interval_end <= hi)
+            .where(_in_window(t, meter_id, lo, hi))
             .order_by(t.c.interval_end)
         )
         with self._read() as c:
@@ -906,9 +911,7 @@ class Store:
         t = interval_edits
         with self._read() as c:
             rows = c.execute(
-                select(t)
-                .where(t.c.meter_id == meter_id, t.c.interval_end > lo, t.c.interval_end <= hi)
-                .order_by(t.c.interval_end, t.c.id)
+                select(t).where(_in_window(t, meter_id, lo, hi)).order_by(t.c.interval_end, t.c.id)
             ).all()
         return [
             IntervalEdit(
@@ -973,9 +976,7 @@ class Store:
         t = register_reads
         with self._read() as c:
             rows = c.execute(
-                select(t)
-                .where(t.c.meter_id == meter_id, t.c.read_at > lo, t.c.read_at <= hi)
-                .order_by(t.c.read_at)
+                select(t).where(_in_window(t, meter_id, lo, hi, "read_at")).order_by(t.c.read_at)
             ).all()
         return [RegisterRead(r.meter_id, r.read_at, r.energy_wh) for r in rows]
 
