@@ -514,14 +514,11 @@ def ingest_command(
         raise _fail(f"cannot read {path!r}: {exc.strerror}") from None
     stripped = text.lstrip()
     try:
-        store = Store(database)
-        try:
+        with Store(database) as store:
             if stripped.startswith(("{", "[")):
                 result = ingest_json(store, text, source=source)
             else:
                 result = ingest_csv(store, text, source=source)
-        finally:
-            store.close()
     except (ValueError, MeshmeterError) as exc:
         raise _fail(str(exc)) from None
     summary = {
@@ -555,14 +552,11 @@ def vee_command(
 
     try:
         t0, t1 = _parse_time("start", start), _parse_time("end", end)
-        store = Store(database)
-        try:
+        with Store(database) as store:
             found = store.get_meter(serial=meter)
             if found is None:
                 raise ValueError(f"meter {meter!r} is not in the store")
             report = run_vee(store, meter_id=found.id, start=t0, end=t1, timezone=timezone)
-        finally:
-            store.close()
     except (ValueError, MeshmeterError) as exc:
         raise _fail(str(exc)) from None
     findings = [str(f) for f in report.findings]
@@ -613,8 +607,7 @@ def export_command(
             raise ValueError(f"format must be csv or greenbutton, got {export_format!r}")
         if resolution not in ("15min", "hourly", "daily", "monthly"):
             raise ValueError(f"resolution must be 15min, hourly, daily or monthly, got {resolution!r}")
-        store = Store(database)
-        try:
+        with Store(database) as store:
             if export_format == "csv":
                 data = export_csv(
                     store,
@@ -626,8 +619,6 @@ def export_command(
                 ).encode("utf-8")
             else:
                 data = export_greenbutton(store, meter_serial=meter, start=t0, end=t1, timezone=timezone)
-        finally:
-            store.close()
     except (ValueError, MeshmeterError) as exc:
         raise _fail(str(exc)) from None
     if output is None:
@@ -654,11 +645,8 @@ def import_command(
     except OSError as exc:
         raise _fail(f"cannot read {path!r}: {exc.strerror}") from None
     try:
-        store = Store(database)
-        try:
+        with Store(database) as store:
             result = import_greenbutton(store, data, meter_serial=meter)
-        finally:
-            store.close()
     except (ValueError, MeshmeterError) as exc:
         raise _fail(str(exc)) from None
     console.print(
@@ -680,14 +668,11 @@ def push_command(
     try:
         if channel not in ("mqtt", "webhook"):
             raise ValueError(f"channel must be mqtt or webhook, got {channel!r}")
-        store = Store(database)
-        try:
+        with Store(database) as store:
             sender = (
                 MqttPublisher(store, url) if channel == "mqtt" else WebhookSender(store, url, secret=secret)
             )
             stats = sender.run_once()
-        finally:
-            store.close()
     except (ValueError, MeshmeterError) as exc:
         raise _fail(str(exc)) from None
     console.print(
@@ -713,12 +698,9 @@ def alerts_command(
     try:
         if not (math.isfinite(silence_hours) and silence_hours > 0):
             raise ValueError(f"silence_hours must be finite and > 0, got {silence_hours!r}")
-        store = Store(database)
-        try:
+        with Store(database) as store:
             check_communication(store, now=datetime.now(UTC), silence_s=silence_hours * 3600.0)
             found = active_alerts(store)
-        finally:
-            store.close()
     except (ValueError, MeshmeterError) as exc:
         raise _fail(str(exc)) from None
     rows = [
@@ -747,11 +729,8 @@ def site_add(
     from meshmeter.store import Store
 
     try:
-        store = Store(database)
-        try:
+        with Store(database) as store:
             site = store.create_site(name=name, timezone=timezone)
-        finally:
-            store.close()
     except (ValueError, MeshmeterError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(str(site.id))
@@ -782,8 +761,7 @@ def meter_add(
                 eui, key = bytes.fromhex(mdt_eui64), bytes.fromhex(mdt_key)
             except ValueError:
                 raise ValueError("--mdt-eui64 and --mdt-key must be hex digits") from None
-        store = Store(database)
-        try:
+        with Store(database) as store:
             meter = store.create_meter(
                 serial=serial,
                 designation=spec.designation,
@@ -793,8 +771,6 @@ def meter_add(
             )
             if eui is not None and key is not None:
                 store.create_mdt(eui64=eui, kit=mdt_kit, key=key, meter_id=meter.id)
-        finally:
-            store.close()
     except (ValueError, MeshmeterError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(str(meter.id))
@@ -810,11 +786,8 @@ def token_create(
     from meshmeter.store import Store
 
     try:
-        store = Store(database)
-        try:
+        with Store(database) as store:
             record, token = store.create_api_token(role=role, label=label)
-        finally:
-            store.close()
     except (ValueError, MeshmeterError) as exc:
         raise _fail(str(exc)) from None
     typer.echo(token)
