@@ -151,10 +151,11 @@ def cit_report(net: MeshNetwork, *, duration_s: float, wall_s: float | None = No
     rows = []
     for d in net.devices:
         parent = d.parent if d.index else -1
-        battery = net.battery(d.index).fraction_left if d.kind is DeviceKind.MDT else None
+        battery = None
         life_days = None
         if d.kind is DeviceKind.MDT:
             cell = net.battery(d.index)
+            battery = cell.fraction_left
             alone = net.battery(d.index, external_power=False)
             drain_ma = alone.average_current_ma()
             life_days = cell.remaining_mah / drain_ma / 24.0 if drain_ma > 0 else math.inf
