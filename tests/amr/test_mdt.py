@@ -558,3 +558,53 @@ def test_closing_one_interval_at_a_time_equals_closing_all_at_once():
         stepwise.close_intervals(T0 + (j + 1) * INTERVAL_S)
     assert stepwise.backlog == batch.backlog
     assert stepwise.stats == batch.stats
+
+
+def test_report_payload_is_what_report_carries_with_the_same_effects():
+    a = _mdt("MMSMT-D02", report_period_s=3600)
+    b = _mdt("MMSMT-D02", report_period_s=3600)
+    for m in (a, b):
+        m.pulse_closures(*_closures([T0 + 10.0, T0 + 950.0, T0 + 2000.0]))
+        m.set_temperature(T0 + 3000.0, 21.37)
+    report = a.report(T0 + 3600.0, 16)
+    records, temperature = b.report_payload(T0 + 3600.0, 16)
+    assert records == report.records
+    # the interval ending at the start (T0) holds nothing; then (T0, +900] one pulse, and so on
+    assert [(r.interval_end_s - T0, r.cumulative_pulses) for r in records] == [
+        (0, 0),
+        (900, 1),
+        (1800, 2),
+        (2700, 3),
+        (3600, 3),
+    ]
+    assert temperature == report.temperature == TemperatureReading(T0 + 3000, 21.37)
+    assert a.next_report_s == b.next_report_s == 1_700_006_400  # the next whole hour after T0 + 3600
+    assert a.backlog == b.backlog
+    with pytest.raises(ValueError, match="max_records"):
+        b.report_payload(T0 + 7200.0, 0)
+    with pytest.raises(ValueError, match="max_records"):
+        b.report_payload(T0 + 7200.0, True)
+
+
+@pytest.mark.parametrize("chunk_s", [450.0, 900.0, 1234.5, 3600.0, 86_400.0])
+def test_intervals_are_the_same_whatever_the_input_slices_and_closing_times(chunk_s):
+    # pulses merged from input given in slices of any size, ahead of the intervals closed (as the
+    # network feeds a day ahead), the intervals closed after each slice: the same records as from the
+    # whole input at once (the pending pulses' cuts are found when pulses are merged, and must not
+    # depend on when)
+    edges = _edges_at_power(3700.0, DAY_S + 2 * chunk_s, step_s=60.0)
+    once = _mdt()
+    once.pulses_from_edges(edges, T0)
+    once.close_intervals(T0 + DAY_S)
+    sliced = _mdt()
+    t = np.asarray(edges.time_s)
+    lo = 0
+    for hi_t in np.arange(chunk_s, DAY_S + 2 * chunk_s, chunk_s):
+        hi = int(np.searchsorted(t, hi_t, side="right"))
+        if hi > lo:
+            sliced.pulses_from_edges(edges[lo:hi], T0)
+        lo = hi
+        sliced.close_intervals(T0 + min(hi_t - chunk_s, DAY_S))
+    assert sliced.backlog == once.backlog
+    assert once.backlog[-1].cumulative_pulses == 8880  # 3700 W x 24 h = 88.8 kWh = 8880 pulses of 10 Wh
+    assert len(once.backlog) == 97  # T0 and the 96 ends of the day

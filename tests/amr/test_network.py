@@ -79,6 +79,8 @@ def test_power_up_near_first_forms_fully_and_quickly() -> None:
     assert report.join_time_s["repeater"]["max"] < 3 * 60 + 30  # the last one joins right after power-up
     assert [net.hops[i] for i in net.mdt_indices] == [4, 4, 4, 4]
     assert report.delivered == report.intervals_due
+    # the join state is written as the CIT's word for it, not as a Python enum's repr
+    assert {row.state for row in report.devices} == {"connected"}
 
 
 def test_power_up_far_first_still_forms_but_later() -> None:
@@ -306,3 +308,83 @@ def test_cit_reports_battery_of_mdts() -> None:
         assert 0.999 < r.battery_left <= 1.0
         assert r.battery_life_on_battery_days is not None
         assert 365.0 < r.battery_life_on_battery_days < 100 * 365.0
+
+
+def test_dcap_replay_window_slides_over_thousands_of_frames() -> None:
+    # 10,000 frames in order (more than twice the window of 4096): each accepted once; a replay inside
+    # the window and one below it are refused
+    from meshmeter.amr.dcap import REPLAY_WINDOW, Dcap
+    from meshmeter.amr.frames import DeviceKind as FrameDeviceKind
+    from meshmeter.amr.frames import IntervalReportEncoder
+
+    mdt, dcap_eui, key = eui64_for(DeviceKind.MDT, 0), eui64_for(DeviceKind.DCAP, 0), bytes(range(16))
+    dcap = Dcap(dcap_eui)
+    dcap.commission(mdt, key, FrameDeviceKind.MDT)
+    encoder = IntervalReportEncoder(mdt, dcap_eui, key)
+    t0 = 1_767_225_600
+    frames = [
+        encoder.encode((IntervalRecord(k, t0 + 900 * (k + 1), 3 * k),), k & 0xFF, k + 1)
+        for k in range(10_000)
+    ]
+    held = frames[9_000:9_010]  # held by a repeater: they arrive after newer ones, and count once
+    assert all(dcap.receive(f, 0.0) is not None for f in frames[:9_000] + frames[9_010:])
+    assert dcap.acknowledged_up_to(mdt) == 8_999
+    assert all(dcap.receive(f, 0.0) is not None for f in held)
+    assert all(dcap.receive(f, 0.0) is None for f in held)
+    assert dcap.rejected[RejectReason.REPLAY] == 10
+    assert dcap.acknowledged_up_to(mdt) == 9_999
+    assert dcap.receive(frames[-2], 0.0) is None  # inside the window: seen
+    assert dcap.receive(frames[10_000 - REPLAY_WINDOW - 10], 0.0) is None  # below the window
+    assert dcap.rejected[RejectReason.REPLAY] == 12
+    assert len(dcap.deliveries) == 10_000
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_run_restores_the_garbage_collector(enabled: bool) -> None:
+    import gc
+
+    net = MeshNetwork(dense_campus(mdts=3, repeaters=1), steady_feed(), seed=4)
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        net.run(HOUR, drain_s=0.0)
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
+
+
+def test_deliveries_read_as_a_sequence_of_delivery() -> None:
+    # the DCAP keeps its deliveries as columns; reading them gives Delivery objects equal to those kept
+    from meshmeter.amr.dcap import Deliveries, Delivery
+
+    a, b = eui64_for(DeviceKind.MDT, 0), eui64_for(DeviceKind.MDT, 1)
+    kept = [
+        Delivery(a, IntervalRecord(0, 1_767_226_500, 5), 1_767_226_530.25),
+        Delivery(b, IntervalRecord(7, 1_767_226_500, 2**32 - 1), 1_767_226_531.5),
+        Delivery(a, IntervalRecord(1, 1_767_227_400, 9), 1_767_227_460.0),
+    ]
+    deliveries = Deliveries()
+    assert len(deliveries) == 0
+    assert list(deliveries) == []
+    assert deliveries == []
+    for d in kept:
+        deliveries.append(d)
+    assert len(deliveries) == 3
+    assert list(deliveries) == kept
+    assert deliveries == kept
+    assert deliveries == tuple(kept)
+    assert deliveries != kept[:2]
+    assert deliveries != "abc"
+    assert deliveries[0] == kept[0]
+    assert deliveries[-1] == kept[-1]
+    assert deliveries[1:] == kept[1:]
+    assert deliveries[::-1] == kept[::-1]
+    with pytest.raises(IndexError):
+        deliveries[3]
+    with pytest.raises(IndexError):
+        deliveries[-4]
+    with pytest.raises(ValueError, match="delivery"):
+        deliveries.append((a, kept[0].record))  # type: ignore[arg-type]
+    assert "3 records from 2 devices" in repr(deliveries)

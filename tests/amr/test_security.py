@@ -266,3 +266,16 @@ def test_round_trip_every_level(key, level, source, counter, header, payload):
     if not level.encrypted:
         assert secured[: len(payload)] == payload
     assert unsecure(key, level, source, counter, header, secured) == payload
+
+
+def test_ccm_context_is_made_once_per_key_and_mic_length():
+    from cryptography.hazmat.primitives.ciphers.aead import AESCCM
+
+    from meshmeter.amr.security import ccm_context
+
+    a = ccm_context(ANNEX_C_KEY, 8)
+    assert ccm_context(bytes(ANNEX_C_KEY), 8) is a  # equal keys share it
+    assert ccm_context(ANNEX_C_KEY, 4) is not a
+    nonce = ccm_nonce(ANNEX_C_SOURCE, ANNEX_C_COUNTER, 6)
+    fresh = AESCCM(ANNEX_C_KEY, tag_length=8)
+    assert a.encrypt(nonce, b"payload", b"header") == fresh.encrypt(nonce, b"payload", b"header")

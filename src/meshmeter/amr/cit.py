@@ -164,7 +164,7 @@ def cit_report(net: MeshNetwork, *, duration_s: float, wall_s: float | None = No
                 index=d.index,
                 kind=str(d.kind),
                 eui64=d.eui.hex(),
-                state=str(d.led.state).lower() if d.index else "connected",
+                state=d.led.state.value.replace("_", " ") if d.index else "connected",
                 parent=net.devices[parent].eui.hex() if parent >= 0 else None,
                 hops=int(net.hops[d.index]) if d.joined and d.index else (0 if d.index == 0 else None),
                 rssi_dbm=net.rssi_to_parent(d.index) if parent >= 0 else None,

@@ -14,9 +14,12 @@ exactly what has arrived.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import overload
 
 from meshmeter.amr.frames import DeviceKind as FrameDeviceKind
 from meshmeter.amr.frames import (
@@ -31,7 +34,7 @@ from meshmeter.amr.frames import (
 from meshmeter.amr.records import IntervalRecord, TamperEvent, TemperatureReading
 from meshmeter.errors import FrameError, SecurityError
 
-__all__ = ["Dcap", "DcapEvent", "Delivery", "RejectReason"]
+__all__ = ["Dcap", "DcapEvent", "Deliveries", "Delivery", "RejectReason"]
 
 
 class RejectReason(StrEnum):
@@ -63,6 +66,96 @@ class DcapEvent:
     event: TamperEvent | TemperatureReading | PowerLoss
 
 
+class Deliveries(Sequence[Delivery]):
+    """
+    The interval records a DCAP has accepted, in order of first arrival: a sequence of :class:`Delivery`.
+
+    Kept as columns (device, sequence, interval end, cumulative pulses, arrival time), as a concentrator
+    keeps a table, not as millions of objects: a month of a 1000-MDT site is three million records,
+    24 bytes each here. Reading gives :class:`Delivery` objects made on the fly, equal to those the
+    DCAP was given; a ``Deliveries`` equals any sequence of the same deliveries (a list of them, say).
+    """
+
+    __slots__ = ("_device", "_devices", "_end", "_number_of", "_pulses", "_received", "_sequence")
+
+    def __init__(self) -> None:
+        self._devices: list[bytes] = []  # EUI-64s by number
+        self._number_of: dict[bytes, int] = {}
+        self._device = array("I")
+        self._sequence = array("I")
+        self._end = array("I")
+        self._pulses = array("I")
+        self._received = array("d")
+
+    def number(self, device: bytes) -> int:
+        """The column value of a device's EUI-64 (numbered in order of first sight)."""
+        number = self._number_of.get(device)
+        if number is None:
+            number = self._number_of[device] = len(self._devices)
+            self._devices.append(device)
+        return number
+
+    def append(self, delivery: Delivery) -> None:
+        """Keep one more delivery."""
+        if not isinstance(delivery, Delivery):
+            raise ValueError(f"delivery must be a Delivery, got {delivery!r}")
+        record = delivery.record
+        self.append_fields(
+            self.number(delivery.device),
+            record.sequence,
+            record.interval_end_s,
+            record.cumulative_pulses,
+            delivery.received_s,
+        )
+
+    def append_fields(self, number: int, sequence: int, end_s: int, pulses: int, received_s: float) -> None:
+        """Keep one more delivery from its fields (``number`` from :meth:`number`): the DCAP's path."""
+        self._device.append(number)
+        self._sequence.append(sequence)
+        self._end.append(end_s)
+        self._pulses.append(pulses)
+        self._received.append(received_s)
+
+    def _delivery(self, i: int) -> Delivery:
+        record = IntervalRecord(self._sequence[i], self._end[i], self._pulses[i])
+        return Delivery(self._devices[self._device[i]], record, self._received[i])
+
+    def __len__(self) -> int:
+        return len(self._device)
+
+    @overload
+    def __getitem__(self, index: int) -> Delivery: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Delivery]: ...
+
+    def __getitem__(self, index: int | slice) -> Delivery | list[Delivery]:
+        if isinstance(index, slice):
+            return [self._delivery(i) for i in range(*index.indices(len(self)))]
+        n = len(self)
+        i = index + n if index < 0 else index
+        if not 0 <= i < n:
+            raise IndexError(f"delivery index {index} out of range for {n}")
+        return self._delivery(i)
+
+    def __iter__(self) -> Iterator[Delivery]:
+        devices = self._devices
+        for number, sequence, end, pulses, received in zip(
+            self._device, self._sequence, self._end, self._pulses, self._received, strict=True
+        ):
+            yield Delivery(devices[number], IntervalRecord(sequence, end, pulses), received)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str | bytes):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like a list
+
+    def __repr__(self) -> str:
+        return f"Deliveries({len(self)} records from {len(self._devices)} devices)"
+
+
 REPLAY_WINDOW = 4096
 """Frame counters accepted below a device's highest, each once (a sliding window, as IPsec and DTLS keep):
 frames held by a repeater through an outage arrive after newer ones and are still good. [1]"""
@@ -72,8 +165,11 @@ frames held by a repeater through an outage arrive after newer ones and are stil
 class _Device:
     key: bytes
     kind: FrameDeviceKind
+    number: int  # the device's column value in the deliveries
     last_counter: int = -1
-    seen: set[int] = field(default_factory=set)  # counters accepted within the window below last_counter
+    # counters within the window below last_counter not yet accepted (skipped over: frames lost or still
+    # held by a repeater); every other counter of the window has been accepted once
+    missing: set[int] = field(default_factory=set)
     contiguous: int = -1  # highest sequence up to which every record is held
     ahead: set[int] = field(default_factory=set)  # held sequences above ``contiguous``
     joined: bool = False
@@ -99,10 +195,13 @@ class Dcap:
         self.eui64 = eui64
         self.max_mdts = max_mdts
         self._devices: dict[bytes, _Device] = {}
+        self._keys: dict[bytes, bytes] = {}  # the devices' keys, for decode_frame's key lookup
+        self._key_lookup = self._keys.get
         self.rejected: Counter[RejectReason] = Counter()
         self.accepted_frames = 0
         self.duplicate_records = 0
-        self.deliveries: list[Delivery] = []
+        self.deliveries = Deliveries()
+        """The interval records accepted, each once, in order of first arrival."""
         self.events: list[DcapEvent] = []
         self._joined_mdts = 0
 
@@ -120,7 +219,8 @@ class Dcap:
             raise ValueError(f"kind must be a frames.DeviceKind, got {kind!r}")
         if eui64 in self._devices:
             raise ValueError(f"device {eui64.hex()} is already commissioned")
-        self._devices[eui64] = _Device(key=key, kind=kind)
+        self._devices[eui64] = _Device(key=key, kind=kind, number=self.deliveries.number(eui64))
+        self._keys[eui64] = key
 
     def key_of(self, eui64: bytes) -> bytes | None:
         """The key of a commissioned device, or None."""
@@ -148,26 +248,44 @@ class Dcap:
             The accepted frame, or None when refused (the reason is counted in :attr:`rejected`).
         """
         try:
-            frame = decode_frame(data, key_lookup=self.key_of)
+            frame = decode_frame(data, key_lookup=self._key_lookup)
         except SecurityError as exc:
             self.rejected[_reason(exc.reason)] += 1
             return None
         except FrameError:
             self.rejected[RejectReason.MALFORMED] += 1
             return None
-        if frame.frame_counter == 0 and frame.security_level:
+        counter = frame.frame_counter
+        secured = counter != 0 or frame.security_level  # (an unsecured frame carries no counter)
+        if counter == 0 and secured:
             self.rejected[RejectReason.REPLAY] += 1
             return None
         device = self._devices.get(frame.source)
         if device is None:  # an unsecured frame from a stranger (a beacon or an ack): not for the DCAP
             self.rejected[RejectReason.UNKNOWN_DEVICE] += 1
             return None
-        if frame.security_level and not self._fresh(device, frame.frame_counter):
-            self.rejected[RejectReason.REPLAY] += 1
-            return None
+        if secured:
+            if counter == device.last_counter + 1:
+                device.last_counter = counter  # the usual case, the next counter: as _fresh records it
+            elif not self._fresh(device, counter):
+                self.rejected[RejectReason.REPLAY] += 1
+                return None
         self.accepted_frames += 1
         payload = frame.payload
         if isinstance(payload, IntervalReport):
+            records = payload.records
+            record = records[0]
+            if (  # the usual report, the next record alone: _keep's first case, without the call
+                len(records) == 1
+                and payload.temperature is None
+                and not device.ahead
+                and record.sequence == device.contiguous + 1
+            ):
+                self.deliveries.append_fields(
+                    device.number, record.sequence, record.interval_end_s, record.cumulative_pulses, now_s
+                )
+                device.contiguous = record.sequence
+                return frame
             self._keep(frame.source, device, payload, now_s)
         elif isinstance(payload, TamperEvent | TemperatureReading | PowerLoss):
             self.events.append(DcapEvent(frame.source, now_s, payload))
@@ -175,26 +293,42 @@ class Dcap:
 
     @staticmethod
     def _fresh(device: _Device, counter: int) -> bool:
-        """A counter not seen before and within the window below the highest; recorded when fresh."""
-        if counter > device.last_counter:
-            device.seen.add(counter)
+        """
+        A counter not accepted before and within the window below the highest; recorded when fresh.
+
+        The window is kept as the counters it lacks: a counter above the highest makes those it skips
+        missing (at most a window's worth); one below is fresh only if missing, and then no longer is.
+        Frames arrive nearly always in order, so the set stays as small as the frames lost or held.
+        """
+        last = device.last_counter
+        if counter > last:
+            missing = device.missing
+            missing.update(range(max(last + 1, counter - REPLAY_WINDOW + 1), counter))
             device.last_counter = counter
-            if len(device.seen) > 2 * REPLAY_WINDOW:
+            if len(missing) > REPLAY_WINDOW:
                 floor = counter - REPLAY_WINDOW
-                device.seen = {c for c in device.seen if c > floor}
+                device.missing = {c for c in missing if c > floor}
             return True
-        if counter <= device.last_counter - REPLAY_WINDOW or counter in device.seen:
+        if counter <= last - REPLAY_WINDOW or counter not in device.missing:
             return False
-        device.seen.add(counter)
+        device.missing.discard(counter)
         return True
 
     def _keep(self, source: bytes, device: _Device, report: IntervalReport, now_s: float) -> None:
         for record in report.records:
             seq = record.sequence
+            if seq == device.contiguous + 1 and not device.ahead:  # the usual case: the next one
+                self.deliveries.append_fields(
+                    device.number, seq, record.interval_end_s, record.cumulative_pulses, now_s
+                )
+                device.contiguous = seq
+                continue
             if seq <= device.contiguous or seq in device.ahead:
                 self.duplicate_records += 1
                 continue
-            self.deliveries.append(Delivery(source, record, now_s))
+            self.deliveries.append_fields(
+                device.number, seq, record.interval_end_s, record.cumulative_pulses, now_s
+            )
             device.ahead.add(seq)
             while device.contiguous + 1 in device.ahead:
                 device.contiguous += 1

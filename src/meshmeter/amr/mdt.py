@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections import deque
 from dataclasses import dataclass
 from itertools import islice
@@ -38,7 +39,14 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from meshmeter.amr.led import DeviceLed, PowerState
-from meshmeter.amr.records import INTERVAL_S, PULSE_WH, IntervalRecord, TamperEvent, TemperatureReading
+from meshmeter.amr.records import (
+    INTERVAL_S,
+    PULSE_WH,
+    IntervalRecord,
+    TamperEvent,
+    TemperatureReading,
+    interval_record,
+)
 from meshmeter.catalog.designations import KitSpec, decode_kit
 from meshmeter.errors import MeshmeterError
 from meshmeter.meter.pulses import PulseEdges
@@ -286,6 +294,12 @@ class Mdt:
         self._pending: NDArray[np.float64] = np.zeros(0, dtype=np.float64)
         self._cursor = 0
         self._new: list[NDArray[np.float64]] = []
+        # where each coming interval end cuts ``_pending`` (the count of pulses at or before it), found
+        # for all of them in one search when pulses are merged: ``_cuts[k]`` for the end
+        # ``_cuts_from_s + 900 k``; ends past the last pending pulse cut after all of them (an array, not a
+        # list: its numbers side by side in memory, where a list's ints would be scattered)
+        self._cuts: array[int] = array("q")
+        self._cuts_from_s = 0
         self._open_since_s: float | None = None  # a closure whose opening edge is not yet known
         self._open_counted = False
         self._last_k: int | None = None
@@ -633,6 +647,21 @@ class Mdt:
 
     # ------------------------------------------------------------------ interval log
 
+    def _merge_pending(self) -> None:
+        """Merge the newly counted pulses into ``_pending``; find where the coming ends cut it."""
+        pending = np.concatenate([self._pending[self._cursor :], *self._new])
+        self._pending = pending
+        self._cursor = 0
+        self._new = []
+        first = self._next_end_s
+        if pending.size:
+            last = _ceil_to(float(pending[-1]), INTERVAL_S)
+            ends = first + INTERVAL_S * np.arange(max(0, (last - first) // INTERVAL_S + 1), dtype=np.int64)
+            self._cuts = array("q", np.searchsorted(pending, ends, side="right").astype(np.int64).tobytes())
+        else:
+            self._cuts = array("q")
+        self._cuts_from_s = first
+
     def close_intervals(self, now_s: float) -> int:
         """
         Log every interval end at or before ``now_s`` not yet logged (manual §2.6, §5.1).
@@ -657,41 +686,49 @@ class Mdt:
         ValueError
             When ``now_s`` is not finite or goes backwards; nothing changes.
         """
-        t = self._event_time(now_s)
-        assert self._input_s is not None
-        self._input_s = max(self._input_s, t)
+        time_s = self._time_s
+        if now_s.__class__ is float and time_s is not None and time_s <= now_s < math.inf:
+            t = now_s  # the usual call, with a later time: what _event_time checks, cheaply
+        else:
+            t = self._event_time(now_s)
+        input_s = self._input_s
+        assert input_s is not None
+        if t > input_s:
+            self._input_s = t
         self._time_s = t
+        open_since = self._open_since_s
         if (
-            self._open_since_s is not None
+            open_since is not None
             and not self._open_counted
-            and self._open_since_s <= t
-            and self._is_pulse(t - self._open_since_s)
+            and open_since <= t
+            and self._is_pulse(t - open_since)
         ):
             # still closed at now_s, so longer than the debounce: count it at its closing edge
             self._open_counted = True
-            self._count(np.array([self._open_since_s]), t, t)
+            self._count(np.array([open_since]), t, t)
+        end = self._next_end_s
         last_end = math.floor(t / INTERVAL_S) * INTERVAL_S
-        if last_end < self._next_end_s:
+        if last_end < end:
             return 0
         if self._new:
-            self._pending = np.concatenate([self._pending[self._cursor :], *self._new])
-            self._cursor = 0
-            self._new = []
+            self._merge_pending()
         pending = self._pending
-        n = (last_end - self._next_end_s) // INTERVAL_S + 1
-        if n == 1:  # the usual call, once an interval: no arrays
-            end = self._next_end_s
-            cut = int(pending.searchsorted(end, side="right")) if pending.size else 0
-            record = IntervalRecord(self._sequence, end, self._logged_pulses + cut - self._cursor)
-            if len(self._backlog) == self._capacity:
+        if last_end == end:  # the usual call, once an interval: no arrays, no search
+            known = self._cuts
+            k = (end - self._cuts_from_s) // INTERVAL_S
+            cut = known[k] if k < len(known) else pending.size
+            pulses = self._logged_pulses + cut - self._cursor
+            backlog = self._backlog
+            if len(backlog) == self._capacity:
                 self._dropped += 1
-            self._backlog.append(record)
+            backlog.append(interval_record(self._sequence, end, pulses))
             self._cursor = cut
             self._logged += 1
             self._sequence += 1
-            self._logged_pulses = record.cumulative_pulses
+            self._logged_pulses = pulses
             self._next_end_s = end + INTERVAL_S
             return 1
+        n = (last_end - end) // INTERVAL_S + 1
         ends = self._next_end_s + INTERVAL_S * np.arange(n, dtype=np.int64)
         cuts = np.searchsorted(pending, ends, side="right")
         cumulative = self._logged_pulses + (cuts - self._cursor)
@@ -726,10 +763,14 @@ class Mdt:
         records : tuple of IntervalRecord
             Oldest first; they stay in the backlog until :meth:`acknowledge`.
         """
-        if isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1:
+        if (
+            max_records.__class__ is not int
+            and (isinstance(max_records, bool) or not isinstance(max_records, int))
+        ) or max_records < 1:
             raise ValueError(f"max_records must be an int >= 1, got {max_records!r}")
         self.close_intervals(now_s)
-        return tuple(islice(self._backlog, max_records))
+        backlog = self._backlog
+        return tuple(backlog) if len(backlog) <= max_records else tuple(islice(backlog, max_records))
 
     def acknowledge(self, up_to_sequence: int) -> int:
         """
@@ -753,7 +794,9 @@ class Mdt:
         ValueError
             When ``up_to_sequence`` is not an int or names a record not yet logged; nothing changes.
         """
-        if isinstance(up_to_sequence, bool) or not isinstance(up_to_sequence, int | np.integer):
+        if up_to_sequence.__class__ is not int and (
+            isinstance(up_to_sequence, bool) or not isinstance(up_to_sequence, int | np.integer)
+        ):
             raise ValueError(f"up_to_sequence must be an int, got {up_to_sequence!r}")
         if up_to_sequence >= self._sequence:
             raise ValueError(
@@ -799,13 +842,47 @@ class Mdt:
         -------
         MdtReport
         """
-        records = self.records_to_send(now_s, max_records)
+        records, reading = self.report_payload(now_s, max_records)
+        return MdtReport(self._eui64, math.floor(float(now_s)), records, reading)
+
+    def report_payload(
+        self, now_s: float, max_records: int
+    ) -> tuple[tuple[IntervalRecord, ...], TemperatureReading | None]:
+        """
+        Make the scheduled report as :meth:`report` does, and return what its frames carry.
+
+        The same effects as :meth:`report` (intervals due logged, the next report scheduled, the
+        temperature reference moved), without the :class:`MdtReport` around the result: the path a
+        mesh takes at every report.
+
+        Parameters
+        ----------
+        now_s : float
+            Network time. [s]
+        max_records : int
+            Most records to carry, >= 1. [1]
+
+        Returns
+        -------
+        records : tuple of IntervalRecord
+            Unacknowledged records, oldest first.
+        temperature : TemperatureReading or None
+            The latest temperature reading of a D02 or E02 kit, else None.
+        """
+        if (
+            max_records.__class__ is not int
+            and (isinstance(max_records, bool) or not isinstance(max_records, int))
+        ) or max_records < 1:
+            raise ValueError(f"max_records must be an int >= 1, got {max_records!r}")
+        self.close_intervals(now_s)  # then the oldest records, as records_to_send gives them
+        backlog = self._backlog
+        records = tuple(backlog) if len(backlog) <= max_records else tuple(islice(backlog, max_records))
         t = float(now_s)
         self._next_report_s = (math.floor(t / self._period_s) + 1) * self._period_s
         reading = self._temperature if self._kit.temperature else None
         if reading is not None:
             self._temperature_reference_c = reading.temperature_c
-        return MdtReport(self._eui64, math.floor(t), records, reading)
+        return records, reading
 
     # ------------------------------------------------------------------ tamper, temperature
 

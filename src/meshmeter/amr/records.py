@@ -16,6 +16,7 @@ __all__ = [
     "IntervalRecord",
     "TamperEvent",
     "TemperatureReading",
+    "interval_record",
 ]
 
 INTERVAL_S = 900
@@ -52,9 +53,20 @@ class IntervalRecord:
     cumulative_pulses: int
 
     def __post_init__(self) -> None:
-        _check_u32("sequence", self.sequence)
-        _check_u32("interval_end_s", self.interval_end_s)
-        _check_u32("cumulative_pulses", self.cumulative_pulses)
+        sequence, end, pulses = self.sequence, self.interval_end_s, self.cumulative_pulses
+        if (  # the common case in one test: records are made millions of times in a mesh run
+            sequence.__class__ is int
+            and end.__class__ is int
+            and pulses.__class__ is int
+            and 0 <= sequence < _U32
+            and 0 <= end < _U32
+            and 0 <= pulses < _U32
+            and not end % INTERVAL_S
+        ):
+            return
+        _check_u32("sequence", sequence)
+        _check_u32("interval_end_s", end)
+        _check_u32("cumulative_pulses", pulses)
         if self.interval_end_s % INTERVAL_S:
             raise ValueError(
                 f"interval_end_s must be a multiple of {INTERVAL_S}, got {self.interval_end_s!r}"
@@ -64,6 +76,38 @@ class IntervalRecord:
     def cumulative_energy_wh(self) -> int:
         """Energy since commissioning: pulses × 10 Wh. [Wh]"""
         return self.cumulative_pulses * PULSE_WH
+
+
+_new_record = object.__new__
+_SET_SEQUENCE = IntervalRecord.__dict__["sequence"].__set__  # the frozen dataclass's slots, set directly
+_SET_END = IntervalRecord.__dict__["interval_end_s"].__set__
+_SET_PULSES = IntervalRecord.__dict__["cumulative_pulses"].__set__
+
+
+def interval_record(sequence: int, interval_end_s: int, cumulative_pulses: int) -> IntervalRecord:
+    """
+    ``IntervalRecord(sequence, interval_end_s, cumulative_pulses)`` with the same checks, faster.
+
+    For the record an MDT logs at every interval end, three million times in a month of a 1000-MDT
+    site: the class's checks in one expression, then its slots set directly instead of through its
+    generated ``__init__``. Anything the expression does not pass goes through the class, which raises
+    ``ValueError`` naming the field.
+    """
+    if (
+        sequence.__class__ is int
+        and interval_end_s.__class__ is int
+        and cumulative_pulses.__class__ is int
+        and 0 <= sequence < _U32
+        and 0 <= interval_end_s < _U32
+        and 0 <= cumulative_pulses < _U32
+        and not interval_end_s % INTERVAL_S
+    ):
+        record = _new_record(IntervalRecord)
+        _SET_SEQUENCE(record, sequence)
+        _SET_END(record, interval_end_s)
+        _SET_PULSES(record, cumulative_pulses)
+        return record
+    return IntervalRecord(sequence, interval_end_s, cumulative_pulses)
 
 
 @dataclass(frozen=True, slots=True)

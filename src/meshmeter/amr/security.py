@@ -24,7 +24,6 @@ Keys are 16 bytes (AES-128). An EUI-64 is 8 bytes in its written order, most sig
 from __future__ import annotations
 
 from enum import IntEnum
-from functools import lru_cache
 from struct import Struct
 
 from cryptography.exceptions import InvalidTag
@@ -37,6 +36,7 @@ __all__ = [
     "KEY_BYTES",
     "NONCE_BYTES",
     "SecurityLevel",
+    "ccm_context",
     "ccm_nonce",
     "secure",
     "unsecure",
@@ -167,9 +167,37 @@ def _prepare(
     return level, key, _NONCE.pack(source_eui64, frame_counter, level), header
 
 
-@lru_cache(maxsize=4096)
-def _aes_ccm(key: bytes, mic_length: int) -> AESCCM:
-    return AESCCM(key, tag_length=mic_length)
+_CONTEXTS: dict[int, dict[bytes, AESCCM]] = {4: {}, 8: {}, 16: {}}  # by MIC length, then key
+_MAX_CONTEXTS = 4096
+
+
+def ccm_context(key: bytes, mic_length: int) -> AESCCM:
+    """
+    The AES-CCM context of a key and a MIC length, made once and kept (CCM of NIST SP 800-38C).
+
+    A mesh secures millions of frames under a few thousand device keys: making the context (the AES key
+    schedule) once per key instead of once per frame is what a real radio's security engine does too.
+    At most 4096 contexts per MIC length are kept; beyond that the cache starts again.
+
+    Parameters
+    ----------
+    key : bytes
+        AES-128 key, exactly 16 ``bytes`` (the caller checks).
+    mic_length : int
+        Length of the MIC, 4, 8 or 16. [byte]
+
+    Returns
+    -------
+    AESCCM
+        The ``cryptography`` context; ``encrypt(nonce, payload, header)`` appends the MIC.
+    """
+    contexts = _CONTEXTS[mic_length]
+    cached = contexts.get(key)
+    if cached is None:
+        if len(contexts) >= _MAX_CONTEXTS:
+            contexts.clear()
+        cached = contexts[key] = AESCCM(key, tag_length=mic_length)
+    return cached
 
 
 def _ctr(key: bytes, nonce: bytes, data: bytes) -> bytes:
@@ -228,7 +256,7 @@ def secure(
     mic_length = _MIC_BYTES[level]
     if mic_length == 0:
         return _ctr(key, nonce, payload) if level else payload
-    ccm = _aes_ccm(key, mic_length)
+    ccm = ccm_context(key, mic_length)
     if _ENCRYPTED[level]:
         return ccm.encrypt(nonce, payload, header)
     return payload + ccm.encrypt(nonce, b"", header + payload)
@@ -285,7 +313,7 @@ def unsecure(
         return _ctr(key, nonce, secured) if level else secured
     if len(secured) < mic_length:
         raise SecurityError("bad_mic", f"{len(secured)} bytes is shorter than the {mic_length}-byte MIC")
-    ccm = _aes_ccm(key, mic_length)
+    ccm = ccm_context(key, mic_length)
     try:
         if _ENCRYPTED[level]:
             return ccm.decrypt(nonce, secured, header)

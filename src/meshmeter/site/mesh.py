@@ -99,6 +99,9 @@ class SiteRun:
     report: CitReport
     setup_s: float
     """Wall time spent building the site, its meters and radio links. [s]"""
+    run_cpu_s: float = float("nan")
+    """CPU time of this process during the network's run (the report's ``wall_s`` is its wall time): on a
+    machine shared with other work, the wall time the run would take alone. [s]"""
 
 
 def simulate_site(
@@ -168,8 +171,13 @@ def simulate_site(
     )
     setup_s = time.perf_counter() - started
     started = time.perf_counter()
+    cpu_started = time.process_time()
     network.run(duration_s, drain_s=drain_s)
     wall_s = time.perf_counter() - started
+    cpu_s = time.process_time() - cpu_started
     return SiteRun(
-        network=network, report=cit_report(network, duration_s=duration_s, wall_s=wall_s), setup_s=setup_s
+        network=network,
+        report=cit_report(network, duration_s=duration_s, wall_s=wall_s),
+        setup_s=setup_s,
+        run_cpu_s=cpu_s,
     )
