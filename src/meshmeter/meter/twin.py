@@ -305,6 +305,14 @@ class Meter:
         Per element; default wired as the manual requires.
     starting_current_a : float
         No-load threshold: below it an element registers nothing. [A]
+    ct_ratio_installed : float, optional
+        Ratio of the CTs actually on the conductors, primary / secondary, when they are not of the
+        designation's ratio (a CT of another ratio fitted by mistake; the meter is approved with
+        200:0.1 A CTs only, certificate p.1). The meter keeps scaling its current channel by the
+        designation's ratio, so it measures ``spec.ct_ratio / ct_ratio_installed`` times the primary
+        current, starting threshold included. The installed CT is modelled as the ``ct`` error model
+        with its rating scaled by the same factor (a CT of the same design and another ratio). Default:
+        the designation's ratio, no fault. [1]
     supply_dropout_v : float
         L1 voltage below which the meter's supply (from L1 and N, certificate p.2) cannot run it: no
         registration, LCD dark. [V]
@@ -329,6 +337,7 @@ class Meter:
         service: Service = Service.SPLIT_PHASE,
         wiring: Sequence[ElementWiring] | None = None,
         starting_current_a: float = 0.1,
+        ct_ratio_installed: float | None = None,
         supply_dropout_v: float = 85.0,
         start: datetime = DEFAULT_START,
         provision: Provision = Provision.NEW,
@@ -363,6 +372,17 @@ class Meter:
         if not (np.isfinite(starting_current_a) and starting_current_a >= 0):
             raise ValueError(f"starting_current_a must be finite and >= 0, got {starting_current_a!r}")
         self.starting_current_a = float(starting_current_a)
+        if ct_ratio_installed is not None and not (
+            isinstance(ct_ratio_installed, int | float)
+            and not isinstance(ct_ratio_installed, bool)
+            and np.isfinite(ct_ratio_installed)
+            and ct_ratio_installed > 0
+        ):
+            raise ValueError(f"ct_ratio_installed must be finite and > 0, got {ct_ratio_installed!r}")
+        self.ct_ratio_installed = (
+            float(self.spec.ct_ratio) if ct_ratio_installed is None else float(ct_ratio_installed)
+        )
+        self._ct_current_scale = float(self.spec.ct_ratio) / self.ct_ratio_installed
         if not (np.isfinite(supply_dropout_v) and supply_dropout_v > 0):
             raise ValueError(f"supply_dropout_v must be finite and > 0, got {supply_dropout_v!r}")
         self.supply_dropout_v = float(supply_dropout_v)
@@ -529,9 +549,11 @@ class Meter:
         self._check_ratings(i, f)
         # the lag of each element's current behind its voltage; unwrapped, as only its cosine counts
         phase = inputs.voltage_angle_deg - inputs.current_angle_deg
+        # the current the meter's channel sees, scaled when a CT of another ratio is installed
+        metered_a = inputs.current_a * self._ct_current_scale
         measured_w = registered_power_w(
             inputs.voltage_v,
-            inputs.current_a,
+            metered_a,
             phase,
             f,
             ct=self.ct,
@@ -555,7 +577,7 @@ class Meter:
             self._frequency_hz = float(f[-1])
             last = element_power(
                 inputs.voltage_v[:, -1],
-                inputs.current_a[:, -1],
+                metered_a[:, -1],
                 phase[:, -1],
                 f[-1],
                 ct=self.ct,
@@ -1005,7 +1027,7 @@ class Meter:
                     n,
                     fs,
                     voltage_v=float(inputs.voltage_v[e, 0]),
-                    current_a=float(inputs.current_a[e, 0]),
+                    current_a=float(inputs.current_a[e, 0]) * self._ct_current_scale,
                     phase_deg=float(inputs.phase_deg[e, 0]),
                     frequency_hz=condition.frequency_hz,
                     voltage_angle_deg=float(inputs.voltage_angle_deg[e, 0]),
