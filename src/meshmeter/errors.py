@@ -81,3 +81,24 @@ class SecurityError(_ReasonedError):
     detail : str, optional
         What exactly is wrong, for people.
     """
+
+
+class TariffError(MeshmeterError, ValueError):
+    """A tariff document (OpenEI URDB form) with an unsupported or malformed field (``docs/billing.md``).
+
+    Parameters
+    ----------
+    field : str
+        The field at fault, as a path into the document (e.g. ``"energyratestructure[1][0].rate"``).
+    detail : str
+        What is wrong with it.
+    """
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(f"tariff field {field!r}: {detail}")
+        self.field = field
+        self.detail = detail
+
+
+class BillMismatchError(MeshmeterError):
+    """A bill that its own recorded inputs do not reproduce (``docs/billing.md``)."""

@@ -1,0 +1,163 @@
+"""Re-bill from a bill's recorded inputs and compare (``docs/billing.md``).
+
+A bill's JSON (:meth:`~meshmeter.billing.bill.Bill.to_dict`) carries the tariff document and its SHA-256,
+the billing period, time zone, tenant, reads, mode parameters, the engine version and the meter's
+interval columns with their SHA-256: everything that produced it. :func:`rebill` bills again from those
+alone; :func:`verify_bill` also checks the hashes and that every line and the total are the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+
+from meshmeter.billing.allocation import allocate_cents, maryland_bills
+from meshmeter.billing.bill import ENGINE_VERSION, Bill, interval_digest
+from meshmeter.billing.engine import Tenant, bill_meters
+from meshmeter.billing.tariff import parse_tariff
+from meshmeter.errors import BillMismatchError
+
+__all__ = ["rebill", "verify_bill"]
+
+
+def _time(value: object) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(str(value))
+
+
+def _inputs(document: Mapping[str, Any]) -> dict[str, Any]:
+    inputs = document.get("inputs")
+    if not isinstance(inputs, dict):
+        raise BillMismatchError("the bill carries no inputs")
+    if inputs.get("engine_version") != ENGINE_VERSION:
+        raise BillMismatchError(
+            f"the bill was made by engine {inputs.get('engine_version')!r}, this is {ENGINE_VERSION!r}"
+        )
+    if "intervals" not in inputs:
+        raise BillMismatchError("the bill was saved without its intervals (include_intervals=False)")
+    return inputs
+
+
+def rebill(document: Mapping[str, Any] | str) -> Bill:
+    """
+    Bill again from a bill's recorded inputs.
+
+    Parameters
+    ----------
+    document : mapping or str
+        A bill as :meth:`Bill.to_dict` gives it, or its JSON text.
+
+    Returns
+    -------
+    Bill
+        The bill the inputs give now.
+
+    Raises
+    ------
+    BillMismatchError
+        When the inputs are missing, from another engine version, or do not match their own hashes.
+    """
+    doc = json.loads(document) if isinstance(document, str) else document
+    inputs = _inputs(doc)
+    tariff_doc = inputs["tariff"]
+    canonical = json.dumps(tariff_doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    if hashlib.sha256(canonical.encode("utf-8")).hexdigest() != inputs.get("tariff_sha256"):
+        raise BillMismatchError("the recorded tariff does not match its recorded SHA-256")
+    iv = inputs["intervals"]
+    ends = np.asarray(iv["interval_end_s"], dtype=np.int64)
+    energy = np.asarray(iv["energy_wh"], dtype=np.int64)
+    quality = np.asarray(iv["quality"], dtype=np.int64)
+    if interval_digest(ends, energy, quality) != inputs.get("interval_digest"):
+        raise BillMismatchError("the recorded intervals do not match their recorded SHA-256")
+    t = inputs.get("tenant")
+    tenant = None if t is None else Tenant(t["account"], _time(t["move_in"]), _time(t["move_out"]))
+    start, end = _time(inputs["start"]), _time(inputs["end"])
+    if start is None or end is None:
+        raise BillMismatchError("the bill's inputs have no start or end")
+    if inputs.get("mode") == "maryland":
+        units = [int(u) for u in inputs["units_energy_wh"]]
+        index = int(inputs["unit_index"])
+        # Re-count this unit from its intervals, then put the recorded totals of the others beside it.
+        mine = maryland_bills(
+            Decimal(inputs["master_total"]),
+            energy[None, :],
+            quality[None, :],
+            start=start,
+            end=end,
+            timezone=inputs["timezone"],
+            meters=[inputs["meter"]],
+            admin_fee=Decimal(inputs["admin_fee"]),
+            tenants=None if tenant is None else [tenant],
+        )[0]
+        if mine.energy_wh != units[index]:
+            raise BillMismatchError(
+                f"the unit's intervals give {mine.energy_wh} Wh, the allocation recorded {units[index]} Wh"
+            )
+        share = allocate_cents(Decimal(inputs["master_total"]), units)[index]
+        lines = list(mine.lines)
+        lines[0] = type(lines[0])(
+            lines[0].kind,
+            lines[0].description.replace(
+                f"of {Decimal(units[index]) / 1000} kWh", f"of {Decimal(sum(units)) / 1000} kWh"
+            ),
+            lines[0].quantity,
+            lines[0].unit,
+            share,
+            lines[0].factor,
+            share,
+        )
+        new_inputs = dict(mine.inputs)
+        new_inputs.update({"unit_index": index, "units_energy_wh": units})
+        return replace(mine, lines=tuple(lines), inputs=new_inputs)
+    return bill_meters(
+        parse_tariff(tariff_doc),
+        energy[None, :],
+        quality[None, :],
+        start=start,
+        end=end,
+        timezone=inputs["timezone"],
+        meters=[inputs["meter"]],
+        tenants=None if tenant is None else [tenant],
+        opening_reads_wh=[inputs.get("opening_read_wh")],
+        closing_reads_wh=[inputs.get("closing_read_wh")],
+    )[0]
+
+
+def verify_bill(document: Mapping[str, Any] | str) -> Bill:
+    """
+    Re-bill from a bill's inputs and check that every line, amount and the total come out the same.
+
+    Returns
+    -------
+    Bill
+        The re-made bill.
+
+    Raises
+    ------
+    BillMismatchError
+        Naming the first difference.
+    """
+    doc = json.loads(document) if isinstance(document, str) else document
+    bill = rebill(doc)
+    again = bill.to_dict(include_intervals=False)
+    for key in ("energy_wh", "energy_by_period_wh", "energy_by_period_tier_wh", "total", "estimated_wh"):
+        if again[key] != doc.get(key):
+            raise BillMismatchError(f"{key}: the bill says {doc.get(key)!r}, its inputs give {again[key]!r}")
+    old_lines = doc.get("lines", [])
+    if len(old_lines) != len(again["lines"]):
+        raise BillMismatchError(
+            f"lines: the bill has {len(old_lines)}, its inputs give {len(again['lines'])}"
+        )
+    for i, (old, new) in enumerate(zip(old_lines, again["lines"], strict=True)):
+        for key in ("kind", "quantity", "rate", "factor", "amount"):
+            if old.get(key) != new[key]:
+                raise BillMismatchError(
+                    f"lines[{i}].{key}: the bill says {old.get(key)!r}, its inputs give {new[key]!r}"
+                )
+    return bill
