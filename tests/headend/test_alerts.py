@@ -290,3 +290,81 @@ def test_alerts_and_active_alerts_since(store):
     assert [a.kind for a in alerts(store)] == [AlertKind.TAMPER, AlertKind.REVERSE_PHASE]
     assert [a.kind for a in active_alerts(store, since=T0 + timedelta(hours=1))] == [AlertKind.REVERSE_PHASE]
     assert [a.kind for a in alerts(store, since=T0)] == [AlertKind.REVERSE_PHASE]  # at > since
+
+
+def _wait(condition, timeout_s: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "not true in time"
+        time.sleep(0.01)
+
+
+def test_communication_watch_checks_with_its_clock(store):
+    from meshmeter.headend.alerts import CommunicationWatch
+
+    meter = add_meter(store, eui64=None)
+    _intervals(store, meter.id, T0)
+    now = [T0 + timedelta(hours=1)]
+    watch = CommunicationWatch(store, every_s=60, silence_s=7200, clock=lambda: now[0])
+    assert watch.check_now() == []
+    now[0] = T0 + timedelta(hours=3)
+    [lost] = watch.check_now()
+    assert (lost.kind, lost.meter_id) == (AlertKind.COMM_LOSS, meter.id)
+    assert (watch.checks, watch.raised, watch.running) == (2, 1, False)
+
+
+def test_communication_watch_runs_periodically_until_stopped(store):
+    from meshmeter.headend.alerts import CommunicationWatch
+
+    meter = add_meter(store, eui64=None)
+    _intervals(store, meter.id, T0)
+    watch = CommunicationWatch(store, every_s=0.02, silence_s=7200, clock=lambda: T0 + timedelta(hours=3))
+    watch.start()
+    watch.start()  # already running: nothing more
+    try:
+        assert watch.running
+        _wait(lambda: watch.checks >= 3)
+    finally:
+        watch.stop()
+    assert not watch.running
+    assert watch.raised == 1  # raised once, however often checked
+    assert [a.kind for a in active_alerts(store)] == [AlertKind.COMM_LOSS]
+    checks = watch.checks
+    import time
+
+    time.sleep(0.1)
+    assert watch.checks == checks  # stopped: no more checks
+
+
+def test_communication_watch_survives_a_failing_check(store):
+    from meshmeter.headend.alerts import CommunicationWatch
+
+    def broken() -> datetime:
+        raise OSError("clock gone")
+
+    watch = CommunicationWatch(store, every_s=0.02, clock=broken)
+    watch.start()
+    try:
+        _wait(lambda: watch.last_error is not None)
+        assert watch.running
+    finally:
+        watch.stop()
+    assert watch.last_error == "OSError: clock gone"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"every_s": 0}, "every_s"),
+        ({"every_s": float("nan")}, "every_s"),
+        ({"every_s": 1, "silence_s": -1}, "silence_s"),
+        ({"every_s": 1, "channels": "mqtt"}, "channels must be a sequence"),
+    ],
+)
+def test_communication_watch_bad_arguments(store, kwargs, match):
+    from meshmeter.headend.alerts import CommunicationWatch
+
+    with pytest.raises(ValueError, match=match):
+        CommunicationWatch(store, **kwargs)

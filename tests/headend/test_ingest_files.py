@@ -250,3 +250,73 @@ def test_bad_csv_refuses_the_whole_file(store: Store, text: str, reason: str, fi
         ingest_csv(store, text, source="csv")
     assert (caught.value.reason, caught.value.field) == (reason, field)
     assert rows(store) == []
+
+
+# The column path (numpy) takes the common form of a document; anything else goes row by row. Both
+# must accept and refuse the same documents.
+
+FAST = document(
+    *(
+        {
+            "interval_end": f"2026-01-01T{h:02d}:{m:02d}:00Z",
+            "energy_wh": 10 * h + m,
+            "cumulative_wh": 1000 + h,
+        }
+        for h in range(1, 3)
+        for m in (0, 15, 30, 45)
+    )
+)
+
+
+def test_the_column_path_stores_what_the_row_path_stores(store: Store) -> None:
+    add_meter(store)
+    add_meter(store, "MM00000002", eui64=None)
+    other = {**FAST, "meter": "MM00000002"}
+    fast = ingest_json(store, json.dumps([FAST, other]), source="http")
+    # the same values in a form only the row path takes (offsets instead of Z), for the other meter
+    slow_doc = json.dumps(other).replace("Z", "+00:00")
+    assert ingest_json(store, slow_doc, source="http") == IngestResult(accepted=8, duplicates=8)
+    assert fast == IngestResult(accepted=16, new=16)
+    assert rows(store) == rows(store, "MM00000002")
+    assert [r[2] for r in rows(store)] == [1001] * 4 + [1002] * 4  # counters rebuilt exactly
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # a counter of -1 is not "no counter"
+        (json.dumps(FAST).replace('"cumulative_wh": 1001}', '"cumulative_wh": -1}', 1), "negative_energy"),
+        # a key given twice: refused, never the last one kept
+        (json.dumps(FAST).replace('"energy_wh": 25,', '"energy_wh": 25, "energy_wh": 1,', 1), "malformed"),
+        (json.dumps(FAST).replace('"energy_wh": 25', '"energy_wh": 25.0', 1), "bad_type"),
+        (json.dumps(FAST).replace('"energy_wh": 25', '"energy_wh": true', 1), "bad_type"),
+        (json.dumps(FAST).replace('"energy_wh": 25', '"energy_wh": NaN', 1), "malformed"),
+        (json.dumps(FAST).replace("01:15:00Z", "01:16:00Z", 1), "not_aligned"),
+        (json.dumps(FAST).replace("01:15:00Z", "01:15:00 ", 1), "naive_time"),
+        (json.dumps(FAST).replace("2026-01-01T01:15", "2026-02-30T01:15", 1), "bad_time"),
+        (
+            json.dumps(FAST).replace('"energy_wh": 25', f'"energy_wh": {MAX_INTERVAL_ENERGY_WH + 1}', 1),
+            "energy_too_high",
+        ),
+        (json.dumps(FAST).replace('"cumulative_wh": 1002', '"cumulative_wh": 999', 1), "counter_backwards"),
+        (
+            json.dumps(FAST).replace('"cumulative_wh": 1002', f'"cumulative_wh": {2**63}', 1),
+            "energy_too_high",
+        ),
+        (json.dumps([FAST, document({**FAST["intervals"][0], "energy_wh": 11})]), "conflict"),
+        (json.dumps(FAST).replace("MM00000001", "MM00000009"), "unknown_meter"),
+        (json.dumps([FAST, document(meter="MM00000009")]), "unknown_meter"),
+    ],
+)
+def test_the_column_path_refuses_what_the_row_path_refuses(store: Store, text: str, reason: str) -> None:
+    add_meter(store)
+    with pytest.raises(IngestError) as info:
+        ingest_json(store, text, source="http")
+    assert info.value.reason == reason
+    assert rows(store) == []
+
+
+def test_repeats_within_a_document_count_once(store: Store) -> None:
+    add_meter(store)
+    twice = json.dumps([FAST, {**FAST, "intervals": FAST["intervals"][:3]}])
+    assert ingest_json(store, twice, source="http") == IngestResult(accepted=11, new=8, duplicates=3)

@@ -186,7 +186,7 @@ def test_a_store_failure_is_not_acknowledged_and_comes_again(
         raise OSError("disk full")
 
     with monkeypatch.context() as patch:
-        patch.setattr(sqlite_store, "insert_raw_intervals", fail)
+        patch.setattr(sqlite_store, "insert_raw_interval_batches", fail)
         with broken:
             publisher(topic, payload(15, 10))
             wait_for(lambda: broken.failed == 1)

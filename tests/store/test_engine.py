@@ -86,3 +86,27 @@ def test_sqlite_write_transactions_begin_immediate(tmp_path: Path):
     finally:
         other.close()
         engines.dispose()
+
+
+@pytest.mark.parametrize(("setting", "level"), [(None, 1), ("full", 2), (" EXTRA ", 3), ("normal", 1)])
+def test_sqlite_synchronous_is_normal_unless_set(tmp_path: Path, monkeypatch, setting, level):
+    """PRAGMA synchronous: 1 NORMAL (the default in WAL mode), 2 FULL, 3 EXTRA."""
+    if setting is None:
+        monkeypatch.delenv("MESHMETER_SQLITE_SYNCHRONOUS", raising=False)
+    else:
+        monkeypatch.setenv("MESHMETER_SQLITE_SYNCHRONOUS", setting)
+    engines = make_engines(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        for engine in (engines.writer, engines.reader):
+            with engine.connect() as c:
+                assert c.execute(text("PRAGMA synchronous")).scalar_one() == level
+    finally:
+        engines.dispose()
+
+
+@pytest.mark.parametrize("setting", ["OFF", "fast", "0"])
+def test_sqlite_synchronous_off_or_unknown_is_refused(tmp_path: Path, monkeypatch, setting):
+    monkeypatch.setenv("MESHMETER_SQLITE_SYNCHRONOUS", setting)
+    with pytest.raises(ValueError, match="MESHMETER_SQLITE_SYNCHRONOUS must be one of NORMAL, FULL, EXTRA"):
+        make_engines(f"sqlite:///{tmp_path / 'm.db'}")
+    assert not (tmp_path / "m.db").exists()

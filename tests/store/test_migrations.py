@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, inspect, select
 
-from meshmeter.store import LATEST_VERSION, METADATA, MIGRATIONS, SchemaVersionError, make_engines, migrate
+from meshmeter.store import (
+    LATEST_VERSION,
+    METADATA,
+    MIGRATIONS,
+    RawInterval,
+    SchemaVersionError,
+    Store,
+    make_engines,
+    migrate,
+)
 from meshmeter.store.migrations import current_version
 from meshmeter.store.schema import schema_version
+from tests.store.legacy import create_legacy
 
 
 @pytest.fixture
@@ -69,3 +79,73 @@ def test_database_newer_than_code_is_refused(engines):
     assert info.value.code_version == LATEST_VERSION
     with engines.writer.connect() as c:
         assert current_version(c) == newer
+
+
+def test_migration_from_version_2_carries_raw_intervals_forward(store_url):
+    """A v2 database's raw intervals, revisions, sources and counters read back the same after v3."""
+    if str(store_url).endswith(":memory:"):
+        pytest.skip("an in-memory database does not outlive the engines that built it")
+    q = timedelta(minutes=15)
+    t0 = datetime(2026, 1, 4, 23, 0, tzinfo=UTC)  # eight intervals across UTC midnight
+    received = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    later = datetime(2026, 1, 6, 8, 0, tzinfo=UTC)
+    rows = [
+        {
+            "meter_id": 7,
+            "interval_end": t0 + k * q,
+            "revision": 0,
+            "energy_wh": 20 + k,
+            "cumulative_wh": 1000 + 21 * k,
+            "source": "dcap",
+            "received_at": received,
+        }
+        for k in range(1, 9)
+    ]
+    # a revision from a CSV file, and an interval without a counter
+    rows.append({**rows[2], "revision": 1, "energy_wh": 99, "cumulative_wh": None, "source": "csv"})
+    rows[-1]["received_at"] = later
+    noon = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+    rows.append({**rows[0], "interval_end": noon, "energy_wh": 5, "cumulative_wh": None, "source": "http"})
+    engines = make_engines(store_url)
+    try:
+        with engines.writer.begin() as c:
+            old = create_legacy(c, 2)
+            c.execute(
+                old.tables["meters"]
+                .insert()
+                .values(id=7, serial="M7", designation="d", ct_ratio=2000, multiplier=1)
+            )
+            c.execute(old.tables["raw_intervals"].insert(), rows)
+        assert migrate(engines.writer) == LATEST_VERSION
+    finally:
+        engines.dispose()
+    store = Store(store_url)
+    try:
+        day0, day2 = datetime(2026, 1, 4, tzinfo=UTC), datetime(2026, 1, 6, tzinfo=UTC)
+        got = store.raw_intervals(meter_id=7, start=day0, end=day2, all_revisions=True)
+        expected = sorted(
+            (
+                RawInterval(
+                    7,
+                    r["interval_end"],
+                    r["revision"],
+                    r["energy_wh"],
+                    r["cumulative_wh"],
+                    r["source"],
+                    r["received_at"],
+                )
+                for r in rows
+            ),
+            key=lambda r: (r.interval_end, r.revision),
+        )
+        assert got == expected
+        latest = store.raw_intervals(meter_id=7, start=t0 + 2 * q, end=t0 + 3 * q)
+        assert [(r.revision, r.energy_wh, r.source) for r in latest] == [(1, 99, "csv")]
+        # new data continues the migrated rows: its counter is derived from theirs
+        nxt = t0 + 9 * q
+        assert (
+            store.insert_raw_intervals(meter_id=7, rows=[(nxt, 30, 1000 + 21 * 8 + 30)], source="dcap") == 1
+        )
+        assert store.raw_intervals(meter_id=7, start=t0, end=nxt)[-1].cumulative_wh == 1000 + 21 * 8 + 30
+    finally:
+        store.close()

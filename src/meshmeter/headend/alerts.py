@@ -22,7 +22,8 @@ the head-end runs its alert checks in one process.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -41,6 +42,7 @@ __all__ = [
     "DEFAULT_SILENCE_S",
     "Alert",
     "AlertKind",
+    "CommunicationWatch",
     "MeterCommunication",
     "active_alerts",
     "alert_payload",
@@ -575,6 +577,94 @@ def check_communication(
 # ---------------------------------------------------------------------------------------------------
 # low battery, reverse phase
 # ---------------------------------------------------------------------------------------------------
+
+
+class CommunicationWatch:
+    """
+    Communication-loss checks run periodically, in a thread: :func:`check_communication` every ``every_s``.
+
+    ``meshmeter serve`` runs one while it serves (``MESHMETER_ALERT_CHECK_S``, ``docs/alerts.md``), so a
+    meter that falls silent raises its alert, and pushes it, without anybody asking.
+
+    Parameters
+    ----------
+    store : Store
+        The store; it must stay open while the watch runs.
+    every_s : float
+        Time between two checks; the first is one period after :meth:`start`. [s]
+    silence_s : float, optional
+        A meter with no interval ending within this is silent. [s]
+    channels : sequence of str, optional
+        Outbox channels the alerts are pushed on.
+    clock : callable, optional
+        The present, aware; default ``datetime.now(UTC)``.
+
+    Attributes
+    ----------
+    checks : int
+        Checks run. [1]
+    raised : int
+        Alerts raised or cleared by them. [1]
+    last_error : str or None
+        Why the last check failed (the store unreachable ...); the watch keeps going.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        every_s: float,
+        silence_s: float = DEFAULT_SILENCE_S,
+        channels: Sequence[str] = DEFAULT_CHANNELS,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self._store = store
+        self.every_s = _positive("every_s", every_s)
+        self.silence_s = _positive("silence_s", silence_s)
+        self._channels = _check_channels(channels)
+        self._clock = clock if clock is not None else (lambda: datetime.now(UTC))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.checks = 0
+        self.raised = 0
+        self.last_error: str | None = None
+
+    def check_now(self) -> list[Alert]:
+        """Run one check now; returns the alerts it raised or cleared."""
+        found = check_communication(
+            self._store, now=self._clock(), silence_s=self.silence_s, channels=self._channels
+        )
+        self.checks += 1
+        self.raised += len(found)
+        return found
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            try:
+                self.check_now()
+                self.last_error = None
+            except Exception as exc:  # a failed check must not end the watch
+                self.last_error = f"{type(exc).__name__}: {exc}"
+
+    @property
+    def running(self) -> bool:
+        """True between :meth:`start` and :meth:`stop`."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start checking every ``every_s``; starting a running watch does nothing."""
+        if self.running:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="meshmeter-communication-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop, waiting for a check under way to end."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
 
 
 def check_battery(

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import csv
 import io
-import itertools
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
+
+from meshmeter.headend.buckets import QUALITY_RANK, aggregate_columns, bucket_bounds, worst_quality
+from meshmeter.headend.buckets import Resolution as BucketResolution
 from meshmeter.headend.vee import merged_intervals
 
 if TYPE_CHECKING:
@@ -66,12 +68,6 @@ LOCAL_COLUMN: Final = "interval_end_local"
 AGGREGATE_COLUMNS: Final[tuple[str, ...]] = ("count", "expected")
 """The columns added last at resolutions coarser than 15 minutes."""
 
-QUALITY_RANK: Final[dict[int, int]] = {0: 0, 7: 1, 9: 2, 8: 3, 14: 4, 10: 5}
-"""ESPI quality codes from most to least trusted: valid, edited, interpolated, estimated from reference
-days, raw, questionable (the API's order). A bucket carries the least trusted code of its intervals."""
-
-_INTERVAL_S: Final = 900
-
 
 def zone(timezone: str) -> ZoneInfo:
     """The IANA time zone ``timezone``; ``ValueError`` naming ``timezone`` when it is unknown."""
@@ -91,11 +87,6 @@ def find_meter(store: Store, meter_serial: str) -> Meter:
     return meter
 
 
-def worst_quality(codes: Sequence[int]) -> int | None:
-    """The least trusted of some ESPI quality codes (:data:`QUALITY_RANK`); None for none."""
-    return max(codes, key=lambda q: QUALITY_RANK.get(q, len(QUALITY_RANK)), default=None)
-
-
 def _check_range(start: datetime, end: datetime) -> None:
     for name, value in (("start", start), ("end", end)):
         if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
@@ -106,37 +97,6 @@ def _check_range(start: datetime, end: datetime) -> None:
 
 def _epoch(value: datetime) -> int:
     return int(value.timestamp())
-
-
-def _midnight(day: date, tz: tzinfo) -> int:
-    return _epoch(datetime.combine(day, time(0), tzinfo=tz))
-
-
-def _bounds(start: datetime, end: datetime, resolution: Resolution, tz: tzinfo) -> list[int]:
-    """Bucket bounds ``[start, b1, ..., end]`` [s]; both ends must lie on the resolution's boundaries."""
-    lo, hi = _epoch(start), _epoch(end)
-    if resolution == "hourly":
-        for name, value in (("start", start), ("end", end)):
-            local = value.astimezone(tz)
-            if (local.minute, local.second, local.microsecond) != (0, 0, 0):
-                raise ValueError(f"{name} must be on a whole hour of local time, got {local.isoformat()}")
-        return list(range(lo, hi + 1, 3600))
-    days: list[date] = []
-    for name, value in (("start", start), ("end", end)):
-        day = value.astimezone(tz).date()
-        if (resolution == "monthly" and day.day != 1) or _midnight(day, tz) != _epoch(value):
-            what = "midnight on the first of a month" if resolution == "monthly" else "midnight"
-            raise ValueError(f"{name} must be at local {what}, got {value.astimezone(tz).isoformat()}")
-        days.append(day)
-    out: list[int] = []
-    day = days[0]
-    while day <= days[1]:
-        out.append(_midnight(day, tz))
-        if resolution == "monthly":
-            day = date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
-        else:
-            day += timedelta(days=1)
-    return out
 
 
 def _utc_text(epoch_s: int) -> str:
@@ -188,7 +148,7 @@ def export_csv(
     _check_range(start, end)
     tz: tzinfo = UTC if timezone is None else zone(timezone)
     meter = find_meter(store, meter_serial)
-    bounds = None if resolution == "15min" else _bounds(start, end, resolution, tz)
+    bounds = None if resolution == "15min" else bucket_bounds(start, end, BucketResolution(resolution), tz)
     rows = merged_intervals(store, meter_id=meter.id, start=start, end=end)
 
     buffer = io.StringIO()
@@ -209,25 +169,22 @@ def export_csv(
             writer.writerow([_utc_text(s), energy_wh, quality, *local(s)])
         return buffer.getvalue()
 
-    i = 0
-    n = len(rows)
-    for lo, hi in itertools.pairwise(bounds):
-        energies: list[int] = []
-        qualities: list[int] = []
-        while i < n and _epoch(rows[i][0]) <= hi:
-            if _epoch(rows[i][0]) > lo:
-                energies.append(rows[i][1])
-                qualities.append(rows[i][2])
-            i += 1
-        worst = worst_quality(qualities)
+    columns = aggregate_columns(
+        np.array([_epoch(t) for t, _, _ in rows], dtype=np.int64),
+        np.array([e for _, e, _ in rows], dtype=np.int64),
+        np.array([q for _, _, q in rows], dtype=np.int64),
+        bounds,
+    )
+    for hi, energy_wh, worst, count, expected in zip(
+        columns.bounds_s[1:].tolist(),
+        columns.energy_wh.tolist(),
+        columns.quality.tolist(),
+        columns.count.tolist(),
+        columns.expected.tolist(),
+        strict=True,
+    ):
+        empty = count == 0
         writer.writerow(
-            [
-                _utc_text(hi),
-                sum(energies) if energies else "",
-                "" if worst is None else worst,
-                *local(hi),
-                len(energies),
-                (hi - lo) // _INTERVAL_S,
-            ]
+            [_utc_text(hi), "" if empty else energy_wh, "" if empty else worst, *local(hi), count, expected]
         )
     return buffer.getvalue()

@@ -27,14 +27,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from operator import itemgetter
 from types import MappingProxyType
 from typing import Any, NamedTuple
+
+import numpy as np
+import orjson
+from numpy.typing import NDArray
 
 from meshmeter.amr.dcap import Delivery
 from meshmeter.amr.records import INTERVAL_S, PULSE_WH, IntervalRecord
 from meshmeter.catalog.ratings import MINI_METER_RATINGS
 from meshmeter.errors import _ReasonedError
-from meshmeter.store import RawInterval, Store
+from meshmeter.store import CUMULATIVE_NONE, RawInterval, Store, UnknownMeterError
 
 __all__ = [
     "CSV_COLUMNS",
@@ -61,6 +66,8 @@ CSV_COLUMNS = ("meter", "interval_end", "energy_wh", "cumulative_wh")
 """The CSV header: the first three columns are required, ``cumulative_wh`` is optional."""
 
 _INTERVAL = timedelta(seconds=INTERVAL_S)
+_NONE = CUMULATIVE_NONE  # a counter not sent, in an int64 column
+IntArray = NDArray[np.int64]
 _INT = re.compile(r"[+-]?[0-9]+")
 
 
@@ -635,28 +642,145 @@ def _store_rows(
                 )
             last = row
     # Every check passed: nothing below refuses input.
-    new = duplicates = revised = 0
+    columns: list[tuple[int, IntArray, IntArray, IntArray]] = []
     for serial, batch in by_serial.items():
-        meter_id = meter_ids[serial]
-        lo, hi = min(batch), max(batch)
-        known: dict[datetime, set[tuple[int, int | None]]] = defaultdict(set)
-        for stored in store.raw_intervals(
-            meter_id=meter_id, start=lo - _INTERVAL, end=hi, all_revisions=True
-        ):
-            known[stored.interval_end].add((stored.energy_wh, stored.cumulative_wh))
-        for end, row in batch.items():
-            if end not in known:
-                new += 1
-            elif (row.energy_wh, row.cumulative_wh) in known[end]:
-                duplicates += 1
-            else:
-                revised += 1
-        store.insert_raw_intervals(
-            meter_id=meter_id,
-            rows=[(end, row.energy_wh, row.cumulative_wh) for end, row in sorted(batch.items())],
-            source=source,
+        ends = sorted(batch)
+        columns.append(
+            (
+                meter_ids[serial],
+                np.array([int(end.timestamp()) for end in ends], dtype=np.int64),
+                np.array([batch[end].energy_wh for end in ends], dtype=np.int64),
+                np.array(
+                    [_NONE if batch[end].cumulative_wh is None else batch[end].cumulative_wh for end in ends],
+                    dtype=np.int64,
+                ),
+            )
         )
-    return IngestResult(accepted=len(rows), new=new, duplicates=duplicates + repeats, revised=revised)
+    return _store_columns(store, columns, source, accepted=len(rows), repeats=repeats)
+
+
+def _store_columns(
+    store: Store,
+    columns: Sequence[tuple[int | str, IntArray, IntArray, IntArray]],
+    source: str,
+    *,
+    accepted: int,
+    repeats: int,
+) -> IngestResult:
+    """Store checked columns of every meter in one transaction; count what happened."""
+    results = store.insert_raw_interval_batches(batches=columns, source=source)
+    return IngestResult(
+        accepted=accepted,
+        new=sum(r.new for r in results),
+        duplicates=sum(r.duplicates for r in results) + repeats,
+        revised=sum(r.revised for r in results),
+    )
+
+
+_END = itemgetter("interval_end")
+_ENERGY = itemgetter("energy_wh")
+_CUMULATIVE = itemgetter("cumulative_wh")
+_UTC_STAMP_LENGTH = len("2026-01-04T00:15:00Z")
+
+
+def _fast_json(store: Store, text: str, source: str, meter: str | None) -> IngestResult | None:
+    """
+    The common case of :func:`ingest_json` checked over columns (numpy) instead of row by row.
+
+    Takes a document whose every interval has the three members, integer energies and counters (or
+    null), and ends written ``YYYY-MM-DDTHH:MM:SSZ``. It returns None, having stored nothing, as soon as
+    anything differs from that or any check fails: the row-by-row path then decides, and names the
+    row and the field of any error. Both paths accept and refuse the same documents.
+    """
+    if not isinstance(source, str) or not source.strip():
+        return None
+    try:
+        document = orjson.loads(text)  # the standard library's parser, about twice as fast
+    except orjson.JSONDecodeError:
+        return None
+    objects = document if isinstance(document, list) else [document]
+    if not objects or not all(type(o) is dict and len(o) == 2 for o in objects):
+        return None
+    try:
+        parts = [(o["meter"], o["intervals"]) for o in objects]
+    except KeyError:
+        return None
+    n = 0
+    with_counter = 0
+    by_serial: dict[str, list[tuple[IntArray, IntArray, IntArray]]] = defaultdict(list)
+    serials: set[str] = set()
+    for serial, items in parts:
+        if type(serial) is not str or not serial.strip() or type(items) is not list:
+            return None
+        if meter is not None and serial != meter:
+            return None
+        serials.add(serial)
+        if not items:
+            continue
+        if set(map(type, items)) != {dict} or set(map(len, items)) != {3}:
+            return None
+        try:
+            ends = list(map(_END, items))
+            energy = list(map(_ENERGY, items))
+            cumulative = list(map(_CUMULATIVE, items))
+        except KeyError:
+            return None
+        if (
+            set(map(type, ends)) != {str}
+            or set(map(len, ends)) != {_UTC_STAMP_LENGTH}
+            or {stamp[-1] for stamp in ends} != {"Z"}
+            or set(map(type, energy)) != {int}
+            or not set(map(type, cumulative)) <= {int, type(None)}
+        ):
+            return None
+        counters = len(cumulative) - cumulative.count(None)
+        try:
+            ends_s = np.array([stamp[:-1] for stamp in ends], dtype="datetime64[s]").astype(np.int64)
+            energy_wh = np.array(energy, dtype=np.int64)
+            if counters < len(cumulative):
+                sent = np.array([c for c in cumulative if c is not None], dtype=np.int64)
+                cumulative = [_NONE if c is None else c for c in cumulative]
+                cumulative_wh = np.array(cumulative, dtype=np.int64)
+            else:
+                cumulative_wh = sent = np.array(cumulative, dtype=np.int64)
+        except (ValueError, OverflowError):
+            return None
+        if sent.size and (sent < 0).any():
+            return None
+        n += len(items)
+        with_counter += counters
+        by_serial[serial].append((ends_s, energy_wh, cumulative_wh))
+    # Every member in the text ('"name":') is one read: no key was given twice (the last one kept).
+    if text.count('":') != 2 * len(objects) + 3 * n:
+        return None
+    columns: list[tuple[int | str, IntArray, IntArray, IntArray]] = [
+        (serial, *(np.empty(0, dtype=np.int64),) * 3) for serial in serials - by_serial.keys()
+    ]  # an object without intervals names a meter too: it must exist
+    repeats = 0
+    for serial, chunks in by_serial.items():
+        ends_s, energy_wh, cumulative_wh = (np.concatenate(c) for c in zip(*chunks, strict=True))
+        if (ends_s % INTERVAL_S).any() or (energy_wh < 0).any() or (energy_wh > MAX_INTERVAL_ENERGY_WH).any():
+            return None
+        if not (np.diff(ends_s) > 0).all():
+            order = np.argsort(ends_s, kind="stable")
+            ends_s, energy_wh, cumulative_wh = ends_s[order], energy_wh[order], cumulative_wh[order]
+            same = np.flatnonzero(np.diff(ends_s) == 0)
+            if same.size:
+                if (energy_wh[same] != energy_wh[same + 1]).any() or (
+                    cumulative_wh[same] != cumulative_wh[same + 1]
+                ).any():
+                    return None
+                keep = np.append(True, np.diff(ends_s) != 0)
+                repeats += int(same.size)
+                ends_s, energy_wh, cumulative_wh = ends_s[keep], energy_wh[keep], cumulative_wh[keep]
+        counted = cumulative_wh[cumulative_wh != _NONE]
+        if (np.diff(counted) < 0).any():
+            return None
+        columns.append((serial, ends_s, energy_wh, cumulative_wh))
+    try:
+        return _store_columns(store, columns, source, accepted=n, repeats=repeats)
+    except UnknownMeterError:
+        return None  # nothing was stored; the row-by-row path names the meter and where
 
 
 def ingest_json(
@@ -691,6 +815,9 @@ def ingest_json(
         counter running backwards: the reason, the row and the field; nothing is stored.
     """
     text = _decode(data)
+    fast = _fast_json(store, text, source, meter)
+    if fast is not None:
+        return fast
     try:
         document = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:

@@ -22,7 +22,9 @@ from meshmeter.store.models import (
     IntervalEdit,
     Mdt,
     Meter,
+    NetworkReport,
     OutboxMessage,
+    RawInsertResult,
     RawInterval,
     RawIntervalIn,
     RegisterRead,
@@ -31,11 +33,12 @@ from meshmeter.store.models import (
     ValidatedInterval,
     ValidatedIntervalIn,
 )
-from meshmeter.store.repository import Store
-from meshmeter.store.schema import API_TOKEN_ROLES, METADATA, QUALITY_CODES
+from meshmeter.store.repository import Store, UnknownMeterError
+from meshmeter.store.schema import API_TOKEN_ROLES, CUMULATIVE_NONE, METADATA, QUALITY_CODES
 
 __all__ = [
     "API_TOKEN_ROLES",
+    "CUMULATIVE_NONE",
     "DEFAULT_DATABASE_URL",
     "ENV_DATABASE_URL",
     "LATEST_VERSION",
@@ -51,7 +54,9 @@ __all__ = [
     "Mdt",
     "Meter",
     "Migration",
+    "NetworkReport",
     "OutboxMessage",
+    "RawInsertResult",
     "RawInterval",
     "RawIntervalIn",
     "RegisterRead",
@@ -59,6 +64,7 @@ __all__ = [
     "Site",
     "Store",
     "Tenant",
+    "UnknownMeterError",
     "ValidatedInterval",
     "ValidatedIntervalIn",
     "database_url",

@@ -21,20 +21,29 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
+    BigInteger,
     CheckConstraint,
     Column,
     Connection,
     Engine,
+    ForeignKey,
+    Index,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
+    case,
     func,
     insert,
     inspect,
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 
 from meshmeter.errors import MeshmeterError
 from meshmeter.store.schema import _ID, METADATA, schema_version
@@ -110,6 +119,130 @@ def _add_api_tokens(connection: Connection) -> None:
     _api_tokens_v2.create(connection)
 
 
+_V3 = MetaData(naming_convention=METADATA.naming_convention)
+_V3_JSON = JSON().with_variant(JSONB(), "postgresql")
+Table("sites", _V3, Column("id", _ID, primary_key=True))
+Table("meters", _V3, Column("id", _ID, primary_key=True))
+_ingest_batches_v3 = Table(
+    "ingest_batches",
+    _V3,
+    Column("id", _ID, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    UniqueConstraint("source", "received_at"),
+)
+_raw_intervals_v3 = Table(
+    "raw_intervals",
+    _V3,
+    Column("meter_id", _ID, nullable=False),
+    Column("interval_end", UtcDateTime, nullable=False),
+    Column("energy_wh", BigInteger, nullable=False),
+    Column("cumulative_wh", BigInteger, nullable=True),
+    Column("batch_id", _ID, nullable=False),
+    PrimaryKeyConstraint("meter_id", "interval_end"),
+    CheckConstraint("energy_wh >= 0", name="energy_wh_nonnegative"),
+    CheckConstraint("cumulative_wh IS NULL OR cumulative_wh >= -1", name="cumulative_wh_code"),
+    sqlite_with_rowid=False,
+)
+_raw_interval_revisions_v3 = Table(
+    "raw_interval_revisions",
+    _V3,
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False),
+    Column("interval_end", UtcDateTime, nullable=False),
+    Column("revision", SmallInteger, nullable=False),
+    Column("energy_wh", BigInteger, nullable=False),
+    Column("cumulative_wh", BigInteger, nullable=True),
+    Column("batch_id", _ID, ForeignKey("ingest_batches.id"), nullable=False),
+    PrimaryKeyConstraint("meter_id", "interval_end", "revision"),
+    CheckConstraint("energy_wh >= 0", name="energy_wh_nonnegative"),
+    CheckConstraint("cumulative_wh IS NULL OR cumulative_wh >= 0", name="cumulative_wh_nonnegative"),
+    CheckConstraint("revision >= 1", name="revision_positive"),
+    sqlite_with_rowid=False,
+)
+_network_reports_v3 = Table(
+    "network_reports",
+    _V3,
+    Column("id", _ID, primary_key=True),
+    Column("site_id", _ID, ForeignKey("sites.id"), nullable=False),
+    Column("taken_at", UtcDateTime, nullable=False),
+    Column("report", _V3_JSON, nullable=False),
+    Index(None, "site_id", "taken_at"),
+)
+"""The tables version 3 made, frozen here (``sites`` and ``meters`` only as the targets of keys)."""
+
+_V2_RAW = MetaData()
+_raw_intervals_v2 = Table(
+    "raw_intervals_v2",
+    _V2_RAW,
+    Column("meter_id", _ID),
+    Column("interval_end", UtcDateTime),
+    Column("revision", SmallInteger),
+    Column("energy_wh", BigInteger),
+    Column("cumulative_wh", BigInteger),
+    Column("source", Text),
+    Column("received_at", UtcDateTime),
+)
+"""``raw_intervals`` as versions 1 and 2 had it, under the name the step gives it before copying."""
+
+
+def _compact_raw_intervals(connection: Connection) -> None:
+    """
+    Version 3: raw intervals stored once, compactly; revisions beside them; network reports.
+
+    The old table is renamed, its rows copied (each distinct ``(source, received_at)`` becomes one
+    ``ingest_batches`` row; revision 0 goes to ``raw_intervals`` with its counter written out, or -1 when
+    it had none; later revisions to ``raw_interval_revisions``), and then dropped.
+    """
+    connection.execute(text("ALTER TABLE raw_intervals RENAME TO raw_intervals_v2"))
+    if connection.dialect.name == "postgresql":
+        # PostgreSQL names the primary key's index after the old table: free the name for the new one.
+        connection.execute(
+            text("ALTER TABLE raw_intervals_v2 RENAME CONSTRAINT pk_raw_intervals TO pk_raw_intervals_v2")
+        )
+    for table in (_ingest_batches_v3, _raw_intervals_v3, _raw_interval_revisions_v3, _network_reports_v3):
+        table.create(connection)
+    old, batches = _raw_intervals_v2, _ingest_batches_v3
+    connection.execute(
+        insert(batches).from_select(
+            ["source", "received_at"],
+            select(old.c.source, old.c.received_at).distinct().order_by(old.c.received_at, old.c.source),
+        )
+    )
+    joined = old.join(
+        batches, (batches.c.source == old.c.source) & (batches.c.received_at == old.c.received_at)
+    )
+    connection.execute(
+        insert(_raw_intervals_v3).from_select(
+            ["meter_id", "interval_end", "energy_wh", "cumulative_wh", "batch_id"],
+            select(
+                old.c.meter_id,
+                old.c.interval_end,
+                old.c.energy_wh,
+                case((old.c.cumulative_wh.is_(None), -1), else_=old.c.cumulative_wh),
+                batches.c.id,
+            )
+            .select_from(joined)
+            .where(old.c.revision == 0),
+        )
+    )
+    connection.execute(
+        insert(_raw_interval_revisions_v3).from_select(
+            ["meter_id", "interval_end", "revision", "energy_wh", "cumulative_wh", "batch_id"],
+            select(
+                old.c.meter_id,
+                old.c.interval_end,
+                old.c.revision,
+                old.c.energy_wh,
+                old.c.cumulative_wh,
+                batches.c.id,
+            )
+            .select_from(joined)
+            .where(old.c.revision > 0),
+        )
+    )
+    connection.execute(text("DROP TABLE raw_intervals_v2"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -118,6 +251,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         _create_baseline,
     ),
     Migration(2, "api_tokens: hashed API tokens with roles", _add_api_tokens),
+    Migration(
+        3,
+        "compact raw intervals: ingest_batches, raw_intervals keyed (meter_id, interval_end) with derivable "
+        "counters left out, raw_interval_revisions; network_reports",
+        _compact_raw_intervals,
+    ),
 )
 """Every step, in order. Append only; never edit a released step."""
 

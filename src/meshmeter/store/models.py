@@ -18,7 +18,9 @@ __all__ = [
     "IntervalEdit",
     "Mdt",
     "Meter",
+    "NetworkReport",
     "OutboxMessage",
+    "RawInsertResult",
     "RawInterval",
     "RawIntervalIn",
     "RegisterRead",
@@ -105,6 +107,30 @@ class RawIntervalIn(NamedTuple):
     interval_end: datetime
     energy_wh: int
     cumulative_wh: int | None = None
+
+
+class RawInsertResult(NamedTuple):
+    """
+    What one meter's bulk insert of raw intervals did.
+
+    Attributes
+    ----------
+    new : int
+        Intervals stored for the first time. [1]
+    duplicates : int
+        Intervals given with a value already stored for them: nothing stored. [1]
+    revised : int
+        Intervals stored with other values, whose new value was kept as the next revision. [1]
+    """
+
+    new: int
+    duplicates: int
+    revised: int
+
+    @property
+    def stored(self) -> int:
+        """Rows written: new intervals and new revisions. [1]"""
+        return self.new + self.revised
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,3 +273,26 @@ class ApiToken:
     def active(self) -> bool:
         """True while the token is not revoked."""
         return self.revoked_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkReport:
+    """
+    A stored health report of a site's radio network.
+
+    Attributes
+    ----------
+    id : int
+        Its id.
+    site_id : int
+        The site.
+    taken_at : datetime
+        When the report was taken, UTC.
+    report : dict
+        The CIT report (manual §5.2) as JSON: :meth:`meshmeter.amr.cit.CitReport.to_dict`'s members.
+    """
+
+    id: int
+    site_id: int
+    taken_at: datetime
+    report: dict[str, Any]

@@ -14,9 +14,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+import typing
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, date, datetime, timedelta
+from itertools import chain, repeat
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,22 +26,16 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import (
     BigInteger,
-    Column,
     ColumnElement,
     Connection,
-    DateTime,
-    MetaData,
     Row,
     Select,
-    SmallInteger,
     Table,
-    Text,
     and_,
     bindparam,
     cast,
     func,
     insert,
-    literal,
     select,
     type_coerce,
     update,
@@ -48,6 +44,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
+from meshmeter.errors import MeshmeterError
 from meshmeter.store import _validate as v
 from meshmeter.store.engine import Engines, make_engines
 from meshmeter.store.migrations import migrate
@@ -59,7 +56,9 @@ from meshmeter.store.models import (
     IntervalEdit,
     Mdt,
     Meter,
+    NetworkReport,
     OutboxMessage,
+    RawInsertResult,
     RawInterval,
     RawIntervalIn,
     RegisterRead,
@@ -70,24 +69,32 @@ from meshmeter.store.models import (
 )
 from meshmeter.store.schema import (
     API_TOKEN_ROLES,
+    CUMULATIVE_NONE,
     QUALITY_CODES,
     accounts,
     api_tokens,
     events,
     frame_audit,
+    ingest_batches,
     interval_edits,
     mdts,
     meters,
+    network_reports,
     push_outbox,
-    raw_intervals,
+    raw_interval_revisions,
     register_reads,
     sites,
     tenants,
     validated_intervals,
 )
-from meshmeter.store.types import UtcDateTime
+from meshmeter.store.types import UtcDateTime, epoch_s, from_epoch_s
 
-__all__ = ["API_TOKEN_PREFIX", "AUDIT_FREE_QUALITIES", "Store", "hash_api_token"]
+__all__ = ["API_TOKEN_PREFIX", "AUDIT_FREE_QUALITIES", "Store", "UnknownMeterError", "hash_api_token"]
+
+
+class UnknownMeterError(MeshmeterError, ValueError):
+    """A meter id or serial number that the store does not know."""
+
 
 AUDIT_FREE_QUALITIES = frozenset({0, 10, 14})
 """Qualities that, put for the first time with the raw value, pass raw data through (or flag it) and
@@ -170,65 +177,380 @@ def _int_columns(connection: Connection, query: Select[Any], width: int) -> list
 _ROWCOUNT = {"preserve_rowcount": True}
 """Keep the cursor's row count of an INSERT (SQLAlchemy guarantees it only for UPDATE and DELETE)."""
 
-_RAW_KEY = [raw_intervals.c.meter_id, raw_intervals.c.interval_end, raw_intervals.c.revision]
+_INTERVAL_S = 900
+"""The counter of a row is derived only from the row this much earlier (one meter interval). [s]"""
 
-_raw_stage = Table(
-    "meshmeter_raw_stage",
-    MetaData(),
-    Column("interval_end", DateTime(timezone=True)),
-    Column("energy_wh", BigInteger),
-    Column("cumulative_wh", BigInteger),
-    prefixes=["TEMPORARY"],
-    postgresql_on_commit="DELETE ROWS",
-)
-"""PostgreSQL: a session's staging table for ``COPY``, emptied at every commit (never in METADATA)."""
+_DAY_S = 86400
+"""A row ending at a multiple of this (UTC midnight) always carries its counter. [s]"""
+
+_DERIVED = -2
+"""How :func:`_main_columns` reads a NULL ``cumulative_wh`` (derived from the row before) before decoding."""
+
+_RAW_COLUMNS_SQL = "meter_id, interval_end, energy_wh, cumulative_wh, batch_id"
 
 
-def _executemany_raw_sqlite(connection: Connection, params: list[dict[str, Any]]) -> int:
-    """SQLite: ``INSERT ... ON CONFLICT DO NOTHING`` by ``executemany``; how many rows were new."""
-    statement = sqlite.insert(raw_intervals).on_conflict_do_nothing(index_elements=_RAW_KEY)
-    return int(connection.execute(statement, params, execution_options=_ROWCOUNT).rowcount)
+def _decode_cumulative(ends_s: IntArray, energy_wh: IntArray, codes: IntArray) -> IntArray:
+    """
+    The counters of consecutive stored rows of one meter, from their stored codes.
+
+    Parameters
+    ----------
+    ends_s : ndarray of int64
+        Interval ends, increasing; the first row read must carry its counter (a UTC midnight or
+        earlier rows are read too). [s]
+    energy_wh : ndarray of int64
+        Energy of each row. [Wh]
+    codes : ndarray of int64
+        ``cumulative_wh`` as stored: a counter, -1 (none sent) or -2 (NULL: the previous row's plus the
+        row's energy). [Wh]
+
+    Returns
+    -------
+    ndarray of int64
+        The counter at the end of each row, -1 where none is known. [Wh]
+    """
+    n = codes.size
+    if n == 0:
+        return codes.copy()
+    derived = codes == _DERIVED
+    if not derived.any():
+        return codes.copy()
+    index = np.arange(n)
+    anchor = np.maximum.accumulate(np.where(derived, -1, index))
+    summed = np.cumsum(energy_wh)
+    safe = np.maximum(anchor, 0)
+    base = codes[safe]
+    out = np.where(derived, base + summed - summed[safe], codes)
+    out[derived & ((anchor < 0) | (base < 0))] = CUMULATIVE_NONE  # never written so; read as unknown
+    return out
 
 
-def _copy_raw_postgresql(
-    connection: Connection,
-    *,
-    meter_id: int,
-    source: str,
-    received_at: datetime,
-    params: list[dict[str, Any]],
-) -> int:
-    """PostgreSQL: ``COPY`` into a temporary table, then ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``."""
-    _raw_stage.create(connection, checkfirst=True)
+_HOT_SQL: dict[str, tuple[str, str]] = {
+    "main": (
+        "SELECT interval_end, energy_wh, COALESCE(cumulative_wh, -2), batch_id FROM raw_intervals "
+        "WHERE meter_id = ? AND interval_end > ? AND interval_end <= ? ORDER BY interval_end",
+        "SELECT CAST(EXTRACT(EPOCH FROM interval_end) AS BIGINT), energy_wh, COALESCE(cumulative_wh, -2), "
+        "batch_id FROM raw_intervals WHERE meter_id = %s AND interval_end > to_timestamp(%s) "
+        "AND interval_end <= to_timestamp(%s) ORDER BY interval_end",
+    ),
+    "main_energy": (
+        "SELECT interval_end, energy_wh FROM raw_intervals "
+        "WHERE meter_id = ? AND interval_end > ? AND interval_end <= ? ORDER BY interval_end",
+        "SELECT CAST(EXTRACT(EPOCH FROM interval_end) AS BIGINT), energy_wh FROM raw_intervals "
+        "WHERE meter_id = %s AND interval_end > to_timestamp(%s) AND interval_end <= to_timestamp(%s) "
+        "ORDER BY interval_end",
+    ),
+    "revisions": (
+        "SELECT interval_end, revision, energy_wh, COALESCE(cumulative_wh, -1), batch_id "
+        "FROM raw_interval_revisions WHERE meter_id = ? AND interval_end > ? AND interval_end <= ? "
+        "ORDER BY interval_end, revision",
+        "SELECT CAST(EXTRACT(EPOCH FROM interval_end) AS BIGINT), CAST(revision AS BIGINT), energy_wh, "
+        "COALESCE(cumulative_wh, -1), batch_id FROM raw_interval_revisions WHERE meter_id = %s "
+        "AND interval_end > to_timestamp(%s) AND interval_end <= to_timestamp(%s) "
+        "ORDER BY interval_end, revision",
+    ),
+    "lock_meter": (
+        "SELECT id FROM meters WHERE id = ?",
+        "SELECT id FROM meters WHERE id = %s FOR NO KEY UPDATE",
+    ),
+    "lock_serial": (
+        "SELECT id FROM meters WHERE serial = ?",
+        "SELECT id FROM meters WHERE serial = %s FOR NO KEY UPDATE",
+    ),
+    "batch_new": (
+        "INSERT INTO ingest_batches (source, received_at) VALUES (?, ?) "
+        "ON CONFLICT (source, received_at) DO NOTHING",
+        "INSERT INTO ingest_batches (source, received_at) VALUES (%s, to_timestamp(%s)) "
+        "ON CONFLICT (source, received_at) DO NOTHING",
+    ),
+    "batch_id": (
+        "SELECT id FROM ingest_batches WHERE source = ? AND received_at = ?",
+        "SELECT id FROM ingest_batches WHERE source = %s AND received_at = to_timestamp(%s)",
+    ),
+}
+"""The statements of the ingest's and the interval reads' hot path, written out for each driver
+(SQLite, psycopg): run on the driver's cursor, they cost no compilation and no result processing.
+Times are integer seconds since the Unix epoch on both sides."""
+
+
+def _driver(connection: Connection, name: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+    """Run one of :data:`_HOT_SQL` on the driver's cursor; its rows (none for a statement without)."""
+    sql = _HOT_SQL[name][1 if connection.dialect.name == "postgresql" else 0]
     cursor = connection.connection.cursor()
     try:
-        with cursor.copy(
-            "COPY meshmeter_raw_stage (interval_end, energy_wh, cumulative_wh) FROM STDIN"
-        ) as copy:
-            for p in params:
-                copy.write_row((p["interval_end"], p["energy_wh"], p["cumulative_wh"]))
+        cursor.execute(sql, tuple(params))
+        return list(cursor.fetchall()) if cursor.description is not None else []
     finally:
         cursor.close()
-    s = _raw_stage.c
-    statement = (
-        postgresql.insert(raw_intervals)
-        .from_select(
-            ["meter_id", "interval_end", "revision", "energy_wh", "cumulative_wh", "source", "received_at"],
-            select(
-                literal(meter_id, BigInteger()),
-                s.interval_end,
-                literal(0, SmallInteger()),
-                s.energy_wh,
-                s.cumulative_wh,
-                literal(source, Text()),
-                literal(received_at, UtcDateTime()),
-            ),
-        )
-        .on_conflict_do_nothing(index_elements=_RAW_KEY)
+
+
+def _driver_columns(connection: Connection, name: str, params: Sequence[Any], width: int) -> list[IntArray]:
+    """
+    Run one of :data:`_HOT_SQL` whose rows are ``width`` integers; its columns as int64 arrays.
+
+    numpy reads the cursor's rows as one flat stream of integers (no list of rows, no column lists):
+    a year of one meter's quarter-hours is 35,136 rows.
+    """
+    if connection.dialect.name == "postgresql":
+        return _pg_copy_columns(connection, _HOT_SQL[name][1], params, width)
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_HOT_SQL[name][0], tuple(params))
+        rows = typing.cast(Iterable[Sequence[int]], cursor)  # a DB-API cursor iterates its rows
+        flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64)
+    finally:
+        cursor.close()
+    table = flat.reshape(-1, width)
+    return [np.ascontiguousarray(table[:, k]) for k in range(width)]
+
+
+_PG_EPOCH_S = 946_684_800
+"""PostgreSQL's epoch, 2000-01-01T00:00:00Z, in Unix seconds: binary timestamps count microseconds from it."""
+
+_PG_ROW = np.dtype(
+    [
+        ("fields", ">i2"),
+        *[
+            (f"{name}_{part}", ">i4" if part == "length" else ">i8")
+            for name in _RAW_COLUMNS_SQL.split(", ")
+            for part in ("length", "value")
+        ],
+    ]
+)
+"""One row of ``raw_intervals`` in PostgreSQL's binary ``COPY`` format, every column present (62 bytes)."""
+
+_PG_CUMULATIVE_AT = 2 + 3 * 12 + 4
+"""Where the value of ``cumulative_wh`` starts in a :data:`_PG_ROW`: after the field count, three columns
+(length and value) and its own length. [byte]"""
+
+
+def _pg_binary_rows(
+    meter_id: int,
+    batch_id: int,
+    ends_s: IntArray,
+    energy_wh: IntArray,
+    cumulative_wh: IntArray,
+    derived: NDArray[np.bool_],
+) -> bytes:
+    """
+    Rows of ``raw_intervals`` as a whole binary ``COPY`` stream (signature, rows, trailer), built by numpy.
+
+    Each row is a field count and, per column, a length and a big-endian BIGINT (``interval_end``:
+    microseconds since 2000-01-01 UTC); a NULL ``cumulative_wh`` (where ``derived``) is the length -1
+    and no value, so those rows are 8 bytes shorter.
+    """
+    n = ends_s.size
+    rows = np.zeros(n, dtype=_PG_ROW)
+    rows["fields"] = 5
+    for name, value in (
+        ("meter_id", meter_id),
+        ("interval_end", (ends_s - _PG_EPOCH_S) * 1_000_000),
+        ("energy_wh", energy_wh),
+        ("cumulative_wh", cumulative_wh),
+        ("batch_id", batch_id),
+    ):
+        rows[f"{name}_length"] = 8
+        rows[f"{name}_value"] = value
+    body = rows.view(np.uint8).reshape(n, _PG_ROW.itemsize)
+    if derived.any():
+        rows["cumulative_wh_length"][derived] = -1
+        keep = np.ones(body.shape, dtype=bool)
+        keep[derived, _PG_CUMULATIVE_AT : _PG_CUMULATIVE_AT + 8] = False
+        data = body[keep].tobytes()  # row by row, the NULL counters' 8 bytes left out
+    else:
+        data = body.tobytes()
+    return _PG_COPY_HEADER + b"\x00" * 8 + data + b"\xff\xff"
+
+
+_PG_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00"
+"""The signature that starts PostgreSQL's binary ``COPY`` format (then 4 bytes of flags, 4 of extension)."""
+
+
+def _pg_copy_columns(
+    connection: Connection, select_sql: str, params: Sequence[Any], width: int
+) -> list[IntArray]:
+    """
+    PostgreSQL: the ``width`` BIGINT columns (none NULL) of a query, by ``COPY (query) TO STDOUT`` in
+    the binary format, read by numpy as fixed-size records: no Python object per row or value.
+
+    A record is a 2-byte field count, then per field a 4-byte length (8) and the 8-byte big-endian
+    integer.
+    """
+    fields: list[tuple[str, str]] = [("fields", ">i2")]
+    for k in range(width):
+        fields += [(f"length{k}", ">i4"), (f"value{k}", ">i8")]
+    record = np.dtype(fields)
+    cursor = connection.connection.cursor()
+    try:
+        with cursor.copy(f"COPY ({select_sql}) TO STDOUT (FORMAT BINARY)", tuple(params)) as copy:
+            data = b"".join(bytes(block) for block in copy)
+    finally:
+        cursor.close()
+    extension = int.from_bytes(data[15:19], "big")
+    start = 19 + extension
+    if not data.startswith(_PG_COPY_HEADER) or data[-2:] != b"\xff\xff":
+        raise RuntimeError("PostgreSQL sent a binary COPY stream that is not one")
+    size = len(data) - start - 2
+    if size % record.itemsize:
+        raise RuntimeError(f"PostgreSQL sent records other than {width} non-null BIGINT columns")
+    body = np.frombuffer(data, dtype=record, offset=start, count=size // record.itemsize)
+    if (body["fields"] != width).any() or any((body[f"length{k}"] != 8).any() for k in range(width)):
+        raise RuntimeError(f"PostgreSQL sent records other than {width} non-null BIGINT columns")
+    return [body[f"value{k}"].astype(np.int64) for k in range(width)]
+
+
+def _main_columns(
+    connection: Connection, meter_id: int, lo_s: int, hi_s: int, *, decode: bool
+) -> tuple[IntArray, IntArray, IntArray, IntArray]:
+    """
+    Revision 0 of a meter's raw intervals with ``lo_s < interval_end <= hi_s``, as columns.
+
+    Returns ends [s], energy [Wh], counters [Wh] (-1 none; with ``decode`` False the stored codes, -2 for a
+    derived one) and batch ids. With ``decode``, rows from the UTC midnight before ``lo_s`` are read too,
+    so that every derived counter is rebuilt from a stored one.
+    """
+    read_lo = (lo_s // _DAY_S) * _DAY_S - 1 if decode else lo_s
+    ends, energy, codes, batch = _driver_columns(connection, "main", (meter_id, read_lo, hi_s), 4)
+    if decode:
+        codes = _decode_cumulative(ends, energy, codes)
+        if read_lo != lo_s:
+            keep = ends > lo_s
+            ends, energy, codes, batch = ends[keep], energy[keep], codes[keep], batch[keep]
+    return ends, energy, codes, batch
+
+
+def _revision_columns(
+    connection: Connection, meter_id: int, lo_s: int, hi_s: int
+) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+    """Revisions 1, 2 ... with ``lo_s < interval_end <= hi_s``: ends, revision, energy, counter (-1 none),
+    batch id, by end then revision."""
+    ends, revision, energy, cumulative, batch = _driver_columns(
+        connection, "revisions", (meter_id, lo_s, hi_s), 5
     )
-    new = int(connection.execute(statement, execution_options=_ROWCOUNT).rowcount)
-    connection.execute(_raw_stage.delete())
-    return new
+    return ends, revision, energy, cumulative, batch
+
+
+def _batch_id(connection: Connection, source: str, received_at: datetime) -> int:
+    """The id of the delivery ``(source, received_at)``, made when new."""
+    at = epoch_s(received_at)
+    _driver(connection, "batch_new", (source, at))
+    return int(_driver(connection, "batch_id", (source, at))[0][0])
+
+
+def _write_new_rows(
+    connection: Connection,
+    meter_id: int,
+    batch_id: int,
+    ends_s: IntArray,
+    energy_wh: IntArray,
+    cumulative_wh: IntArray,
+    derived: NDArray[np.bool_],
+) -> None:
+    """
+    Write rows known to be new (the meter is locked and its stored rows were read): SQLite by the
+    driver's ``executemany`` of multi-row ``INSERT`` statements, PostgreSQL by a binary ``COPY`` that
+    numpy assembles. ``cumulative_wh`` is stored NULL where ``derived``.
+    """
+    n = ends_s.size
+    if n == 0:
+        return
+    if connection.dialect.name == "postgresql":
+        cursor = connection.connection.cursor()
+        try:
+            with cursor.copy(f"COPY raw_intervals ({_RAW_COLUMNS_SQL}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.write(_pg_binary_rows(meter_id, batch_id, ends_s, energy_wh, cumulative_wh, derived))
+        finally:
+            cursor.close()
+        return
+    if derived.any():
+        coded = cumulative_wh.astype(object)
+        coded[derived] = None
+        codes: list[int | None] = coded.tolist()
+    else:
+        codes = cumulative_wh.tolist()
+    # The values of every row, flat, in the columns' order; then SQLITE_ROWS_PER_INSERT rows a statement.
+    flat: list[int | None] = [None] * (5 * n)
+    flat[0::5] = repeat(meter_id, n)
+    flat[1::5] = ends_s.tolist()
+    flat[2::5] = energy_wh.tolist()
+    flat[3::5] = codes
+    flat[4::5] = repeat(batch_id, n)
+    width = 5 * SQLITE_ROWS_PER_INSERT
+    whole = (n // SQLITE_ROWS_PER_INSERT) * width
+    cursor = connection.connection.cursor()
+    try:
+        if whole:
+            cursor.executemany(_sqlite_insert(SQLITE_ROWS_PER_INSERT), _slices(flat, whole, width))
+        if whole < len(flat):
+            cursor.execute(_sqlite_insert((len(flat) - whole) // 5), flat[whole:])
+    finally:
+        cursor.close()
+
+
+SQLITE_ROWS_PER_INSERT = 100
+"""Rows of one ``INSERT ... VALUES (...), (...)`` of the SQLite bulk path (500 parameters): one statement
+step per 100 rows instead of per row, about twice the rows per second of a row-per-statement
+``executemany``."""
+
+
+def _sqlite_insert(rows: int) -> str:
+    """``INSERT INTO raw_intervals ... VALUES`` of ``rows`` rows of parameters."""
+    return f"INSERT INTO raw_intervals ({_RAW_COLUMNS_SQL}) VALUES " + ", ".join(["(?, ?, ?, ?, ?)"] * rows)
+
+
+def _slices(flat: list[int | None], stop: int, width: int) -> list[list[int | None]]:
+    """``flat[0:width]``, ``flat[width:2 * width]`` ... up to ``stop``."""
+    return [flat[start : start + width] for start in range(0, stop, width)]
+
+
+_MAX_INT64 = 2**63 - 1
+
+
+def _check_columns(
+    name: str, meter_id: object, ends: object, energy: object, cumulative: object
+) -> tuple[int | str, IntArray, IntArray, IntArray]:
+    """One meter's columns checked and sorted by end; ``ValueError`` naming ``name`` and the field."""
+    meter: int | str = (
+        v.check_text(f"{name}.meter", meter_id)
+        if isinstance(meter_id, str)
+        else v.check_id(f"{name}.meter_id", meter_id)
+    )
+    arrays: list[IntArray] = []
+    for field, value in (("interval_end_s", ends), ("energy_wh", energy), ("cumulative_wh", cumulative)):
+        if value is None and field == "cumulative_wh":
+            arrays.append(np.full(arrays[0].size, CUMULATIVE_NONE, dtype=np.int64))
+            continue
+        array = np.asarray(value)
+        if (
+            array.ndim != 1
+            or array.dtype.kind not in "iu"
+            or (array.size and array.dtype.kind == "u" and int(array.max()) > _MAX_INT64)
+        ):
+            raise ValueError(
+                f"{name}.{field} must be a 1-D array of 64-bit integers, got {array.dtype} of shape "
+                f"{array.shape}"
+            )
+        arrays.append(array.astype(np.int64, copy=False))
+    ends_s, energy_wh, cumulative_wh = arrays
+    if not (ends_s.size == energy_wh.size == cumulative_wh.size):
+        raise ValueError(
+            f"{name}: interval_end_s, energy_wh and cumulative_wh must have one length, got "
+            f"{ends_s.size}, {energy_wh.size} and {cumulative_wh.size}"
+        )
+    if ends_s.size and (energy_wh < 0).any():
+        bad = int(energy_wh[energy_wh < 0][0])
+        raise ValueError(f"{name}.energy_wh must not be negative [Wh], got {bad}")
+    if ends_s.size and (cumulative_wh < CUMULATIVE_NONE).any():
+        bad = int(cumulative_wh[cumulative_wh < CUMULATIVE_NONE][0])
+        raise ValueError(f"{name}.cumulative_wh must be a counter [Wh] or -1 (none), got {bad}")
+    if ends_s.size > 1 and not (np.diff(ends_s) > 0).all():
+        order = np.argsort(ends_s, kind="stable")
+        ends_s, energy_wh, cumulative_wh = ends_s[order], energy_wh[order], cumulative_wh[order]
+        repeated = np.flatnonzero(np.diff(ends_s) == 0)
+        if repeated.size:
+            at = from_epoch_s(int(ends_s[repeated[0]])).isoformat()
+            raise ValueError(f"{name}.interval_end_s has {at} twice; give each interval once")
+    return meter, ends_s, energy_wh, cumulative_wh
 
 
 class Store:
@@ -304,11 +626,8 @@ class Store:
     @staticmethod
     def _lock_meter(connection: Connection, meter_id: int, *, field: str = "meter_id") -> None:
         """Check that the meter exists and serialise writers of its data (PostgreSQL row lock)."""
-        found = connection.execute(
-            select(meters.c.id).where(meters.c.id == meter_id).with_for_update(key_share=True)
-        ).first()
-        if found is None:
-            raise ValueError(f"{field} {meter_id!r} is not a known meter")
+        if not _driver(connection, "lock_meter", (meter_id,)):  # PostgreSQL: FOR NO KEY UPDATE
+            raise UnknownMeterError(f"{field} {meter_id!r} is not a known meter")
 
     @staticmethod
     def _require(connection: Connection, table: Table, key: int, field: str, what: str) -> None:
@@ -492,6 +811,12 @@ class Store:
             row = c.execute(select(tenants).where(tenants.c.id == tenant_id)).first()
         return None if row is None else Tenant(id=row.id, name=row.name)
 
+    def tenants(self) -> list[Tenant]:
+        """Every tenant, by id."""
+        with self._read() as c:
+            rows = c.execute(select(tenants).order_by(tenants.c.id)).all()
+        return [Tenant(id=r.id, name=r.name) for r in rows]
+
     def create_account(
         self,
         *,
@@ -593,9 +918,7 @@ class Store:
             values, or the meter is unknown; nothing of the batch is stored.
         """
         meter_id = v.check_id("meter_id", meter_id)
-        source = v.check_text("source", source)
-        stamp = _now() if received_at is None else v.check_utc("received_at", received_at)
-        batch: dict[datetime, tuple[int, int | None]] = {}
+        batch: dict[int, tuple[int, int]] = {}
         for i, row in enumerate(rows):
             if not isinstance(row, tuple) or len(row) not in (2, 3):
                 raise ValueError(f"rows[{i}] must be (interval_end, energy_wh[, cumulative_wh]), got {row!r}")
@@ -604,57 +927,206 @@ class Store:
             cumulative = row[2] if len(row) == 3 else None
             if cumulative is not None:
                 cumulative = v.check_energy_wh(f"rows[{i}].cumulative_wh", cumulative)
-            values = (energy, cumulative)
-            seen = batch.setdefault(end, values)
+            if energy > _MAX_INT64 or (cumulative is not None and cumulative > _MAX_INT64):
+                raise ValueError(f"rows[{i}] energy_wh and cumulative_wh must fit in 64 bits, got {row!r}")
+            values = (energy, CUMULATIVE_NONE if cumulative is None else cumulative)
+            seen = batch.setdefault(epoch_s(end), values)
             if seen != values:
+                shown = [(e, None if c == CUMULATIVE_NONE else c) for e, c in (seen, values)]
                 raise ValueError(
                     f"rows[{i}].interval_end {end.isoformat()} appears twice in the batch with different "
-                    f"values: {seen} and {values}"
+                    f"values: {tuple(shown[0])} and {tuple(shown[1])}"
                 )
-        params: list[dict[str, Any]] = [
-            {
-                "meter_id": meter_id,
-                "interval_end": end,
-                "revision": 0,
-                "energy_wh": energy,
-                "cumulative_wh": cumulative,
-                "source": source,
-                "received_at": stamp,
-            }
-            for end, (energy, cumulative) in batch.items()
-        ]
+        ends = np.fromiter(batch, dtype=np.int64, count=len(batch))
+        values_array = np.array(list(batch.values()), dtype=np.int64).reshape(-1, 2)
+        result = self.insert_raw_interval_columns(
+            meter_id=meter_id,
+            interval_end_s=ends,
+            energy_wh=values_array[:, 0],
+            cumulative_wh=values_array[:, 1],
+            source=source,
+            received_at=received_at,
+        )
+        return result.stored
+
+    def insert_raw_interval_columns(
+        self,
+        *,
+        meter_id: int,
+        interval_end_s: IntArray,
+        energy_wh: IntArray,
+        cumulative_wh: IntArray | None = None,
+        source: str,
+        received_at: datetime | None = None,
+    ) -> RawInsertResult:
+        """
+        Store one meter's intervals given as columns: the bulk path of ingest; idempotent.
+
+        Parameters
+        ----------
+        meter_id : int
+            The meter, which must exist.
+        interval_end_s : ndarray of int64
+            End of each interval, seconds since the Unix epoch, distinct (any order). [s]
+        energy_wh : ndarray of int64
+            Energy in each interval, non-negative. [Wh]
+        cumulative_wh : ndarray of int64, optional
+            Cumulative register at each end, -1 (:data:`~meshmeter.store.schema.CUMULATIVE_NONE`) where
+            none was sent; default none at all. [Wh]
+        source : str
+            Where the batch came from.
+        received_at : datetime, optional
+            When it was received; default now.
+
+        Returns
+        -------
+        RawInsertResult
+            New intervals, duplicates (a value already stored for the interval) and revisions (a new
+            value for an interval stored with others).
+
+        Raises
+        ------
+        ValueError
+            Arrays of other shapes or types, repeated ends, a negative energy or counter, an unknown
+            meter; nothing is stored.
+        """
+        result = self.insert_raw_interval_batches(
+            batches=[(meter_id, interval_end_s, energy_wh, cumulative_wh)],
+            source=source,
+            received_at=received_at,
+        )
+        return result[0]
+
+    def insert_raw_interval_batches(
+        self,
+        *,
+        batches: Sequence[tuple[int | str, IntArray, IntArray, IntArray | None]],
+        source: str,
+        received_at: datetime | None = None,
+    ) -> list[RawInsertResult]:
+        """
+        :meth:`insert_raw_interval_columns` of several meters in one transaction: all or nothing.
+
+        Parameters
+        ----------
+        batches : sequence of (meter, interval_end_s, energy_wh, cumulative_wh)
+            One element per meter, as :meth:`insert_raw_interval_columns` takes them; ``meter`` is its id
+            (int) or its serial number (str).
+        source : str
+            Where the delivery came from.
+        received_at : datetime, optional
+            When it was received; default now.
+
+        Returns
+        -------
+        list of RawInsertResult
+            One per element of ``batches``.
+
+        Raises
+        ------
+        UnknownMeterError
+            When a meter (id or serial) is not known; nothing is stored.
+        ValueError
+            On bad columns (see :meth:`insert_raw_interval_columns`); nothing is stored.
+
+        Notes
+        -----
+        The rows of a meter are checked against what is stored for it under a lock of the meter
+        (PostgreSQL: ``SELECT ... FOR NO KEY UPDATE``; SQLite: the one writer), so the rows found new
+        are written straight into ``raw_intervals`` (SQLite: the driver's ``executemany``; PostgreSQL:
+        ``COPY``). A counter that equals the counter of the meter's row 15 minutes earlier plus the
+        interval's energy is not stored (``docs/store.md``), except at UTC midnight.
+        """
+        source = v.check_text("source", source)
+        stamp = _now() if received_at is None else v.check_utc("received_at", received_at)
+        checked = [_check_columns(f"batches[{k}]", *b) for k, b in enumerate(batches)]
+        out: list[RawInsertResult] = []
         with self._write() as c:
-            self._lock_meter(c, meter_id)
-            if not params:
-                return 0
-            if self.dialect_name == "postgresql":
-                new = _copy_raw_postgresql(
-                    c, meter_id=meter_id, source=source, received_at=stamp, params=params
-                )
-            else:
-                new = _executemany_raw_sqlite(c, params)
-            if new == len(params):
-                return new
-            # Some intervals were there already: keep those whose values differ from every stored revision.
-            t = raw_intervals
-            stored: dict[datetime, list[tuple[int, int, int | None]]] = {}
-            for end, revision, energy, cumulative in c.execute(
-                select(t.c.interval_end, t.c.revision, t.c.energy_wh, t.c.cumulative_wh).where(
-                    t.c.meter_id == meter_id,
-                    t.c.interval_end >= min(batch),
-                    t.c.interval_end <= max(batch),
-                )
-            ):
-                stored.setdefault(end, []).append((revision, energy, cumulative))
-            revisions = []
-            for p in params:
-                known = stored.get(p["interval_end"], [])
-                if any((e, cw) == (p["energy_wh"], p["cumulative_wh"]) for _, e, cw in known):
+            batch_id: int | None = None
+            for meter, ends, energy, cumulative in checked:
+                if isinstance(meter, str):
+                    found = _driver(c, "lock_serial", (meter,))
+                    if not found:
+                        raise UnknownMeterError(f"meter {meter!r} is not a known meter's serial")
+                    meter_id = int(found[0][0])
+                else:
+                    meter_id = meter
+                    self._lock_meter(c, meter_id)
+                if ends.size == 0:
+                    out.append(RawInsertResult(0, 0, 0))
                     continue
-                revisions.append({**p, "revision": max((r for r, _, _ in known), default=-1) + 1})
-            if revisions:
-                c.execute(insert(raw_intervals), revisions)
-        return new + len(revisions)
+                if batch_id is None:
+                    batch_id = _batch_id(c, source, stamp)
+                out.append(self._insert_meter_rows(c, meter_id, batch_id, ends, energy, cumulative))
+        return out
+
+    @staticmethod
+    def _insert_meter_rows(
+        c: Connection, meter_id: int, batch_id: int, ends: IntArray, energy: IntArray, cumulative: IntArray
+    ) -> RawInsertResult:
+        """One meter's checked, sorted rows: classify against the stored ones and write (see above)."""
+        lo, hi = int(ends[0]), int(ends[-1])
+        s_ends, s_energy, s_cum, _ = _main_columns(c, meter_id, lo - _INTERVAL_S - 1, hi, decode=True)
+        at = np.searchsorted(s_ends, ends)
+        at_c = np.minimum(at, max(s_ends.size - 1, 0))
+        exists = (s_ends.size > 0) & (s_ends[at_c] == ends) if s_ends.size else np.zeros(ends.size, bool)
+        new = ~exists
+        # the counter of each row's predecessor as it will be stored: stored row, else a new row of the batch
+        pred = ends - _INTERVAL_S
+        pred_cum = np.full(ends.size, CUMULATIVE_NONE, dtype=np.int64)
+        if s_ends.size:
+            k = np.minimum(np.searchsorted(s_ends, pred), s_ends.size - 1)
+            found = s_ends[k] == pred
+            pred_cum[found] = s_cum[k[found]]
+        else:
+            found = np.zeros(ends.size, dtype=bool)
+        k = np.minimum(np.searchsorted(ends, pred), ends.size - 1)
+        in_batch = ~found & (ends[k] == pred) & new[k]
+        pred_cum[in_batch] = cumulative[k[in_batch]]
+        derived = (
+            new
+            & (ends % _DAY_S != 0)
+            & (cumulative >= 0)
+            & (pred_cum >= 0)
+            & (cumulative == pred_cum + energy)
+        )
+        duplicates = revised = 0
+        revisions: list[dict[str, Any]] = []
+        if exists.any():
+            r_ends, r_rev, r_energy, r_cum, _ = _revision_columns(c, meter_id, lo - 1, hi)
+            known: dict[int, list[tuple[int, int]]] = {}
+            for e, en, cu in zip(s_ends.tolist(), s_energy.tolist(), s_cum.tolist(), strict=True):
+                known[e] = [(en, cu)]
+            last_revision: dict[int, int] = {}
+            for e, rv, en, cu in zip(
+                r_ends.tolist(), r_rev.tolist(), r_energy.tolist(), r_cum.tolist(), strict=True
+            ):
+                known.setdefault(e, []).append((en, cu))
+                last_revision[e] = rv
+            for i in np.flatnonzero(exists).tolist():
+                e, value = int(ends[i]), (int(energy[i]), int(cumulative[i]))
+                if value in known[e]:
+                    duplicates += 1
+                    continue
+                revised += 1
+                revisions.append(
+                    {
+                        "meter_id": meter_id,
+                        "interval_end": from_epoch_s(e),
+                        "revision": last_revision.get(e, 0) + 1,
+                        "energy_wh": value[0],
+                        "cumulative_wh": None if value[1] == CUMULATIVE_NONE else value[1],
+                        "batch_id": batch_id,
+                    }
+                )
+        if new.all():
+            new_ends, new_energy, new_cum, new_derived = ends, energy, cumulative, derived
+        else:
+            new_ends, new_energy, new_cum, new_derived = ends[new], energy[new], cumulative[new], derived[new]
+        _write_new_rows(c, meter_id, batch_id, new_ends, new_energy, new_cum, new_derived)
+        if revisions:
+            c.execute(insert(raw_interval_revisions), revisions)
+        return RawInsertResult(int(new_ends.size), duplicates, revised)
 
     def raw_intervals(
         self, *, meter_id: int, start: datetime, end: datetime, all_revisions: bool = False
@@ -669,28 +1141,47 @@ class Store:
         """
         meter_id = v.check_id("meter_id", meter_id)
         lo, hi = _range(start, end)
-        t = raw_intervals
-        columns = (
-            t.c.meter_id,
-            t.c.interval_end,
-            t.c.revision,
-            t.c.energy_wh,
-            t.c.cumulative_wh,
-            t.c.source,
-            t.c.received_at,
-        )  # in the order of RawInterval's fields
-        query = (
-            select(*columns).where(_in_window(t, meter_id, lo, hi)).order_by(t.c.interval_end, t.c.revision)
-        )
+        lo_s, hi_s = epoch_s(lo), epoch_s(hi)
         with self._read() as c:
-            rows = c.execute(query).all()
-        out = [RawInterval(*r) for r in rows]
-        if all_revisions:
-            return out
-        latest: dict[datetime, RawInterval] = {}
-        for item in out:
-            latest[item.interval_end] = item
-        return list(latest.values())
+            ends, energy, cumulative, batch = _main_columns(c, meter_id, lo_s, hi_s, decode=True)
+            r_ends, r_rev, r_energy, r_cum, r_batch = _revision_columns(c, meter_id, lo_s, hi_s)
+            ids = sorted(set(batch.tolist()) | set(r_batch.tolist()))
+            batches = {
+                r.id: (r.source, r.received_at)
+                for r in c.execute(select(ingest_batches).where(ingest_batches.c.id.in_(ids)))
+            }
+        items = [
+            (e, 0, en, cu, b)
+            for e, en, cu, b in zip(
+                ends.tolist(), energy.tolist(), cumulative.tolist(), batch.tolist(), strict=True
+            )
+        ]
+        if r_ends.size:
+            items += zip(
+                r_ends.tolist(),
+                r_rev.tolist(),
+                r_energy.tolist(),
+                r_cum.tolist(),
+                r_batch.tolist(),
+                strict=True,
+            )
+            items.sort(key=lambda item: (item[0], item[1]))
+        if not all_revisions and r_ends.size:
+            latest: dict[int, tuple[int, int, int, int, int]] = {}
+            for item in items:
+                latest[item[0]] = item
+            items = list(latest.values())
+        return [
+            RawInterval(
+                meter_id,
+                from_epoch_s(e),
+                rv,
+                en,
+                None if cu == CUMULATIVE_NONE else cu,
+                *batches[b],
+            )
+            for e, rv, en, cu, b in items
+        ]
 
     def raw_interval_columns(
         self, *, meter_id: int, start: datetime, end: datetime
@@ -717,19 +1208,23 @@ class Store:
         """
         meter_id = v.check_id("meter_id", meter_id)
         lo, hi = _range(start, end)
-        t = raw_intervals
-        query = (
-            select(_epoch_column(t.c.interval_end, self.dialect_name), t.c.energy_wh)
-            .where(_in_window(t, meter_id, lo, hi))
-            .order_by(t.c.interval_end, t.c.revision)
-        )
+        lo_s, hi_s = epoch_s(lo), epoch_s(hi)
         with self._read() as c:
-            ends, energy = _int_columns(c, query, 2)
-        if ends.size > 1:
-            latest = np.append(ends[1:] != ends[:-1], True)  # the last revision of each end
-            if not latest.all():
-                ends, energy = ends[latest], energy[latest]
+            ends, energy = _driver_columns(c, "main_energy", (meter_id, lo_s, hi_s), 2)
+            r_ends, _, r_energy, _, _ = _revision_columns(c, meter_id, lo_s, hi_s)
+        if r_ends.size:
+            latest = np.append(r_ends[1:] != r_ends[:-1], True)  # the last revision of each end
+            energy = energy.copy()
+            energy[np.searchsorted(ends, r_ends[latest])] = r_energy[latest]
         return ends, energy
+
+    def _latest_raw_energy(self, c: Connection, meter_id: int, lo_s: int, hi_s: int) -> dict[int, int]:
+        """Energy of the latest revision of each raw interval with ``lo_s < interval_end <= hi_s``. [Wh]"""
+        ends, energy, _, _ = _main_columns(c, meter_id, lo_s, hi_s, decode=False)
+        out = dict(zip(ends.tolist(), energy.tolist(), strict=True))
+        r_ends, _, r_energy, _, _ = _revision_columns(c, meter_id, lo_s, hi_s)
+        out.update(zip(r_ends.tolist(), r_energy.tolist(), strict=True))
+        return out
 
     # -- validated intervals -------------------------------------------------------------------------------
 
@@ -799,7 +1294,7 @@ class Store:
             if not batch:
                 return 0
             lo, hi = min(batch), max(batch)
-            vt, rt = validated_intervals, raw_intervals
+            vt = validated_intervals
             current = {
                 r.interval_end: (r.energy_wh, r.quality)
                 for r in c.execute(
@@ -808,13 +1303,7 @@ class Store:
                     )
                 )
             }
-            raw: dict[datetime, int] = {}
-            for r in c.execute(
-                select(rt.c.interval_end, rt.c.energy_wh)
-                .where(rt.c.meter_id == meter_id, rt.c.interval_end >= lo, rt.c.interval_end <= hi)
-                .order_by(rt.c.interval_end, rt.c.revision)
-            ):
-                raw[r.interval_end] = r.energy_wh
+            raw = self._latest_raw_energy(c, meter_id, epoch_s(lo) - 1, epoch_s(hi))
             inserts: list[dict[str, Any]] = []
             updates: list[dict[str, Any]] = []
             audits: list[dict[str, Any]] = []
@@ -826,7 +1315,7 @@ class Store:
                     inserts.append(
                         {"meter_id": meter_id, "interval_end": end, "energy_wh": energy, "quality": quality}
                     )
-                    raw_energy = raw.get(end)
+                    raw_energy = raw.get(epoch_s(end))
                     if raw_energy == energy and quality in AUDIT_FREE_QUALITIES:
                         continue
                     old_energy, old_quality = raw_energy, None
@@ -1358,3 +1847,56 @@ class Store:
         with self._read() as c:
             rows = c.execute(query).all()
         return [_api_token(r) for r in rows]
+
+    # -- network reports -----------------------------------------------------------------------------------
+
+    def save_network_report(self, *, site: int | Site, report: Any, taken_at: datetime) -> NetworkReport:
+        """
+        Store a health report of a site's radio network.
+
+        Parameters
+        ----------
+        site : int or Site
+            The site (its id, or the record), which must exist.
+        report : CitReport or mapping
+            The CIT report (manual §5.2): an object with ``to_dict()``
+            (:class:`meshmeter.amr.cit.CitReport`) or its JSON members (no NaN).
+        taken_at : datetime
+            When it was taken, aware.
+
+        Returns
+        -------
+        NetworkReport
+            The report as stored.
+        """
+        site_id = v.check_id("site", site.id if isinstance(site, Site) else site)
+        taken_at = v.check_utc("taken_at", taken_at)
+        to_dict = getattr(report, "to_dict", None)
+        body = to_dict() if callable(to_dict) else report
+        if not isinstance(body, Mapping):
+            raise ValueError(f"report must be a CitReport or a mapping, got {type(report).__name__}")
+        checked: dict[str, Any] = v.check_json("report", dict(body))
+        with self._write() as c:
+            self._require(c, sites, site_id, "site", "site")
+            report_id = c.execute(
+                insert(network_reports)
+                .values(site_id=site_id, taken_at=taken_at, report=checked)
+                .returning(network_reports.c.id)
+            ).scalar_one()
+        return NetworkReport(int(report_id), site_id, taken_at, checked)
+
+    def latest_network_report(self, *, site: int | Site | None = None) -> NetworkReport | None:
+        """
+        The latest network report of a site (of any site when ``site`` is None), or None.
+
+        The latest is the one taken last; of two taken at once, the one stored last.
+        """
+        t = network_reports
+        query = select(t).order_by(t.c.taken_at.desc(), t.c.id.desc()).limit(1)
+        if site is not None:
+            query = query.where(
+                t.c.site_id == v.check_id("site", site.id if isinstance(site, Site) else site)
+            )
+        with self._read() as c:
+            row = c.execute(query).first()
+        return None if row is None else NetworkReport(row.id, row.site_id, row.taken_at, dict(row.report))

@@ -28,6 +28,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -36,16 +37,20 @@ from meshmeter.store.types import UtcDateTime
 
 __all__ = [
     "API_TOKEN_ROLES",
+    "CUMULATIVE_NONE",
     "METADATA",
     "QUALITY_CODES",
     "accounts",
     "api_tokens",
     "events",
     "frame_audit",
+    "ingest_batches",
     "interval_edits",
     "mdts",
     "meters",
+    "network_reports",
     "push_outbox",
+    "raw_interval_revisions",
     "raw_intervals",
     "register_reads",
     "schema_version",
@@ -143,22 +148,66 @@ accounts = Table(
     CheckConstraint("move_out IS NULL OR move_out > move_in", name="move_out_after_move_in"),
 )
 
+ingest_batches = Table(
+    "ingest_batches",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("source", Text, nullable=False, comment="dcap, mqtt, http, csv, greenbutton ..."),
+    Column("received_at", UtcDateTime, nullable=False),
+    UniqueConstraint("source", "received_at"),
+)
+"""What a delivery of raw intervals shares (schema version 3): where it came from and when, stored once
+and referenced by a small id from each of its rows."""
+
+CUMULATIVE_NONE = -1
+"""``raw_intervals.cumulative_wh`` of a row whose source sent no cumulative counter."""
+
 raw_intervals = Table(
     "raw_intervals",
     METADATA,
+    Column("meter_id", _ID, nullable=False),
+    Column("interval_end", UtcDateTime, nullable=False),
+    Column("energy_wh", BigInteger, nullable=False),
+    Column(
+        "cumulative_wh",
+        BigInteger,
+        nullable=True,
+        comment="counter at the end [Wh]; NULL: the row 15 min before's plus energy_wh; -1: none sent",
+    ),
+    Column("batch_id", _ID, nullable=False),
+    PrimaryKeyConstraint("meter_id", "interval_end"),
+    CheckConstraint("energy_wh >= 0", name="energy_wh_nonnegative"),
+    CheckConstraint("cumulative_wh IS NULL OR cumulative_wh >= -1", name="cumulative_wh_code"),
+    sqlite_with_rowid=False,
+)
+"""The first value received of each interval (revision 0), never overwritten (schema version 3).
+
+Compact by design (``docs/store.md``): keyed by (meter, end) alone, the delivery's source and time in
+:data:`ingest_batches`, and the cumulative counter stored only where it cannot be rebuilt exactly: NULL
+means "the counter of this meter's row ending 15 minutes earlier, which was stored before this one, plus
+``energy_wh``". A row ending at UTC midnight always carries its counter, so a counter is rebuilt from at
+most one day of rows.
+
+No foreign keys, on purpose: the store writes this table only after checking the meter under its lock and
+making the batch in the same transaction, and PostgreSQL checks a foreign key with a trigger per row,
+which made ``COPY`` into the table about ten times slower (``docs/store.md``)."""
+
+raw_interval_revisions = Table(
+    "raw_interval_revisions",
+    METADATA,
     Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False),
     Column("interval_end", UtcDateTime, nullable=False),
-    Column("revision", SmallInteger, nullable=False, comment="0 first received; 1, 2 ... conflicting"),
+    Column("revision", SmallInteger, nullable=False, comment="1, 2 ... in the order received"),
     Column("energy_wh", BigInteger, nullable=False),
-    Column("cumulative_wh", BigInteger, nullable=True),
-    Column("source", Text, nullable=False),
-    Column("received_at", UtcDateTime, nullable=False),
+    Column("cumulative_wh", BigInteger, nullable=True, comment="NULL: none sent"),
+    Column("batch_id", _ID, ForeignKey("ingest_batches.id"), nullable=False),
     PrimaryKeyConstraint("meter_id", "interval_end", "revision"),
     CheckConstraint("energy_wh >= 0", name="energy_wh_nonnegative"),
     CheckConstraint("cumulative_wh IS NULL OR cumulative_wh >= 0", name="cumulative_wh_nonnegative"),
-    CheckConstraint("revision >= 0", name="revision_nonnegative"),
+    CheckConstraint("revision >= 1", name="revision_positive"),
     sqlite_with_rowid=False,
 )
+"""Later values of an interval that conflicted with every value stored for it (schema version 3)."""
 
 validated_intervals = Table(
     "validated_intervals",
@@ -260,3 +309,15 @@ api_tokens = Table(
     CheckConstraint(f"role IN ({', '.join(repr(r) for r in API_TOKEN_ROLES)})", name="role"),
 )
 """API tokens (schema version 2): only a hash of each token is kept; the token is shown once, at creation."""
+
+network_reports = Table(
+    "network_reports",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("site_id", _ID, ForeignKey("sites.id"), nullable=False),
+    Column("taken_at", UtcDateTime, nullable=False),
+    Column("report", _JSON, nullable=False, comment="the CIT report (manual §5.2) as JSON"),
+    Index(None, "site_id", "taken_at"),
+)
+"""Health reports of a site's radio network (schema version 3): the CIT report of the simulated network,
+or of the DCAP, as JSON."""
