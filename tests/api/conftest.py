@@ -82,7 +82,7 @@ ADMIN = bearer(ADMIN_TOKEN)
 @pytest.fixture
 def site_data(store: Store) -> dict[str, int]:
     """Two sites, three meters; M1 has 3 days of 100 Wh intervals from local midnight of 2024-03-01
-    (Los Angeles), two register reads and two events."""
+    (Los Angeles), two register reads and two events; tenant Tess in unit 2A on M2 from 2024-03-11."""
     la = store.create_site(name="Oak Court", timezone="America/Los_Angeles")
     ny = store.create_site(name="Elm House", timezone="America/New_York")
     m1 = store.create_meter(
@@ -96,4 +96,6 @@ def site_data(store: Store) -> dict[str, int]:
     store.add_register_read(meter_id=m1.id, read_at=T0 + timedelta(days=1), energy_wh=9600)
     store.add_event(kind="tamper", at=T0 + timedelta(hours=1), meter_id=m1.id, detail={"switch": "open"})
     store.add_event(kind="low_battery", at=T0 + timedelta(hours=2), eui64=bytes(range(8)))
-    return {"la": la.id, "ny": ny.id, "m1": m1.id, "m2": m2.id, "m3": m3.id}
+    tess = store.create_tenant(name="Tess")
+    store.create_account(tenant_id=tess.id, meter_id=m2.id, unit="2A", move_in=T0 + timedelta(days=10))
+    return {"la": la.id, "ny": ny.id, "m1": m1.id, "m2": m2.id, "m3": m3.id, "tess": tess.id}

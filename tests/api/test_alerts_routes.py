@@ -144,3 +144,19 @@ def test_network_health_with_a_cit_report(store, site_data):
         assert network["unjoined"] == 1
         reports.append(replace(_report(), delivered=900))
         assert c.get("/network/health", headers=ADMIN).json()["network"]["delivery_ratio"] == 1.0
+
+
+def test_network_health_serves_the_stored_report_without_a_provider(client, store, site_data):
+    assert client.get("/network/health", headers=ADMIN).json()["network"] is None
+    early = datetime(2026, 1, 1, tzinfo=UTC)
+    store.save_network_report(site=site_data["la"], report=_report(), taken_at=early)
+    store.save_network_report(
+        site=site_data["ny"], report=replace(_report(), delivered=900), taken_at=early + timedelta(hours=1)
+    )
+    network = client.get("/network/health", headers=ADMIN).json()["network"]
+    assert (network["site_id"], network["delivery_ratio"]) == (site_data["ny"], 1.0)
+    assert network["taken_at"] == "2026-01-01T01:00:00Z"
+    network = client.get("/network/health", params={"site_id": site_data["la"]}, headers=ADMIN).json()
+    assert network["network"]["delivery_ratio"] == pytest.approx(891 / 900)
+    assert network["network"]["unjoined"] == 1
+    assert client.get("/network/health", params={"site_id": 0}, headers=ADMIN).status_code == 422

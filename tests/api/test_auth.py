@@ -19,6 +19,9 @@ REQUESTS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
         {"params": {"start": "2024-03-01T08:00Z", "end": "2024-03-01T09:00Z"}},
     ),
     ("GET", "/meters/{serial}/register-reads"): ("/meters/M1/register-reads", {}),
+    ("GET", "/tenants"): ("/tenants", {}),
+    ("GET", "/tenants/{tenant_id}"): ("/tenants/1", {}),
+    ("GET", "/accounts"): ("/accounts", {"params": {"meter": "M1"}}),
     ("POST", "/meters/{serial}/intervals"): (
         "/meters/M1/intervals",
         {"json": {"intervals": [{"interval_end": "2024-03-05T00:00:00Z", "energy_wh": 5}]}},
@@ -30,10 +33,46 @@ REQUESTS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
     ("GET", "/events"): ("/events", {}),
     ("GET", "/alerts"): ("/alerts", {}),
     ("GET", "/network/health"): ("/network/health", {}),
+    ("GET", "/energy/daily"): (
+        "/energy/daily",
+        {"params": {"site_id": 1, "start": "2024-03-01", "end": "2024-03-04"}},
+    ),
+    ("GET", "/energy/monthly"): (
+        "/energy/monthly",
+        {"params": {"site_id": 1, "start": "2024-03-01", "end": "2024-04-01"}},
+    ),
+    ("GET", "/energy/load-profile"): (
+        "/energy/load-profile",
+        {"params": {"site_id": 1, "start": "2024-03-01", "end": "2024-03-04"}},
+    ),
+    ("GET", "/energy/top-consumers"): (
+        "/energy/top-consumers",
+        {"params": {"site_id": 1, "start": "2024-03-01", "end": "2024-03-04"}},
+    ),
+    ("GET", "/energy/comparison"): (
+        "/energy/comparison",
+        {"params": {"site_id": 1, "start": "2024-03-02", "end": "2024-03-04"}},
+    ),
+    ("GET", "/bills"): ("/bills", {}),
+    ("GET", "/bills/{bill_id}"): ("/bills/1", {"params": {"format": "csv"}}),
     ("GET", "/tokens"): ("/tokens", {}),
     ("POST", "/tokens"): ("/tokens", {"json": {"role": "read-only"}}),
     ("DELETE", "/tokens/{token_id}"): ("/tokens/1", {}),
+    ("GET", "/dashboard"): ("/dashboard", {}),
+    ("GET", "/dashboard/network"): ("/dashboard/network", {}),
+    ("GET", "/dashboard/meters/{serial}"): ("/dashboard/meters/M1", {}),
+    ("GET", "/dashboard/vee"): ("/dashboard/vee", {}),
+    ("GET", "/dashboard/bills"): ("/dashboard/bills", {}),
 }
+
+
+@pytest.fixture
+def site_data(site_data, store):
+    """The shared site data, and bill 1 of its meter M1 (for ``GET /bills/{bill_id}``)."""
+    from tests.api.test_bills import make_bill
+
+    store.save_bill(document=make_bill().to_dict(), site_id=site_data["la"], meter_id=site_data["m1"])
+    return site_data
 
 
 def test_every_route_has_a_request_here():

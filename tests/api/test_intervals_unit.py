@@ -110,3 +110,73 @@ def test_json_is_valid_json_with_nulls():
     }
     assert body["data"][1]["energy_wh"] == 5
     assert json.loads(to_json([], UTC, {})) == {"data": [], "count": 0}
+
+
+@pytest.mark.parametrize("fill_gap", [False, True])
+@pytest.mark.parametrize(("resolution", "tz"), [("15min", UTC), ("hourly", LA), ("daily", LA)])
+def test_the_column_functions_give_what_the_object_functions_give(fill_gap, resolution, tz):
+    """merge_columns, aggregate_columns, columns_to_json and columns_to_csv equal their row-wise twins,
+    byte for byte, across the spring-forward day, with gaps, and estimates inside and outside raw data."""
+    import numpy as np
+
+    from meshmeter.api.intervals import (
+        aggregate_columns,
+        columns_to_csv,
+        columns_to_json,
+        merge_columns,
+        to_json,
+    )
+
+    start = datetime(2024, 3, 9, 8, tzinfo=UTC)  # local midnight in Los Angeles, the day before the change
+    end = datetime(2024, 3, 12, 7, tzinfo=UTC)
+    first = int(start.timestamp())
+    ends = np.arange(first + 900, int(end.timestamp()) + 1, 900, dtype=np.int64)
+    ends = np.delete(ends, np.s_[40:60])  # a gap of 20 quarter-hours
+    energy = (ends // 900) % 97
+    estimated = ends[::50] if not fill_gap else np.append(ends[::50], first + 900 * 45)
+    estimated = np.unique(estimated)
+    est_energy = np.full(estimated.size, 7, dtype=np.int64)
+    est_quality = np.where(np.arange(estimated.size) % 2 == 0, 9, 10).astype(np.int64)
+    utc = [datetime.fromtimestamp(int(t), UTC) for t in ends]
+    merged_rows = merge_intervals(
+        zip(utc, energy.tolist(), strict=True),
+        [
+            (datetime.fromtimestamp(int(t), UTC), int(e), int(q))
+            for t, e, q in zip(estimated, est_energy, est_quality, strict=True)
+        ],
+    )
+    merged = merge_columns(ends, energy, estimated, est_energy, est_quality)
+    assert [m.tolist() for m in merged] == [list(x) for x in merged_rows]
+    bounds = boundaries(start, end, Resolution(resolution), tz)
+    columns = aggregate_columns(*merged, bounds)
+    buckets = aggregate(*merged_rows, bounds)
+    assert columns.buckets() == buckets
+    head = {"meter": "M1", "tz": str(tz)}
+    assert columns_to_json(columns, tz, head) == to_json(buckets, tz, head)
+    assert columns_to_csv(columns, tz) == to_csv(buckets, tz)
+
+
+def test_iso_seconds_equals_isoformat_over_the_calendar():
+    import numpy as np
+
+    from meshmeter.api.intervals import _iso_seconds
+
+    edges = [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2000, 2, 29, 12, 34, 56, tzinfo=UTC),
+        datetime(2100, 2, 28, 23, 59, 59, tzinfo=UTC),
+        datetime(2100, 3, 1, tzinfo=UTC),
+        datetime(2024, 12, 31, 23, 45, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+    ]
+    rng = np.random.default_rng(4)
+    seconds = np.concatenate(
+        [
+            np.array([int(d.timestamp()) for d in edges], dtype=np.int64),
+            rng.integers(int(edges[0].timestamp()), int(edges[-1].timestamp()), 2000, dtype=np.int64),
+        ]
+    )
+    expected = [datetime.fromtimestamp(int(s), UTC).replace(tzinfo=None).isoformat() for s in seconds]
+    assert _iso_seconds(seconds).tolist() == expected

@@ -112,3 +112,44 @@ def test_unknown_path_is_a_problem(client):
 
 def test_method_not_allowed_is_a_problem(client):
     _problem(client.post("/sites", headers=ADMIN), 405)
+
+
+def test_tenants_and_accounts(client, store, site_data):
+    from datetime import UTC, datetime
+
+    body = client.get("/tenants", headers=ADMIN).json()
+    assert body == {"data": [{"id": site_data["tess"], "name": "Tess"}], "count": 1}
+    assert client.get(f"/tenants/{site_data['tess']}", headers=ADMIN).json()["name"] == "Tess"
+    ada = store.create_tenant(name="Ada")
+    moved_in = datetime(2024, 1, 1, 8, tzinfo=UTC)
+    closed = store.create_account(tenant_id=ada.id, meter_id=site_data["m1"], unit="1A", move_in=moved_in)
+    store.close_account(account_id=closed.id, move_out=datetime(2024, 2, 1, 8, tzinfo=UTC))
+    every = client.get("/accounts", headers=ADMIN).json()
+    assert [(a["tenant"], a["meter"], a["unit"]) for a in every["data"]] == [
+        ("Ada", "M1", "1A"),
+        ("Tess", "M2", "2A"),
+    ]
+    assert every["data"][0]["move_out"] == "2024-02-01T08:00:00Z"
+    assert every["data"][1]["move_out"] is None
+    of_m2 = client.get("/accounts", params={"meter": "M2"}, headers=ADMIN).json()
+    assert [a["tenant_id"] for a in of_m2["data"]] == [site_data["tess"]]
+    of_ada = client.get("/accounts", params={"tenant_id": ada.id, "meter": "M2"}, headers=ADMIN).json()
+    assert of_ada == {"data": [], "count": 0}
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "detail"),
+    [
+        ("/tenants/999", {}, "no tenant has id 999"),
+        ("/tenants/0", {}, "no tenant has id 0"),
+        ("/accounts", {"meter": "NOPE"}, "no meter has serial 'NOPE'"),
+        ("/accounts", {"tenant_id": 999}, "no tenant has id 999"),
+    ],
+)
+def test_unknown_tenant_or_meter_is_404(client, site_data, path, params, detail):
+    assert _problem(client.get(path, params=params, headers=ADMIN), 404)["detail"] == detail
+
+
+def test_read_only_may_not_see_tenants(client, site_data, tokens):
+    assert _problem(client.get("/tenants", headers=bearer(tokens["read-only"])), 403)
+    assert client.get("/accounts", headers=bearer(tokens["billing"])).status_code == 200

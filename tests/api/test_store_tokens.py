@@ -6,11 +6,12 @@ import hashlib
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import MetaData, inspect, select
+from sqlalchemy import inspect, select
 
 from meshmeter.store import LATEST_VERSION, Store, make_engines, migrate
-from meshmeter.store.migrations import MIGRATIONS, current_version
-from meshmeter.store.schema import METADATA, api_tokens, sites
+from meshmeter.store.migrations import current_version
+from meshmeter.store.schema import api_tokens, sites
+from tests.store.legacy import create_legacy
 
 
 def test_token_is_shown_once_and_only_its_hash_is_stored(store):
@@ -64,23 +65,13 @@ def test_migration_from_version_1_keeps_data(store):
     store.close()
     engines = make_engines(url)
     try:
-        v1 = MetaData()
-        for table in METADATA.sorted_tables:
-            if table.name != "api_tokens":
-                table.to_metadata(v1)
         with engines.writer.begin() as c:
-            for table in reversed(METADATA.sorted_tables):
-                table.drop(c, checkfirst=True)
-            v1.create_all(c)
-            c.execute(
-                METADATA.tables["schema_version"].insert(),
-                [{"version": 1, "description": MIGRATIONS[0].description, "applied_at": datetime.now(UTC)}],
-            )
+            create_legacy(c, 1)
             c.execute(sites.insert().values(name="kept", timezone="UTC"))
             assert current_version(c) == 1
-        assert migrate(engines.writer) == LATEST_VERSION == 2
+        assert migrate(engines.writer) == LATEST_VERSION
         with engines.writer.connect() as c:
-            assert current_version(c) == 2
+            assert current_version(c) == LATEST_VERSION
             columns = sorted(col["name"] for col in inspect(c).get_columns("api_tokens"))
         assert columns == sorted(api_tokens.columns.keys())
         reopened = Store(url)

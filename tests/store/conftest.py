@@ -77,6 +77,15 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> URL | str:
     return url
 
 
+@pytest.fixture(params=[b for b in BACKENDS if b != "sqlite-memory"])
+def durable_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> URL | str:
+    """The URL of a fresh database that outlives its engines: a SQLite file, or PostgreSQL."""
+    if request.param == "sqlite-file":
+        return f"sqlite:///{tmp_path / 'meshmeter.db'}"
+    url: URL = request.getfixturevalue("postgres_schema_url")
+    return url
+
+
 @pytest.fixture
 def store(store_url: URL | str) -> Iterator[Store]:
     """A migrated store on each backend."""

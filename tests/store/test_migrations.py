@@ -81,10 +81,9 @@ def test_database_newer_than_code_is_refused(engines):
         assert current_version(c) == newer
 
 
-def test_migration_from_version_2_carries_raw_intervals_forward(store_url):
+def test_migration_from_version_2_carries_raw_intervals_forward(durable_store_url):
     """A v2 database's raw intervals, revisions, sources and counters read back the same after v3."""
-    if str(store_url).endswith(":memory:"):
-        pytest.skip("an in-memory database does not outlive the engines that built it")
+    store_url = durable_store_url  # the database must outlive the engines that built it
     q = timedelta(minutes=15)
     t0 = datetime(2026, 1, 4, 23, 0, tzinfo=UTC)  # eight intervals across UTC midnight
     received = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)

@@ -3,6 +3,8 @@
 A request carries ``Authorization: Bearer <token>``. The token is either the bootstrap admin token of the
 settings (``MESHMETER_ADMIN_TOKEN``) or one made through ``POST /tokens``, of which the store keeps only
 a hash. No token, an unknown or revoked one: 401. A token whose role is not allowed on the route: 403.
+A browser signed in to the dashboard carries its token in the HttpOnly cookie :data:`SESSION_COOKIE`
+instead, which counts on ``GET`` and ``HEAD`` only, and never when an ``Authorization`` header is sent.
 
 :data:`ROUTE_ROLES` is the one place where access is decided: every route of the API must have an entry
 (``create_app`` refuses to build an app where one is missing), and :func:`authorize`, a dependency of every
@@ -26,6 +28,7 @@ from meshmeter.store import API_TOKEN_ROLES, Store
 __all__ = [
     "ALL_ROLES",
     "ROUTE_ROLES",
+    "SESSION_COOKIE",
     "Principal",
     "Role",
     "authorize",
@@ -54,6 +57,8 @@ ALL_ROLES = frozenset(Role)
 _MONITOR = frozenset({Role.ADMIN, Role.OPERATOR, Role.READ_ONLY})
 _ADMIN = frozenset({Role.ADMIN})
 _OPERATE = frozenset({Role.ADMIN, Role.OPERATOR})
+_ACCOUNTS = frozenset({Role.ADMIN, Role.OPERATOR, Role.BILLING})
+"""Tenants, accounts and bills name people: those who run the head-end and those who bill them."""
 
 ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/sites"): ALL_ROLES,
@@ -62,14 +67,29 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/meters/{serial}"): ALL_ROLES,
     ("GET", "/meters/{serial}/intervals"): ALL_ROLES,
     ("GET", "/meters/{serial}/register-reads"): ALL_ROLES,
+    ("GET", "/tenants"): _ACCOUNTS,
+    ("GET", "/tenants/{tenant_id}"): _ACCOUNTS,
+    ("GET", "/accounts"): _ACCOUNTS,
     ("POST", "/meters/{serial}/intervals"): _OPERATE,
     ("POST", "/intervals"): _OPERATE,
     ("GET", "/events"): _MONITOR,
     ("GET", "/alerts"): _MONITOR,
     ("GET", "/network/health"): _MONITOR,
+    ("GET", "/energy/daily"): ALL_ROLES,
+    ("GET", "/energy/monthly"): ALL_ROLES,
+    ("GET", "/energy/load-profile"): ALL_ROLES,
+    ("GET", "/energy/top-consumers"): ALL_ROLES,
+    ("GET", "/energy/comparison"): ALL_ROLES,
+    ("GET", "/bills"): _ACCOUNTS,
+    ("GET", "/bills/{bill_id}"): _ACCOUNTS,
     ("GET", "/tokens"): _ADMIN,
     ("POST", "/tokens"): _ADMIN,
     ("DELETE", "/tokens/{token_id}"): _ADMIN,
+    ("GET", "/dashboard"): _MONITOR,
+    ("GET", "/dashboard/network"): _MONITOR,
+    ("GET", "/dashboard/meters/{serial}"): _MONITOR,
+    ("GET", "/dashboard/vee"): _MONITOR,
+    ("GET", "/dashboard/bills"): _ACCOUNTS,
 }
 """(method, path template) → the roles allowed. The one table of access; ``docs/api.md`` shows it."""
 
@@ -130,9 +150,19 @@ def check_route_table(app: FastAPI) -> None:
 _UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="meshmeter"'}
 
 
+SESSION_COOKIE = "meshmeter_session"
+"""The dashboard's HttpOnly cookie, set by its login form: it holds a token (``docs/dashboard.md``)."""
+
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization")
     if header is None:
+        # A browser signed in to the dashboard: its cookie counts on reads only (no CSRF on writes).
+        cookie = request.cookies.get(SESSION_COOKIE, "").strip()
+        if cookie and request.method in _SAFE_METHODS:
+            return cookie
         raise Problem(401, "an Authorization: Bearer <token> header is required", headers=_UNAUTHORIZED)
     scheme, _, token = header.partition(" ")
     token = token.strip()

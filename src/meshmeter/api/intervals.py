@@ -19,13 +19,24 @@ import io
 import itertools
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from enum import StrEnum
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 from numpy.typing import NDArray
+
+from meshmeter.headend.buckets import (
+    INTERVAL_S,
+    QUALITY_RANK,
+    RAW_QUALITY,
+    Bucket,
+    BucketColumns,
+    Resolution,
+    aggregate_columns,
+    bucket_bounds,
+    merge_columns,
+    worst_quality,
+)
 
 __all__ = [
     "CSV_COLUMNS",
@@ -52,26 +63,6 @@ __all__ = [
 
 IntArray = NDArray[np.int64]
 
-INTERVAL_S = 900
-"""Length of the meter's interval, 15 minutes. [s]"""
-
-RAW_QUALITY = 14
-"""ESPI quality code of a raw interval that VEE has not (yet) validated."""
-
-QUALITY_RANK: dict[int, int] = {0: 0, 7: 1, 9: 2, 8: 3, 14: 4, 10: 5}
-"""ESPI quality codes from most to least trusted: valid, edited, interpolated, estimated from reference
-days, raw (not validated), questionable. A bucket carries the least trusted code of its intervals."""
-
-
-class Resolution(StrEnum):
-    """The resolutions the API aggregates to."""
-
-    QUARTER_HOUR = "15min"
-    HOURLY = "hourly"
-    DAILY = "daily"
-    MONTHLY = "monthly"
-
-
 MAX_SPAN_DAYS: dict[Resolution, int] = {
     Resolution.QUARTER_HOUR: 372,
     Resolution.HOURLY: 372,
@@ -80,33 +71,6 @@ MAX_SPAN_DAYS: dict[Resolution, int] = {
 }
 """Longest range one request may ask for, by resolution (a year and a week; three years and three
 weeks). [day]"""
-
-
-@dataclass(frozen=True, slots=True)
-class Bucket:
-    """
-    One bucket of the answer.
-
-    Attributes
-    ----------
-    start_s, end_s : int
-        Its bounds, seconds since the Unix epoch; it holds the intervals with ``start_s < end <= end_s``. [s]
-    energy_wh : int or None
-        Energy of the intervals present; None when none is. [Wh]
-    quality : int or None
-        The least trusted ESPI code of the intervals present (:data:`QUALITY_RANK`); None when none is.
-    count : int
-        How many 15-minute intervals are present. [1]
-    expected : int
-        How many 15-minute intervals the bucket spans: 96 for a day, 92 or 100 on a DST change day. [1]
-    """
-
-    start_s: int
-    end_s: int
-    energy_wh: int | None
-    quality: int | None
-    count: int
-    expected: int
 
 
 def parse_timezone(name: str | None) -> tzinfo:
@@ -150,36 +114,9 @@ def parse_instant(name: str, text: str, tz: tzinfo = UTC) -> datetime:
     return value.astimezone(UTC)
 
 
-def _epoch(value: datetime) -> int:
-    return int(value.timestamp())
-
-
-def _local_midnight(day: date, tz: tzinfo) -> int:
-    return _epoch(datetime.combine(day, time(0), tzinfo=tz))
-
-
-def _next_month(day: date) -> date:
-    return date(day.year + 1, 1, 1) if day.month == 12 else date(day.year, day.month + 1, 1)
-
-
 def boundaries(start: datetime, end: datetime, resolution: Resolution, tz: tzinfo = UTC) -> list[int]:
     """
-    The bounds of the buckets that cover ``(start, end]``, seconds since the Unix epoch.
-
-    Parameters
-    ----------
-    start, end : datetime
-        Aware; ``start < end``, both on the boundaries of ``resolution`` in ``tz``.
-    resolution : Resolution
-        15-minute, hourly (local whole hours), daily (local midnight), monthly (local midnight, the 1st).
-    tz : tzinfo, optional
-        Time zone of the wall clock; default UTC.
-
-    Returns
-    -------
-    list of int
-        ``[start, b1, ..., end]``: bucket ``i`` holds the intervals with
-        ``b[i] < interval_end <= b[i+1]``. [s]
+    :func:`meshmeter.headend.buckets.bucket_bounds`, refusing a range longer than :data:`MAX_SPAN_DAYS`.
 
     Raises
     ------
@@ -189,37 +126,10 @@ def boundaries(start: datetime, end: datetime, resolution: Resolution, tz: tzinf
     """
     if end <= start:
         raise ValueError(f"end must be after start, got start={start.isoformat()} end={end.isoformat()}")
-    if start.microsecond or end.microsecond:
-        raise ValueError("start and end must be whole seconds")
     limit = MAX_SPAN_DAYS[resolution]
     if end - start > timedelta(days=limit):
         raise ValueError(f"the range may span at most {limit} days at resolution {resolution.value}")
-    lo, hi = _epoch(start), _epoch(end)
-    if resolution is Resolution.QUARTER_HOUR:
-        for name, value in (("start", start), ("end", end)):
-            if _epoch(value) % INTERVAL_S:
-                raise ValueError(f"{name} must be on a 15-minute boundary (:00, :15, :30, :45), got {value}")
-        return list(range(lo, hi + 1, INTERVAL_S))
-    if resolution is Resolution.HOURLY:
-        for name, value in (("start", start), ("end", end)):
-            local = value.astimezone(tz)
-            if (local.minute, local.second, local.microsecond) != (0, 0, 0):
-                raise ValueError(f"{name} must be on a whole hour of local time, got {local.isoformat()}")
-        return list(range(lo, hi + 1, 3600))
-    step = _next_month if resolution is Resolution.MONTHLY else (lambda d: d + timedelta(days=1))
-    days: list[date] = []
-    for name, value in (("start", start), ("end", end)):
-        day = value.astimezone(tz).date()
-        if (resolution is Resolution.MONTHLY and day.day != 1) or _local_midnight(day, tz) != _epoch(value):
-            what = "midnight on the first of a month" if resolution is Resolution.MONTHLY else "midnight"
-            raise ValueError(f"{name} must be at local {what}, got {value.astimezone(tz).isoformat()}")
-        days.append(day)
-    out = []
-    day = days[0]
-    while day <= days[1]:
-        out.append(_local_midnight(day, tz))
-        day = step(day)
-    return out
+    return bucket_bounds(start, end, resolution, tz)
 
 
 def merge_intervals(
@@ -240,19 +150,14 @@ def merge_intervals(
     (ends_s, energy_wh, quality) : three lists of int
         Sorted by end. [s], [Wh], [1]
     """
-    merged: dict[int, tuple[int, int]] = {_epoch(end): (energy, RAW_QUALITY) for end, energy in raw}
+    merged: dict[int, tuple[int, int]] = {int(end.timestamp()): (energy, RAW_QUALITY) for end, energy in raw}
     sort = False
     for end, energy, quality in validated:
-        key = _epoch(end)
+        key = int(end.timestamp())
         sort = sort or key not in merged
         merged[key] = (energy, quality)
     keys = sorted(merged) if sort else list(merged)
     return keys, [merged[k][0] for k in keys], [merged[k][1] for k in keys]
-
-
-def worst_quality(codes: Iterable[int]) -> int | None:
-    """The least trusted of some ESPI codes (:data:`QUALITY_RANK`), None for none."""
-    return max(codes, key=lambda q: QUALITY_RANK.get(q, len(QUALITY_RANK)), default=None)
 
 
 def aggregate(
@@ -356,138 +261,6 @@ def to_csv(buckets: Sequence[Bucket], tz: tzinfo) -> str:
 # intervals; an object and two datetimes per interval cost more than the whole answer should.
 # --------------------------------------------------------------------------------------------------
 
-_NO_VALUE = -1
-"""Marks an empty bucket's energy and quality in :class:`BucketColumns` (both are never negative)."""
-
-_RANK_OF_CODE = np.full(max(QUALITY_RANK) + 1, -1, dtype=np.int64)
-for _code, _rank in QUALITY_RANK.items():
-    _RANK_OF_CODE[_code] = _rank
-_CODE_OF_RANK = np.array(sorted(QUALITY_RANK, key=QUALITY_RANK.__getitem__), dtype=np.int64)
-
-
-@dataclass(frozen=True, slots=True)
-class BucketColumns:
-    """
-    The buckets of an answer as columns, one element per bucket (what :func:`aggregate` gives as objects).
-
-    Attributes
-    ----------
-    bounds_s : ndarray of int64
-        ``[start, b1, ..., end]``: bucket ``k`` spans ``(bounds_s[k], bounds_s[k + 1]]``. [s]
-    energy_wh : ndarray of int64
-        Energy of the intervals present; -1 where none is. [Wh]
-    quality : ndarray of int64
-        Least trusted ESPI code of the intervals present; -1 where none is.
-    count, expected : ndarray of int64
-        Intervals present, and spanned. [1]
-    """
-
-    bounds_s: IntArray
-    energy_wh: IntArray
-    quality: IntArray
-    count: IntArray
-    expected: IntArray
-
-    def buckets(self) -> list[Bucket]:
-        """The same as :class:`Bucket` objects."""
-        b = self.bounds_s.tolist()
-        return [
-            Bucket(b[k], b[k + 1], None if c == 0 else e, None if c == 0 else q, c, x)
-            for k, (e, q, c, x) in enumerate(
-                zip(
-                    self.energy_wh.tolist(),
-                    self.quality.tolist(),
-                    self.count.tolist(),
-                    self.expected.tolist(),
-                    strict=True,
-                )
-            )
-        ]
-
-
-def merge_columns(
-    raw_end_s: IntArray,
-    raw_energy_wh: IntArray,
-    validated_end_s: IntArray,
-    validated_energy_wh: IntArray,
-    validated_quality: IntArray,
-) -> tuple[IntArray, IntArray, IntArray]:
-    """
-    :func:`merge_intervals` over columns: each validated interval, else the raw one (quality 14).
-
-    Parameters
-    ----------
-    raw_end_s, raw_energy_wh : ndarray of int64
-        Latest revision of each raw interval, ends increasing and distinct. [s], [Wh]
-    validated_end_s, validated_energy_wh, validated_quality : ndarray of int64
-        VEE's output, ends increasing and distinct. [s], [Wh], [1]
-
-    Returns
-    -------
-    (ends_s, energy_wh, quality) : three ndarrays of int64
-        Sorted by end. [s], [Wh], [1]
-    """
-    if validated_end_s.size == 0:
-        return raw_end_s, raw_energy_wh, np.full(raw_end_s.size, RAW_QUALITY, dtype=np.int64)
-    ends = np.union1d(raw_end_s, validated_end_s)
-    energy = np.empty(ends.size, dtype=np.int64)
-    quality = np.full(ends.size, RAW_QUALITY, dtype=np.int64)
-    at = np.searchsorted(ends, raw_end_s)
-    energy[at] = raw_energy_wh
-    at = np.searchsorted(ends, validated_end_s)
-    energy[at] = validated_energy_wh
-    quality[at] = validated_quality
-    return ends, energy, quality
-
-
-def aggregate_columns(
-    ends_s: IntArray, energy_wh: IntArray, quality: IntArray, bounds: Sequence[int]
-) -> BucketColumns:
-    """
-    :func:`aggregate` over columns: sum intervals into buckets.
-
-    Parameters
-    ----------
-    ends_s, energy_wh, quality : ndarray of int64
-        The intervals, sorted by end (:func:`merge_columns`); every quality in :data:`QUALITY_RANK`.
-        [s], [Wh], [1]
-    bounds : sequence of int
-        Bucket bounds (:func:`boundaries`), at least two. [s]
-
-    Returns
-    -------
-    BucketColumns
-        One bucket per pair of consecutive bounds, empty ones included.
-
-    Raises
-    ------
-    ValueError
-        When a quality code is not one of :data:`QUALITY_RANK`.
-    """
-    b = np.asarray(bounds, dtype=np.int64)
-    n_buckets = b.size - 1
-    # bucket k holds b[k] < end <= b[k + 1]: searchsorted(..., "left") is the first bound >= end
-    k = np.searchsorted(b, ends_s, side="left") - 1
-    inside = (k >= 0) & (k < n_buckets)
-    if not inside.all():
-        k, energy_wh, quality = k[inside], energy_wh[inside], quality[inside]
-    codes_known = (quality >= 0) & (quality < _RANK_OF_CODE.size)
-    ranks = _RANK_OF_CODE[np.where(codes_known, quality, 0)]
-    if not codes_known.all() or (ranks < 0).any():
-        raise ValueError(
-            f"quality codes must be among {sorted(QUALITY_RANK)}, got {sorted(set(quality.tolist()))}"
-        )
-    energy = np.full(n_buckets, _NO_VALUE, dtype=np.int64)
-    worst = np.full(n_buckets, _NO_VALUE, dtype=np.int64)
-    count = np.zeros(n_buckets, dtype=np.int64)
-    if k.size:
-        first = np.flatnonzero(np.append(True, k[1:] != k[:-1]))  # first interval of each bucket present
-        present = k[first]
-        energy[present] = np.add.reduceat(energy_wh, first)
-        worst[present] = _CODE_OF_RANK[np.maximum.reduceat(ranks, first)]
-        count[present] = np.diff(np.append(first, k.size))
-    return BucketColumns(b, energy, worst, count, np.diff(b) // INTERVAL_S)
-
 
 def _offset_suffix(seconds: int, tz: tzinfo) -> tuple[int, str]:
     """The UTC offset of ``tz`` at an instant and its ISO 8601 form, as ``datetime.isoformat`` writes it."""
@@ -535,27 +308,85 @@ def _stamps_of(bounds_s: IntArray, tz: tzinfo) -> list[str]:
         stretches.append((hi, *at(hi)))
     out: list[str] = []
     for (start, offset, suffix), (stop, _, _) in itertools.pairwise([*stretches, (n, 0, "")]):
-        local = (bounds_s[start:stop] + offset).astype("datetime64[s]")
-        out.extend(s + suffix for s in np.datetime_as_string(local, unit="s").tolist())
+        out.extend(np.char.add(_iso_seconds(bounds_s[start:stop] + offset), suffix).tolist())
     return out
+
+
+def _iso_seconds(seconds: IntArray) -> NDArray[np.str_]:
+    """
+    ``YYYY-MM-DDTHH:MM:SS`` of instants given in seconds since 1970-01-01T00:00:00 (years 1 to 9999).
+
+    The calendar date comes from the day count by H. Hinnant's ``civil_from_days`` (proleptic
+    Gregorian), and the text is assembled as digits in a byte array: three times faster than
+    ``numpy.datetime_as_string``, which costs a tenth of a year's answer otherwise.
+    """
+    days, second_of_day = np.divmod(seconds, 86400)
+    z = days + 719468
+    era = np.floor_divide(z, 146097)
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    hour, rest = np.divmod(second_of_day, 3600)
+    minute, second = np.divmod(rest, 60)
+    text = np.empty((seconds.size, 19), dtype=np.uint8)
+    text[:, [4, 7]] = ord("-")
+    text[:, 10] = ord("T")
+    text[:, [13, 16]] = ord(":")
+    for column, value, width in (
+        (0, year, 4),
+        (5, month, 2),
+        (8, day, 2),
+        (11, hour, 2),
+        (14, minute, 2),
+        (17, second, 2),
+    ):
+        for k in range(width):
+            text[:, column + width - 1 - k] = ord("0") + (value // 10**k) % 10
+    return text.view("S19").ravel().astype("U19")
+
+
+_JSON_PIECES = (
+    '},{"interval_start":"',
+    '","interval_end":"',
+    '","energy_wh":',
+    ',"quality":',
+    ',"count":',
+    ',"expected":',
+)
+"""The constant text of a row of :func:`columns_to_json` before each of its six values; the first piece
+also closes the row before."""
 
 
 def columns_to_json(columns: BucketColumns, tz: tzinfo, head: Mapping[str, object]) -> str:
     """:func:`to_json` of the buckets of ``columns``: the same document, byte for byte."""
     stamps = _stamps_of(columns.bounds_s, tz)
-    energy, quality, count, expected = _values(columns, "null")
-    rows = ",".join(
-        [
-            f'{{"interval_start":"{s0}","interval_end":"{s1}","energy_wh":{e},"quality":{q},'
-            f'"count":{c},"expected":{x}}}'
-            for s0, s1, e, q, c, x in zip(
-                stamps[:-1], stamps[1:], energy, quality, count, expected, strict=True
-            )
-        ]
-    )
+    empty = columns.count == 0
+    texts = [
+        _int_texts(columns.energy_wh, empty, "null"),
+        _int_texts(columns.quality, empty, "null"),
+        _int_texts(columns.count, None, ""),
+        _int_texts(columns.expected, None, ""),
+    ]
+    n = int(columns.count.size)
+    # Every row is 6 constant pieces and 6 values: put them in place column by column, join once.
+    parts: list[str] = [""] * (12 * n)
+    for k, piece in enumerate(_JSON_PIECES):
+        parts[2 * k :: 12] = [piece] * n
+    if n:
+        parts[0] = _JSON_PIECES[0][2:]  # no row before the first
+        parts.append("}")
+    parts[1::12] = stamps[:-1]
+    parts[3::12] = stamps[1:]
+    for k, values in enumerate(texts):
+        parts[5 + 2 * k :: 12] = values
+    rows = "".join(parts)
     opening = json.dumps(dict(head), separators=(",", ":"))[:-1]
     separator = "," if head else ""
-    return f'{opening}{separator}"data":[{rows}],"count":{len(count)}}}'
+    return f'{opening}{separator}"data":[{rows}],"count":{n}}}'
 
 
 def columns_to_csv(columns: BucketColumns, tz: tzinfo) -> str:
@@ -574,6 +405,25 @@ def columns_to_csv(columns: BucketColumns, tz: tzinfo) -> str:
     )
     lines.append("")
     return "\n".join(lines)
+
+
+_SMALL_INT_TEXTS = np.array([str(i) for i in range(1 << 15)], dtype=object)
+"""The decimal text of 0 ... 32767: most energies, qualities and counts of an answer, looked up by numpy
+instead of formatted one by one."""
+
+
+def _int_texts(values: IntArray, empty: NDArray[np.bool_] | None, empty_text: str) -> list[str]:
+    """The decimal text of each value, ``empty_text`` where ``empty`` is true."""
+    if empty is not None and empty.any():
+        values = np.where(empty, 0, values)
+    if values.size and (values.min() < 0 or values.max() >= _SMALL_INT_TEXTS.size):
+        texts = np.array(list(map(str, values.tolist())), dtype=object)
+    else:
+        texts = _SMALL_INT_TEXTS[values]
+    if empty is not None and empty.any():
+        texts[empty] = empty_text
+    out: list[str] = texts.tolist()
+    return out
 
 
 def _values(columns: BucketColumns, empty: str) -> tuple[list[object], list[object], list[int], list[int]]:

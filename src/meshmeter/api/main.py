@@ -9,10 +9,13 @@ from fastapi import Depends, FastAPI
 
 from meshmeter import __version__
 from meshmeter.api.auth import authorize, check_route_table
+from meshmeter.api.dashboard import install_dashboard
 from meshmeter.api.problems import install_problem_handlers
 from meshmeter.api.routes import api_router
+from meshmeter.api.routes.dashboard import BillsProvider
 from meshmeter.api.routes.network import NetworkReportProvider
 from meshmeter.api.settings import Settings
+from meshmeter.headend.alerts import CommunicationWatch
 from meshmeter.store import Store
 
 __all__ = ["create_app"]
@@ -32,6 +35,7 @@ def create_app(
     settings: Settings | None = None,
     *,
     network_report: NetworkReportProvider | None = None,
+    bills: BillsProvider | None = None,
 ) -> FastAPI:
     """
     Build the API.
@@ -47,6 +51,9 @@ def create_app(
     network_report : callable, optional
         Gives the latest CIT report of the radio network (manual §5.2), or None; ``GET /network/health``
         adds its summary. Default none.
+    bills : callable, optional
+        Gives the tenants' bills (``meshmeter.billing.Bill``) that the dashboard's bills pages list,
+        in a stable order. Default none: the pages list the bills of the store (``Store.list_bills``).
 
     Returns
     -------
@@ -59,9 +66,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Communication loss checked periodically while serving (docs/alerts.md), not only on demand.
+        watch = None
+        if settings.alert_check_s > 0:
+            watch = CommunicationWatch(served, every_s=settings.alert_check_s, silence_s=settings.silence_s)
+            watch.start()
+        _app.state.communication_watch = watch
         try:
             yield
         finally:
+            if watch is not None:
+                watch.stop()
             if owned:
                 served.close()
 
@@ -74,8 +89,10 @@ def create_app(
     app.state.store = served
     app.state.settings = settings
     app.state.network_report = network_report
+    app.state.bills = bills
     app.state.admin_token = None if settings.admin_token is None else settings.admin_token.get_secret_value()
     install_problem_handlers(app)
     app.include_router(api_router, dependencies=[Depends(authorize)])
+    install_dashboard(app)
     check_route_table(app)
     return app

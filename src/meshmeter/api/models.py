@@ -14,6 +14,8 @@ from meshmeter.api.auth import Role
 from meshmeter.api.intervals import Resolution
 
 __all__ = [
+    "AccountPublic",
+    "AccountsPublic",
     "EventPublic",
     "EventsPublic",
     "IntervalPublic",
@@ -25,6 +27,8 @@ __all__ = [
     "RegisterReadsPublic",
     "SitePublic",
     "SitesPublic",
+    "TenantPublic",
+    "TenantsPublic",
     "TokenCreate",
     "TokenCreated",
     "TokenPublic",
@@ -74,6 +78,40 @@ class MetersPublic(BaseModel):
     """Meters."""
 
     data: list[MeterPublic]
+    count: int
+
+
+class TenantPublic(BaseModel):
+    """A tenant, who holds accounts."""
+
+    id: int
+    name: str
+
+
+class TenantsPublic(BaseModel):
+    """Tenants."""
+
+    data: list[TenantPublic]
+    count: int
+
+
+class AccountPublic(BaseModel):
+    """A tenant's occupancy of a unit served by a meter, from ``move_in`` to ``move_out``."""
+
+    id: int
+    tenant_id: int
+    tenant: str = Field(description="the tenant's name")
+    meter_id: int
+    meter: str = Field(description="serial number of the meter serving the unit")
+    unit: str = Field(description="the unit (apartment, suite) served")
+    move_in: datetime
+    move_out: datetime | None = Field(description="null while the tenant stays")
+
+
+class AccountsPublic(BaseModel):
+    """Accounts, by move-in."""
+
+    data: list[AccountPublic]
     count: int
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import warnings
 from typing import Literal
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from meshmeter.headend.alerts import DEFAULT_SILENCE_S
 
 __all__ = ["MIN_ADMIN_TOKEN_LENGTH", "PLACEHOLDER_SECRETS", "Settings"]
 
@@ -35,6 +37,12 @@ class Settings(BaseSettings):
     admin_token : SecretStr or None
         ``MESHMETER_ADMIN_TOKEN``: a bootstrap token with the admin role, with which the first stored
         tokens are made (``POST /tokens``). Required in production.
+    alert_check_s : float
+        ``MESHMETER_ALERT_CHECK_S``: while the app runs, communication loss is checked this often, the
+        first time one period after start-up (``docs/alerts.md``); 0 checks only on demand. Default 300. [s]
+    silence_s : float
+        ``MESHMETER_SILENCE_S``: a meter with no interval ending within this is silent; default two
+        hours. [s]
     """
 
     model_config = SettingsConfigDict(env_prefix="MESHMETER_", extra="ignore")
@@ -42,6 +50,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     environment: Literal["development", "production"] = "development"
     admin_token: SecretStr | None = None
+    alert_check_s: float = Field(default=300.0, ge=0, le=86400, allow_inf_nan=False)
+    silence_s: float = Field(default=DEFAULT_SILENCE_S, gt=0, le=366 * 86400, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _check_admin_token(self) -> Settings:

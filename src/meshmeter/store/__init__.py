@@ -33,7 +33,7 @@ from meshmeter.store.models import (
     ValidatedInterval,
     ValidatedIntervalIn,
 )
-from meshmeter.store.repository import Store, UnknownMeterError
+from meshmeter.store.repository import BillConflictError, Store, StoredBill, UnknownMeterError
 from meshmeter.store.schema import API_TOKEN_ROLES, CUMULATIVE_NONE, METADATA, QUALITY_CODES
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "QUALITY_CODES",
     "Account",
     "ApiToken",
+    "BillConflictError",
     "Engines",
     "Event",
     "FrameAudit",
@@ -63,6 +64,7 @@ __all__ = [
     "SchemaVersionError",
     "Site",
     "Store",
+    "StoredBill",
     "Tenant",
     "UnknownMeterError",
     "ValidatedInterval",

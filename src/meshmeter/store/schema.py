@@ -42,6 +42,7 @@ __all__ = [
     "QUALITY_CODES",
     "accounts",
     "api_tokens",
+    "bills",
     "events",
     "frame_audit",
     "ingest_batches",
@@ -321,3 +322,36 @@ network_reports = Table(
 )
 """Health reports of a site's radio network (schema version 3): the CIT report of the simulated network,
 or of the DCAP, as JSON."""
+
+bills = Table(
+    "bills",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("site_id", _ID, ForeignKey("sites.id"), nullable=True),
+    Column("account_id", _ID, ForeignKey("accounts.id"), nullable=True, comment="the store's account"),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=True),
+    Column("account", Text, nullable=False, comment="the account as printed on the bill"),
+    Column("meter", Text, nullable=False, comment="the meter's serial as printed on the bill"),
+    Column("period_start", UtcDateTime, nullable=False),
+    Column("period_end", UtcDateTime, nullable=False),
+    Column("timezone", Text, nullable=False, comment="IANA time zone of the tariff's local time"),
+    Column("mode", Text, nullable=False),
+    Column("tariff_name", Text, nullable=False),
+    Column("tariff_sha256", Text, nullable=False, comment="SHA-256 of the tariff document, hex"),
+    Column("engine_version", Text, nullable=False),
+    Column("energy_wh", BigInteger, nullable=False),
+    Column("total", Text, nullable=False, comment="exact total of the lines, decimal text [USD]"),
+    Column("printed_total_cents", BigInteger, nullable=False, comment="total of the printed lines [cent]"),
+    Column("figures", _JSON, nullable=False, comment="the bill's other members (energy by period ...)"),
+    Column("lines", _JSON, nullable=False, comment="the itemised charges"),
+    Column("inputs", _JSON, nullable=False, comment="what produced it: tariff, intervals, reads ..."),
+    Column("created_at", UtcDateTime, nullable=False),
+    UniqueConstraint("account", "meter", "period_start", "period_end", "tariff_sha256"),
+    CheckConstraint("period_end > period_start", name="period"),
+    CheckConstraint("length(tariff_sha256) = 64", name="tariff_sha256_length"),
+    CheckConstraint("mode IN ('california', 'maryland')", name="mode"),
+    Index(None, "site_id", "period_start"),
+    Index(None, "account_id"),
+)
+"""Tenants' bills with the inputs that produced them (schema version 4): re-billing a stored bill gives it
+exactly (``meshmeter.billing.verify_bill``); one per account, meter, period and tariff."""

@@ -32,10 +32,22 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _router() -> APIRouter:
-    from meshmeter.api.routes import alerts, events, ingest, meters, network, sites, tokens
+    from meshmeter.api.routes import (
+        alerts,
+        bills,
+        dashboard,
+        energy,
+        events,
+        ingest,
+        meters,
+        network,
+        sites,
+        tenants,
+        tokens,
+    )
 
     router = APIRouter()
-    for module in (sites, meters, ingest, events, alerts, network, tokens):
+    for module in (sites, meters, tenants, ingest, events, alerts, network, energy, bills, tokens, dashboard):
         router.include_router(module.router)
     return router
 

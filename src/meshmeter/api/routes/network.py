@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
@@ -66,6 +66,8 @@ class NetworkSummaryPublic(BaseModel):
     rejected: dict[str, int] = Field(description="frames the DCAP refused, by reason")
     events: dict[str, int] = Field(description="events the DCAP received, by kind")
     unjoined: int = Field(description="MDTs that could not join")
+    site_id: int | None = Field(default=None, description="the site of a stored report; null: the app's own")
+    taken_at: datetime | None = Field(default=None, description="when a stored report was taken")
 
 
 class NetworkHealthPublic(BaseModel):
@@ -79,21 +81,28 @@ class NetworkHealthPublic(BaseModel):
     network: NetworkSummaryPublic | None = Field(description="the CIT report's summary; null without one")
 
 
-def _summary(report: CitReport) -> NetworkSummaryPublic:
+def _summary(
+    report: Mapping[str, Any], site_id: int | None = None, taken_at: datetime | None = None
+) -> NetworkSummaryPublic:
+    """The summary of a CIT report given as its JSON members (:meth:`CitReport.to_dict`)."""
+    due, joined = int(report["intervals_due"]), int(report.get("intervals_due_joined", 0))
+    delivered, on_time = int(report["delivered"]), int(report["delivered_on_time"])
     return NetworkSummaryPublic(
-        mdts=report.mdts,
-        repeaters=report.repeaters,
-        joined_mdts=report.joined_mdts,
-        joined_repeaters=report.joined_repeaters,
-        intervals_due=report.intervals_due,
-        delivered=report.delivered,
-        delivered_on_time=report.delivered_on_time,
-        delivery_ratio=report.delivery_ratio,
-        on_time_ratio=report.on_time_ratio,
-        duplicates=report.duplicates,
-        rejected=dict(report.rejected),
-        events=dict(report.events),
-        unjoined=len(report.unjoined),
+        mdts=report["mdts"],
+        repeaters=report["repeaters"],
+        joined_mdts=report["joined_mdts"],
+        joined_repeaters=report["joined_repeaters"],
+        intervals_due=due,
+        delivered=delivered,
+        delivered_on_time=on_time,
+        delivery_ratio=report.get("delivery_ratio", delivered / due if due else 1.0),
+        on_time_ratio=report.get("on_time_ratio", on_time / joined if joined else 1.0),
+        duplicates=report["duplicates"],
+        rejected=dict(report["rejected"]),
+        events=dict(report["events"]),
+        unjoined=len(report["unjoined"]),
+        site_id=site_id,
+        taken_at=taken_at,
     )
 
 
@@ -104,10 +113,14 @@ def network_health(
     silence_s: Annotated[
         float, Query(gt=0, le=366 * 86400, description="a meter not heard for longer is silent [s]")
     ] = DEFAULT_SILENCE_S,
+    site_id: Annotated[
+        int | None, Query(gt=0, description="the stored network report of this site; default the latest")
+    ] = None,
 ) -> NetworkHealthPublic:
     """
     Per meter, its latest raw interval, when it was received and its age; the meters silent for longer
-    than ``silence_s``; counts; and the summary of the CIT report when the app was given one.
+    than ``silence_s``; counts; and the summary of a CIT report: the app's own when it was given a
+    provider, else the latest one stored (``Store.save_network_report``), of ``site_id`` when given.
     """
     now = datetime.now(UTC).replace(microsecond=0)
     statuses = communication_status(store, now=now, silence_s=silence_s)
@@ -125,7 +138,13 @@ def network_health(
     never = sum(1 for s in statuses if s.last_interval_end is None)
     silent = [s.serial for s in statuses if s.silent]
     provider: NetworkReportProvider | None = getattr(request.app.state, "network_report", None)
-    report = None if provider is None else provider()
+    summary: NetworkSummaryPublic | None = None
+    if provider is not None:
+        report = provider()
+        summary = None if report is None else _summary(report.to_dict())
+    else:
+        stored = store.latest_network_report(site=site_id)
+        summary = None if stored is None else _summary(stored.report, stored.site_id, stored.taken_at)
     return NetworkHealthPublic(
         now=now,
         silence_s=silence_s,
@@ -134,5 +153,5 @@ def network_health(
         ),
         silent=silent,
         meters=meters,
-        network=None if report is None else _summary(report),
+        network=summary,
     )

@@ -1,0 +1,230 @@
+/* meshmeter dashboard: charts that fetch the JSON API, the network graph, the LCD's rotation.
+   Plotly comes from /dashboard/static/plotly.min.js, served from the installed Python package. */
+(function () {
+  "use strict";
+
+  var DAY_MS = 86400000;
+  var MAX_DAYS = 1116;
+  var BLUE = "#0550ae";
+  var CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+
+  function addDays(iso, n) {
+    var d = new Date(iso + "T00:00:00Z");
+    d.setUTCDate(d.getUTCDate() + n);
+    return d.toISOString().slice(0, 10);
+  }
+  function daysBetween(a, b) {
+    return Math.round((Date.parse(b + "T00:00:00Z") - Date.parse(a + "T00:00:00Z")) / DAY_MS);
+  }
+  function monthStart(iso) { return iso.slice(0, 7) + "-01"; }
+  function nextMonth(iso) {
+    var y = Number(iso.slice(0, 4)), m = Number(iso.slice(5, 7));
+    return (m === 12 ? (y + 1) + "-01" : y + "-" + String(m + 1).padStart(2, "0")) + "-01";
+  }
+  /* The resolution that fits a view of `days` days: at most about 1,500 bars. */
+  function resolutionFor(days) {
+    if (days <= 4) { return "15min"; }
+    if (days <= 62) { return "hourly"; }
+    if (days <= 1095) { return "daily"; }
+    return "monthly";
+  }
+  /* A stamp with an offset ("2026-01-02T00:15:00-08:00") as local wall time for plotly's date axis. */
+  function wall(stamp) { return stamp.slice(0, 19).replace("T", " "); }
+  function intervalsUrl(serial, start, end, resolution, tz, format) {
+    return "/meters/" + encodeURIComponent(serial) + "/intervals?start=" + start + "&end=" + end +
+      "&resolution=" + resolution + "&tz=" + encodeURIComponent(tz) + (format ? "&format=" + format : "");
+  }
+  function fetchJson(url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) {
+        if (!r.ok) {
+          return r.json().then(function (p) { throw new Error(p.detail || r.statusText); },
+                               function () { throw new Error(r.status + " " + r.statusText); });
+        }
+        return r.json();
+      });
+  }
+  function say(id, text) {
+    var el = document.getElementById(id);
+    if (el) { el.textContent = text; }
+  }
+  var LABELS = { "15min": "15 minutes", hourly: "hour", daily: "day", monthly: "month" };
+
+  function barTrace(doc) {
+    return {
+      type: "bar",
+      x: doc.data.map(function (d) { return wall(d.interval_end); }),
+      y: doc.data.map(function (d) { return d.energy_wh; }),
+      customdata: doc.data.map(function (d) { return d.quality; }),
+      marker: { color: BLUE },
+      name: "energy",
+      hovertemplate: "ending %{x}<br>%{y} Wh<br>quality %{customdata}<extra></extra>"
+    };
+  }
+  function baseLayout(resolution) {
+    return {
+      margin: { l: 60, r: 10, t: 10, b: 40 },
+      yaxis: { title: { text: "Wh per " + LABELS[resolution] }, rangemode: "tozero", fixedrange: true },
+      xaxis: { type: "date" },
+      bargap: 0.05,
+      font: { color: "#1f2328" },
+      paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff"
+    };
+  }
+
+  /* The interval chart: a view from years down to 15 minutes; each zoom fetches the fitting resolution. */
+  function intervalChart(el) {
+    var serial = el.dataset.serial, tz = el.dataset.tz;
+    var initial = [el.dataset.start, el.dataset.end];
+    var shown = null;
+
+    function load(start, end, range) {
+      if (daysBetween(start, end) > MAX_DAYS) { start = addDays(end, -MAX_DAYS); }
+      var resolution = resolutionFor(daysBetween(start, end));
+      if (resolution === "monthly") {
+        start = monthStart(start);
+        if (end !== monthStart(end)) { end = nextMonth(end); }
+      }
+      var url = intervalsUrl(serial, start, end, resolution, tz);
+      if (url === shown) { return Promise.resolve(); }
+      shown = url;
+      say("interval-status", "Loading " + LABELS[resolution] + " data…");
+      return fetchJson(url).then(function (doc) {
+        if (url !== shown) { return; }
+        var layout = baseLayout(resolution);
+        layout.xaxis.range = range || [wall(doc.start), wall(doc.end)];
+        layout.xaxis.rangeselector = {
+          buttons: [
+            { step: "day", stepmode: "backward", count: 1, label: "1 day" },
+            { step: "day", stepmode: "backward", count: 7, label: "1 week" },
+            { step: "month", stepmode: "backward", count: 1, label: "1 month" },
+            { step: "year", stepmode: "backward", count: 1, label: "1 year" }
+          ]
+        };
+        layout.uirevision = serial;
+        el.dataset.source = url;
+        el.dataset.resolution = resolution;
+        var csv = document.getElementById("csv-link");
+        if (csv) { csv.href = intervalsUrl(serial, start, end, resolution, tz, "csv"); }
+        var present = doc.data.filter(function (d) { return d.energy_wh !== null; }).length;
+        return Plotly.react(el, [barTrace(doc)], layout, CONFIG).then(function () {
+          say("interval-status", doc.count + " bars of one " + LABELS[resolution] + " (" + present +
+              " with data), " + start + " to " + end + " local time.");
+          el.dataset.ready = "true";
+        });
+      }).catch(function (err) {
+        shown = null;
+        say("interval-status", "Could not load the intervals: " + err.message);
+      });
+    }
+
+    load(initial[0], initial[1]).then(function () {
+      el.on("plotly_relayout", function (ev) {
+        var x0 = ev["xaxis.range[0]"], x1 = ev["xaxis.range[1]"];
+        if (ev["xaxis.range"]) { x0 = ev["xaxis.range"][0]; x1 = ev["xaxis.range"][1]; }
+        if (ev["xaxis.autorange"]) { load(initial[0], initial[1]); return; }
+        if (x0 === undefined || x1 === undefined) { return; }
+        var start = String(x0).slice(0, 10), end = addDays(String(x1).slice(0, 10), 1);
+        el.dataset.ready = "false";
+        load(start, end, [x0, x1]).then(function () { el.dataset.ready = "true"; });
+      });
+    });
+  }
+
+  /* Daily or monthly bars over a fixed range. */
+  function barChart(el) {
+    var resolution = el.dataset.resolution;
+    var url = intervalsUrl(el.dataset.serial, el.dataset.start, el.dataset.end, resolution, el.dataset.tz);
+    fetchJson(url).then(function (doc) {
+      el.dataset.source = url;
+      var layout = baseLayout(resolution);
+      layout.xaxis.range = [wall(doc.start), wall(doc.end)];
+      return Plotly.newPlot(el, [barTrace(doc)], layout, CONFIG).then(function () { el.dataset.ready = "true"; });
+    }).catch(function (err) { el.textContent = "Could not load the data: " + err.message; });
+  }
+
+  /* The mesh: links coloured by quality, then the devices by kind. */
+  function networkGraph(el) {
+    var source = document.getElementById("network-data");
+    if (!source) { return; }
+    var g = JSON.parse(source.textContent);
+    var at = {};
+    g.nodes.forEach(function (n) { at[n.eui64] = n; });
+    var traces = [];
+    ["good", "fair", "poor"].forEach(function (q) {
+      var x = [], y = [];
+      g.edges.forEach(function (e) {
+        if (e.quality !== q || !at[e.child] || !at[e.parent]) { return; }
+        x.push(at[e.child].x, at[e.parent].x, null);
+        y.push(at[e.child].y, at[e.parent].y, null);
+      });
+      if (x.length) {
+        traces.push({ type: "scatter", mode: "lines", x: x, y: y, name: q + " link", hoverinfo: "skip",
+                      line: { color: g.colours[q], width: 3 }, meta: { role: "links", quality: q } });
+      }
+    });
+    var kinds = { dcap: ["DCAP", "square", 20, "#24292f"], repeater: ["repeater", "diamond", 15, "#6639ba"],
+                  mdt: ["MDT", "circle", 11, BLUE] };
+    Object.keys(kinds).forEach(function (k) {
+      var nodes = g.nodes.filter(function (n) { return n.kind === k; });
+      if (!nodes.length) { return; }
+      var style = kinds[k];
+      // many MDTs: their serials in the hover text and the table only, so that labels do not pile up
+      var labelled = k !== "mdt" || g.nodes.length <= 12;
+      traces.push({
+        type: "scatter", mode: labelled ? "markers+text" : "markers", name: style[0],
+        x: nodes.map(function (n) { return n.x; }), y: nodes.map(function (n) { return n.y; }),
+        text: nodes.map(function (n) { return n.label; }), textposition: "bottom center",
+        hovertext: nodes.map(function (n) { return n.text; }), hoverinfo: "text",
+        customdata: nodes.map(function (n) { return n.eui64; }),
+        marker: { symbol: style[1], size: style[2], color: style[3], line: { color: "#ffffff", width: 1 } },
+        meta: { role: "devices", kind: k }
+      });
+    });
+    var layout = {
+      margin: g.positioned ? { l: 55, r: 10, t: 10, b: 45 } : { l: 10, r: 10, t: 10, b: 10 },
+      showlegend: true, legend: { orientation: "h", y: -0.12 },
+      xaxis: g.positioned ? { title: { text: "x [m]" }, zeroline: false } : { visible: false },
+      yaxis: g.positioned ? { title: { text: "y [m]" }, zeroline: false, scaleanchor: "x" } : { visible: false },
+      hovermode: "closest",
+      font: { color: "#1f2328" }, paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff"
+    };
+    Plotly.newPlot(el, traces, layout, CONFIG).then(function () { el.dataset.ready = "true"; });
+  }
+
+  /* The LCD turns its screens every 5 s, as the meter does. */
+  function lcd(el) {
+    var screens = el.querySelectorAll(".lcd-screen");
+    if (screens.length < 2) { return; }
+    var i = 0;
+    window.setInterval(function () {
+      screens[i].classList.remove("shown");
+      i = (i + 1) % screens.length;
+      screens[i].classList.add("shown");
+    }, 5000);
+  }
+
+  function start() {
+    if (typeof Plotly === "undefined") {
+      document.querySelectorAll(".chart").forEach(function (el) {
+        el.textContent = "The charts need /dashboard/static/plotly.min.js, which did not load.";
+      });
+    } else {
+      var chart = document.getElementById("interval-chart");
+      if (chart) { intervalChart(chart); }
+      ["daily-chart", "monthly-chart"].forEach(function (id) {
+        var el = document.getElementById(id);
+        if (el) { barChart(el); }
+      });
+      var graph = document.getElementById("network-graph");
+      if (graph) { networkGraph(graph); }
+    }
+    var screen = document.getElementById("lcd");
+    if (screen) { lcd(screen); }
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start);
+  } else {
+    start();
+  }
+})();

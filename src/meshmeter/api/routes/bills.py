@@ -1,0 +1,194 @@
+"""Stored bills: the list, and one bill as JSON (with the inputs that produced it), CSV, HTML or PDF.
+
+Bills are stored by the demo, ``meshmeter site simulate`` and ``meshmeter bill --save``
+(``docs/billing.md``); the store keeps each bill's lines and its inputs, so that the CSV, HTML and PDF
+forms are made again from the inputs alone, and checked to come out the same (``verify_bill``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, Field
+
+from meshmeter.api.deps import StoreDep
+from meshmeter.api.intervals import parse_instant
+from meshmeter.api.problems import Problem
+from meshmeter.api.routes import problems
+from meshmeter.billing import Bill
+from meshmeter.billing.bill import bill_to_html, bill_to_pdf, bills_to_csv
+from meshmeter.billing.reproduce import verify_bill
+from meshmeter.errors import BillMismatchError
+from meshmeter.store import Store
+from meshmeter.store.repository import StoredBill
+
+__all__ = ["BillPublic", "BillsPublic", "router", "stored_bill", "stored_bills"]
+
+router = APIRouter(prefix="/bills", tags=["bills"])
+
+
+class BillFormat(StrEnum):
+    """The forms of one bill."""
+
+    JSON = "json"
+    CSV = "csv"
+    HTML = "html"
+    PDF = "pdf"
+
+
+class BillPublic(BaseModel):
+    """A stored bill, without its lines and inputs (``GET /bills/{bill_id}`` has them)."""
+
+    id: int
+    site_id: int | None = Field(description="the site of the meter billed, when known")
+    account_id: int | None = Field(description="the store's account (tenant in a unit), when known")
+    account: str = Field(description="the account billed, as printed on the bill")
+    meter: str = Field(description="serial number of the meter billed")
+    period_start: datetime
+    period_end: datetime
+    timezone: str = Field(description="IANA time zone of the tariff's local time")
+    mode: str = Field(description="california (re-rating) or maryland (allocation)")
+    tariff: str = Field(description="the tariff's name")
+    tariff_sha256: str = Field(description="SHA-256 of the tariff document, 64 hex digits")
+    engine_version: str
+    energy_wh: int = Field(description="energy billed [Wh]")
+    total: Decimal = Field(description="exact total of the lines [USD]")
+    printed_total: Decimal = Field(description="total of the cent-rounded lines: what is due [USD]")
+    created_at: datetime
+
+
+class BillsPublic(BaseModel):
+    """Stored bills, by period then id."""
+
+    data: list[BillPublic]
+    count: int
+
+
+def _public(b: StoredBill) -> BillPublic:
+    return BillPublic(
+        id=b.id,
+        site_id=b.site_id,
+        account_id=b.account_id,
+        account=b.account,
+        meter=b.meter,
+        period_start=b.period_start,
+        period_end=b.period_end,
+        timezone=b.timezone,
+        mode=b.mode,
+        tariff=b.tariff_name,
+        tariff_sha256=b.tariff_sha256,
+        engine_version=b.engine_version,
+        energy_wh=b.energy_wh,
+        total=b.total,
+        printed_total=b.printed_total,
+        created_at=b.created_at,
+    )
+
+
+@router.get("", response_model=BillsPublic, summary="List stored bills", responses=problems(400, 404))
+def list_bills(
+    store: StoreDep,
+    site_id: Annotated[int | None, Query(description="only the bills of this site")] = None,
+    account: Annotated[str | None, Query(description="only the bills of this account (as billed)")] = None,
+    meter: Annotated[str | None, Query(description="only the bills of this meter (serial)")] = None,
+    start: Annotated[
+        str | None, Query(description="only periods ending after this instant (ISO 8601; UTC if no offset)")
+    ] = None,
+    end: Annotated[
+        str | None, Query(description="only periods starting before this instant (ISO 8601)")
+    ] = None,
+) -> BillsPublic:
+    """The stored bills (without lines and inputs), by period start, then id; filtered by site (404 when
+    unknown), account, meter serial, and periods overlapping ``(start, end]``."""
+    try:
+        lo = None if start is None else parse_instant("start", start)
+        hi = None if end is None else parse_instant("end", end)
+    except ValueError as exc:
+        raise Problem(400, str(exc)) from None
+    if lo is not None and hi is not None and hi <= lo:
+        raise Problem(400, f"end must be after start, got start={start} end={end}")
+    if site_id is not None and (site_id <= 0 or store.get_site(site_id=site_id) is None):
+        raise Problem(404, f"no site has id {site_id}")
+    found = store.list_bills(site=site_id, account=account, meter=meter, start=lo, end=hi)
+    data = [_public(b) for b in found]
+    return BillsPublic(data=data, count=len(data))
+
+
+def stored_bill(stored: StoredBill) -> Bill:
+    """
+    The bill made again from its stored inputs, checked line by line against what was stored.
+
+    Raises
+    ------
+    Problem
+        500 when the stored bill cannot be reproduced (another engine version, altered inputs).
+    """
+    try:
+        return verify_bill(stored.document)
+    except BillMismatchError as exc:
+        raise Problem(500, f"bill {stored.id} cannot be reproduced from its stored inputs: {exc}") from None
+
+
+def stored_bills(store: Store) -> list[Bill]:
+    """Every stored bill, made again from its inputs (:func:`stored_bill`), in :meth:`Store.list_bills`'s
+    order: what the dashboard's bills pages list when the app has no bills provider."""
+    out: list[Bill] = []
+    for listed in store.list_bills():
+        stored = store.get_bill(listed.id)
+        if stored is not None:
+            out.append(stored_bill(stored))
+    return out
+
+
+@router.get(
+    "/{bill_id}",
+    summary="Get a stored bill",
+    responses={
+        **problems(404),
+        200: {
+            "content": {
+                "application/json": {},
+                "text/csv": {},
+                "text/html": {},
+                "application/pdf": {},
+            },
+            "description": "The bill: JSON with its lines and inputs, or CSV, printable HTML, PDF",
+        },
+    },
+)
+def get_bill(
+    bill_id: int,
+    store: StoreDep,
+    format: Annotated[BillFormat, Query(description="json (default), csv, html or pdf")] = BillFormat.JSON,
+) -> Response:
+    """One stored bill: JSON (``meshmeter.billing.Bill.to_dict``: lines, totals, and the inputs that
+    produced it, intervals included, with the store's ``id``), or CSV, printable HTML or PDF, made again
+    from those inputs and checked to equal the stored lines. 404 when there is none."""
+    stored = store.get_bill(bill_id) if bill_id > 0 else None
+    if stored is None:
+        raise Problem(404, f"no bill has id {bill_id}")
+    name = f"bill-{stored.id}"
+    if format is BillFormat.JSON:
+        body: dict[str, Any] = {"id": stored.id, "site_id": stored.site_id, "account_id": stored.account_id}
+        body.update(stored.document)
+        body["created_at"] = stored.created_at.isoformat()
+        return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
+    bill = stored_bill(stored)
+    if format is BillFormat.CSV:
+        return Response(
+            bills_to_csv([bill]),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    if format is BillFormat.HTML:
+        return Response(bill_to_html(bill), media_type="text/html; charset=utf-8")
+    return Response(
+        bill_to_pdf(bill),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )
