@@ -25,8 +25,13 @@ COMMANDS = [
     ["meter"],
     ["meter", "run"],
     ["meter", "add"],
+    ["meter", "demo"],
     ["site"],
     ["site", "add"],
+    ["site", "init"],
+    ["site", "validate"],
+    ["site", "simulate"],
+    ["cit"],
     ["network"],
     ["network", "simulate"],
     ["serve"],
@@ -38,6 +43,8 @@ COMMANDS = [
     ["import"],
     ["push"],
     ["alerts"],
+    ["evaluate"],
+    ["bill"],
     ["demo"],
 ]
 
@@ -129,8 +136,8 @@ def test_meter_run_bad_input(args: list[str], needle: str) -> None:
     assert needle in result.output
 
 
-def test_demo_json() -> None:
-    result = run("demo", "--json")
+def test_meter_demo_json() -> None:
+    result = run("meter", "demo", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert abs(data["profile"]["percent_registration"] - 100) < 0.5
@@ -339,7 +346,8 @@ def test_vee_refuses_unknown_meter_and_naive_times(tmp_path: Path) -> None:
 
 
 def test_demo_refuses_bad_days() -> None:
-    assert run("demo", "--days", "0").exit_code == 2
+    assert run("demo", "--days", "0", "--no-serve").exit_code == 2
+    assert run("meter", "demo", "--days", "0").exit_code == 2
 
 
 def test_version() -> None:

@@ -41,7 +41,7 @@ console = Console(highlight=False)
 
 
 def _fail(message: str) -> typer.Exit:
-    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}")
+    Console(stderr=True, highlight=False).print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -57,7 +57,11 @@ def _main(
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
 ) -> None:
-    """meshmeter: the Mini Meter twin, its wireless AMR mesh and the head-end behind the DCAP."""
+    """meshmeter: the Mini Meter twin, its wireless AMR mesh and the head-end behind the DCAP.
+
+    Exit codes: 0 done; 1 the thing checked failed (site validate, cit, evaluate, decode --json);
+    2 bad input (an option, a file, a database). Start with: meshmeter demo
+    """
 
 
 # --------------------------------------------------------------------------------------------------
@@ -72,7 +76,10 @@ def decode_command(
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Decode a model designation (certificate p.1, manual §2.4), or say why it is not one."""
+    """Decode a model designation (certificate p.1, manual §2.4), or say why it is not one.
+
+    Example: meshmeter decode MM-D1202001-T-SCC --json
+    """
     try:
         spec = decode(model)
     except MeshmeterError as exc:
@@ -151,7 +158,10 @@ def meter_run(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Run the meter twin at a steady condition and show what it registered and displayed."""
+    """Run the meter twin at a steady condition and show what it registered and displayed.
+
+    Example: meshmeter meter run --voltage-v 120 --current-a 30 --pf 0.5 --lag --duration-s 3600
+    """
     try:
         meter = _build_meter(model, serial, service, reversed_ct or [], ct_line or [], no_voltage or [])
         lines = meter.elements
@@ -363,7 +373,10 @@ def network_simulate(
     seed: Annotated[int, typer.Option(help="Seed of the site, loads and radio.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the CIT report as JSON.")] = False,
 ) -> None:
-    """Simulate a site's mesh and print delivery, latency, hops, joins, rejections, battery and speed."""
+    """Simulate a site's mesh and print delivery, latency, hops, joins, rejections, battery and speed.
+
+    Example: meshmeter network simulate --mdts 200 --repeaters 8 --days 2 --outage dcap:30+6
+    """
     from meshmeter.site.mesh import simulate_site
 
     try:
@@ -479,7 +492,10 @@ def serve_command(
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
     database: DatabaseOption = None,
 ) -> None:
-    """Serve the API (OpenAPI document at /openapi.json)."""
+    """Serve the API (OpenAPI document at /openapi.json).
+
+    Example: meshmeter serve --port 8000 --database sqlite:///meshmeter-demo.sqlite
+    """
     import uvicorn
 
     from meshmeter.api.main import create_app
@@ -501,7 +517,10 @@ def ingest_command(
     database: DatabaseOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Ingest interval data; bad input is refused whole, with the row and field named."""
+    """Ingest interval data; bad input is refused whole, with the row and field named.
+
+    Example: meshmeter ingest intervals.csv --source billing-export
+    """
     import sys
     from pathlib import Path
 
@@ -546,7 +565,10 @@ def vee_command(
     database: DatabaseOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Validate, estimate and edit one meter's intervals (raw data is never overwritten)."""
+    """Validate, estimate and edit one meter's intervals (raw data is never overwritten).
+
+    Example: meshmeter vee --meter MM26000001 --start 2026-10-01T07:00Z --end 2026-11-01T07:00Z
+    """
     from meshmeter.headend.vee import run_vee
     from meshmeter.store import Store
 
@@ -593,7 +615,10 @@ def export_command(
     ] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Export one meter's intervals as CSV or Green Button (ESPI Atom, validating against usage.xsd)."""
+    """Export one meter's intervals as CSV or Green Button (ESPI Atom, validating against usage.xsd).
+
+    Example: meshmeter export --meter MM26000001 --start 2026-10-01T07:00Z --end 2026-11-01T07:00Z -o out.csv
+    """
     import sys
     from pathlib import Path
 
@@ -634,7 +659,10 @@ def import_command(
     meter: Annotated[str, typer.Option(help="Serial of the meter the readings belong to.")],
     database: DatabaseOption = None,
 ) -> None:
-    """Import a Green Button file's 15-minute readings into a meter's raw intervals (refused whole if bad)."""
+    """Import a Green Button file's 15-minute readings into a meter's raw intervals (refused whole if bad).
+
+    Example: meshmeter import usage.xml --meter MM26000001
+    """
     from pathlib import Path
 
     from meshmeter.headend.greenbutton import import_greenbutton
@@ -661,7 +689,10 @@ def push_command(
     secret: Annotated[str | None, typer.Option(help="Webhook signing secret (HMAC-SHA256).")] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Send what the push outbox holds for a channel, once (at-least-once; receivers dedupe by key)."""
+    """Send what the push outbox holds for a channel, once (at-least-once; receivers dedupe by key).
+
+    Example: meshmeter push --channel mqtt --url mqtt://127.0.0.1:1883
+    """
     from meshmeter.headend.push import MqttPublisher, WebhookSender
     from meshmeter.store import Store
 
@@ -689,7 +720,10 @@ def alerts_command(
     database: DatabaseOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check communication now (raise or clear loss alerts), then list the alerts in force."""
+    """Check communication now (raise or clear loss alerts), then list the alerts in force.
+
+    Example: meshmeter alerts --silence-hours 2 --json
+    """
     from datetime import UTC, datetime
 
     from meshmeter.headend.alerts import active_alerts, check_communication
@@ -725,7 +759,10 @@ def site_add(
     timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. America/Los_Angeles.")],
     database: DatabaseOption = None,
 ) -> None:
-    """Register a site; prints its id."""
+    """Register a site; prints its id.
+
+    Example: meshmeter site add --name "Mission Court" --timezone America/Los_Angeles
+    """
     from meshmeter.store import Store
 
     try:
@@ -747,7 +784,10 @@ def meter_add(
     mdt_key: Annotated[str | None, typer.Option(help="The MDT's AES-128 key, 32 hex digits.")] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Register a meter (its CT ratio from the designation) and, optionally, its MDT; prints the meter id."""
+    """Register a meter (its CT ratio from the designation) and, optionally, its MDT; prints the meter id.
+
+    Example: meshmeter meter add --serial MM00000001 --site-id 1
+    """
     from meshmeter.catalog import decode_meter
     from meshmeter.store import Store
 
@@ -782,7 +822,10 @@ def token_create(
     label: Annotated[str | None, typer.Option(help="What the token is for.")] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Create an API token; it is printed once and only its hash is stored."""
+    """Create an API token; it is printed once and only its hash is stored.
+
+    Example: meshmeter token create --role read-only --label "billing clerk"
+    """
     from meshmeter.store import Store
 
     try:
@@ -797,27 +840,658 @@ def token_create(
 
 
 # --------------------------------------------------------------------------------------------------
+# evaluate
+# --------------------------------------------------------------------------------------------------
+
+
+@app.command("evaluate")
+def evaluate_command(
+    model: Annotated[str, typer.Option(help="Meter designation.")] = "MM-D1202001-T-SCC",
+    serial: Annotated[str, typer.Option(help="Serial number of the meter under test.")] = "MM00000001",
+    plan: Annotated[
+        str, typer.Option(help="ctep, ansi, spec, creep, permanence, all, or a plan file (TOML).")
+    ] = "all",
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Inject a fault: gain=+1%, ct-ratio=R (1000 or 100:0.1), reversed-ct[=E], phase-deg=D; "
+            "repeat for several."
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (every point).")] = False,
+    report: Annotated[
+        str | None, typer.Option(help="Write evaluation.csv, evaluation.html and evaluation.pdf into DIR.")
+    ] = None,
+) -> None:
+    """Run a type evaluation (certificate p.2) on the meter twin; exit 0 if every point passes, 1 if not.
+
+    Plans, faults and reports: docs/evaluation.md. Examples:
+
+    meshmeter evaluate --plan ansi
+
+    meshmeter evaluate --plan ctep --fault gain=+1% --report out/
+
+    meshmeter evaluate --plan my-plan.toml --fault reversed-ct=2 --json
+    """
+    from rich.progress import Progress
+
+    from meshmeter.evaluation import evaluate, evaluation_to_dict, load_plans, parse_fault, write_report
+
+    try:
+        plans = load_plans(plan)
+        faults = [parse_fault(text) for text in fault or ()]
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        if as_json:
+            result = evaluate(plans, model=model, serial=serial, faults=faults)
+        else:
+            with Progress(console=Console(stderr=True), transient=True) as bar:
+                task = bar.add_task("evaluating", total=None)
+
+                def step(name: str, done: int, total: int) -> None:
+                    bar.update(task, completed=done, total=total, description=f"plan {name}")
+
+                result = evaluate(plans, model=model, serial=serial, faults=faults, progress=step)
+        paths = write_report(result, report) if report is not None else {}
+    except (ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        data = evaluation_to_dict(result)
+        data["report"] = {kind: str(path) for kind, path in paths.items()}
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        _print_evaluation(result, paths)
+    if not result.passed:
+        raise typer.Exit(code=1)
+
+
+def _print_evaluation(result: Any, paths: dict[str, Any]) -> None:
+    title = f"{result.model}  serial {result.serial}"
+    if result.faults:
+        title += "  faults: " + ", ".join(f.text for f in result.faults)
+    table = Table(title=title)
+    for col in ("plan", "points", "failed", "worst error [%]", "result"):
+        table.add_column(col, justify="left" if col in ("plan", "result") else "right")
+    for pr in result.plans:
+        errors = [abs(p.error_percent) for p in pr.points if p.error_percent is not None]
+        worst = f"{max(errors):.3f}" if errors and pr.plan.kind != "creep" else "-"
+        verdict = "[green]pass[/]" if pr.passed else "[red]fail[/]"
+        table.add_row(pr.plan.name, str(len(pr.points)), str(pr.failed), worst, verdict)
+    console.print(table)
+    failed = [p for pr in result.plans for p in pr.points if not p.passed]
+    if failed:
+        detail = Table(title=f"Failed points (first {min(len(failed), 20)} of {len(failed)})")
+        for col in ("plan", "#", "element", "I [A]", "PF", "% reg.", "note"):
+            detail.add_column(col)
+        for p in failed[:20]:
+            pct = "-" if p.percent_registration is None else f"{p.percent_registration:.3f}"
+            detail.add_row(
+                p.plan, f"{p.stage} {p.number}", p.point.element, f"{p.point.current_a:g}",
+                p.point.pf_text, pct, p.note,
+            )  # fmt: skip
+        console.print(detail)
+    if result.reversed:
+        console.print("[red]Reverse phase indicated: a CT is installed backwards (manual §4.5.1, §7).[/]")
+    for kind, path in paths.items():
+        console.print(f"{kind}: {path}")
+    console.print(
+        "[green]Every point passed.[/]" if result.passed else f"[red]{result.failed} point(s) failed.[/]"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# bill
+# --------------------------------------------------------------------------------------------------
+
+
+def _bill_time(name: str, text: str, timezone: str) -> Any:
+    """An ISO-8601 time with offset, or a date meaning local midnight in ``timezone``."""
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return _parse_time(name, text)
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+@app.command("bill")
+def bill_command(
+    tariff: Annotated[
+        str,
+        typer.Option(help="URDB tariff JSON file, or example:e-tou-c-example / example:tiered-flat-example."),
+    ],
+    start: Annotated[str, typer.Option(help="Start: ISO-8601 with offset, or a date (local midnight).")],
+    end: Annotated[str, typer.Option(help="End: ISO-8601 with offset, or a date (local midnight).")],
+    intervals: Annotated[
+        str | None, typer.Option(help="CSV of 15-minute intervals: interval_end (UTC), energy_wh[, quality].")
+    ] = None,
+    meter: Annotated[str | None, typer.Option(help="Meter serial: bill its validated intervals.")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone; default the meter's site's (needed with --intervals).")
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Tenant account printed on the bill.")] = None,
+    move_in: Annotated[str | None, typer.Option(help="Move-in: ISO-8601 time or date (prorates).")] = None,
+    move_out: Annotated[str | None, typer.Option(help="Move-out: ISO-8601 time or date (prorates).")] = None,
+    opening_read_wh: Annotated[
+        int | None, typer.Option(help="Opening register read [Wh]; default the store's read at start.")
+    ] = None,
+    bill_format: Annotated[str, typer.Option("--format", help="text, json, csv, html or pdf.")] = "text",
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="File to write; default stdout (not for pdf).")
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json).")] = False,
+    save: Annotated[
+        bool, typer.Option("--save", help="Store the bill with its inputs (with --meter); idempotent.")
+    ] = False,
+) -> None:
+    """Bill one meter at a tariff (California re-rating, PU Code §739.5); docs/billing.md.
+
+    Examples:
+
+    meshmeter bill --tariff example:e-tou-c-example --intervals july.csv --start 2026-07-01
+    --end 2026-08-01 --timezone America/Los_Angeles
+
+    meshmeter bill --tariff tariff.json --meter MM00000007 --start 2026-07-01 --end 2026-08-01 --json
+
+    meshmeter bill --tariff tariff.json --meter MM00000007 --start 2026-07-01 --end 2026-08-01
+    --move-out 2026-07-16 --format pdf -o bill.pdf
+
+    meshmeter bill --tariff tariff.json --meter MM00000007 --start 2026-07-01 --end 2026-08-01 --save
+    """
+    import sys
+    from pathlib import Path
+
+    from meshmeter.billing import (
+        Tenant,
+        bill_meter,
+        bill_to_html,
+        bill_to_json,
+        bill_to_pdf,
+        bills_to_csv,
+        example_tariff,
+        load_tariff,
+    )
+    from meshmeter.billing.calendar import zone
+    from meshmeter.billing.intervals_csv import parse_intervals_csv
+
+    fmt = "json" if as_json else bill_format
+    try:
+        if fmt not in ("text", "json", "csv", "html", "pdf"):
+            raise ValueError(f"format must be text, json, csv, html or pdf, got {fmt!r}")
+        if fmt == "pdf" and output is None:
+            raise ValueError("--format pdf needs --output FILE")
+        if (intervals is None) == (meter is None):
+            raise ValueError("give exactly one of --intervals FILE.csv and --meter SERIAL")
+        if save and meter is None:
+            raise ValueError("--save stores the bill beside its meter's data: it needs --meter SERIAL")
+        if tariff.startswith("example:"):
+            rate = example_tariff(tariff.removeprefix("example:"))
+        else:
+            try:
+                rate = load_tariff(Path(tariff))
+            except OSError as exc:
+                raise ValueError(f"cannot read tariff {tariff!r}: {exc.strerror}") from None
+        opening = opening_read_wh
+        closing = None
+        if intervals is not None:
+            if timezone is None:
+                raise ValueError(
+                    "--timezone is needed with --intervals (IANA name, e.g. America/Los_Angeles)"
+                )
+            zone(timezone)
+            t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
+            try:
+                text = Path(intervals).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(f"cannot read {intervals!r}: {exc.strerror}") from None
+            ends, energy, quality = parse_intervals_csv(text)
+            serial = Path(intervals).stem
+        else:
+            from datetime import timedelta
+
+            from meshmeter.store import Store
+
+            assert meter is not None
+            serial = meter
+            with Store(database) as store:
+                found = store.get_meter(serial=meter)
+                if found is None:
+                    raise ValueError(f"meter {meter!r} is not in the store")
+                if timezone is None:
+                    site = None if found.site_id is None else store.get_site(site_id=found.site_id)
+                    if site is None:
+                        raise ValueError(f"meter {meter!r} has no site; give --timezone")
+                    timezone = site.timezone
+                zone(timezone)
+                t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
+                ends, energy, quality = store.validated_interval_columns(meter_id=found.id, start=t0, end=t1)
+                if ends.size == 0:
+                    raise ValueError(
+                        f"meter {meter!r} has no validated intervals in the period; run meshmeter vee"
+                    )
+                second = timedelta(seconds=1)
+                if opening is None:
+                    reads = store.register_reads(meter_id=found.id, start=t0 - second, end=t0)
+                    opening = reads[-1].energy_wh if reads else None
+                reads = store.register_reads(meter_id=found.id, start=t1 - second, end=t1)
+                closing = reads[-1].energy_wh if reads else None
+        tenant = None
+        if account is not None or move_in is not None or move_out is not None:
+            tenant = Tenant(
+                account or serial,
+                None if move_in is None else _bill_time("move_in", move_in, timezone),
+                None if move_out is None else _bill_time("move_out", move_out, timezone),
+            )
+        bill = bill_meter(
+            rate, ends, energy, quality, start=t0, end=t1, timezone=timezone, meter=serial, tenant=tenant,
+            opening_read_wh=opening, closing_read_wh=closing,
+        )  # fmt: skip
+        if save:
+            from meshmeter.store import Store
+
+            with Store(database) as store:
+                found = store.get_meter(serial=serial)
+                if found is None:
+                    raise ValueError(f"meter {serial!r} is not in the store")
+                served = [
+                    a.id
+                    for a in store.accounts(meter_id=found.id)
+                    if a.move_in < t1 and (a.move_out is None or a.move_out > t0)
+                ]
+                saved, new = store.save_bill(
+                    document=bill.to_dict(),
+                    site_id=found.site_id,
+                    account_id=served[0] if len(served) == 1 else None,
+                    meter_id=found.id,
+                )
+            typer.echo(f"{'saved as' if new else 'already stored as'} bill {saved.id}", err=True)
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    if fmt == "text":
+        _print_bill(bill)
+        return
+    data: bytes
+    if fmt == "json":
+        data = bill_to_json(bill).encode("utf-8")
+    elif fmt == "csv":
+        data = bills_to_csv([bill]).encode("utf-8")
+    elif fmt == "html":
+        data = bill_to_html(bill).encode("utf-8")
+    else:
+        data = bill_to_pdf(bill)
+    if output is None:
+        sys.stdout.buffer.write(data if data.endswith(b"\n") else data + b"\n")
+        sys.stdout.flush()
+    else:
+        Path(output).write_bytes(data)
+
+
+def _print_bill(bill: Any) -> None:
+    from meshmeter.billing import printed
+
+    table = Table(title=f"{bill.account}  meter {bill.meter}  {bill.tariff_name}")
+    for col in ("charge", "quantity", "unit", "rate", "amount [USD]"):
+        table.add_column(col, justify="left" if col in ("charge", "unit") else "right")
+    for line in bill.lines:
+        table.add_row(
+            line.description, f"{line.quantity.normalize():f}", line.unit, f"{line.rate.normalize():f}",
+            f"{printed(line.amount):,.2f}",
+        )  # fmt: skip
+    table.add_row("Total", "", "", "", f"{bill.printed_total:,.2f}")
+    console.print(table)
+    console.print(
+        f"energy billed {bill.energy_wh / 1000:.3f} kWh; estimated {bill.estimated_wh / 1000:.3f} kWh "
+        f"({float(bill.estimated_share) * 100:.1f} %); intervals not billed {bill.unbilled_intervals}"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
 # demo
 # --------------------------------------------------------------------------------------------------
 
 
-@app.command("demo")
-def demo_command(
+@meter_app.command("demo")
+def meter_demo_command(
     days: Annotated[float, typer.Option(help="Days of simulated load.")] = 1.0,
     seed: Annotated[int, typer.Option(help="Random seed of the load.")] = 7,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Show the meter twin at work on a simulated tenant load (profile and waveform paths)."""
-    from meshmeter.demo import run_demo
+    """One meter twin at work on a tenant's load: both metrology paths, then a reversed CT.
+
+    Example: meshmeter meter demo --days 2
+    """
+    from meshmeter.demo import run_meter_demo
 
     try:
-        report = run_demo(days=days, seed=seed)
+        report = run_meter_demo(days=days, seed=seed)
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
     report.print(console)
+
+
+def _site_progress(quiet: bool) -> Any:
+    """A rich progress bar for the stages of a site run, and the callback that drives it."""
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description:<34}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True, highlight=False),
+        disable=quiet,
+    )
+    labels = {
+        "meters": "meter twins on their loads",
+        "mesh": "mesh: formation, reports, DCAP",
+        "store": "storing (head-end ingest)",
+        "vee": "VEE on every meter",
+    }
+    tasks: dict[str, Any] = {}
+
+    def progress(stage: str, done: float, total: float) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(labels.get(stage, stage), total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    return bar, progress
+
+
+def _window_option(text: str | None, days: float, timezone: str) -> tuple[Any, float]:
+    """The run's start and length: from --start for --days, else --days whole local days and today."""
+    from meshmeter.demo import default_window
+
+    if not (math.isfinite(days) and 1 / 96 <= days <= 366):
+        raise ValueError(f"days must be between 1/96 and 366, got {days!r}")
+    if text is None:
+        return default_window(days, timezone)
+    start = _parse_time("start", text)
+    if start.timestamp() % 900:
+        raise ValueError(f"start must be on a 15-minute boundary (:00, :15, :30, :45), got {text!r}")
+    return start, days
+
+
+def _site_summary_out(summary: Any, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(summary.to_dict(), indent=2, default=str))
+    else:
+        summary.print(console)
+
+
+@site_app.command("init")
+def site_init(
+    path: Annotated[str, typer.Argument(help="Where to write the site file.")] = "site.toml",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write an example site file, the demo building (docs/site.md). Exit 2 if the file exists.
+
+    Example: meshmeter site init my-building.toml
+    """
+    from pathlib import Path
+
+    from meshmeter.site.example import demo_site_toml
+
+    target = Path(path)
+    if target.exists() and not force:
+        raise _fail(f"{path} exists; use --force to overwrite it")
+    try:
+        target.write_text(demo_site_toml(), encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"cannot write {path!r}: {exc.strerror}") from None
+    console.print(f"wrote {path}: edit it, then: meshmeter site validate {path}")
+
+
+@site_app.command("validate")
+def site_validate(
+    path: Annotated[str, typer.Argument(help="A site file (TOML, docs/site.md).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Check a site file: exit 0 when it is good, 1 naming the line and field of its first mistake.
+
+    Cautions of the manual (an MDT in a metal box, repeaters powered farthest first) are warnings.
+
+    Example: meshmeter site validate site.toml
+    """
+    from meshmeter.site.config import SiteFileError, load_site
+
+    try:
+        config = load_site(path)
+    except SiteFileError as exc:
+        if as_json:
+            typer.echo(json.dumps({"valid": False, "error": str(exc), "line": exc.line, "field": exc.field}))
+        else:
+            Console(stderr=True, highlight=False).print(f"[bold red]invalid:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(code=1) from None
+    data = {
+        "valid": True,
+        "site": config.name,
+        "timezone": config.timezone,
+        "meters": len(config.meters),
+        "repeaters": len(config.repeaters),
+        "tenants": len(config.tenants),
+        "accounts": len(config.accounts),
+        "power_order": config.power_order,
+        "warnings": list(config.warnings),
+    }
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    console.print(
+        f"{path}: valid. {config.name} ({config.timezone}): {len(config.meters)} meters with their MDTs, "
+        f"{len(config.repeaters)} repeaters powered {config.power_order}, {len(config.tenants)} tenants, "
+        f"{len(config.accounts)} accounts"
+    )
+    for warning in config.warnings:
+        console.print(f"[yellow]warning:[/] {warning}")
+
+
+@site_app.command("simulate")
+def site_simulate(
+    path: Annotated[str, typer.Argument(help="A site file (TOML, docs/site.md).")],
+    days: Annotated[
+        float, typer.Option(help="Simulated days, 1/96 to 366; without --start, and today so far.")
+    ] = 31.0,
+    seed: Annotated[int, typer.Option(help="Seed of the loads and the radio.")] = 0,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Start, ISO-8601 with offset, on :00/:15/:30/:45; default: DAYS local days ago."),
+    ] = None,
+    database: DatabaseOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Run a site's meters and mesh, store everything, run VEE, bill the accounts; print a summary.
+
+    Exit 0; 2 on a bad file (line and field named), bad option, or a site already in the store.
+
+    Example: meshmeter site simulate site.toml --days 7 --database sqlite:///site.sqlite
+    """
+    import os
+
+    from meshmeter.demo import run_site_demo
+    from meshmeter.site.config import SiteFileError, load_site
+    from meshmeter.store import Store
+
+    try:
+        config = load_site(path)
+        t0, run_days = _window_option(start, days, config.timezone)
+        bar, progress = _site_progress(quiet or as_json)
+        with Store(database) as store, bar:
+            summary = run_site_demo(
+                store,
+                config,
+                start=t0,
+                days=run_days,
+                seed=seed,
+                database=database or os.environ.get("MESHMETER_DATABASE_URL") or "sqlite:///meshmeter.db",
+                progress=progress,
+            )
+    except SiteFileError as exc:
+        raise _fail(str(exc)) from None
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    _site_summary_out(summary, as_json)
+
+
+@app.command("cit")
+def cit_command(
+    site: Annotated[str | None, typer.Option(help="Site name; default the only site of the store.")] = None,
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The latest network report (Commissioning and Installation Tool, manual §5.2) of a stored site.
+
+    Exit 0 when every device joined, 1 when MDTs or repeaters did not, 2 on bad input.
+
+    Example: meshmeter cit --database sqlite:///meshmeter-demo.sqlite
+    """
+    from meshmeter.store import Store
+
+    try:
+        with Store(database) as store:
+            sites = store.sites()
+            if site is not None:
+                chosen = [s for s in sites if s.name == site]
+                if not chosen:
+                    raise ValueError(f"site {site!r} is not in the store; sites: {[s.name for s in sites]}")
+            elif len(sites) != 1:
+                raise ValueError(f"the store has {len(sites)} sites; name one with --site")
+            else:
+                chosen = sites
+            stored = store.latest_network_report(site=chosen[0].id)
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    if stored is None:
+        raise _fail(f"site {chosen[0].name!r} has no network report: run meshmeter site simulate")
+    data = stored.report
+    healthy = data["joined_mdts"] == data["mdts"] and data["joined_repeaters"] == data["repeaters"]
+    if as_json:
+        typer.echo(
+            json.dumps({"site": chosen[0].name, "taken_at": stored.taken_at.isoformat(), **data}, indent=2)
+        )
+    else:
+        table = Table(title=f"{chosen[0].name}: CIT report taken {stored.taken_at:%Y-%m-%d %H:%M} UTC")
+        for col in (
+            "kind",
+            "EUI-64",
+            "state",
+            "parent",
+            "hops",
+            "RSSI dBm",
+            "LQI",
+            "sent",
+            "retried",
+            "lost",
+        ):
+            table.add_column(col)
+        for d in data["devices"]:
+            table.add_row(
+                d["kind"],
+                d["eui64"],
+                d["state"],
+                d["parent"] or "-",
+                "-" if d["hops"] is None else str(d["hops"]),
+                "-" if d["rssi_dbm"] is None else f"{d['rssi_dbm']:.1f}",
+                "-" if d["lqi"] is None else str(d["lqi"]),
+                str(d["frames_sent"]),
+                str(d["retried"]),
+                str(d["lost"]),
+            )
+        console.print(table)
+        console.print(
+            f"MDTs joined {data['joined_mdts']} of {data['mdts']}, repeaters {data['joined_repeaters']} of "
+            f"{data['repeaters']}; delivered {data['delivered']:,} of {data['intervals_due']:,} intervals "
+            f"({data['delivery_ratio']:.3%}), on time {data['on_time_ratio']:.3%}"
+        )
+        for u in data["unjoined"]:
+            console.print(f"[yellow]cannot join:[/] {u['eui64']}: {u['suggestion']}")
+    if not healthy:
+        raise typer.Exit(code=1)
+
+
+@app.command("demo")
+def demo_command(
+    days: Annotated[
+        float, typer.Option(help="Simulated days; without --start, whole local days and today so far.")
+    ] = 31.0,
+    seed: Annotated[int, typer.Option(help="Seed of the loads and the radio.")] = 0,
+    start: Annotated[
+        str | None,
+        typer.Option(help="Start, ISO-8601 with offset, on :00/:15/:30/:45; default: DAYS local days ago."),
+    ] = None,
+    database: Annotated[
+        str, typer.Option("--database", help="SQLite file of the demo (replaced if it exists).")
+    ] = "meshmeter-demo.sqlite",
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API and dashboard after.")
+    ] = True,
+    host: Annotated[str, typer.Option(help="Address to serve on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8000,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """The demo: a 24-unit building with a house and a solar meter, simulated, stored, billed, served.
+
+    Writes a fresh SQLite file (docs/demo.md), prints network health, energy, bills and alerts,
+    then serves the API and dashboard on http://HOST:PORT/ until Ctrl-C. Exit 0; 2 on bad input.
+
+    Example: meshmeter demo --days 7 --no-serve
+    """
+    import os
+    from pathlib import Path
+
+    from meshmeter.demo import run_site_demo
+    from meshmeter.site.config import parse_site
+    from meshmeter.site.example import demo_site_toml
+    from meshmeter.store import Store
+
+    target = Path(database)
+    if "://" in database:
+        raise _fail(f"--database takes a file path (the demo's own SQLite file), got {database!r}")
+    try:
+        site = parse_site(demo_site_toml())
+        t0, run_days = _window_option(start, days, site.timezone)
+        for suffix in ("", "-wal", "-shm"):
+            companion = Path(f"{target}{suffix}")
+            if companion.exists():
+                os.remove(companion)
+        url = f"sqlite:///{target.resolve()}"
+        bar, progress = _site_progress(as_json)
+        with Store(url) as store, bar:
+            summary = run_site_demo(
+                store,
+                site,
+                start=t0,
+                days=run_days,
+                seed=seed,
+                database=str(target),
+                progress=progress,
+            )
+    except (ValueError, MeshmeterError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    _site_summary_out(summary, as_json)
+    if serve:
+        import uvicorn
+
+        from meshmeter.api.main import create_app
+
+        served = Store(url)
+        _, token = served.create_api_token(role="admin", label="meshmeter demo")
+        typer.echo(
+            f"serving the API and the dashboard (http://{host}:{port}/dashboard) until Ctrl-C; "
+            f"database {target}\nlog in with this token (admin, of this demo database only):\n{token}",
+            err=True,
+        )
+        try:
+            uvicorn.run(create_app(served), host=host, port=port)  # the bills are in the store
+        finally:
+            served.close()
 
 
 def main() -> None:

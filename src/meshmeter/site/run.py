@@ -1,0 +1,332 @@
+"""The run of a whole site from its file: each meter twin on its load, the mesh, the CIT report.
+
+:func:`simulate_site_file` builds the meters of a :class:`~meshmeter.site.config.SiteConfig` (one Mini Meter
+twin per meter, run on its load profile), the layout of its radio devices, and the
+:class:`~meshmeter.amr.network.MeshNetwork` that carries each MDT's interval records to the DCAP; it runs
+the mesh with the site's incidents and returns everything the head-end needs to store: the DCAP's
+deliveries and events, each meter's registers, the devices' keys and the CIT report. No I/O: storing is
+the caller's (``meshmeter.demo``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+from numpy.typing import NDArray
+
+from meshmeter.amr.cit import CitReport, cit_report
+from meshmeter.amr.network import MeshNetwork
+from meshmeter.amr.records import INTERVAL_S
+from meshmeter.meter.pulses import PulseEdges, pulse_edge_times
+from meshmeter.meter.twin import Meter
+from meshmeter.site.config import SiteConfig, SiteMeter, site_seed
+from meshmeter.site.profiles import (
+    HOUSEHOLD_REFERENCE_KWH,
+    LineProfile,
+    house_profile,
+    household_profile,
+)
+from meshmeter.site.solar import solar_profile
+
+__all__ = ["Progress", "SiteFeed", "SiteSimulation", "meter_profile", "simulate_site_file"]
+
+FloatArray = NDArray[np.float64]
+
+Progress = Callable[[str, float, float], None]
+"""``progress(stage, done, total)``: how far a long run has come (stages ``"meters"``, ``"mesh"``)."""
+
+
+def meter_profile(
+    meter: SiteMeter,
+    config: SiteConfig,
+    *,
+    number: int,
+    start: datetime,
+    days: float,
+    step_s: float,
+    seed: int,
+) -> LineProfile:
+    """
+    The load a site meter runs on (``docs/site.md``).
+
+    Parameters
+    ----------
+    meter : SiteMeter
+        The meter and its load spec.
+    config : SiteConfig
+        The site (time zone, latitude and longitude).
+    number : int
+        The meter's place in the site file; with ``seed`` it seeds a profile without its own seed. [1]
+    start : datetime
+        Aware first instant.
+    days : float
+        Length. [day]
+    step_s : float
+        Step. [s]
+    seed : int
+        The run's seed, added to each meter's.
+
+    Returns
+    -------
+    LineProfile
+    """
+    load = meter.load
+    own = load.seed if load.seed is not None else number
+    s = (site_seed(config.name) + 1_000_003 * seed + own) % 2**32
+    if load.profile == "household":
+        annual = HOUSEHOLD_REFERENCE_KWH if load.annual_kwh is None else load.annual_kwh
+        return household_profile(
+            start=start, days=days, step_s=step_s, timezone=config.timezone, seed=s, annual_kwh=annual
+        )
+    if load.profile == "house":
+        annual = HOUSE_REFERENCE_KWH if load.annual_kwh is None else load.annual_kwh
+        return house_profile(
+            start=start, days=days, step_s=step_s, timezone=config.timezone, seed=s, annual_kwh=annual
+        )
+    if load.profile == "solar":
+        assert config.latitude_deg is not None
+        assert config.longitude_deg is not None
+        assert load.dc_capacity_kw is not None
+        return solar_profile(
+            start=start,
+            days=days,
+            step_s=step_s,
+            latitude_deg=config.latitude_deg,
+            longitude_deg=config.longitude_deg,
+            dc_capacity_kw=load.dc_capacity_kw,
+            ac_capacity_kw=load.ac_capacity_kw,
+            tilt_deg=load.tilt_deg,
+            azimuth_deg=load.azimuth_deg,
+            timezone=config.timezone,
+            seed=s,
+        )
+    n = max(1, round(days * 86_400.0 / step_s))
+    return LineProfile(
+        step_s=step_s,
+        voltage_v=np.full((2, n), 120.0),
+        current_a=np.zeros((2, n)),
+        phase_deg=np.zeros((2, n)),
+    )
+
+
+HOUSE_REFERENCE_KWH = 30_000.0
+"""A house meter's annual consumption when the site file gives none (``house_profile``'s default). [kWh]"""
+
+
+class SiteFeed:
+    """
+    The site's meter twins, run on their loads; each MDT's pulse input fed from its meter's output "10".
+
+    Parameters
+    ----------
+    config : SiteConfig
+        The site.
+    start : datetime
+        Aware UTC start of the run (network time 0). [s]
+    duration_s : float
+        Run time to cover (the drain included). [s]
+    seed : int
+        The run's seed.
+    step_s : float
+        Profile step (power constant within it, pulse edges exact). [s]
+    progress : Progress, optional
+        Told after each meter (stage ``"meters"``).
+    """
+
+    def __init__(
+        self,
+        config: SiteConfig,
+        *,
+        start: datetime,
+        duration_s: float,
+        seed: int = 0,
+        step_s: float = 300.0,
+        progress: Progress | None = None,
+    ) -> None:
+        self.epoch_s = start.timestamp()
+        self.times: list[FloatArray] = []
+        self.cumulative: list[FloatArray] = []
+        self.received_wh: list[float] = []
+        self.last_element_power_w: list[tuple[float, ...]] = []
+        self.meters: list[Meter] = []
+        days = duration_s / 86_400.0
+        total = len(config.meters)
+        for k, spec in enumerate(config.meters):
+            profile = meter_profile(spec, config, number=k, start=start, days=days, step_s=step_s, seed=seed)
+            meter = Meter(spec.designation, serial=spec.serial, start=start.astimezone(UTC))
+            run = meter.run_profile(
+                step_s=step_s,
+                voltage_v=profile.voltage_v,
+                current_a=profile.current_a,
+                phase_deg=profile.phase_deg,
+            )
+            self.meters.append(meter)
+            self.times.append(np.concatenate(([0.0], run.step_end_s)))
+            self.cumulative.append(np.concatenate(([0.0], np.cumsum(run.delivered_wh))))
+            self.received_wh.append(float(run.received_wh.sum()))
+            self.last_element_power_w.append(tuple(float(p) for p in run.element_power_w[:, -1]))
+            if progress is not None:
+                progress("meters", k + 1, total)
+        self.progress = progress
+        self.duration_s = duration_s
+
+    def __call__(self, number: int, t0_net: float, t1_net: float) -> PulseEdges:
+        """The output-"10" edges of meter ``number`` in (t0, t1], on the network's clock. [s]"""
+        if number == 0 and self.progress is not None:
+            self.progress("mesh", min(t0_net - self.epoch_s, self.duration_s), self.duration_s)
+        times, cumulative = self.times[number], self.cumulative[number]
+        t0, t1 = t0_net - self.epoch_s, t1_net - self.epoch_s
+        inside = (times > t0) & (times < t1)
+        t = np.concatenate(([t0], times[inside], [t1]))
+        e = np.interp(t, times, cumulative)
+        return pulse_edge_times(t, e, 10.0)
+
+    def first_pulse_s(self, number: int) -> float | None:
+        """Run time at which meter ``number``'s output "10" first closes (at 5 Wh), or None. [s]"""
+        cumulative = self.cumulative[number]
+        k = int(np.searchsorted(cumulative, 5.0, side="left"))
+        if k >= cumulative.size:
+            return None
+        if k == 0:
+            return float(self.times[number][0])
+        e0, e1 = cumulative[k - 1], cumulative[k]
+        t0, t1 = self.times[number][k - 1], self.times[number][k]
+        return float(t0 + (t1 - t0) * (5.0 - e0) / (e1 - e0))
+
+    def energy_wh(self, number: int, t_net: float) -> float:
+        """Meter ``number``'s total (delivered) register at a network time. [Wh]"""
+        return float(np.interp(t_net - self.epoch_s, self.times[number], self.cumulative[number]))
+
+
+@dataclass(frozen=True)
+class SiteSimulation:
+    """A site file run: the config, the window, the network (deliveries, events, keys) and the CIT report."""
+
+    config: SiteConfig
+    start: datetime
+    """Start of the run, UTC: interval ends from ``start`` (sequence 0) to ``end``."""
+    days: float
+    seed: int
+    network: MeshNetwork
+    feed: SiteFeed
+    report: CitReport
+    wall_s: float
+    """Wall time of the mesh run. [s]"""
+
+    @property
+    def end(self) -> datetime:
+        """End of the counted window, UTC (the drain after it only delivers late data)."""
+        return self.start + timedelta(days=self.days)
+
+    def mdt_index(self, number: int) -> int:
+        """The network index of meter ``number``'s MDT."""
+        return self.network.mdt_indices[number]
+
+
+def simulate_site_file(
+    config: SiteConfig,
+    *,
+    start: datetime,
+    days: float,
+    seed: int = 0,
+    step_s: float = 300.0,
+    drain_s: float = 3600.0,
+    progress: Progress | None = None,
+) -> SiteSimulation:
+    """
+    Run a site: its meters on their loads, its mesh formed in the manual's order, its incidents.
+
+    Parameters
+    ----------
+    config : SiteConfig
+        The site.
+    start : datetime
+        Aware start of the run, on a 15-minute boundary (UTC :00, :15, :30, :45).
+    days : float
+        Simulated days whose intervals count, 1/96 to 366, rounded to whole 15-minute intervals. [day]
+    seed : int
+        Seed of the loads and the radio (with the site's name).
+    step_s : float
+        Profile step of the meter twins. [s]
+    drain_s : float
+        Run time after the last counted interval, for late data. [s]
+    progress : Progress, optional
+        Told how far the meters and the mesh have come.
+
+    Returns
+    -------
+    SiteSimulation
+
+    Notes
+    -----
+    The DCAP is powered at the start, then the repeaters one a minute in the site's power-up order,
+    then each MDT at its meter's first pulse (manual §5.2; ``docs/network.md``).
+    """
+    if not isinstance(start, datetime) or start.tzinfo is None:
+        raise ValueError(f"start must be a timezone-aware datetime, got {start!r}")
+    epoch = start.timestamp()
+    if epoch % INTERVAL_S:
+        raise ValueError(f"start must be on a 15-minute boundary, got {start.isoformat()}")
+    if isinstance(days, bool) or not (np.isfinite(days) and 1 / 96 <= days <= 366):
+        raise ValueError(f"days must be between 1/96 and 366, got {days!r}")
+    if not config.meters:
+        raise ValueError("the site has no meters to simulate")
+    days = round(days * 96) / 96  # whole 15-minute intervals: the window ends on a boundary
+    duration_s = days * 86_400.0
+    feed = SiteFeed(
+        config,
+        start=start,
+        duration_s=duration_s + drain_s + 86_400.0,
+        seed=seed,
+        step_s=step_s,
+        progress=progress,
+    )
+    outages, failures = config.outages_and_failures()
+    network = MeshNetwork(
+        config.layout(),
+        feed,
+        seed=(site_seed(config.name) + seed) % 2**31,
+        start_epoch_s=int(epoch),
+        kit=config.kit,
+        power_order=config.power_order,
+        outages=outages,
+        failures=failures,
+    )
+    serials = [m.serial for m in config.meters]
+    for incident in config.incidents:
+        if incident.kind == "tamper" and incident.meter is not None:
+            number = serials.index(incident.meter)
+            at_s = incident.after_h * 3600.0
+            network.schedule_tamper(number, at_s, True)
+            if incident.duration_h is not None:
+                network.schedule_tamper(number, at_s + incident.duration_h * 3600.0, False)
+    feed.duration_s = duration_s
+    # each MDT is turned on by its meter's first pulse (manual §5.2), after the backbone has formed: a
+    # solar meter's first pulse is at sunrise
+    cfg = network.config
+    formed_s = len(config.repeaters) * cfg.repeater_power_spacing_s + cfg.mdt_power_delay_s
+    never_s = duration_s + drain_s + 1.0
+    first_pulse = []
+    for number in range(len(config.meters)):
+        first = feed.first_pulse_s(number)
+        first_pulse.append(never_s if first is None else max(formed_s + 3.0 * number, first + 1.0))
+    started = time.perf_counter()
+    network.run(duration_s, drain_s=drain_s, first_pulse_s=first_pulse)
+    wall_s = time.perf_counter() - started
+    if progress is not None:
+        progress("mesh", duration_s, duration_s)
+    report = cit_report(network, duration_s=duration_s, wall_s=wall_s)
+    return SiteSimulation(
+        config=config,
+        start=start.astimezone(UTC),
+        days=float(days),
+        seed=seed,
+        network=network,
+        feed=feed,
+        report=report,
+        wall_s=wall_s,
+    )
