@@ -45,6 +45,7 @@ COMMANDS = [
     ["alerts"],
     ["evaluate"],
     ["bill"],
+    ["production"],
     ["demo"],
 ]
 

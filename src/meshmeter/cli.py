@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 import numpy as np
@@ -959,12 +959,29 @@ def _bill_time(name: str, text: str, timezone: str) -> Any:
 
 @app.command("bill")
 def bill_command(
-    tariff: Annotated[
-        str,
-        typer.Option(help="URDB tariff JSON file, or example:e-tou-c-example / example:tiered-flat-example."),
-    ],
     start: Annotated[str, typer.Option(help="Start: ISO-8601 with offset, or a date (local midnight).")],
     end: Annotated[str, typer.Option(help="End: ISO-8601 with offset, or a date (local midnight).")],
+    tariff: Annotated[
+        str | None,
+        typer.Option(
+            help="URDB tariff JSON file, or example:e-tou-c-example / example:tiered-flat-example "
+            "(california mode)."
+        ),
+    ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(help="california (re-rate one meter at --tariff) or maryland (share a master bill)."),
+    ] = "california",
+    site_name: Annotated[
+        str | None,
+        typer.Option("--site", help="Site name: with --mode maryland, bill every account of its meters."),
+    ] = None,
+    master_total: Annotated[
+        str | None, typer.Option(help="Maryland: the utility's master bill for the period [USD].")
+    ] = None,
+    admin_fee: Annotated[
+        str | None, typer.Option(help="Maryland: administrative fee per unit bill [USD]; default 0.")
+    ] = None,
     intervals: Annotated[
         str | None, typer.Option(help="CSV of 15-minute intervals: interval_end (UTC), energy_wh[, quality].")
     ] = None,
@@ -978,17 +995,26 @@ def bill_command(
     opening_read_wh: Annotated[
         int | None, typer.Option(help="Opening register read [Wh]; default the store's read at start.")
     ] = None,
-    bill_format: Annotated[str, typer.Option("--format", help="text, json, csv, html or pdf.")] = "text",
+    bill_format: Annotated[
+        str, typer.Option("--format", help="text, json, csv, html or pdf (maryland: text, json or csv).")
+    ] = "text",
     output: Annotated[
         str | None, typer.Option("--output", "-o", help="File to write; default stdout (not for pdf).")
     ] = None,
     database: DatabaseOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json).")] = False,
     save: Annotated[
-        bool, typer.Option("--save", help="Store the bill with its inputs (with --meter); idempotent.")
+        bool,
+        typer.Option(
+            "--save", help="Store the bill with its inputs (with --meter; maryland: each unit's); idempotent."
+        ),
     ] = False,
 ) -> None:
-    """Bill one meter at a tariff (California re-rating, PU Code §739.5); docs/billing.md.
+    """Bill a meter at a tariff (California re-rating), or share a site's master bill (Maryland).
+
+    California re-rating (PU Code §739.5, the default --mode california) bills one meter at
+    --tariff. Maryland allocation (--mode maryland) shares the --master-total of a --site among
+    the accounts of its meters by kWh, plus --admin-fee per unit; docs/billing.md.
 
     Examples:
 
@@ -1001,6 +1027,9 @@ def bill_command(
     --move-out 2026-07-16 --format pdf -o bill.pdf
 
     meshmeter bill --tariff tariff.json --meter MM00000007 --start 2026-07-01 --end 2026-08-01 --save
+
+    meshmeter bill --mode maryland --site "Oak Court" --master-total 1234.56 --admin-fee 3.50
+    --start 2026-07-01 --end 2026-08-01 --save
     """
     import sys
     from pathlib import Path
@@ -1019,11 +1048,30 @@ def bill_command(
     from meshmeter.billing.intervals_csv import parse_intervals_csv
 
     fmt = "json" if as_json else bill_format
+    if mode != "california":
+        others = {
+            "--tariff": tariff, "--intervals": intervals, "--meter": meter, "--account": account,
+            "--move-in": move_in, "--move-out": move_out, "--opening-read-wh": opening_read_wh,
+        }  # fmt: skip
+        _bill_maryland(
+            mode, site_name, master_total, admin_fee, start, end, timezone, fmt, output, database, save,
+            others,
+        )  # fmt: skip
+        return
     try:
         if fmt not in ("text", "json", "csv", "html", "pdf"):
             raise ValueError(f"format must be text, json, csv, html or pdf, got {fmt!r}")
         if fmt == "pdf" and output is None:
             raise ValueError("--format pdf needs --output FILE")
+        if site_name is not None and intervals is not None:
+            raise ValueError("--site bills a site's accounts from the store: it does not go with --intervals")
+        for flag, value in (
+            ("--site", site_name), ("--master-total", master_total), ("--admin-fee", admin_fee)
+        ):  # fmt: skip
+            if value is not None:
+                raise ValueError(f"{flag} goes with --mode maryland (Maryland allocation)")
+        if tariff is None:
+            raise ValueError("--tariff is needed to bill in california mode (re-rating at a tariff)")
         if (intervals is None) == (meter is None):
             raise ValueError("give exactly one of --intervals FILE.csv and --meter SERIAL")
         if save and meter is None:
@@ -1147,6 +1195,282 @@ def _print_bill(bill: Any) -> None:
         f"energy billed {bill.energy_wh / 1000:.3f} kWh; estimated {bill.estimated_wh / 1000:.3f} kWh "
         f"({float(bill.estimated_share) * 100:.1f} %); intervals not billed {bill.unbilled_intervals}"
     )
+
+
+def _usd(name: str, text: str) -> Any:
+    """A money amount in USD from the command line, as ``Decimal``."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(f"{name} must be an amount in USD (e.g. 1234.56), got {text!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"{name} must be a finite amount in USD, got {text!r}")
+    return value
+
+
+def _bill_maryland(
+    mode: str,
+    site: str | None,
+    master_total: str | None,
+    admin_fee: str | None,
+    start: str,
+    end: str,
+    timezone: str | None,
+    fmt: str,
+    output: str | None,
+    database: str | None,
+    save: bool,
+    others: Mapping[str, object],
+) -> None:
+    """``meshmeter bill --mode maryland``: a site's master bill shared by each account's kWh."""
+    import sys
+    from pathlib import Path
+
+    import numpy as np
+
+    from meshmeter.billing import Tenant, bills_to_csv, maryland_bills
+    from meshmeter.billing.calendar import interval_grid, zone
+    from meshmeter.billing.engine import align_intervals
+    from meshmeter.store import Store
+
+    try:
+        if mode != "maryland":
+            raise ValueError(f"mode must be california or maryland, got {mode!r}")
+        for flag, value in others.items():
+            if value is not None:
+                raise ValueError(
+                    f"{flag} does not go with --mode maryland: it bills every account of a --site "
+                    "from the store"
+                )
+        if site is None:
+            raise ValueError("--mode maryland needs --site NAME (the site whose master bill is shared)")
+        if master_total is None:
+            raise ValueError("--mode maryland needs --master-total USD (the utility's master bill)")
+        if fmt not in ("text", "json", "csv"):
+            raise ValueError(f"format must be text, json or csv with --mode maryland, got {fmt!r}")
+        total = _usd("master_total", master_total)
+        fee = _usd("admin_fee", "0" if admin_fee is None else admin_fee)
+        units: list[dict[str, Any]] = []
+        with Store(database) as store:
+            found = [s for s in store.sites() if s.name == site]
+            if not found:
+                raise ValueError(f"site {site!r} is not in the store (meshmeter site add)")
+            where = found[0]
+            tz = where.timezone if timezone is None else timezone
+            zone(tz)
+            t0, t1 = _bill_time("start", start, tz), _bill_time("end", end, tz)
+            if t1 <= t0:
+                raise ValueError(f"end must be after start, got start={start} end={end}")
+            grid = interval_grid(t0, t1)
+            for m in store.meters(site_id=where.id):
+                served = [
+                    a
+                    for a in store.accounts(meter_id=m.id)
+                    if a.move_in < t1 and (a.move_out is None or a.move_out > t0)
+                ]
+                if not served:
+                    continue
+                ends, energy, quality = store.validated_interval_columns(meter_id=m.id, start=t0, end=t1)
+                on_grid, q_grid = align_intervals(grid, ends, energy, quality)
+                for a in served:
+                    tenant = store.get_tenant(tenant_id=a.tenant_id)
+                    units.append(
+                        {
+                            "account": a,
+                            "meter": m,
+                            "energy": on_grid,
+                            "quality": q_grid,
+                            "validated": int(ends.size),
+                            "tenant": Tenant(
+                                tenant.name if tenant is not None else a.unit,
+                                a.move_in if a.move_in > t0 else None,
+                                a.move_out if a.move_out is not None and a.move_out < t1 else None,
+                            ),
+                        }
+                    )
+            if not units:
+                raise ValueError(f"site {site!r} has no account in service during the period")
+            if not any(u["validated"] for u in units):
+                raise ValueError(
+                    f"the meters of site {site!r} have no validated intervals in the period; "
+                    "run meshmeter vee"
+                )
+            bills = maryland_bills(
+                total, np.stack([u["energy"] for u in units]), np.stack([u["quality"] for u in units]),
+                start=t0, end=t1, timezone=tz, meters=[u["meter"].serial for u in units], admin_fee=fee,
+                tenants=[u["tenant"] for u in units],
+            )  # fmt: skip
+            for u in units:
+                if not u["validated"]:
+                    typer.echo(
+                        f"warning: meter {u['meter'].serial} has no validated intervals in the period: "
+                        f"account {u['tenant'].account} gets no share; run meshmeter vee",
+                        err=True,
+                    )
+            if save:
+                stored = []
+                for u, b in zip(units, bills, strict=True):
+                    saved, new = store.save_bill(
+                        document=b.to_dict(),
+                        site_id=where.id,
+                        account_id=u["account"].id,
+                        meter_id=u["meter"].id,
+                    )
+                    stored.append(f"{saved.id}{'' if new else ' (already stored)'}")
+                typer.echo(f"saved as bills {', '.join(stored)}", err=True)
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    if fmt == "text":
+        _print_maryland(site, total, fee, [u["account"].unit for u in units], bills)
+        return
+    if fmt == "json":
+        data = json.dumps(
+            {
+                "mode": "maryland",
+                "site": site,
+                "start": t0.isoformat(),
+                "end": t1.isoformat(),
+                "timezone": tz,
+                "master_total": str(total),
+                "admin_fee": str(fee),
+                "energy_wh": sum(b.energy_wh for b in bills),
+                "units": [u["account"].unit for u in units],
+                "bills": [b.to_dict() for b in bills],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    else:
+        data = bills_to_csv(bills)
+    if output is None:
+        sys.stdout.write(data if data.endswith("\n") else data + "\n")
+        sys.stdout.flush()
+    else:
+        Path(output).write_text(data, encoding="utf-8")
+
+
+def _print_maryland(site: str, total: Any, fee: Any, unit_names: list[str], bills: list[Any]) -> None:
+    from meshmeter.billing import printed
+
+    table = Table(title=f"{site}  master bill {total} USD shared by kWh, admin fee {fee} USD per unit")
+    for col in ("account", "unit", "meter", "energy (kWh)", "estimated (kWh)", "share [USD]", "total [USD]"):
+        # "(kWh)": rich would read "[kWh]" as markup and drop it.
+        table.add_column(col, justify="left" if col in ("account", "unit", "meter") else "right")
+    for unit, b in zip(unit_names, bills, strict=True):
+        share = next(line.amount for line in b.lines if line.kind == "allocation")
+        table.add_row(
+            b.account, unit, b.meter, f"{b.energy_wh / 1000:.3f}", f"{b.estimated_wh / 1000:.3f}",
+            f"{printed(share):,.2f}", f"{b.printed_total:,.2f}",
+        )  # fmt: skip
+    shares = sum(line.amount for b in bills for line in b.lines if line.kind == "allocation")
+    energy = sum(b.energy_wh for b in bills)
+    table.add_row("Total", "", "", f"{energy / 1000:.3f}", "", f"{printed(shares):,.2f}",
+                  f"{sum(b.printed_total for b in bills):,.2f}")  # fmt: skip
+    console.print(table)
+
+
+# --------------------------------------------------------------------------------------------------
+# production
+# --------------------------------------------------------------------------------------------------
+
+
+@app.command("production")
+def production_command(
+    month: Annotated[str, typer.Option(help="The local calendar month, YYYY-MM.")],
+    meter: Annotated[
+        str | None, typer.Option(help="Serial of the solar meter: its validated intervals.")
+    ] = None,
+    intervals: Annotated[
+        str | None, typer.Option(help="CSV of 15-minute intervals: interval_end (UTC), energy_wh[, quality].")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone; default the meter's site's (needed with --intervals).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="CSV file to write; default stdout.")
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """The California Solar Initiative PBI production report of a solar meter for a month, as CSV.
+
+    Every 15-minute interval's kWh and the month's total from the meter's validated
+    intervals, estimated intervals excluded and counted separately (docs/billing.md). The
+    summary (total kWh, intervals counted, estimated, missing) goes to stderr, or to stdout
+    after the file with -o.
+
+    Examples:
+
+    meshmeter production --meter MM00000031 --month 2026-07 -o pv-2026-07.csv
+
+    meshmeter production --intervals pv.csv --month 2026-07 --timezone America/Los_Angeles
+    """
+    from pathlib import Path
+
+    from meshmeter.billing import production_report, production_report_csv
+    from meshmeter.billing.calendar import zone
+    from meshmeter.billing.intervals_csv import parse_intervals_csv
+    from meshmeter.billing.production import month_period, parse_month
+
+    try:
+        year, mon = parse_month("month", month)
+        if (intervals is None) == (meter is None):
+            raise ValueError("give exactly one of --intervals FILE.csv and --meter SERIAL")
+        if intervals is not None:
+            if timezone is None:
+                raise ValueError(
+                    "--timezone is needed with --intervals (IANA name, e.g. America/Los_Angeles)"
+                )
+            zone(timezone)
+            try:
+                text = Path(intervals).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(f"cannot read {intervals!r}: {exc.strerror}") from None
+            ends, energy, quality = parse_intervals_csv(text)
+            system = Path(intervals).stem
+        else:
+            from meshmeter.store import Store
+
+            assert meter is not None
+            system = meter
+            with Store(database) as store:
+                found = store.get_meter(serial=meter)
+                if found is None:
+                    raise ValueError(f"meter {meter!r} is not in the store")
+                if timezone is None:
+                    site = None if found.site_id is None else store.get_site(site_id=found.site_id)
+                    if site is None:
+                        raise ValueError(f"meter {meter!r} has no site; give --timezone")
+                    timezone = site.timezone
+                zone(timezone)
+                t0, t1 = month_period(year, mon, timezone)
+                ends, energy, quality = store.validated_interval_columns(meter_id=found.id, start=t0, end=t1)
+                if ends.size == 0:
+                    raise ValueError(
+                        f"meter {meter!r} has no validated intervals in {month}; run meshmeter vee"
+                    )
+        report = production_report(system, ends, energy, quality, year=year, month=mon, timezone=timezone)
+        data = production_report_csv(report)
+        if output is not None:
+            try:
+                Path(output).write_text(data, encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(f"cannot write {output!r}: {exc.strerror}") from None
+    except (ValueError, MeshmeterError) as exc:
+        raise _fail(str(exc)) from None
+    summary = (
+        f"{system} {month}: {report.counted_wh / 1000:.3f} kWh from {report.counted_intervals} intervals "
+        f"counted; estimated {report.estimated_intervals} ({report.estimated_wh / 1000:.3f} kWh, excluded); "
+        f"missing {report.missing_intervals}; failed VEE "
+        f"{report.not_counted_intervals - report.missing_intervals}; of {report.interval_end_s.size}"
+    )
+    if output is None:
+        typer.echo(data, nl=False)
+        typer.echo(summary, err=True)
+    else:
+        typer.echo(summary)
+        typer.echo(f"report: {output}")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -55,6 +55,7 @@ REQUESTS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
     ),
     ("GET", "/bills"): ("/bills", {}),
     ("GET", "/bills/{bill_id}"): ("/bills/1", {"params": {"format": "csv"}}),
+    ("GET", "/meters/{serial}/production"): ("/meters/M1/production", {"params": {"month": "2024-03"}}),
     ("GET", "/tokens"): ("/tokens", {}),
     ("POST", "/tokens"): ("/tokens", {"json": {"role": "read-only"}}),
     ("DELETE", "/tokens/{token_id}"): ("/tokens/1", {}),

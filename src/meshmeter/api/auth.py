@@ -82,6 +82,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/energy/comparison"): ALL_ROLES,
     ("GET", "/bills"): _ACCOUNTS,
     ("GET", "/bills/{bill_id}"): _ACCOUNTS,
+    ("GET", "/meters/{serial}/production"): _ACCOUNTS,
     ("GET", "/tokens"): _ADMIN,
     ("POST", "/tokens"): _ADMIN,
     ("DELETE", "/tokens/{token_id}"): _ADMIN,

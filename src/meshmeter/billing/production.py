@@ -18,9 +18,21 @@ import numpy as np
 import numpy.typing as npt
 
 from meshmeter.billing.calendar import interval_grid, zone
-from meshmeter.billing.engine import BILLED_QUALITIES, ESTIMATED_QUALITIES, align_intervals
+from meshmeter.billing.engine import (
+    BILLED_QUALITIES,
+    ESTIMATED_QUALITIES,
+    QUALITY_MISSING,
+    align_intervals,
+)
 
-__all__ = ["PBI_COLUMNS", "ProductionReport", "production_report", "production_report_csv"]
+__all__ = [
+    "PBI_COLUMNS",
+    "ProductionReport",
+    "month_period",
+    "parse_month",
+    "production_report",
+    "production_report_csv",
+]
 
 IntArray = npt.NDArray[np.int64]
 
@@ -68,6 +80,70 @@ class ProductionReport:
     estimated_wh: int
     not_counted_intervals: int
 
+    @property
+    def missing_intervals(self) -> int:
+        """Intervals of the month with no validated interval (quality 14), among those not counted. [1]"""
+        return int((self.quality == QUALITY_MISSING).sum())
+
+
+def parse_month(name: str, text: str) -> tuple[int, int]:
+    """
+    A calendar month written ``YYYY-MM``.
+
+    Parameters
+    ----------
+    name : str
+        The argument's name, for the error.
+    text : str
+        The month, e.g. ``2026-07``.
+
+    Returns
+    -------
+    (int, int)
+        The year and the month (1 to 12).
+
+    Raises
+    ------
+    ValueError
+        Naming the argument and the bad value, when ``text`` is not ``YYYY-MM``.
+    """
+    parts = text.split("-")
+    if (
+        len(parts) != 2
+        or len(parts[0]) != 4
+        or len(parts[1]) != 2
+        or not all(p.isascii() and p.isdigit() for p in parts)
+        or not 1 <= int(parts[1]) <= 12
+        or int(parts[0]) < 1
+    ):
+        raise ValueError(f"{name} must be a month written YYYY-MM (e.g. 2026-07), got {text!r}")
+    return int(parts[0]), int(parts[1])
+
+
+def month_period(year: int, month: int, timezone: str) -> tuple[datetime, datetime]:
+    """
+    The local calendar month as the period ``(start, end]`` in UTC: local midnight on the 1st to local
+    midnight on the 1st of the next month.
+
+    Parameters
+    ----------
+    year, month : int
+        The month.
+    timezone : str
+        IANA time zone.
+
+    Returns
+    -------
+    (datetime, datetime)
+        Start and end, aware, UTC.
+    """
+    if not 1 <= month <= 12:
+        raise ValueError(f"month must be 1 to 12, got {month!r}")
+    tz = zone(timezone)
+    first = datetime(year, month, 1, tzinfo=tz)
+    nxt = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
+    return first.astimezone(UTC), nxt.astimezone(UTC)
+
 
 def production_report(
     system_id: str,
@@ -102,11 +178,7 @@ def production_report(
     -------
     ProductionReport
     """
-    if not 1 <= month <= 12:
-        raise ValueError(f"month must be 1 to 12, got {month!r}")
-    tz = zone(timezone)
-    first = datetime(year, month, 1, tzinfo=tz)
-    nxt = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=tz)
+    first, nxt = month_period(year, month, timezone)
     grid = interval_grid(first, nxt)
     energy, qual = align_intervals(grid, interval_end_s, energy_wh, quality)
     estimated = np.isin(qual, sorted(ESTIMATED_QUALITIES))

@@ -41,13 +41,15 @@ def _router() -> APIRouter:
         ingest,
         meters,
         network,
+        production,
         sites,
         tenants,
         tokens,
     )
 
     router = APIRouter()
-    for module in (sites, meters, tenants, ingest, events, alerts, network, energy, bills, tokens, dashboard):
+    modules = (sites, meters, tenants, ingest, events, alerts, network, energy, bills, production, tokens)
+    for module in (*modules, dashboard):
         router.include_router(module.router)
     return router
 
