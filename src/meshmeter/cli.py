@@ -957,6 +957,55 @@ def _bill_time(name: str, text: str, timezone: str) -> Any:
     return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
 
 
+def _file_zone(timezone: str | None) -> str:
+    """The zone an interval CSV is read in: --timezone, which a file needs (checked, IANA name)."""
+    from meshmeter.billing.calendar import zone
+
+    if timezone is None:
+        raise ValueError("--timezone is needed with --intervals (IANA name, e.g. America/Los_Angeles)")
+    zone(timezone)
+    return timezone
+
+
+def _read_intervals(intervals: str) -> tuple[Any, Any, Any]:
+    """Interval ends [s], energy [Wh] and quality of an interval CSV file (docs/billing.md)."""
+    from pathlib import Path
+
+    from meshmeter.billing.intervals_csv import parse_intervals_csv
+
+    try:
+        text = Path(intervals).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {intervals!r}: {exc.strerror}") from None
+    return parse_intervals_csv(text)
+
+
+def _stored_intervals(
+    store: Any, meter: str, timezone: str | None, period: Any, when: str
+) -> tuple[Any, str, tuple[Any, Any], tuple[Any, Any, Any]]:
+    """A stored meter, its zone, its period and its validated intervals in it, for bill and production.
+
+    ``timezone`` defaults to the meter's site's; ``period(timezone)`` gives the UTC start and end;
+    ``when`` names the period in the error raised when it holds no validated interval.
+    """
+    from meshmeter.billing.calendar import zone
+
+    found = store.get_meter(serial=meter)
+    if found is None:
+        raise ValueError(f"meter {meter!r} is not in the store")
+    if timezone is None:
+        site = None if found.site_id is None else store.get_site(site_id=found.site_id)
+        if site is None:
+            raise ValueError(f"meter {meter!r} has no site; give --timezone")
+        timezone = site.timezone
+    zone(timezone)
+    t0, t1 = period(timezone)
+    columns = store.validated_interval_columns(meter_id=found.id, start=t0, end=t1)
+    if columns[0].size == 0:
+        raise ValueError(f"meter {meter!r} has no validated intervals in {when}; run meshmeter vee")
+    return found, timezone, (t0, t1), columns
+
+
 @app.command("bill")
 def bill_command(
     start: Annotated[str, typer.Option(help="Start: ISO-8601 with offset, or a date (local midnight).")],
@@ -1044,8 +1093,6 @@ def bill_command(
         example_tariff,
         load_tariff,
     )
-    from meshmeter.billing.calendar import zone
-    from meshmeter.billing.intervals_csv import parse_intervals_csv
 
     fmt = "json" if as_json else bill_format
     if mode != "california":
@@ -1086,17 +1133,9 @@ def bill_command(
         opening = opening_read_wh
         closing = None
         if intervals is not None:
-            if timezone is None:
-                raise ValueError(
-                    "--timezone is needed with --intervals (IANA name, e.g. America/Los_Angeles)"
-                )
-            zone(timezone)
+            timezone = _file_zone(timezone)
             t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
-            try:
-                text = Path(intervals).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ValueError(f"cannot read {intervals!r}: {exc.strerror}") from None
-            ends, energy, quality = parse_intervals_csv(text)
+            ends, energy, quality = _read_intervals(intervals)
             serial = Path(intervals).stem
         else:
             from datetime import timedelta
@@ -1106,21 +1145,13 @@ def bill_command(
             assert meter is not None
             serial = meter
             with Store(database) as store:
-                found = store.get_meter(serial=meter)
-                if found is None:
-                    raise ValueError(f"meter {meter!r} is not in the store")
-                if timezone is None:
-                    site = None if found.site_id is None else store.get_site(site_id=found.site_id)
-                    if site is None:
-                        raise ValueError(f"meter {meter!r} has no site; give --timezone")
-                    timezone = site.timezone
-                zone(timezone)
-                t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
-                ends, energy, quality = store.validated_interval_columns(meter_id=found.id, start=t0, end=t1)
-                if ends.size == 0:
-                    raise ValueError(
-                        f"meter {meter!r} has no validated intervals in the period; run meshmeter vee"
-                    )
+
+                def period(tz: str) -> tuple[Any, Any]:
+                    return _bill_time("start", start, tz), _bill_time("end", end, tz)
+
+                found, timezone, (t0, t1), (ends, energy, quality) = _stored_intervals(
+                    store, meter, timezone, period, "the period"
+                )
                 second = timedelta(seconds=1)
                 if opening is None:
                     reads = store.register_reads(meter_id=found.id, start=t0 - second, end=t0)
@@ -1409,8 +1440,6 @@ def production_command(
     from pathlib import Path
 
     from meshmeter.billing import production_report, production_report_csv
-    from meshmeter.billing.calendar import zone
-    from meshmeter.billing.intervals_csv import parse_intervals_csv
     from meshmeter.billing.production import month_period, parse_month
 
     try:
@@ -1418,16 +1447,8 @@ def production_command(
         if (intervals is None) == (meter is None):
             raise ValueError("give exactly one of --intervals FILE.csv and --meter SERIAL")
         if intervals is not None:
-            if timezone is None:
-                raise ValueError(
-                    "--timezone is needed with --intervals (IANA name, e.g. America/Los_Angeles)"
-                )
-            zone(timezone)
-            try:
-                text = Path(intervals).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ValueError(f"cannot read {intervals!r}: {exc.strerror}") from None
-            ends, energy, quality = parse_intervals_csv(text)
+            timezone = _file_zone(timezone)
+            ends, energy, quality = _read_intervals(intervals)
             system = Path(intervals).stem
         else:
             from meshmeter.store import Store
@@ -1435,21 +1456,9 @@ def production_command(
             assert meter is not None
             system = meter
             with Store(database) as store:
-                found = store.get_meter(serial=meter)
-                if found is None:
-                    raise ValueError(f"meter {meter!r} is not in the store")
-                if timezone is None:
-                    site = None if found.site_id is None else store.get_site(site_id=found.site_id)
-                    if site is None:
-                        raise ValueError(f"meter {meter!r} has no site; give --timezone")
-                    timezone = site.timezone
-                zone(timezone)
-                t0, t1 = month_period(year, mon, timezone)
-                ends, energy, quality = store.validated_interval_columns(meter_id=found.id, start=t0, end=t1)
-                if ends.size == 0:
-                    raise ValueError(
-                        f"meter {meter!r} has no validated intervals in {month}; run meshmeter vee"
-                    )
+                _, timezone, _, (ends, energy, quality) = _stored_intervals(
+                    store, meter, timezone, lambda tz: month_period(year, mon, tz), month
+                )
         report = production_report(system, ends, energy, quality, year=year, month=mon, timezone=timezone)
         data = production_report_csv(report)
         if output is not None:
@@ -1540,6 +1549,21 @@ def _window_option(text: str | None, days: float, timezone: str) -> tuple[Any, f
     if start.timestamp() % 900:
         raise ValueError(f"start must be on a 15-minute boundary (:00, :15, :30, :45), got {text!r}")
     return start, days
+
+
+def _run_site(
+    url: str | None, config: Any, start: Any, days: float, seed: int, named: str, quiet: bool
+) -> Any:
+    """Run a site into the store at ``url`` (``named`` in its summary) behind a progress bar."""
+    from meshmeter.demo import run_site_demo
+    from meshmeter.store import Store
+
+    bar, progress = _site_progress(quiet)
+    with Store(url) as store, bar:
+        summary = run_site_demo(
+            store, config, start=start, days=days, seed=seed, database=named, progress=progress
+        )
+    return summary
 
 
 def _site_summary_out(summary: Any, as_json: bool) -> None:
@@ -1639,24 +1663,13 @@ def site_simulate(
     """
     import os
 
-    from meshmeter.demo import run_site_demo
     from meshmeter.site.config import SiteFileError, load_site
-    from meshmeter.store import Store
 
     try:
         config = load_site(path)
         t0, run_days = _window_option(start, days, config.timezone)
-        bar, progress = _site_progress(quiet or as_json)
-        with Store(database) as store, bar:
-            summary = run_site_demo(
-                store,
-                config,
-                start=t0,
-                days=run_days,
-                seed=seed,
-                database=database or os.environ.get("MESHMETER_DATABASE_URL") or "sqlite:///meshmeter.db",
-                progress=progress,
-            )
+        named = database or os.environ.get("MESHMETER_DATABASE_URL") or "sqlite:///meshmeter.db"
+        summary = _run_site(database, config, t0, run_days, seed, named, quiet or as_json)
     except SiteFileError as exc:
         raise _fail(str(exc)) from None
     except (ValueError, MeshmeterError) as exc:
@@ -1770,7 +1783,6 @@ def demo_command(
     import os
     from pathlib import Path
 
-    from meshmeter.demo import run_site_demo
     from meshmeter.site.config import parse_site
     from meshmeter.site.example import demo_site_toml
     from meshmeter.store import Store
@@ -1786,17 +1798,7 @@ def demo_command(
             if companion.exists():
                 os.remove(companion)
         url = f"sqlite:///{target.resolve()}"
-        bar, progress = _site_progress(as_json)
-        with Store(url) as store, bar:
-            summary = run_site_demo(
-                store,
-                site,
-                start=t0,
-                days=run_days,
-                seed=seed,
-                database=str(target),
-                progress=progress,
-            )
+        summary = _run_site(url, site, t0, run_days, seed, str(target), as_json)
     except (ValueError, MeshmeterError, OSError) as exc:
         raise _fail(str(exc)) from None
     _site_summary_out(summary, as_json)

@@ -8,7 +8,7 @@ intervals a bill would bill are counted.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -16,7 +16,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
-from meshmeter.billing.calendar import INTERVAL_S, local_calendar
+from meshmeter.billing.calendar import INTERVAL_S, LocalCalendar, local_calendar
 from meshmeter.billing.engine import BILLED_QUALITIES, MAX_QUALITY
 
 __all__ = [
@@ -58,6 +58,21 @@ def _columns(
     return ends, energy
 
 
+def _energy_by(
+    interval_end_s: npt.ArrayLike,
+    energy_wh: npt.ArrayLike,
+    quality: npt.ArrayLike | None,
+    timezone: str,
+    key: Callable[[LocalCalendar], IntArray],
+) -> tuple[IntArray, IntArray]:
+    """The distinct local keys (days, months) of the intervals, in order, and the energy of each. [Wh]"""
+    ends, energy = _columns(interval_end_s, energy_wh, quality)
+    keys, inverse = np.unique(key(local_calendar(ends, timezone, None)), return_inverse=True)
+    totals = np.zeros(keys.size, dtype=np.int64)
+    np.add.at(totals, inverse.ravel(), energy)
+    return keys, totals
+
+
 def daily_consumption(
     interval_end_s: npt.ArrayLike,
     energy_wh: npt.ArrayLike,
@@ -86,11 +101,8 @@ def daily_consumption(
     energy_wh : ndarray of int64
         Energy of each day. [Wh]
     """
-    ends, energy = _columns(interval_end_s, energy_wh, quality)
-    cal = local_calendar(ends, timezone, None)
-    days, inverse = np.unique(cal.day, return_inverse=True)
-    totals = np.bincount(inverse.ravel(), weights=energy, minlength=days.size)
-    return [date.fromordinal(int(d)) for d in days], np.rint(totals).astype(np.int64)
+    days, totals = _energy_by(interval_end_s, energy_wh, quality, timezone, lambda cal: cal.day)
+    return [date.fromordinal(int(d)) for d in days], totals
 
 
 def monthly_consumption(
@@ -110,11 +122,7 @@ def monthly_consumption(
     energy_wh : ndarray of int64
         Energy of each month. [Wh]
     """
-    ends, energy = _columns(interval_end_s, energy_wh, quality)
-    cal = local_calendar(ends, timezone, None)
-    keys, inverse = np.unique(cal.month_key, return_inverse=True)
-    totals = np.zeros(keys.size, dtype=np.int64)
-    np.add.at(totals, inverse.ravel(), energy)
+    keys, totals = _energy_by(interval_end_s, energy_wh, quality, timezone, lambda cal: cal.month_key)
     return [f"{int(k) // 12:04d}-{int(k) % 12 + 1:02d}" for k in keys], totals
 
 

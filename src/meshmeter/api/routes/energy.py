@@ -129,14 +129,48 @@ def _scope(store: Store, site_id: int | None, tenant_id: int | None, tz: str | N
     return _Scope(head, parts, zone if zone is not None else "UTC")
 
 
-def _range(start: str, end: str, zone: tzinfo, resolution: Resolution) -> tuple[datetime, datetime]:
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """A request's scope, its time zone and its range ``(lo, hi]``, resolved."""
+
+    scope: _Scope
+    zone: tzinfo
+    lo: datetime
+    hi: datetime
+
+    def head(self) -> dict[str, Any]:
+        """The fields every answer over a range opens with (:class:`_RangeHead`)."""
+        return {
+            **self.scope.head,
+            "tz": self.scope.timezone,
+            "start": self.lo.astimezone(self.zone),
+            "end": self.hi.astimezone(self.zone),
+        }
+
+    def csv(self, what: str, header: Sequence[str], rows: Sequence[Sequence[object]]) -> Response:
+        """The CSV answer, named by the scope, ``what`` it holds and the range."""
+        return _csv(header, rows, f"{_name(self.scope)}_{what}_{self.lo:%Y%m%d}_{self.hi:%Y%m%d}.csv")
+
+
+def _query(
+    store: Store,
+    site_id: int | None,
+    tenant_id: int | None,
+    tz: str | None,
+    start: str,
+    end: str,
+    resolution: Resolution,
+) -> _Query:
+    """The scope and the range of a request; 400 or 404 problems for a bad one."""
+    scope = _scope(store, site_id, tenant_id, tz)
+    zone = parse_timezone(scope.timezone)
     try:
         lo = parse_instant("start", start, zone)
         hi = parse_instant("end", end, zone)
         boundaries(lo, hi, resolution, zone)
     except ValueError as exc:
         raise Problem(400, str(exc)) from None
-    return lo, hi
+    return _Query(scope, zone, lo, hi)
 
 
 def _columns(store: Store, part: _Part, lo: datetime, hi: datetime) -> tuple[IntArray, IntArray, IntArray]:
@@ -213,6 +247,25 @@ FormatQuery = Annotated[Format, Query(description="json (default) or csv")]
 _CSV: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}}, "description": "JSON, or CSV"}}
 
 
+# -- the fields every answer opens with -----------------------------------------------------------------
+
+
+class _ScopeHead(BaseModel):
+    """The scope of an answer: a site (``site_id``, ``site``) or a tenant (``tenant_id``), and its zone."""
+
+    site_id: int | None = None
+    site: str | None = None
+    tenant_id: int | None = None
+    tz: str
+
+
+class _RangeHead(_ScopeHead):
+    """The scope and the range ``(start, end]`` of an answer, in local time."""
+
+    start: datetime
+    end: datetime
+
+
 # -- daily and monthly consumption ---------------------------------------------------------------------
 
 
@@ -225,16 +278,10 @@ class ConsumptionRow(BaseModel):
     intervals: int = Field(description="how many billed 15-minute intervals it holds")
 
 
-class ConsumptionPublic(BaseModel):
+class ConsumptionPublic(_RangeHead):
     """Energy per local day or month over ``(start, end]``."""
 
-    site_id: int | None = None
-    site: str | None = None
-    tenant_id: int | None = None
     resolution: str = Field(description="daily or monthly")
-    tz: str
-    start: datetime
-    end: datetime
     energy_wh: int = Field(description="energy of the whole range")
     excluded_intervals: int = Field(description="intervals left out: not validated, or failed VEE")
     data: list[ConsumptionRow]
@@ -251,9 +298,8 @@ def _consumption(
     format: Format,
     resolution: Resolution,
 ) -> Response:
-    scope = _scope(store, site_id, tenant_id, tz)
-    zone = parse_timezone(scope.timezone)
-    lo, hi = _range(start, end, zone, resolution)
+    q = _query(store, site_id, tenant_id, tz, start, end, resolution)
+    scope, zone, lo, hi = q.scope, q.zone, q.lo, q.hi
     series = _series(store, scope, lo, hi)
     ones = np.ones_like(series.energy_wh)
     if resolution is Resolution.DAILY:
@@ -276,14 +322,10 @@ def _consumption(
         table = [
             (r.period_start.isoformat(), r.period_end.isoformat(), r.energy_wh, r.intervals) for r in rows
         ]
-        filename = f"{_name(scope)}_{resolution.value}_{lo:%Y%m%d}_{hi:%Y%m%d}.csv"
-        return _csv(("period_start", "period_end", "energy_wh", "intervals"), table, filename)
+        return q.csv(resolution.value, ("period_start", "period_end", "energy_wh", "intervals"), table)
     body = ConsumptionPublic(
-        **scope.head,
+        **q.head(),
         resolution=resolution.value,
-        tz=scope.timezone,
-        start=lo.astimezone(zone),
-        end=hi.astimezone(zone),
         energy_wh=int(series.energy_wh.sum()),
         excluded_intervals=series.excluded,
         data=rows,
@@ -343,15 +385,9 @@ class LoadProfileRow(BaseModel):
     intervals: int = Field(description="how many 15-minute intervals (of the scope's sum) it averages")
 
 
-class LoadProfilePublic(BaseModel):
+class LoadProfilePublic(_RangeHead):
     """The average load profile by hour of day over ``(start, end]``."""
 
-    site_id: int | None = None
-    site: str | None = None
-    tenant_id: int | None = None
-    tz: str
-    start: datetime
-    end: datetime
     excluded_intervals: int
     data: list[LoadProfileRow]
     count: int
@@ -375,10 +411,9 @@ def get_load_profile(
     """The mean 15-minute demand in each local hour of the day, 0 to 23, over ``(start, end]`` (local
     midnights). The scope's meters are first summed interval by interval; each hour averages the
     quarter-hours, of any day in the range, that start in it."""
-    scope = _scope(store, site_id, tenant_id, tz)
-    zone = parse_timezone(scope.timezone)
-    lo, hi = _range(start, end, zone, Resolution.DAILY)
-    series = _series(store, scope, lo, hi)
+    q = _query(store, site_id, tenant_id, tz, start, end, Resolution.DAILY)
+    scope = q.scope
+    series = _series(store, scope, q.lo, q.hi)
     ends, inverse = np.unique(series.ends_s, return_inverse=True)
     summed = np.zeros(ends.size, dtype=np.int64)
     np.add.at(summed, inverse.ravel(), series.energy_wh)
@@ -393,15 +428,10 @@ def get_load_profile(
         for h in range(24)
     ]
     if format is Format.CSV:
-        filename = f"{_name(scope)}_load_profile_{lo:%Y%m%d}_{hi:%Y%m%d}.csv"
-        return _csv(
-            ("hour", "demand_kw", "intervals"), [(r.hour, r.demand_kw, r.intervals) for r in rows], filename
-        )
+        table = [(r.hour, r.demand_kw, r.intervals) for r in rows]
+        return q.csv("load_profile", ("hour", "demand_kw", "intervals"), table)
     body = LoadProfilePublic(
-        **scope.head,
-        tz=scope.timezone,
-        start=lo.astimezone(zone),
-        end=hi.astimezone(zone),
+        **q.head(),
         excluded_intervals=series.excluded,
         data=rows,
         count=len(rows),
@@ -422,15 +452,9 @@ class TopConsumer(BaseModel):
     share: float = Field(description="of the energy of every meter of the scope, 0 to 1")
 
 
-class TopConsumersPublic(BaseModel):
+class TopConsumersPublic(_RangeHead):
     """The largest consumers over ``(start, end]``, largest first."""
 
-    site_id: int | None = None
-    site: str | None = None
-    tenant_id: int | None = None
-    tz: str
-    start: datetime
-    end: datetime
     energy_wh: int = Field(description="energy of every meter of the scope")
     excluded_intervals: int
     data: list[TopConsumer]
@@ -456,10 +480,9 @@ def get_top_consumers(
     """The ``n`` meters of the scope that used the most energy over ``(start, end]`` (local midnights),
     largest first (ties by serial), each with its share of the scope's whole; a tenant's meters count
     over its occupancy only."""
-    scope = _scope(store, site_id, tenant_id, tz)
-    zone = parse_timezone(scope.timezone)
-    lo, hi = _range(start, end, zone, Resolution.DAILY)
-    series = _series(store, scope, lo, hi)
+    q = _query(store, site_id, tenant_id, tz, start, end, Resolution.DAILY)
+    scope = q.scope
+    series = _series(store, scope, q.lo, q.hi)
     per_part = np.bincount(series.owner, weights=series.energy_wh, minlength=len(scope.parts))
     totals: dict[str, int] = {}
     units: dict[str, set[str]] = {}
@@ -473,13 +496,9 @@ def get_top_consumers(
     ]
     if format is Format.CSV:
         table = [(r.rank, r.meter, " ".join(r.units), r.energy_wh, f"{r.share:.6f}") for r in rows]
-        filename = f"{_name(scope)}_top_consumers_{lo:%Y%m%d}_{hi:%Y%m%d}.csv"
-        return _csv(("rank", "meter", "units", "energy_wh", "share"), table, filename)
+        return q.csv("top_consumers", ("rank", "meter", "units", "energy_wh", "share"), table)
     body = TopConsumersPublic(
-        **scope.head,
-        tz=scope.timezone,
-        start=lo.astimezone(zone),
-        end=hi.astimezone(zone),
+        **q.head(),
         energy_wh=sum(totals.values()),
         excluded_intervals=series.excluded,
         data=rows,
@@ -502,13 +521,9 @@ class PeriodPublic(BaseModel):
     intervals: int = Field(description="billed 15-minute intervals it holds")
 
 
-class ComparisonPublic(BaseModel):
+class ComparisonPublic(_ScopeHead):
     """A period against the one before it."""
 
-    site_id: int | None = None
-    site: str | None = None
-    tenant_id: int | None = None
-    tz: str
     basis: str = Field(description="months (whole calendar months) or days: how 'previous' was measured")
     current: PeriodPublic
     previous: PeriodPublic
@@ -567,9 +582,8 @@ def get_comparison(
     """The energy of ``(start, end]`` (local midnights) against the period just before it: as many whole
     calendar months back when both bounds open a month (March against February), else as many local
     days back. Per-day figures compare periods of unequal length."""
-    scope = _scope(store, site_id, tenant_id, tz)
-    zone = parse_timezone(scope.timezone)
-    lo, hi = _range(start, end, zone, Resolution.DAILY)
+    q = _query(store, site_id, tenant_id, tz, start, end, Resolution.DAILY)
+    scope, zone, lo, hi = q.scope, q.zone, q.lo, q.hi
     before, basis = _previous(lo, hi, zone)
     if hi - before > timedelta(days=MAX_SPAN_DAYS[Resolution.DAILY]):
         raise Problem(
