@@ -28,10 +28,12 @@ from meshmeter.amr.frames import (
     decode_frame,
     decode_header,
     encode_frame,
+    report_context,
     set_sequence,
+    unpack_interval_report,
 )
 from meshmeter.amr.records import IntervalRecord, TamperEvent, TemperatureReading
-from meshmeter.amr.security import SecurityLevel, secure, unsecure
+from meshmeter.amr.security import SecurityLevel, ccm_nonce, secure, unsecure
 from meshmeter.errors import FrameError, SecurityError
 
 MDT = bytes.fromhex("ACDE480000000001")
@@ -646,3 +648,104 @@ def test_one_record_report_decoder_keeps_every_field():
     assert decoded == frame
     assert decoded.frame_type is FrameType.INTERVAL_REPORT
     assert decoded.payload.records[0].cumulative_energy_wh == 50_000
+
+
+@given(
+    record=st.tuples(u32, u32, u32),
+    count=st.integers(0, 3),
+    flags=st.integers(0, 2),
+    counter=st.integers(0, 2**32 - 1),
+    flip=st.none() | st.integers(0, 44 * 8 - 1),
+)
+def test_unpack_interval_report_gives_the_fields_decode_frame_gives_or_none(
+    record, count, flags, counter, flip
+):
+    # the DCAP's path: the numbers of a one-record report straight from its bytes, or None for anything
+    # decode_frame would not decode to exactly that (bad MIC, bad count, flags, end off the grid)
+    data = bytearray(
+        secured_frame(
+            FrameType.INTERVAL_REPORT, struct.pack("<BBIII", count, flags, *record), counter=counter
+        )
+    )
+    if flip is not None:
+        data[flip // 8] ^= 1 << (flip % 8)
+    contexts = {MDT: report_context(MDT_KEY)}
+    fields = unpack_interval_report(bytes(data), contexts.get)
+    outcome = _outcome(lambda d, k: decode_frame(d, key_lookup=k), bytes(data), lookup)
+    if (
+        isinstance(outcome, Frame)
+        and len(outcome.payload.records) == 1
+        and outcome.payload.temperature is None
+    ):
+        r = outcome.payload.records[0]
+        assert fields == (
+            outcome.source,
+            outcome.frame_counter,
+            r.sequence,
+            r.interval_end_s,
+            r.cumulative_pulses,
+        )
+    else:
+        assert fields is None
+    # an unknown source, or another key's context: nothing
+    assert unpack_interval_report(bytes(data), {}.get) is None
+    assert unpack_interval_report(bytes(data), {MDT: report_context(DCAP_KEY)}.get) is None
+
+
+def test_unpack_interval_report_reads_the_encoders_frame():
+    encoder = IntervalReportEncoder(MDT, DCAP, MDT_KEY)
+    record = IntervalRecord(7, T0 + 900, 123_456)
+    data = encoder.encode((record,), 0x21, 0x01020304)
+    assert unpack_interval_report(data, {MDT: report_context(MDT_KEY)}.get) == (
+        MDT,
+        0x01020304,
+        7,
+        T0 + 900,
+        123_456,
+    )
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        bytearray(44),
+        "x" * 44,
+        None,
+        encode_frame(
+            Frame(payload=report(2), source=MDT, destination=DCAP, sequence=1, frame_counter=5), key=MDT_KEY
+        ),
+        encode_frame(
+            Frame(
+                payload=report(1, TemperatureReading(T0, 21.5)),
+                source=MDT,
+                destination=DCAP,
+                sequence=1,
+                frame_counter=5,
+            ),
+            key=MDT_KEY,
+        ),
+        encode_frame(
+            Frame(payload=TamperEvent(T0, True), source=MDT, destination=DCAP, sequence=1, frame_counter=5),
+            key=MDT_KEY,
+        ),
+    ],
+)
+def test_unpack_interval_report_leaves_other_frames_to_decode_frame(data):
+    assert unpack_interval_report(data, {MDT: report_context(MDT_KEY)}.get) is None
+
+
+@pytest.mark.parametrize("key", [bytes(15), bytearray(16), "0" * 16, None])
+def test_report_context_refuses_a_bad_key(key):
+    with pytest.raises(ValueError, match="key"):
+        report_context(key)
+
+
+def test_report_context_is_the_level_6_context_of_the_key():
+    # it secures a report as encode_frame does: ENC-MIC-64 under the key, with the 802.15.4 nonce
+    frame = Frame(payload=report(1), source=MDT, destination=DCAP, sequence=3, frame_counter=77)
+    data = encode_frame(frame, key=MDT_KEY)
+    plaintext = unsecure(MDT_KEY, 6, MDT, 77, data[:1] + data[2:22], data[22:])
+    sealed = report_context(MDT_KEY).encrypt(ccm_nonce(MDT, 77, 6), plaintext, data[:1] + data[2:22])
+    assert sealed == data[22:]
+    assert len(sealed) == len(plaintext) + 8

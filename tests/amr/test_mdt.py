@@ -608,3 +608,50 @@ def test_intervals_are_the_same_whatever_the_input_slices_and_closing_times(chun
     assert sliced.backlog == once.backlog
     assert once.backlog[-1].cumulative_pulses == 8880  # 3700 W x 24 h = 88.8 kWh = 8880 pulses of 10 Wh
     assert len(once.backlog) == 97  # T0 and the 96 ends of the day
+
+
+@pytest.mark.parametrize("chunk_s", [450.0, 900.0, 1234.5, 86_400.0])
+@pytest.mark.parametrize("period_s", [900, 3600])
+def test_report_payload_logs_as_close_intervals_does(chunk_s, period_s):
+    # report_payload logs the interval due by itself when it is the usual one (the next end, its
+    # pulses merged, no closure undecided) and through close_intervals otherwise; either way the
+    # records, the backlog, the counters and the next report are those of close_intervals followed
+    # by records_to_send, with input fed ahead in slices that leave closures open across calls
+    rng = np.random.default_rng(int(chunk_s) + period_s)
+    t = np.arange(0.0, DAY_S + 2 * chunk_s + 900.0, 60.0)
+    energy = (
+        np.cumsum(rng.uniform(0.0, 80.0, t.size)) * (rng.uniform(0.0, 1.0, t.size) < 0.9).cumsum() / t.size
+    )
+    edges = pulse_edge_times(t, np.maximum.accumulate(energy), float(PULSE_WH))
+    reporting = _mdt(report_period_s=period_s)
+    closing = _mdt(report_period_s=period_s)
+    times = np.asarray(edges.time_s)
+    lo = 0
+    fed_s = 0.0
+    for k in range(1, 97):
+        end = T0 + k * INTERVAL_S
+        while fed_s <= k * INTERVAL_S:  # the input is fed ahead of the intervals, a slice at a time
+            fed_s += chunk_s
+            hi = int(np.searchsorted(times, fed_s, side="right"))
+            if hi > lo:
+                for m in (reporting, closing):
+                    m.pulses_from_edges(edges[lo:hi], T0)
+            lo = hi
+        now = float(end) if k % 7 else end  # an int time goes the general way
+        if (end - T0) % period_s:
+            reporting.close_intervals(now)
+            closing.close_intervals(now)
+        else:
+            records, _ = reporting.report_payload(now, 8)
+            closing.close_intervals(now)
+            assert records == closing.records_to_send(now, 8)
+            closing.report_payload(now, 8)  # its schedule (nothing left to log)
+            if k % 5 == 0:
+                for m in (reporting, closing):
+                    m.acknowledge(records[-1].sequence)
+        assert reporting.backlog == closing.backlog
+        assert reporting.stats == closing.stats
+        assert reporting.next_report_s == closing.next_report_s
+        assert reporting.next_interval_end_s == closing.next_interval_end_s == end + INTERVAL_S
+    assert reporting.stats.records_logged == 97  # T0 and the 96 ends of the day
+    assert reporting.cumulative_pulses > 0

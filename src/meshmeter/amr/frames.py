@@ -34,6 +34,7 @@ from struct import Struct
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESCCM
 
 from meshmeter.amr.records import INTERVAL_S, IntervalRecord, TamperEvent, TemperatureReading
 from meshmeter.amr.security import KEY_BYTES, SecurityLevel, ccm_context, secure, unsecure
@@ -60,7 +61,9 @@ __all__ = [
     "decode_frame",
     "decode_header",
     "encode_frame",
+    "report_context",
     "set_sequence",
+    "unpack_interval_report",
 ]
 
 BROADCAST = b"\xff" * 8
@@ -610,6 +613,7 @@ _REPORT_LEVEL_BYTE = _LEVEL_BYTES[_REPORT_LEVEL]
 _REPORT_MIC = _REPORT_LEVEL.mic_length
 _REPORT_CONTROL_BYTE = bytes([_REPORT_CONTROL])
 _SEQUENCE_BYTES: tuple[bytes, ...] = tuple(bytes([i]) for i in range(_U8))
+_NONCE = Struct(">8sIB")  # the 802.15.4 CCM* nonce: source EUI-64, frame counter, level
 _ONE_RECORD_REPORT = Struct("<BBIII")  # the report head and one record: the usual INTERVAL_REPORT
 _ONE_RECORD_FRAME_BYTES = _SECURE_LEN + _ONE_RECORD_REPORT.size + _REPORT_MIC  # 44
 
@@ -691,7 +695,7 @@ class IntervalReportEncoder:
         On an EUI-64 or a key of the wrong type or length.
     """
 
-    __slots__ = ("_addresses", "_context", "_destination", "_key", "_source")
+    __slots__ = ("_addresses", "_context", "_destination", "_header_head", "_key", "_source")
 
     def __init__(self, source: bytes, destination: bytes, key: bytes) -> None:
         _check_eui64("source", source)
@@ -702,6 +706,7 @@ class IntervalReportEncoder:
         self._destination = destination
         self._key = key
         self._addresses = source[::-1] + destination[::-1]  # as the header carries them
+        self._header_head = _REPORT_CONTROL_BYTE + self._addresses
         self._context = ccm_context(key, _REPORT_MIC)
 
     def encode(
@@ -774,13 +779,17 @@ class IntervalReportEncoder:
         if temperature is not None:
             body += _encode_temperature(temperature)
         counter = frame_counter.to_bytes(4, "little")
-        authenticated = _REPORT_CONTROL_BYTE + self._addresses + counter  # the header less its sequence
-        nonce = self._source + counter[::-1] + _REPORT_LEVEL_BYTE
-        return (
-            _REPORT_CONTROL_BYTE
-            + _SEQUENCE_BYTES[sequence]
-            + authenticated[1:]
-            + self._context.encrypt(nonce, body, authenticated)
+        authenticated = self._header_head + counter  # the header less its sequence
+        return b"".join(
+            (
+                _REPORT_CONTROL_BYTE,
+                _SEQUENCE_BYTES[sequence],
+                self._addresses,
+                counter,
+                self._context.encrypt(
+                    _NONCE.pack(self._source, frame_counter, _REPORT_LEVEL), body, authenticated
+                ),
+            )
         )
 
 
@@ -919,42 +928,106 @@ def _decode_one_record_report(data: bytes, key_lookup: Callable[[bytes], bytes |
     :func:`decode_frame` for the frame a mesh carries most: an INTERVAL_REPORT of one record at level 6.
 
     Its header is valid whatever the other bytes are (the control byte and the length say so), so the
-    checks of :func:`_parse_header` have nothing to find; the rest is :func:`_decode_frame`'s, in the
-    same order, with the same errors (tested against it).
+    checks of :func:`_parse_header` have nothing to find; :func:`unpack_interval_report` reads it, and
+    anything it leaves (no key, a MIC that does not verify, a bad record) goes the general way, which
+    raises the same errors in the same order (tested against it).
     """
     source = data[9:1:-1]
     key = None if key_lookup is None else key_lookup(source)
     if key.__class__ is not bytes or len(key) != KEY_BYTES:  # None, or an odd key: the general path
         return _decode_frame(data, key_lookup)
-    nonce = source + data[21:17:-1] + _REPORT_LEVEL_BYTE
-    try:
-        body = ccm_context(key, _REPORT_MIC).decrypt(
-            nonce, data[_SECURE_LEN:], data[:1] + data[2:_SECURE_LEN]
-        )
-    except InvalidTag:
-        raise SecurityError("bad_mic", "the MIC does not verify") from None
-    count, flags, sequence, end_s, pulses = _ONE_RECORD_REPORT.unpack(body)
-    if count != 1 or flags:
-        payload = _decode_interval_report(body)  # raises FrameError: the length says one record, no more
-    elif end_s % INTERVAL_S:
-        raise _malformed(
-            f"bad interval record: interval_end_s must be a multiple of {INTERVAL_S}, got {end_s!r}"
-        )
-    else:
-        record = _new_object(IntervalRecord)  # three uint32 and an end on the grid: valid
-        _SET_RECORD_SEQUENCE(record, sequence)
-        _SET_RECORD_END(record, end_s)
-        _SET_RECORD_PULSES(record, pulses)
-        payload = _new_object(IntervalReport)
-        _SET_REPORT_RECORDS(payload, (record,))
-        _SET_REPORT_TEMPERATURE(payload, None)
+    context = ccm_context(key, _REPORT_MIC)
+    fields = unpack_interval_report(data, lambda _source: context)
+    if fields is None:
+        return _decode_frame(data, key_lookup)  # raises what is wrong
+    _, counter, sequence, end_s, pulses = fields
+    record = _new_object(IntervalRecord)  # three uint32 and an end on the grid: valid
+    _SET_RECORD_SEQUENCE(record, sequence)
+    _SET_RECORD_END(record, end_s)
+    _SET_RECORD_PULSES(record, pulses)
+    payload = _new_object(IntervalReport)
+    _SET_REPORT_RECORDS(payload, (record,))
+    _SET_REPORT_TEMPERATURE(payload, None)
     frame = _new_object(Frame)
     _SET_FRAME_PAYLOAD(frame, payload)
     _SET_FRAME_SOURCE(frame, source)
     _SET_FRAME_DESTINATION(frame, data[17:9:-1])
     _SET_FRAME_SEQUENCE(frame, data[1])
-    _SET_FRAME_COUNTER(frame, int.from_bytes(data[18:_SECURE_LEN], "little"))
+    _SET_FRAME_COUNTER(frame, counter)
     return frame
+
+
+def report_context(key: bytes) -> AESCCM:
+    """
+    The AES-CCM context that secures a device's INTERVAL_REPORT frames (level 6, 8-byte MIC).
+
+    What a receiver keeps per device for :func:`unpack_interval_report`: the key schedule made once,
+    at commissioning.
+
+    Parameters
+    ----------
+    key : bytes
+        The device's AES-128 key, 16 bytes.
+
+    Raises
+    ------
+    ValueError
+        On a key of another type or length.
+    """
+    if key.__class__ is not bytes or len(key) != KEY_BYTES:
+        raise ValueError(f"key must be {KEY_BYTES} bytes (AES-128), got {key!r}")
+    return ccm_context(key, _REPORT_MIC)
+
+
+def unpack_interval_report(
+    data: bytes, context_of: Callable[[bytes], AESCCM | None]
+) -> tuple[bytes, int, int, int, int] | None:
+    """
+    The fields of a one-record INTERVAL_REPORT, authenticated and decrypted, without building a frame.
+
+    The frame a mesh carries most (``docs/frames.md``): 44 bytes, level 6, one record and no
+    temperature. A receiver that keeps records as columns (the DCAP) takes the numbers straight from
+    the bytes once the MIC has verified; :func:`decode_frame` builds its objects from the same fields.
+
+    Parameters
+    ----------
+    data : bytes
+        A frame as received (anything at all).
+    context_of : callable
+        Gives the AES-CCM context (8-byte MIC) of an originator's key from its EUI-64, or None for an
+        unknown device; e.g. the ``get`` of a dict made at commissioning.
+
+    Returns
+    -------
+    fields : tuple or None
+        ``(source, frame_counter, sequence, interval_end_s, cumulative_pulses)``: the originator's
+        EUI-64, its frame counter [1] and the record (sequence [1], interval end, network time [s],
+        cumulative pulses [1]). None for anything else: another frame type or size, an unknown
+        source, a MIC that does not verify, a record count, flag or interval end that
+        :func:`decode_frame` refuses; :func:`decode_frame` then says what the frame is or what is
+        wrong with it. Replay (the frame counter) is the receiver's check.
+
+    References
+    ----------
+    IEEE 802.15.4-2006 §7.2.1, §7.5.8.2.3 (incoming frame security); ``docs/frames.md``.
+    """
+    if data.__class__ is not bytes or len(data) != _ONE_RECORD_FRAME_BYTES or data[0] != _REPORT_CONTROL:
+        return None
+    source = data[9:1:-1]
+    context = context_of(source)
+    if context is None:
+        return None
+    counter = int.from_bytes(data[18:_SECURE_LEN], "little")
+    try:
+        body = context.decrypt(
+            _NONCE.pack(source, counter, _REPORT_LEVEL), data[_SECURE_LEN:], data[:1] + data[2:_SECURE_LEN]
+        )
+    except InvalidTag:
+        return None
+    count, flags, sequence, end_s, pulses = _ONE_RECORD_REPORT.unpack(body)
+    if count != 1 or flags or end_s % INTERVAL_S:
+        return None
+    return source, counter, sequence, end_s, pulses
 
 
 # The slots of the frozen dataclasses built above, set directly: what their generated __init__ does

@@ -289,17 +289,18 @@ class Mdt:
         self._next_report_s = 0
         self._sequence = 0  # sequence number of the next record
         self._logged_pulses = 0  # cumulative count at the last logged interval end
-        # counted pulses, in time order: those of ``_pending`` from ``_cursor`` on are not yet logged,
-        # those in ``_new`` not yet merged into ``_pending``
+        # counted pulses, in time order: ``_pending`` holds those merged since the last merge's logged
+        # interval end (``_pending_base`` pulses were counted before its first), ``_new`` those not yet
+        # merged into it
         self._pending: NDArray[np.float64] = np.zeros(0, dtype=np.float64)
-        self._cursor = 0
+        self._pending_base = 0
         self._new: list[NDArray[np.float64]] = []
-        # where each coming interval end cuts ``_pending`` (the count of pulses at or before it), found
-        # for all of them in one search when pulses are merged: ``_cuts[k]`` for the end
-        # ``_cuts_from_s + 900 k``; ends past the last pending pulse cut after all of them (an array, not a
-        # list: its numbers side by side in memory, where a list's ints would be scattered)
-        self._cuts: array[int] = array("q")
-        self._cuts_from_s = 0
+        # the cumulative count at each coming interval end, found for all of them in one search when
+        # pulses are merged: ``_counts[k]`` at the end ``_counts_from_s + 900 k``; ends past the last
+        # pending pulse count every pulse (an array, not a list: its numbers side by side in memory,
+        # where a list's ints would be scattered)
+        self._counts: array[int] = array("q")
+        self._counts_from_s = 0
         self._open_since_s: float | None = None  # a closure whose opening edge is not yet known
         self._open_counted = False
         self._last_k: int | None = None
@@ -311,7 +312,6 @@ class Mdt:
 
         self._pulses = 0
         self._bounces = 0
-        self._logged = 0
         self._acked = 0
         self._dropped = 0
         self._tampers = 0
@@ -417,7 +417,7 @@ class Mdt:
         return MdtStats(
             pulses_counted=self._pulses,
             bounces_rejected=self._bounces,
-            records_logged=self._logged,
+            records_logged=self._sequence,  # sequences are numbered from 0, one per record
             records_acknowledged=self._acked,
             records_dropped=self._dropped,
             tamper_events=self._tampers,
@@ -648,19 +648,22 @@ class Mdt:
     # ------------------------------------------------------------------ interval log
 
     def _merge_pending(self) -> None:
-        """Merge the newly counted pulses into ``_pending``; find where the coming ends cut it."""
-        pending = np.concatenate([self._pending[self._cursor :], *self._new])
+        """Merge the newly counted pulses into ``_pending``; find the count at every coming end."""
+        logged = self._logged_pulses
+        # the pulses already logged are the first ``logged - base`` of those pending: drop them
+        pending = np.concatenate([self._pending[logged - self._pending_base :], *self._new])
         self._pending = pending
-        self._cursor = 0
+        self._pending_base = logged
         self._new = []
         first = self._next_end_s
         if pending.size:
             last = _ceil_to(float(pending[-1]), INTERVAL_S)
             ends = first + INTERVAL_S * np.arange(max(0, (last - first) // INTERVAL_S + 1), dtype=np.int64)
-            self._cuts = array("q", np.searchsorted(pending, ends, side="right").astype(np.int64).tobytes())
+            counts = logged + np.searchsorted(pending, ends, side="right").astype(np.int64)
+            self._counts = array("q", counts.tobytes())
         else:
-            self._cuts = array("q")
-        self._cuts_from_s = first
+            self._counts = array("q")
+        self._counts_from_s = first
 
     def close_intervals(self, now_s: float) -> int:
         """
@@ -706,33 +709,26 @@ class Mdt:
             # still closed at now_s, so longer than the debounce: count it at its closing edge
             self._open_counted = True
             self._count(np.array([open_since]), t, t)
-        end = self._next_end_s
-        last_end = math.floor(t / INTERVAL_S) * INTERVAL_S
-        if last_end < end:
+        end = self._next_end_s  # a multiple of 900
+        if t < end:
             return 0
         if self._new:
             self._merge_pending()
-        pending = self._pending
-        if last_end == end:  # the usual call, once an interval: no arrays, no search
-            known = self._cuts
-            k = (end - self._cuts_from_s) // INTERVAL_S
-            cut = known[k] if k < len(known) else pending.size
-            pulses = self._logged_pulses + cut - self._cursor
+        if t < end + INTERVAL_S:  # the usual call, once an interval: no arrays, no search
+            counts = self._counts
+            k = (end - self._counts_from_s) // INTERVAL_S
+            pulses = counts[k] if k < len(counts) else self._pending_base + self._pending.size
             backlog = self._backlog
             if len(backlog) == self._capacity:
                 self._dropped += 1
             backlog.append(interval_record(self._sequence, end, pulses))
-            self._cursor = cut
-            self._logged += 1
             self._sequence += 1
             self._logged_pulses = pulses
             self._next_end_s = end + INTERVAL_S
             return 1
-        n = (last_end - end) // INTERVAL_S + 1
-        ends = self._next_end_s + INTERVAL_S * np.arange(n, dtype=np.int64)
-        cuts = np.searchsorted(pending, ends, side="right")
-        cumulative = self._logged_pulses + (cuts - self._cursor)
-        self._cursor = int(cuts[-1])
+        n = (math.floor(t / INTERVAL_S) * INTERVAL_S - end) // INTERVAL_S + 1
+        ends = end + INTERVAL_S * np.arange(n, dtype=np.int64)
+        cumulative = self._pending_base + np.searchsorted(self._pending, ends, side="right")
 
         keep = min(n, self._capacity)
         dropped = max(0, len(self._backlog) + n - self._capacity)
@@ -741,7 +737,6 @@ class Mdt:
             IntervalRecord(first_seq + i, int(ends[i]), int(cumulative[i])) for i in range(n - keep, n)
         )
         self._dropped += dropped
-        self._logged += n
         self._sequence += n
         self._logged_pulses = int(cumulative[-1])
         self._next_end_s = int(ends[-1]) + INTERVAL_S
@@ -874,12 +869,40 @@ class Mdt:
             and (isinstance(max_records, bool) or not isinstance(max_records, int))
         ) or max_records < 1:
             raise ValueError(f"max_records must be an int >= 1, got {max_records!r}")
-        self.close_intervals(now_s)  # then the oldest records, as records_to_send gives them
+        end = self._next_end_s
+        time_s = self._time_s
+        input_s = self._input_s
         backlog = self._backlog
+        if (  # the usual report: at the next interval end, its pulses merged, no closure to decide
+            now_s == end
+            and now_s.__class__ is float
+            and time_s is not None
+            and input_s is not None
+            and time_s <= now_s <= input_s
+            and not self._new
+            and self._open_since_s is None
+        ):
+            # close_intervals' usual call, without the call
+            self._time_s = now_s
+            counts = self._counts
+            k = (end - self._counts_from_s) // INTERVAL_S
+            pulses = counts[k] if k < len(counts) else self._pending_base + self._pending.size
+            if len(backlog) == self._capacity:
+                self._dropped += 1
+            backlog.append(interval_record(self._sequence, end, pulses))
+            self._sequence += 1
+            self._logged_pulses = pulses
+            self._next_end_s = end + INTERVAL_S
+        else:
+            self.close_intervals(now_s)  # then the oldest records, as records_to_send gives them
         records = tuple(backlog) if len(backlog) <= max_records else tuple(islice(backlog, max_records))
-        t = float(now_s)
-        self._next_report_s = (math.floor(t / self._period_s) + 1) * self._period_s
-        reading = self._temperature if self._kit.temperature else None
+        period = self._period_s
+        due = self._next_report_s
+        # the next multiple of the period after now_s: the one after this one when made at its time
+        self._next_report_s = (
+            due + period if now_s == due else (math.floor(float(now_s) / period) + 1) * period
+        )
+        reading = self._temperature  # None before the first reading, and always for C02
         if reading is not None:
             self._temperature_reference_c = reading.temperature_c
         return records, reading

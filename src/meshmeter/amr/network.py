@@ -48,7 +48,6 @@ from meshmeter.amr.dcap import Dcap, RejectReason
 from meshmeter.amr.frames import DeviceKind as FrameDeviceKind
 from meshmeter.amr.frames import (
     Frame,
-    IntervalReport,
     IntervalReportEncoder,
     JoinRequest,
     JoinStatus,
@@ -299,9 +298,10 @@ class _Device:
     up_since_s: float = 0.0
     offset_s: float = 0.0
     # routes kept until one changes (MeshNetwork._routes_version): the way up for one frame size bucket,
-    # as (version, bucket, hops or None), and the way down, as (version, parents, success probability)
+    # as (version, bucket, hops or None), and the way down, as (version, the repeaters on it, success
+    # probability)
     uplink: tuple[int, int, tuple[_Hop, ...] | None] | None = None
-    downlink: tuple[int, tuple[int, ...], float] | None = None
+    downlink: tuple[int, tuple[_Device, ...], float] | None = None
 
 
 class MeshNetwork:
@@ -405,6 +405,11 @@ class MeshNetwork:
             for size in _SIZE_BUCKETS
         }
         self._links: dict[int, tuple[float, float]] = {}
+        # by frame length: its size bucket, the airtime of one attempt and one attempt's time
+        self._sizes = [
+            (b, self.airtime[b], self._attempt_s[b])
+            for b in (self._bucket_of[size] for size in range(_SIZE_BUCKETS[-1] + 1))
+        ]
         self._report_records = self.config.max_records_per_frame * self.config.max_frames_per_report
         self._n = n
         # bumped at every change of a parent: the routes kept by the devices (uplink, downlink) are stale
@@ -633,9 +638,7 @@ class MeshNetwork:
         """
         cur = start
         size = len(data)
-        bucket = self._bucket_of[size] if size <= _SIZE_BUCKETS[-1] else _SIZE_BUCKETS[-1]
-        air = self.airtime[bucket]
-        attempt_s = self._attempt_s[bucket]
+        bucket, air, attempt_s = self._sizes[size if size <= _SIZE_BUCKETS[-1] else -1]
         devices = self.devices
         rand = self.rng.random
         guard = 0
@@ -710,19 +713,16 @@ class MeshNetwork:
 
     def _arrive(self, data: bytes, origin: int, t: float) -> None:
         """The DCAP receives a frame at run time t; an accepted report is acknowledged back."""
-        frame = self.dcap.receive(data, self.epoch_s + t)
-        if frame is None:
+        up_to = self.dcap.receive_report(data, self.epoch_s + t)  # -1: refused, or not a report
+        if up_to < 0:
             return
-        payload = frame.payload
-        if isinstance(payload, IntervalReport):
-            d = self.devices[origin]
-            if d.mdt is None:
-                return
-            up_to = self.dcap.acknowledged_up_to(d.eui)
-            if up_to >= 0:
-                p_path = self._downlink_success(origin, t)  # as _downlink
-                if p_path > 0 and self.rng.random() < p_path:
-                    d.mdt.acknowledge(min(up_to, d.mdt.next_sequence - 1))
+        d = self.devices[origin]
+        mdt = d.mdt
+        if mdt is None:
+            return
+        p_path = self._downlink_success(origin, t)  # as _downlink
+        if p_path > 0 and self.rng.random() < p_path:
+            mdt.acknowledge(min(up_to, mdt.next_sequence - 1))
 
     def _downlink(self, origin: int, t: float) -> bool:
         """Whether the DCAP's acknowledgement gets back down the path (every hop with retries)."""
@@ -733,7 +733,8 @@ class MeshNetwork:
         """Probability that a downlink frame reaches ``origin`` over its path, every hop retried.
 
         The path and the product of its hops' probabilities are kept per device until a route changes
-        (``_routes_version``); whether each node on it is up is asked at ``t`` every time.
+        (``_routes_version``); whether each node on it is up is asked at ``t`` every time: the DCAP, where
+        a path that can succeed starts, and the repeaters on it.
         """
         cached = self.devices[origin].downlink
         if cached is None or cached[0] != self._routes_version:
@@ -751,13 +752,13 @@ class MeshNetwork:
                 for child, parent in zip(path, parents, strict=True):
                     p = float(self.ack_success[parent, child]) * float(self.ack_success[child, parent])
                     total *= 1.0 - (1.0 - p) ** tries
-            cached = self.devices[origin].downlink = (self._routes_version, parents, total)
-        _, parents, total = cached
-        if not total:
+            repeaters = tuple(self.devices[parent] for parent in parents if parent)
+            cached = self.devices[origin].downlink = (self._routes_version, repeaters, total)
+        _, repeaters, total = cached
+        if not total or not (self._dcap_always_up or self.dcap_up(t)):
             return 0.0
-        devices = self.devices
-        for parent in parents:
-            if not (devices[parent].up if parent else (self._dcap_always_up or self.dcap_up(t))):
+        for repeater in repeaters:
+            if not repeater.up:
                 return 0.0
         return total
 
@@ -945,18 +946,30 @@ class MeshNetwork:
 
     def _report(self, d: _Device, mdt: Mdt, now_net: float, t: float) -> None:
         """An MDT's scheduled report made at network time ``now_net`` and sent at run time ``t``."""
-        backlog, reading = mdt.report_payload(now_net, self._report_records)
+        records, reading = mdt.report_payload(now_net, self._report_records)
         per = self.config.max_records_per_frame
         i = d.index
         encoder = d.encoder
         assert encoder is not None
-        starts = (0,) if 0 < len(backlog) <= per else range(0, len(backlog), per)  # nearly always one frame
-        for start in starts:
-            records = backlog if start == 0 and len(backlog) <= per else backlog[start : start + per]
+        if 0 < len(records) <= per:  # nearly always: one frame
+            d.counter += 1
+            d.sequence = (d.sequence + 1) & 0xFF
+            data = encoder.encode(records, d.sequence, d.counter, reading)
+            arrival = self._forward(data, i, i, t)
+            if arrival is None:
+                return
+            # _arrive for an MDT's report, without the call
+            up_to = self.dcap.receive_report(data, self.epoch_s + arrival)
+            if up_to >= 0:
+                p_path = self._downlink_success(i, arrival)
+                if p_path > 0 and self.rng.random() < p_path:
+                    mdt.acknowledge(min(up_to, mdt.next_sequence - 1))
+            return
+        for start in range(0, len(records), per):
             temperature = reading if start == 0 else None  # D02/E02: with each report
             d.counter += 1
             d.sequence = (d.sequence + 1) & 0xFF
-            data = encoder.encode(records, d.sequence, d.counter, temperature)
+            data = encoder.encode(records[start : start + per], d.sequence, d.counter, temperature)
             arrival = self._forward(data, i, i, t)
             if arrival is None:
                 break

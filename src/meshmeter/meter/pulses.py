@@ -38,6 +38,7 @@ __all__ = [
     "edge_count",
     "output_state",
     "pulse_edge_times",
+    "pulse_edge_times_rows",
     "pulse_edges_by_kh",
     "pulses_from_energy",
 ]
@@ -231,6 +232,100 @@ def pulse_edge_times(time_s: ArrayLike, energy_wh_cumulative: ArrayLike, kh_wh: 
     kh = _check_kh(kh_wh)
     t, e = _check_curve(time_s, energy_wh_cumulative)
     return _edges(t, e, _edge_count(e, kh / 2.0), kh / 2.0)
+
+
+def pulse_edge_times_rows(
+    time_s: ArrayLike, energy_wh_rows: ArrayLike, kh_wh: float, *, rows_per_pass: int = 64
+) -> list[PulseEdges]:
+    """:func:`pulse_edge_times` for many energy curves on one time grid, at once.
+
+    Each row of ``energy_wh_rows`` is one output's curve (a meter's register) sampled at
+    ``time_s``; its edges are those :func:`pulse_edge_times` gives for it, to the bit: the same
+    thresholds, interpolated by the same expressions, only computed for many rows per numpy pass
+    (a site's meters, a day at a time).
+
+    Parameters
+    ----------
+    time_s : array-like of float
+        Sample times common to every row, strictly increasing. [s]
+    energy_wh_rows : array-like of float, shape (rows, samples)
+        Cumulative registered energy of each curve at each sample, >= 0 and non-decreasing
+        along each row. [Wh]
+    kh_wh : float
+        Energy per output pulse. [Wh]
+    rows_per_pass : int, default 64
+        Rows computed per pass (bounds the temporary arrays). [1]
+
+    Returns
+    -------
+    list of PulseEdges
+        One per row, in row order.
+
+    Raises
+    ------
+    ValueError
+        As :func:`pulse_edge_times` does, for the grid or any row (naming the row); on a
+        ``rows_per_pass`` below 1.
+    """
+    kh = _check_kh(kh_wh)
+    if isinstance(rows_per_pass, bool) or not isinstance(rows_per_pass, int) or rows_per_pass < 1:
+        raise ValueError(f"rows_per_pass must be an int >= 1, got {rows_per_pass!r}")
+    t = np.asarray(time_s, dtype=np.float64)
+    e = np.asarray(energy_wh_rows, dtype=np.float64)
+    if e.ndim != 2 or t.ndim != 1 or e.shape[1] != t.size:
+        raise ValueError(
+            f"energy_wh_rows must be of shape (rows, {t.size}) for time_s of shape {t.shape}, got {e.shape}"
+        )
+    if e.size:
+        _check_curve(t, np.zeros(t.size))  # the grid
+        e = _as_energy("energy_wh_rows", e)
+        back = np.diff(e, axis=1) < 0.0
+        if back.any():
+            row, i = (int(v[0]) for v in np.nonzero(back))
+            raise ValueError(
+                f"energy_wh_rows must be non-decreasing along each row, got {e[row, i + 1]!r} after "
+                f"{e[row, i]!r} in row {row} at index {i + 1}"
+            )
+    half = kh / 2.0
+    out: list[PulseEdges] = []
+    for lo in range(0, e.shape[0], rows_per_pass):
+        out.extend(_edges_rows(t, e[lo : lo + rows_per_pass], half))
+    return out
+
+
+def _edges_rows(t: NDArray[np.float64], e: NDArray[np.float64], half: float) -> list[PulseEdges]:
+    """:func:`_edges` of every row of a checked block of curves on one grid."""
+    counts = _edge_count(e, half)
+    per_step = np.diff(counts, axis=1)
+    rows, steps = np.nonzero(per_step)  # row by row, each row's steps in order: the edges in order
+    reps = per_step[rows, steps]
+    t0 = t[steps]
+    t1 = t[steps + 1]
+    e0 = e[rows, steps]
+    e1 = e[rows, steps + 1]
+    rise = e1 - e0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(rise > 0.0, (t1 - t0) / rise, 0.0)
+    total = int(reps.sum())
+    # the edges of a step are k = counts before it + 1 ... counts after it, numbered on from its row's
+    run_start = np.cumsum(reps) - reps
+    ks = np.repeat(counts[rows, steps] + 1 - run_start, reps) + np.arange(total, dtype=np.int64)
+    # what _edges computes for each edge, element by element
+    target = ks.astype(np.float64) * half
+    start_t = np.repeat(t0, reps)
+    end_t = np.repeat(t1, reps)
+    at = start_t + (target - np.repeat(e0, reps)) * np.repeat(slope, reps)
+    at = np.where(target >= np.repeat(e1, reps), end_t, np.minimum(at, end_t))
+    times = np.maximum(at, start_t)
+    bounds = np.concatenate(([0], np.cumsum(counts[:, -1] - counts[:, 0]))) if counts.size else [0]
+    out = []
+    for row in range(e.shape[0]):
+        a, b = int(bounds[row]), int(bounds[row + 1])
+        if a == b:
+            out.append(PulseEdges(np.zeros(0, np.float64), np.zeros(0, np.int64), half))
+        else:
+            out.append(PulseEdges(times[a:b], ks[a:b], half))
+    return out
 
 
 def pulse_edges_by_kh(

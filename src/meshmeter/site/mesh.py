@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 from meshmeter.amr.cit import CitReport, cit_report
 from meshmeter.amr.network import MeshNetwork, NetworkConfig, Outage, RepeaterFailure
 from meshmeter.amr.topology import campus_layout
-from meshmeter.meter.pulses import PulseEdges, pulse_edge_times
+from meshmeter.meter.pulses import PulseEdges, pulse_edge_times, pulse_edge_times_rows
 from meshmeter.meter.twin import Meter
 from meshmeter.site.profiles import residential_profile
 
@@ -30,6 +30,11 @@ FloatArray = NDArray[np.float64]
 class MeterFeed:
     """
     One meter twin per MDT, run on a tenant's load; the edges of its output "10" on demand.
+
+    The meters share one time grid (the profile's steps). When a window asked for starts and ends on
+    it (the network asks for a day at a time), the first call for the window computes the edges of
+    every meter at once (:func:`~meshmeter.meter.pulses.pulse_edge_times_rows`, the same edges to the
+    bit) and the calls for the other meters take theirs from it.
 
     Parameters
     ----------
@@ -76,15 +81,39 @@ class MeterFeed:
             )
             self.times.append(np.concatenate(([0.0], run.step_end_s)))
             self.cumulative.append(np.concatenate(([0.0], np.cumsum(run.delivered_wh))))
+        # one grid for all: the registers as rows of one matrix, for the edges of a window at once
+        same = all(np.array_equal(times, self.times[0]) for times in self.times)
+        self._grid = self.times[0] if mdts and same else None
+        self._rows = np.array(self.cumulative) if self._grid is not None else None
+        if self._rows is not None:
+            self.cumulative = list(self._rows)  # views of the matrix's rows, not copies
+        self._window: tuple[float, float] | None = None
+        self._window_edges: list[PulseEdges] | None = None
 
     def __call__(self, number: int, t0_net: float, t1_net: float) -> PulseEdges:
         """The output-"10" edges of meter ``number`` in (t0, t1], on the run's clock. [s]"""
         times, cumulative = self.times[number], self.cumulative[number]
         t0, t1 = t0_net - self.epoch_s, t1_net - self.epoch_s
+        if self._window != (t0, t1):
+            self._window = (t0, t1)
+            self._window_edges = self._edges_of_all(t0, t1)
+        if self._window_edges is not None:
+            return self._window_edges[number]
         inside = (times > t0) & (times < t1)
         t = np.concatenate(([t0], times[inside], [t1]))
         e = np.interp(t, times, cumulative)
         return pulse_edge_times(t, e, 10.0)
+
+    def _edges_of_all(self, t0: float, t1: float) -> list[PulseEdges] | None:
+        """Every meter's edges in (t0, t1] (run times) when both are on the grid, else None."""
+        grid, rows = self._grid, self._rows
+        if grid is None or rows is None:
+            return None
+        i0, i1 = (int(i) for i in np.searchsorted(grid, (t0, t1)))
+        if not (i0 < i1 < grid.size and grid[i0] == t0 and grid[i1] == t1):
+            return None
+        # on the grid, the interpolation of __call__ gives the samples themselves
+        return pulse_edge_times_rows(grid[i0 : i1 + 1], rows[:, i0 : i1 + 1], 10.0)
 
     def energy_wh(self, number: int, t_net: float) -> float:
         """Meter ``number``'s total register at a network time. [Wh]"""
