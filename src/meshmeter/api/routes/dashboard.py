@@ -18,6 +18,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from meshmeter.amr.cit import CitReport
+from meshmeter.api.auth import Role
 from meshmeter.api.dashboard import SECURITY_HEADERS, render
 from meshmeter.api.dashboard.views import (
     LINK_QUALITY_COLOURS,
@@ -292,6 +293,16 @@ def bills_page(
     when it has one, else from the store (``GET /bills``), each made again from its stored inputs.
     """
     provider: BillsProvider | None = getattr(request.app.state, "bills", None)
+    if provider is None and bill is not None and not csv:
+        # one bill's page: make again from its stored inputs only that bill, not every stored one
+        from meshmeter.api.routes.bills import stored_bill
+
+        store: Store = request.app.state.store
+        listed = store.list_bills()
+        found = store.get_bill(listed[bill - 1].id) if bill <= len(listed) else None
+        if found is None:
+            raise Problem(404, f"no bill has number {bill}; there are {len(listed)}")
+        return _bill_page(request, principal.role, stored_bill(found), bill, view)
     if provider is not None:
         bills = list(provider())
     else:
@@ -310,7 +321,11 @@ def bills_page(
         return render(request, "bills.html", role=principal.role, bills=bills, chosen=None)
     if bill > len(bills):
         raise Problem(404, f"no bill has number {bill}; there are {len(bills)}")
-    chosen = bills[bill - 1]
+    return _bill_page(request, principal.role, bills[bill - 1], bill, view)
+
+
+def _bill_page(request: Request, role: Role, chosen: Bill, number: int, view: BillsView) -> Response:
+    """One bill's page, or its printable view."""
     if view is BillsView.PRINT:
         from meshmeter.billing.bill import bill_to_html
 
@@ -320,9 +335,9 @@ def bills_page(
     return render(
         request,
         "bill.html",
-        role=principal.role,
+        role=role,
         bill=chosen,
-        number=bill,
+        number=number,
         zone=ZoneInfo(chosen.timezone),
         printed=printed,
     )
