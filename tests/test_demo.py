@@ -10,7 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from meshmeter.cli import app
-from meshmeter.headend.vee import merged_intervals
 from meshmeter.site.example import DEMO_SITE_NAME
 from meshmeter.store import Store
 
@@ -53,7 +52,7 @@ def test_demo_stores_what_its_summary_says(demo: tuple[Path, dict]) -> None:
         energy = {"units": 0, "house": 0, "solar": 0}
         key = {"unit": "units", "house": "house", "solar": "solar"}
         for m in meters:
-            rows = merged_intervals(store, meter_id=m.id, start=start, end=end)
+            rows = store.interval_view(meter_id=m.id, start=start, end=end).rows()
             assert len(rows) == 96  # every interval of the day, VEE-checked
             energy[key[roles[m.serial]]] += sum(e for _, e, _ in rows)
             reads = store.register_reads(meter_id=m.id, start=start, end=end)

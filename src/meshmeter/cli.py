@@ -21,6 +21,7 @@ from meshmeter import __version__
 from meshmeter.amr.network import Outage, RepeaterFailure
 from meshmeter.catalog import decode
 from meshmeter.errors import MeshmeterError
+from meshmeter.intervals import Quality
 from meshmeter.meter.installation import ElementWiring, Service, phase_deg_from_pf
 from meshmeter.meter.twin import Meter, SteadyCondition, SteadyResult
 
@@ -1000,10 +1001,14 @@ def _stored_intervals(
         timezone = site.timezone
     zone(timezone)
     t0, t1 = period(timezone)
-    columns = store.validated_interval_columns(meter_id=found.id, start=t0, end=t1)
-    if columns[0].size == 0:
-        raise ValueError(f"meter {meter!r} has no validated intervals in {when}; run meshmeter vee")
-    return found, timezone, (t0, t1), columns
+    view = store.interval_view(meter_id=found.id, start=t0, end=t1)
+    if not view.billed().any():
+        raw = int(np.count_nonzero(view.quality == int(Quality.RAW)))
+        raise ValueError(
+            f"meter {meter!r} has no validated intervals in {when}; run meshmeter vee "
+            f"({len(view)} intervals stored, {raw} of them not yet validated)"
+        )
+    return found, timezone, (t0, t1), (view.interval_end_s, view.energy_wh, view.quality)
 
 
 @app.command("bill")
@@ -1303,8 +1308,8 @@ def _bill_maryland(
                 ]
                 if not served:
                     continue
-                ends, energy, quality = store.validated_interval_columns(meter_id=m.id, start=t0, end=t1)
-                on_grid, q_grid = align_intervals(grid, ends, energy, quality)
+                view = store.interval_view(meter_id=m.id, start=t0, end=t1)
+                on_grid, q_grid = align_intervals(grid, view.interval_end_s, view.energy_wh, view.quality)
                 for a in served:
                     tenant = store.get_tenant(tenant_id=a.tenant_id)
                     units.append(
@@ -1313,7 +1318,7 @@ def _bill_maryland(
                             "meter": m,
                             "energy": on_grid,
                             "quality": q_grid,
-                            "validated": int(ends.size),
+                            "validated": int(np.count_nonzero(view.billed())),
                             "tenant": Tenant(
                                 tenant.name if tenant is not None else a.unit,
                                 a.move_in if a.move_in > t0 else None,

@@ -45,7 +45,7 @@ from meshmeter.headend.alerts import (
     check_communication,
     check_reverse_phase,
 )
-from meshmeter.headend.vee import VeeConfig, VeeReport, merged_intervals, run_vee
+from meshmeter.headend.vee import VeeConfig, VeeReport, run_vee
 from meshmeter.meter.diagnostics import ElementMeasurement
 from meshmeter.meter.installation import ElementWiring, Service, element_inputs
 from meshmeter.meter.metrology import Harmonic, LineCycleMeter, synthesize_element
@@ -417,11 +417,16 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
     In order: the site; its meters (CT ratio from the designation), each with its MDT (EUI-64 and key
     as commissioned in the DCAP) and an ``install`` event describing its role, unit, CTs, load and MDT
     placement; an ``install`` event for the DCAP and each repeater (position, power-up order); the
-    tenants and accounts; the DCAP's deliveries through :func:`~meshmeter.headend.ingest_deliveries`; a
-    register read of each meter at every UTC midnight and at the end; the DCAP's events as alerts
-    (tamper); the reverse-phase check of each meter's last measurement and those measurements as an
+    tenants and accounts; the DCAP's deliveries of the window's intervals (interval end at or before
+    ``sim.end``) through :func:`~meshmeter.headend.ingest_deliveries`; a register read of each meter at
+    every UTC midnight and at the end; the DCAP's events of the window as alerts (tamper); the
+    reverse-phase check of each meter's last measurement and those measurements as an
     ``element_measurements`` event (the dashboard's wiring diagnosis), the MDTs' batteries and
     communication at the end of the run; and the CIT report (``save_network_report``).
+
+    Nothing stored ends or happens after ``sim.end`` (issue 11): the intervals the MDTs closed in the
+    drain after the window (no pulses fed, energy 0, and, for a run up to now, in the future) and events
+    of the drain are left out; the drain only brings the window's late reports.
     """
     config = sim.config
     net = sim.network
@@ -500,7 +505,12 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
             move_out=a.move_out,
         )
     tell(2)
-    result = ingest_deliveries(store, net.dcap.deliveries, source="dcap")
+    window_end_s = int(sim.end.timestamp())
+    result = ingest_deliveries(
+        store,
+        (d for d in net.dcap.deliveries if d.record.interval_end_s <= window_end_s),
+        source="dcap",
+    )
     if result.refused:
         raise ValueError(f"the head-end refused the DCAP's data: {dict(result.refused)}")
     tell(3)
@@ -518,7 +528,8 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
                 reads += 1
     tell(4)
     end = datetime.fromtimestamp(int(end_s), UTC)
-    alerts = len(alerts_from_dcap(store, net.dcap.events, eui_to_meter=euis))
+    events = [e for e in net.dcap.events if e.event.time_s <= window_end_s]
+    alerts = len(alerts_from_dcap(store, events, eui_to_meter=euis))
     for number, m in enumerate(config.meters):
         if check_reverse_phase(
             store, meter_id=meter_ids[m.serial], at=end, element_power_w=sim.feed.last_element_power_w[number]
@@ -630,11 +641,8 @@ def validated_columns(
     store: Store, *, meter_id: int, start: datetime, end: datetime
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
     """The validated view of a meter's ``(start, end]`` as columns: ends [s], energy [Wh], quality."""
-    rows = merged_intervals(store, meter_id=meter_id, start=start, end=end)
-    ends = np.array([int(t.timestamp()) for t, _, _ in rows], dtype=np.int64)
-    energy = np.array([e for _, e, _ in rows], dtype=np.int64)
-    quality = np.array([q for _, _, q in rows], dtype=np.int64)
-    return ends, energy, quality
+    view = store.interval_view(meter_id=meter_id, start=start, end=end)
+    return view.interval_end_s, view.energy_wh, view.quality
 
 
 def vee_site(
@@ -986,6 +994,7 @@ def run_site_demo(
     database: str = "",
     bill: bool = True,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> DemoSummary:
     """
     Simulate a site, store it, run VEE, bill it and summarise (``meshmeter demo``, ``site simulate``).
@@ -1008,6 +1017,9 @@ def run_site_demo(
         Bill the accounts (``billing/``) at the demo tariff, and store the bills with their inputs.
     progress : Progress, optional
         Told how far each stage has come: ``meters``, ``mesh``, ``store``, ``vee``.
+    now : datetime, optional
+        Aware present; default the clock's. The window stops at the last 15-minute boundary at or before
+        it: nothing stored ends or happens after it (:func:`~meshmeter.site.run.simulate_site_file`).
 
     Returns
     -------
@@ -1015,7 +1027,7 @@ def run_site_demo(
     """
     timings: dict[str, float] = {}
     t = time.perf_counter()
-    sim = simulate_site_file(config, start=start, days=days, seed=seed, progress=progress)
+    sim = simulate_site_file(config, start=start, days=days, seed=seed, progress=progress, now=now)
     timings["simulate"] = time.perf_counter() - t
     timings["mesh"] = sim.wall_s
     t = time.perf_counter()

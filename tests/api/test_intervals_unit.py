@@ -12,7 +12,6 @@ from meshmeter.api.intervals import (
     Resolution,
     aggregate,
     boundaries,
-    merge_intervals,
     parse_instant,
     parse_timezone,
     to_csv,
@@ -61,14 +60,6 @@ def test_hourly_in_a_half_hour_zone():
         boundaries(datetime(2024, 1, 1, tzinfo=UTC), end, Resolution.HOURLY, kolkata)
 
 
-def test_merge_prefers_validated_and_sorts_estimates_in():
-    t = [datetime(2024, 1, 1, 0, m, tzinfo=UTC) for m in (15, 30, 45)]
-    ends, energy, quality = merge_intervals([(t[0], 5), (t[2], 7)], [(t[1], 6, 9), (t[2], 8, 7)])
-    assert ends == [int(x.timestamp()) for x in t]
-    assert energy == [5, 6, 8]
-    assert quality == [14, 9, 7]
-
-
 @pytest.mark.parametrize(
     ("codes", "worst"),
     [([], None), ([0, 0], 0), ([0, 7], 7), ([7, 9], 9), ([9, 8], 8), ([8, 14], 14), ([14, 10, 0], 10)],
@@ -115,7 +106,7 @@ def test_json_is_valid_json_with_nulls():
 @pytest.mark.parametrize("fill_gap", [False, True])
 @pytest.mark.parametrize(("resolution", "tz"), [("15min", UTC), ("hourly", LA), ("daily", LA)])
 def test_the_column_functions_give_what_the_object_functions_give(fill_gap, resolution, tz):
-    """merge_columns, aggregate_columns, columns_to_json and columns_to_csv equal their row-wise twins,
+    """aggregate_columns, columns_to_json and columns_to_csv equal their row-wise twins,
     byte for byte, across the spring-forward day, with gaps, and estimates inside and outside raw data."""
     import numpy as np
 
@@ -123,7 +114,6 @@ def test_the_column_functions_give_what_the_object_functions_give(fill_gap, reso
         aggregate_columns,
         columns_to_csv,
         columns_to_json,
-        merge_columns,
         to_json,
     )
 
@@ -137,16 +127,17 @@ def test_the_column_functions_give_what_the_object_functions_give(fill_gap, reso
     estimated = np.unique(estimated)
     est_energy = np.full(estimated.size, 7, dtype=np.int64)
     est_quality = np.where(np.arange(estimated.size) % 2 == 0, 9, 10).astype(np.int64)
-    utc = [datetime.fromtimestamp(int(t), UTC) for t in ends]
-    merged_rows = merge_intervals(
-        zip(utc, energy.tolist(), strict=True),
-        [
-            (datetime.fromtimestamp(int(t), UTC), int(e), int(q))
-            for t, e, q in zip(estimated, est_energy, est_quality, strict=True)
-        ],
-    )
-    merged = merge_columns(ends, energy, estimated, est_energy, est_quality)
-    assert [m.tolist() for m in merged] == [list(x) for x in merged_rows]
+    at = np.searchsorted(ends, estimated)
+    inside = (at < ends.size) & (ends[np.minimum(at, ends.size - 1)] == estimated)
+    all_ends = np.union1d(ends, estimated)
+    all_energy = np.zeros(all_ends.size, dtype=np.int64)
+    all_quality = np.full(all_ends.size, 14, dtype=np.int64)
+    all_energy[np.searchsorted(all_ends, ends)] = energy
+    all_energy[np.searchsorted(all_ends, estimated)] = est_energy
+    all_quality[np.searchsorted(all_ends, estimated)] = est_quality
+    assert inside.any() or not fill_gap
+    merged = (all_ends, all_energy, all_quality)
+    merged_rows = tuple(m.tolist() for m in merged)
     bounds = boundaries(start, end, Resolution(resolution), tz)
     columns = aggregate_columns(*merged, bounds)
     buckets = aggregate(*merged_rows, bounds)

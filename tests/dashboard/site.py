@@ -12,8 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import numpy as np
-
 from meshmeter.amr.cit import CitReport
 from meshmeter.amr.network import MeshNetwork
 from meshmeter.api.dashboard.views import DIAGNOSIS_EVENT
@@ -22,7 +20,7 @@ from meshmeter.billing.engine import Tenant, bill_meter
 from meshmeter.billing.tariff import example_tariff
 from meshmeter.headend import ingest_deliveries
 from meshmeter.headend.alerts import AlertKind, check_reverse_phase, raise_alert
-from meshmeter.headend.vee import edit_intervals, merged_intervals, run_vee
+from meshmeter.headend.vee import edit_intervals, run_vee
 from meshmeter.site.mesh import simulate_site
 from meshmeter.store import Store
 
@@ -129,10 +127,8 @@ def build_site(store: Store, *, mdts: int = 4, repeaters: int = 1, seed: int = 3
     rates = example_tariff("tiered-flat-example")
     bills = []
     for serial, meter_id in zip(serials, ids, strict=True):
-        rows = merged_intervals(store, meter_id=meter_id, start=start, end=end)
-        ends = np.array([int(t.timestamp()) for t, _, _ in rows], dtype=np.int64)
-        energy = np.array([e for _, e, _ in rows], dtype=np.int64)
-        quality = np.array([q for _, _, q in rows], dtype=np.int64)
+        view = store.interval_view(meter_id=meter_id, start=start, end=end)
+        ends, energy, quality = view.interval_end_s, view.energy_wh, view.quality
         bills.append(
             bill_meter(
                 rates, ends, energy, quality, start=start, end=end, timezone=TIMEZONE, meter=serial,

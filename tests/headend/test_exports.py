@@ -15,6 +15,7 @@ from meshmeter.headend.exports import (
     export_csv,
     worst_quality,
 )
+from meshmeter.headend.vee import run_vee
 from meshmeter.store import Store
 
 SERIAL = "MMCSV0001"
@@ -34,7 +35,20 @@ def store(sqlite_store: Store) -> Store:
     first = datetime(2012, 3, 10, 5, 15, tzinfo=UTC)
     ends = [first + timedelta(minutes=15 * k) for k in range(96 + 92 + 96)]
     sqlite_store.insert_raw_intervals(meter_id=meter.id, rows=[(e, 10) for e in ends], source="test")
+    run_vee(sqlite_store, meter_id=meter.id, start=first - timedelta(minutes=15), end=ends[-1])
     return sqlite_store
+
+
+def test_intervals_not_yet_validated_are_exported_raw(sqlite_store: Store) -> None:
+    """Before VEE runs, the export says so: quality 14 (raw), not 0 (valid)."""
+    meter = sqlite_store.create_meter(serial=SERIAL, designation="MM-D1202001-T-SCC", ct_ratio=2000)
+    end = SPRING_MIDNIGHT + timedelta(minutes=15)
+    sqlite_store.insert_raw_intervals(meter_id=meter.id, rows=[(end, 10)], source="test")
+    text = export_csv(sqlite_store, meter_serial=SERIAL, start=SPRING_MIDNIGHT, end=end)
+    assert _rows(text)[1] == ["2012-03-11T05:15:00Z", "10", "14"]
+    run_vee(sqlite_store, meter_id=meter.id, start=SPRING_MIDNIGHT, end=end)
+    text = export_csv(sqlite_store, meter_serial=SERIAL, start=SPRING_MIDNIGHT, end=end)
+    assert _rows(text)[1] == ["2012-03-11T05:15:00Z", "10", "0"]
 
 
 def test_header_and_rows_in_utc(store: Store) -> None:

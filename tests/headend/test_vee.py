@@ -27,7 +27,6 @@ from meshmeter.headend.vee import (
     largest_remainder,
     like_day_class,
     max_interval_energy_wh,
-    merged_intervals,
     outage_mask,
     run_vee,
     validate,
@@ -605,7 +604,7 @@ def test_run_vee_estimates_audits_and_is_idempotent(store: Store) -> None:
     again = run_vee(store, meter_id=meter.id, start=_utc(MON), end=_utc(MON + 10 * Q))
     assert again.changed == 0
     assert len(store.interval_edits(meter_id=meter.id, start=_utc(MON), end=_utc(MON + 10 * Q))) == 3
-    merged = merged_intervals(store, meter_id=meter.id, start=_utc(MON), end=_utc(MON + 10 * Q))
+    merged = store.interval_view(meter_id=meter.id, start=_utc(MON), end=_utc(MON + 10 * Q)).rows()
     assert [(e, q) for _, e, q in merged] == [
         (100, 0),
         (175, 9),

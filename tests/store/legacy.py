@@ -26,7 +26,7 @@ from meshmeter.store.schema import _ID, METADATA
 from meshmeter.store.types import UtcDateTime
 
 V3_TABLES = frozenset({"ingest_batches", "raw_intervals", "raw_interval_revisions", "network_reports"})
-LATER_TABLES = frozenset({"bills"})
+LATER_TABLES = frozenset({"bills", "vee_runs", "ingest_formats"})
 """Tables that versions after 3 added: none of the legacy versions has them."""
 
 
@@ -37,6 +37,15 @@ def legacy_metadata(version: int) -> MetaData:
     old = MetaData(naming_convention=METADATA.naming_convention)
     for table in METADATA.sorted_tables:
         if table.name in V3_TABLES | LATER_TABLES or (version == 1 and table.name == "api_tokens"):
+            continue
+        if table.name == "meters":  # version 5 added interval_s and role
+            Table(
+                "meters",
+                old,
+                *(c._copy() for c in table.columns if c.name not in ("interval_s", "role")),
+                CheckConstraint("ct_ratio > 0", name="ct_ratio_positive"),
+                CheckConstraint("multiplier > 0", name="multiplier_positive"),
+            )
             continue
         table.to_metadata(old)
     Table(

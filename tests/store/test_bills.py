@@ -10,14 +10,14 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
-from sqlalchemy import delete, inspect, text
+from sqlalchemy import inspect
 
 from meshmeter.billing import Tenant, bill_meter, example_tariff
 from meshmeter.billing.reproduce import verify_bill
-from meshmeter.store import Store
+from meshmeter.store import Store, make_engines
 from meshmeter.store.migrations import LATEST_VERSION, MIGRATIONS, migrate
 from meshmeter.store.repository import BillConflictError
-from meshmeter.store.schema import schema_version
+from tests.store.legacy import create_legacy
 
 START = datetime(2026, 7, 1, 7, tzinfo=UTC)
 """Local midnight of 1 July 2026 in Los Angeles (PDT, UTC-7)."""
@@ -151,19 +151,23 @@ def test_unknown_site_account_or_meter_is_refused(store: Store) -> None:
     assert store.list_bills() == []
 
 
-def test_migration_from_the_previous_version_adds_bills(store_url) -> None:
-    # A database at the version before: every table of the previous step, and its data.
-    with Store(store_url) as store:
-        site = store.create_site(name="Oak Court", timezone=LA)
-        engines = store.engines
+def test_migration_from_an_older_version_adds_bills(durable_store_url) -> None:
+    # A database as version 2 made it, with a site: migrating it makes the bills table (version 4).
+    engines = make_engines(durable_store_url)
+    try:
         with engines.writer.begin() as c:
-            c.execute(text("DROP TABLE bills"))
-            c.execute(delete(schema_version).where(schema_version.c.version == LATEST_VERSION))
+            old = create_legacy(c, 2)
+            c.execute(old.tables["sites"].insert().values(id=1, name="Oak Court", timezone=LA))
         assert "bills" not in inspect(engines.writer).get_table_names()
         assert migrate(engines.writer) == LATEST_VERSION
-        assert MIGRATIONS[-1].version == LATEST_VERSION
         assert "bills" in inspect(engines.writer).get_table_names()
-        assert store.get_site(site_id=site.id) == site
+    finally:
+        engines.dispose()
+    assert any(m.version == 4 and "bills" in m.description for m in MIGRATIONS)
+    with Store(durable_store_url) as store:
+        site = store.get_site(site_id=1)
+        assert site is not None
+        assert site.name == "Oak Court"
         stored, new = store.save_bill(document=_bill().to_dict(), site_id=site.id)
         assert new
         assert verify_bill(store.get_bill(stored.id).document).total == stored.total

@@ -18,9 +18,8 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 from numpy.typing import NDArray
@@ -34,9 +33,9 @@ from meshmeter.headend.buckets import (
     Resolution,
     aggregate_columns,
     bucket_bounds,
-    merge_columns,
     worst_quality,
 )
+from meshmeter.intervals import zone
 
 __all__ = [
     "CSV_COLUMNS",
@@ -52,8 +51,6 @@ __all__ = [
     "boundaries",
     "columns_to_csv",
     "columns_to_json",
-    "merge_columns",
-    "merge_intervals",
     "parse_instant",
     "parse_timezone",
     "to_csv",
@@ -75,14 +72,7 @@ weeks). [day]"""
 
 def parse_timezone(name: str | None) -> tzinfo:
     """The time zone of an IANA name (UTC for None); ``ValueError`` naming ``tz`` otherwise."""
-    if name is None:
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"tz must be an IANA time zone name such as America/Los_Angeles, got {name!r}"
-        ) from None
+    return UTC if name is None else zone(name, name="tz")
 
 
 def parse_instant(name: str, text: str, tz: tzinfo = UTC) -> datetime:
@@ -132,34 +122,6 @@ def boundaries(start: datetime, end: datetime, resolution: Resolution, tz: tzinf
     return bucket_bounds(start, end, resolution, tz)
 
 
-def merge_intervals(
-    raw: Iterable[tuple[datetime, int]], validated: Iterable[tuple[datetime, int, int]]
-) -> tuple[list[int], list[int], list[int]]:
-    """
-    The intervals to serve: each validated interval, else the raw one (quality 14), by end.
-
-    Parameters
-    ----------
-    raw : iterable of (interval_end, energy_wh)
-        Latest revision of each raw interval. [Wh]
-    validated : iterable of (interval_end, energy_wh, quality)
-        VEE's output, which wins where present (estimates fill gaps). [Wh]
-
-    Returns
-    -------
-    (ends_s, energy_wh, quality) : three lists of int
-        Sorted by end. [s], [Wh], [1]
-    """
-    merged: dict[int, tuple[int, int]] = {int(end.timestamp()): (energy, RAW_QUALITY) for end, energy in raw}
-    sort = False
-    for end, energy, quality in validated:
-        key = int(end.timestamp())
-        sort = sort or key not in merged
-        merged[key] = (energy, quality)
-    keys = sorted(merged) if sort else list(merged)
-    return keys, [merged[k][0] for k in keys], [merged[k][1] for k in keys]
-
-
 def aggregate(
     ends_s: Sequence[int], energy_wh: Sequence[int], quality: Sequence[int], bounds: Sequence[int]
 ) -> list[Bucket]:
@@ -169,7 +131,7 @@ def aggregate(
     Parameters
     ----------
     ends_s, energy_wh, quality : sequences of int
-        The intervals, sorted by end (:func:`merge_intervals`). [s], [Wh], [1]
+        The intervals, sorted by end (:meth:`meshmeter.store.Store.interval_view`). [s], [Wh], [1]
     bounds : sequence of int
         Bucket bounds (:func:`boundaries`). [s]
 

@@ -10,13 +10,15 @@ trusted ESPI quality code of its intervals (:data:`QUALITY_RANK`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 
 import numpy as np
 from numpy.typing import NDArray
+
+from meshmeter.intervals import INTERVAL_S, QUALITY_RANK, Quality, worst_quality
 
 __all__ = [
     "INTERVAL_S",
@@ -27,21 +29,13 @@ __all__ = [
     "Resolution",
     "aggregate_columns",
     "bucket_bounds",
-    "merge_columns",
     "worst_quality",
 ]
 
 IntArray = NDArray[np.int64]
 
-INTERVAL_S = 900
-"""Length of the meter's interval, 15 minutes. [s]"""
-
-RAW_QUALITY = 14
+RAW_QUALITY = int(Quality.RAW)
 """ESPI quality code of a raw interval that VEE has not (yet) validated."""
-
-QUALITY_RANK: dict[int, int] = {0: 0, 7: 1, 9: 2, 8: 3, 14: 4, 10: 5}
-"""ESPI quality codes from most to least trusted: valid, edited, interpolated, estimated from reference
-days, raw (not validated), questionable. A bucket carries the least trusted code of its intervals."""
 
 
 class Resolution(StrEnum):
@@ -148,11 +142,6 @@ def bucket_bounds(start: datetime, end: datetime, resolution: Resolution, tz: tz
     return out
 
 
-def worst_quality(codes: Iterable[int]) -> int | None:
-    """The least trusted of some ESPI codes (:data:`QUALITY_RANK`), None for none."""
-    return max(codes, key=lambda q: QUALITY_RANK.get(q, len(QUALITY_RANK)), default=None)
-
-
 _NO_VALUE = -1
 """Marks an empty bucket's energy and quality in :class:`BucketColumns` (both are never negative)."""
 
@@ -202,51 +191,13 @@ class BucketColumns:
         ]
 
 
-def merge_columns(
-    raw_end_s: IntArray,
-    raw_energy_wh: IntArray,
-    validated_end_s: IntArray,
-    validated_energy_wh: IntArray,
-    validated_quality: IntArray,
-) -> tuple[IntArray, IntArray, IntArray]:
-    """
-    :func:`merge_intervals` over columns: each validated interval, else the raw one (quality 14).
-
-    Parameters
-    ----------
-    raw_end_s, raw_energy_wh : ndarray of int64
-        Latest revision of each raw interval, ends increasing and distinct. [s], [Wh]
-    validated_end_s, validated_energy_wh, validated_quality : ndarray of int64
-        VEE's output, ends increasing and distinct. [s], [Wh], [1]
-
-    Returns
-    -------
-    (ends_s, energy_wh, quality) : three ndarrays of int64
-        Sorted by end. [s], [Wh], [1]
-    """
-    if validated_end_s.size == 0:
-        return raw_end_s, raw_energy_wh, np.full(raw_end_s.size, RAW_QUALITY, dtype=np.int64)
-    quality = np.full(raw_end_s.size, RAW_QUALITY, dtype=np.int64)
-    if raw_end_s.size:
-        at = np.minimum(np.searchsorted(raw_end_s, validated_end_s), raw_end_s.size - 1)
-        if (raw_end_s[at] == validated_end_s).all():  # VEE edited or flagged raw intervals, filled no gap
-            energy = raw_energy_wh.copy()
-            energy[at] = validated_energy_wh
-            quality[at] = validated_quality
-            return raw_end_s, energy, quality
-    ends = np.union1d(raw_end_s, validated_end_s)
-    energy = np.empty(ends.size, dtype=np.int64)
-    quality = np.full(ends.size, RAW_QUALITY, dtype=np.int64)
-    at = np.searchsorted(ends, raw_end_s)
-    energy[at] = raw_energy_wh
-    at = np.searchsorted(ends, validated_end_s)
-    energy[at] = validated_energy_wh
-    quality[at] = validated_quality
-    return ends, energy, quality
-
-
 def aggregate_columns(
-    ends_s: IntArray, energy_wh: IntArray, quality: IntArray, bounds: Sequence[int]
+    ends_s: IntArray,
+    energy_wh: IntArray,
+    quality: IntArray,
+    bounds: Sequence[int],
+    *,
+    interval_s: int = INTERVAL_S,
 ) -> BucketColumns:
     """
     :func:`aggregate` over columns: sum intervals into buckets.
@@ -254,10 +205,13 @@ def aggregate_columns(
     Parameters
     ----------
     ends_s, energy_wh, quality : ndarray of int64
-        The intervals, sorted by end (:func:`merge_columns`); every quality in :data:`QUALITY_RANK`.
+        The intervals, sorted by end (:meth:`meshmeter.store.Store.interval_view`); every quality in
+        :data:`QUALITY_RANK`.
         [s], [Wh], [1]
     bounds : sequence of int
         Bucket bounds (:func:`boundaries`), at least two. [s]
+    interval_s : int, optional
+        The meter's interval length, by which ``expected`` counts; default 15 minutes. [s]
 
     Returns
     -------
@@ -291,4 +245,4 @@ def aggregate_columns(
         energy[present] = np.add.reduceat(energy_wh, first)
         worst[present] = _CODE_OF_RANK[np.maximum.reduceat(ranks, first)]
         count[present] = np.diff(np.append(first, k.size))
-    return BucketColumns(b, energy, worst, count, np.diff(b) // INTERVAL_S)
+    return BucketColumns(b, energy, worst, count, np.diff(b) // interval_s)

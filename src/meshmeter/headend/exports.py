@@ -1,7 +1,7 @@
 """CSV export of one meter's intervals (``docs/greenbutton.md``, section "CSV export").
 
 The intervals exported are the validated view of the head-end
-(:func:`meshmeter.headend.vee.merged_intervals`): VEE's validated value where it stored one, else the
+(:meth:`meshmeter.store.Store.interval_view`): VEE's validated value where it stored one, else the
 latest raw value with quality 0. An interval is named
 by its end (``docs/conventions.md``); a range ``start, end`` covers ``start < interval_end <= end``.
 
@@ -37,7 +37,6 @@ import numpy as np
 
 from meshmeter.headend.buckets import QUALITY_RANK, aggregate_columns, bucket_bounds, worst_quality
 from meshmeter.headend.buckets import Resolution as BucketResolution
-from meshmeter.headend.vee import merged_intervals
 
 if TYPE_CHECKING:
     from meshmeter.store import Meter, Store
@@ -149,7 +148,7 @@ def export_csv(
     tz: tzinfo = UTC if timezone is None else zone(timezone)
     meter = find_meter(store, meter_serial)
     bounds = None if resolution == "15min" else bucket_bounds(start, end, BucketResolution(resolution), tz)
-    rows = merged_intervals(store, meter_id=meter.id, start=start, end=end)
+    rows = store.interval_view(meter_id=meter.id, start=start, end=end).rows()
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

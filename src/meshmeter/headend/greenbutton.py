@@ -34,7 +34,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from meshmeter.errors import MeshmeterError
 from meshmeter.headend.exports import find_meter, worst_quality, zone
-from meshmeter.headend.vee import merged_intervals
+from meshmeter.intervals import INTERVAL_S as _INTERVAL_S
 
 if TYPE_CHECKING:
     from meshmeter.store import Meter, Store
@@ -66,7 +66,7 @@ __all__ = [
 
 ATOM_NS: Final = "http://www.w3.org/2005/Atom"
 ESPI_NS: Final = "http://naesb.org/espi"
-INTERVAL_S: Final = 900
+INTERVAL_S: Final = _INTERVAL_S
 """The meter's interval, 15 minutes; the only interval length imported and exported. [s]"""
 UOM_WH: Final = 72
 """ESPI ``UnitSymbolKind`` of the watt-hour."""
@@ -1117,7 +1117,7 @@ def export_greenbutton(
 
     Notes
     -----
-    The intervals are the validated view (:func:`meshmeter.headend.vee.merged_intervals`). Entries, in
+    The intervals are the validated view (:meth:`meshmeter.store.Store.interval_view`). Entries, in
     order: UsagePoint (ServiceCategory kind 0 electricity, titled by the serial), LocalTimeParameters
     (:func:`local_time_parameters` of the local year of ``start``), MeterReading, ReadingType (uom 72 Wh,
     powerOfTenMultiplier 0, intervalLength 900 s, accumulationBehaviour 4 delta, flowDirection 1
@@ -1142,7 +1142,8 @@ def export_greenbutton(
     moment = (generated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     stamp = _stamp(moment)
     local = local_time_parameters(tz_name, start.astimezone(tz).year)
-    rows = merged_intervals(store, meter_id=meter.id, start=start, end=end)
+    view = store.interval_view(meter_id=meter.id, start=start, end=end)
+    rows, length_s = view.rows(), view.interval_s
 
     subscription = f"{_BASE}/Subscription/{quote(meter.serial, safe='')}"
     point = f"{subscription}/UsagePoint/1"
@@ -1199,7 +1200,7 @@ def export_greenbutton(
         resource=(
             f"<ReadingType {espi}><accumulationBehaviour>{ACCUMULATION_DELTA}</accumulationBehaviour>"
             "<commodity>1</commodity><dataQualifier>12</dataQualifier>"
-            f"<flowDirection>{FLOW_FORWARD}</flowDirection><intervalLength>{INTERVAL_S}</intervalLength>"
+            f"<flowDirection>{FLOW_FORWARD}</flowDirection><intervalLength>{length_s}</intervalLength>"
             "<kind>12</kind><powerOfTenMultiplier>0</powerOfTenMultiplier><timeAttribute>0</timeAttribute>"
             f"<uom>{UOM_WH}</uom></ReadingType>"
         ),
@@ -1209,7 +1210,7 @@ def export_greenbutton(
     days: dict[date, list[tuple[int, int, int]]] = {}
     for interval_end, energy_wh, quality in rows:
         end_s = int(interval_end.timestamp())
-        day = datetime.fromtimestamp(end_s - INTERVAL_S, tz).date()
+        day = datetime.fromtimestamp(end_s - length_s, tz).date()
         days.setdefault(day, []).append((end_s, energy_wh, quality))
     for day, items in sorted(days.items()):
         midnight = int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp())
@@ -1221,8 +1222,8 @@ def export_greenbutton(
         for end_s, energy_wh, quality in items:
             flag = f"<ReadingQuality><quality>{quality}</quality></ReadingQuality>" if quality else ""
             parts.append(
-                f"<IntervalReading>{flag}<timePeriod><duration>{INTERVAL_S}</duration>"
-                f"<start>{end_s - INTERVAL_S}</start></timePeriod>"
+                f"<IntervalReading>{flag}<timePeriod><duration>{length_s}</duration>"
+                f"<start>{end_s - length_s}</start></timePeriod>"
                 f"<value>{energy_wh}</value></IntervalReading>"
             )
         parts.append("</IntervalBlock>")

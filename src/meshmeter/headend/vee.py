@@ -25,7 +25,7 @@ from collections.abc import Collection, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Final, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -33,6 +33,7 @@ import numpy.typing as npt
 from meshmeter.catalog.designations import decode_meter
 from meshmeter.catalog.ratings import MINI_METER_RATINGS, Ratings
 from meshmeter.headend.calendar import us_federal_holidays
+from meshmeter.intervals import INTERVAL_S, Quality, zone
 
 if TYPE_CHECKING:
     from meshmeter.store import Store
@@ -66,7 +67,6 @@ __all__ = [
     "largest_remainder",
     "like_day_class",
     "max_interval_energy_wh",
-    "merged_intervals",
     "outage_mask",
     "run_vee",
     "validate",
@@ -76,15 +76,12 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-INTERVAL_S: Final = 900
-"""Length of a 15-minute interval. [s]"""
-
-QUALITY_VALID: Final = 0
-QUALITY_EDITED: Final = 7
-QUALITY_ESTIMATED_REFERENCE_DAY: Final = 8
-QUALITY_ESTIMATED_INTERPOLATION: Final = 9
-QUALITY_QUESTIONABLE: Final = 10
-QUALITY_RAW: Final = 14
+QUALITY_VALID: Final = int(Quality.VALID)
+QUALITY_EDITED: Final = int(Quality.EDITED)
+QUALITY_ESTIMATED_REFERENCE_DAY: Final = int(Quality.ESTIMATED_REFERENCE_DAY)
+QUALITY_ESTIMATED_INTERPOLATION: Final = int(Quality.ESTIMATED_INTERPOLATION)
+QUALITY_QUESTIONABLE: Final = int(Quality.QUESTIONABLE)
+QUALITY_RAW: Final = int(Quality.RAW)
 
 CHECKS: Final[tuple[str, ...]] = (
     "missing",
@@ -202,7 +199,8 @@ class VeeConfig:
     store_valid_intervals : bool
         :func:`run_vee` writes a validated row for every interval. Default False: it writes only what
         VEE estimates or flags (and valid values that replace an earlier validated row), so that an
-        interval that passed unchanged is stored once, as raw data; read with :func:`merged_intervals`.
+        interval that passed unchanged is stored once, as raw data; read with
+        :meth:`~meshmeter.store.Store.interval_view`, which knows from the run's record that it passed.
 
     Raises
     ------
@@ -463,15 +461,6 @@ def _pairs(name: str, items: object) -> list[tuple[int, int]]:
                 raise ValueError(f"{name}[{i}] must end after it starts, got {item!r}")
             out.append((first, last))
     return sorted(out)
-
-
-def _zone(timezone: str) -> ZoneInfo:
-    if not isinstance(timezone, str) or not timezone:
-        raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}")
-    try:
-        return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}") from None
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -1006,7 +995,7 @@ def validate(
     cfg = VeeConfig() if config is None else config
     if not isinstance(cfg, VeeConfig):
         raise ValueError(f"config must be a VeeConfig, got {config!r}")
-    zone = _zone(timezone)
+    tz = zone(timezone)
     step = cfg.interval_s
     snapped = _snap(series.interval_end, step)
     off = check_time_tolerance(series.interval_end, interval_s=step, tolerance_s=cfg.time_tolerance_s)
@@ -1069,7 +1058,7 @@ def validate(
         add(i, "rollover", f"counter rolled over at {cfg.counter_modulus_wh} Wh")
     for i in np.flatnonzero(reset).tolist():
         add(i, "counter_reset", f"counter went down to {cumulative[i]:.0f} Wh")
-    local_day, local_minute = _local(grid, step, zone)
+    local_day, local_minute = _local(grid, step, tz)
     spike = check_spike(
         energy,
         ratio=cfg.spike_ratio,
@@ -1661,6 +1650,8 @@ def run_vee(
     meter = store.get_meter(meter_id=meter_id)
     if meter is None:
         raise ValueError(f"meter_id {meter_id!r} is not a known meter")
+    if cfg.interval_s != meter.interval_s:
+        cfg = replace(cfg, interval_s=meter.interval_s)  # a meter is validated at its own length
     lo, hi = _epoch_s("start", start), _epoch_s("end", end)
     if lo % cfg.interval_s or hi % cfg.interval_s or lo > hi:
         raise ValueError(
@@ -1677,6 +1668,7 @@ def run_vee(
         timezone = site.timezone if site is not None else "UTC"
     read_lo = _utc(lo - cfg.like_day_lookback_days * 86400 - 86400)
     read_hi = _utc(hi + 86400)
+    watermark = store.ingest_watermark()  # before the read: what arrives later is not validated by this run
     raw = store.raw_intervals(meter_id=meter_id, start=read_lo, end=read_hi)
     series = IntervalSeries.from_arrays(
         np.array([_epoch_s("interval_end", r.interval_end) for r in raw], dtype=np.int64),
@@ -1733,6 +1725,9 @@ def run_vee(
         changed += store.put_validated_intervals(
             meter_id=meter_id, rows=rows, edited_by=edited_by, reason=reason
         )
+    store.record_vee_run(
+        meter_id=meter_id, start=_utc(lo), end=_utc(hi), batch_watermark=watermark, ran_by=edited_by
+    )
     inside = {int(i) for i in window.tolist()}
     return VeeReport(
         meter_id=meter_id,
@@ -1767,22 +1762,3 @@ def edit_intervals(
     """
     items = [(end, energy, QUALITY_EDITED) for end, energy in rows]
     return store.put_validated_intervals(meter_id=meter_id, rows=items, edited_by=edited_by, reason=reason)
-
-
-def merged_intervals(
-    store: Store, *, meter_id: int, start: datetime, end: datetime
-) -> list[tuple[datetime, int, int]]:
-    """
-    The validated view of ``(start, end]``: ``(interval_end, energy_wh, quality)``, oldest first.
-
-    A validated row where VEE stored one, else the latest raw value with quality 0 (VEE passed it
-    unchanged; see ``VeeConfig.store_valid_intervals``). Intervals with neither are absent. A raw
-    interval that VEE has not run over yet appears as quality 0 too: run VEE first.
-    """
-    out: dict[datetime, tuple[int, int]] = {
-        r.interval_end: (r.energy_wh, QUALITY_VALID)
-        for r in store.raw_intervals(meter_id=meter_id, start=start, end=end)
-    }
-    for r in store.validated_intervals(meter_id=meter_id, start=start, end=end):
-        out[r.interval_end] = (r.energy_wh, r.quality)
-    return [(t, e, q) for t, (e, q) in sorted(out.items())]

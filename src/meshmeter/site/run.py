@@ -236,6 +236,7 @@ def simulate_site_file(
     step_s: float = 300.0,
     drain_s: float = 3600.0,
     progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> SiteSimulation:
     """
     Run a site: its meters on their loads, its mesh formed in the manual's order, its incidents.
@@ -247,7 +248,8 @@ def simulate_site_file(
     start : datetime
         Aware start of the run, on a 15-minute boundary (UTC :00, :15, :30, :45).
     days : float
-        Simulated days whose intervals count, 1/96 to 366, rounded to whole 15-minute intervals. [day]
+        Simulated days whose intervals count, 1/96 to 366, rounded to whole 15-minute intervals, and cut
+        at the last interval closed by ``now``. [day]
     seed : int
         Seed of the loads and the radio (with the site's name).
     step_s : float
@@ -256,15 +258,26 @@ def simulate_site_file(
         Run time after the last counted interval, for late data. [s]
     progress : Progress, optional
         Told how far the meters and the mesh have come.
+    now : datetime, optional
+        Aware present; default the clock's. No interval of the window ends after it: the window stops at
+        the last closed interval, the last 15-minute boundary at or before ``now`` (UTC).
 
     Returns
     -------
     SiteSimulation
 
+    Raises
+    ------
+    ValueError
+        Also when ``start`` leaves no closed interval before ``now``.
+
     Notes
     -----
     The DCAP is powered at the start, then the repeaters one a minute in the site's power-up order,
-    then each MDT at its meter's first pulse (manual §5.2; ``docs/network.md``).
+    then each MDT at its meter's first pulse (manual §5.2; ``docs/network.md``). The mesh runs on for
+    ``drain_s`` after the window only so that late reports of the window's intervals arrive; the MDTs
+    also close intervals in the drain (with no pulses fed), which lie past :attr:`SiteSimulation.end` and
+    are not the window's (``store_simulation`` keeps the window).
     """
     if not isinstance(start, datetime) or start.tzinfo is None:
         raise ValueError(f"start must be a timezone-aware datetime, got {start!r}")
@@ -275,8 +288,19 @@ def simulate_site_file(
         raise ValueError(f"days must be between 1/96 and 366, got {days!r}")
     if not config.meters:
         raise ValueError("the site has no meters to simulate")
-    days = round(days * 96) / 96  # whole 15-minute intervals: the window ends on a boundary
-    duration_s = days * 86_400.0
+    if now is not None and (not isinstance(now, datetime) or now.tzinfo is None):
+        raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
+    now_s = (datetime.now(UTC) if now is None else now).timestamp()
+    closed = int(now_s // INTERVAL_S) - int(epoch) // INTERVAL_S  # intervals closed by now
+    if closed < 1:
+        present = datetime.fromtimestamp(now_s, UTC).isoformat(timespec="seconds")
+        raise ValueError(
+            f"start must leave a closed 15-minute interval before now ({present}), got {start.isoformat()}"
+        )
+    # whole 15-minute intervals, the window ending on a boundary, and never after now (issue 11)
+    intervals = min(round(days * 96), closed)
+    days = intervals / 96
+    duration_s = float(intervals * INTERVAL_S)
     feed = SiteFeed(
         config,
         start=start,

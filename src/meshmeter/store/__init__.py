@@ -34,15 +34,24 @@ from meshmeter.store.models import (
     ValidatedIntervalIn,
 )
 from meshmeter.store.repository import BillConflictError, Store, StoredBill, UnknownMeterError
-from meshmeter.store.schema import API_TOKEN_ROLES, CUMULATIVE_NONE, METADATA, QUALITY_CODES
+from meshmeter.store.schema import (
+    API_TOKEN_ROLES,
+    CONSUMPTION_ROLES,
+    CUMULATIVE_NONE,
+    METADATA,
+    METER_ROLES,
+    QUALITY_CODES,
+)
 
 __all__ = [
     "API_TOKEN_ROLES",
+    "CONSUMPTION_ROLES",
     "CUMULATIVE_NONE",
     "DEFAULT_DATABASE_URL",
     "ENV_DATABASE_URL",
     "LATEST_VERSION",
     "METADATA",
+    "METER_ROLES",
     "MIGRATIONS",
     "QUALITY_CODES",
     "Account",

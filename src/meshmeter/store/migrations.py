@@ -16,6 +16,7 @@ step: ``docs/store.md``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -284,6 +285,78 @@ def _add_bills(connection: Connection) -> None:
     _bills_v4.create(connection)
 
 
+_V5 = MetaData(naming_convention=METADATA.naming_convention)
+_V5_JSON = JSON().with_variant(JSONB(), "postgresql")
+Table("meters", _V5, Column("id", _ID, primary_key=True))
+_vee_runs_v5 = Table(
+    "vee_runs",
+    _V5,
+    Column("id", _ID, primary_key=True),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False),
+    Column("period_start", UtcDateTime, nullable=False),
+    Column("period_end", UtcDateTime, nullable=False),
+    Column("batch_watermark", BigInteger, nullable=False),
+    Column("ran_by", Text, nullable=False),
+    Column("ran_at", UtcDateTime, nullable=False),
+    CheckConstraint("period_end > period_start", name="period"),
+    Index(None, "meter_id", "period_end"),
+)
+_ingest_formats_v5 = Table(
+    "ingest_formats",
+    _V5,
+    Column("name", Text, primary_key=True),
+    Column("mapping", _V5_JSON, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""``vee_runs`` and ``ingest_formats`` as version 5 made them: frozen here, so that the step never changes
+with ``schema.py``."""
+
+_ROLE_OF_INSTALL = {"unit": "unit", "house": "house", "solar": "production", "production": "production"}
+"""The meter role of schema version 5 from the ``role`` of a meter's ``install`` event before it."""
+
+
+def _meter_roles_and_lengths(connection: Connection) -> None:
+    """
+    Version 5: each meter's interval length and role; what VEE validated; saved ingest formats.
+
+    Every existing meter is a 15-minute meter (the only length before); its role is taken from the
+    ``role`` of its latest ``install`` event where one says it (the demo's ``"solar"`` becomes
+    ``"production"``), else ``"unit"``. VEE runs before this version left no record of what they passed:
+    run ``meshmeter vee`` again over the periods to bill (``docs/vee.md``).
+    """
+    lengths = "300, 900, 1800, 3600"
+    connection.execute(
+        text(
+            "ALTER TABLE meters ADD COLUMN interval_s INTEGER NOT NULL DEFAULT 900 "
+            f"CONSTRAINT ck_meters_interval_s CHECK (interval_s IN ({lengths}))"
+        )
+    )
+    connection.execute(
+        text(
+            "ALTER TABLE meters ADD COLUMN role TEXT NOT NULL DEFAULT 'unit' "
+            "CONSTRAINT ck_meters_role CHECK (role IN ('unit', 'house', 'production', 'master'))"
+        )
+    )
+    roles: dict[int, str] = {}
+    for meter_id, detail in connection.execute(
+        text(
+            "SELECT meter_id, detail FROM events "
+            "WHERE kind = 'install' AND meter_id IS NOT NULL ORDER BY at, id"
+        )
+    ):
+        found = detail if isinstance(detail, dict) else json.loads(detail) if isinstance(detail, str) else {}
+        role = _ROLE_OF_INSTALL.get(str(found.get("role", "")))
+        if role is not None:
+            roles[int(meter_id)] = role
+    for meter_id, role in roles.items():
+        connection.execute(
+            text("UPDATE meters SET role = :role WHERE id = :id"), {"role": role, "id": meter_id}
+        )
+    _vee_runs_v5.create(connection)
+    _ingest_formats_v5.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -299,6 +372,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         _compact_raw_intervals,
     ),
     Migration(4, "bills: tenants' bills with the inputs that produced them", _add_bills),
+    Migration(
+        5,
+        "meters' interval length and role; vee_runs (what VEE validated); ingest_formats (saved mappings)",
+        _meter_roles_and_lengths,
+    ),
 )
 """Every step, in order. Append only; never edit a released step."""
 

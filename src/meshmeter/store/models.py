@@ -59,6 +59,10 @@ class Meter:
         Local calendar date of installation.
     site_id : int or None
         The site.
+    interval_s : int
+        Length of the meter's intervals: 300, 900, 1800 or 3600 (``meshmeter.intervals``). [s]
+    role : str
+        ``"unit"``, ``"house"``, ``"production"`` or ``"master"``; production is never consumption.
     """
 
     id: int
@@ -68,6 +72,8 @@ class Meter:
     multiplier: float
     install_date: date | None
     site_id: int | None
+    interval_s: int = 900
+    role: str = "unit"
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,6 +48,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import IntegrityError
 
 from meshmeter.errors import MeshmeterError
+from meshmeter.intervals import INTERVAL_S, IntervalColumns, IntervalLength, Quality
 from meshmeter.store import _validate as v
 from meshmeter.store.engine import Engines, make_engines
 from meshmeter.store.migrations import migrate
@@ -73,6 +74,7 @@ from meshmeter.store.models import (
 from meshmeter.store.schema import (
     API_TOKEN_ROLES,
     CUMULATIVE_NONE,
+    METER_ROLES,
     QUALITY_CODES,
     accounts,
     api_tokens,
@@ -80,6 +82,7 @@ from meshmeter.store.schema import (
     events,
     frame_audit,
     ingest_batches,
+    ingest_formats,
     interval_edits,
     mdts,
     meters,
@@ -90,6 +93,7 @@ from meshmeter.store.schema import (
     sites,
     tenants,
     validated_intervals,
+    vee_runs,
 )
 from meshmeter.store.types import UtcDateTime, epoch_s, from_epoch_s
 
@@ -129,6 +133,20 @@ def hash_api_token(token: str) -> bytes:
 
 def _api_token(r: Row[Any]) -> ApiToken:
     return ApiToken(r.id, r.prefix, r.role, r.label, r.created_at, r.revoked_at)
+
+
+def _meter(r: Row[Any]) -> Meter:
+    return Meter(
+        r.id,
+        r.serial,
+        r.designation,
+        r.ct_ratio,
+        r.multiplier,
+        r.install_date,
+        r.site_id,
+        int(r.interval_s),
+        r.role,
+    )
 
 
 def _now() -> datetime:
@@ -189,8 +207,9 @@ def _int_columns(connection: Connection, query: Select[Any], width: int) -> list
 _ROWCOUNT = {"preserve_rowcount": True}
 """Keep the cursor's row count of an INSERT (SQLAlchemy guarantees it only for UPDATE and DELETE)."""
 
-_INTERVAL_S = 900
-"""The counter of a row is derived only from the row this much earlier (one meter interval). [s]"""
+_INTERVAL_S = INTERVAL_S
+"""The counter of a row is derived only from the row this much earlier (a 15-minute interval); rows of
+meters of other lengths carry their counters. [s]"""
 
 _DAY_S = 86400
 """A row ending at a multiple of this (UTC midnight) always carries its counter. [s]"""
@@ -848,6 +867,8 @@ class Store:
         multiplier: float = 1.0,
         install_date: date | None = None,
         site_id: int | None = None,
+        interval_s: int = INTERVAL_S,
+        role: str = "unit",
     ) -> Meter:
         """
         Create a meter.
@@ -866,11 +887,19 @@ class Store:
             Local date of installation.
         site_id : int, optional
             The site, which must exist.
+        interval_s : int, optional
+            Length of the meter's intervals, 300, 900 (default, the Mini Meter's MDT), 1800 or 3600. [s]
+        role : str, optional
+            ``"unit"`` (default), ``"house"``, ``"production"`` or ``"master"``
+            (:data:`~meshmeter.store.schema.METER_ROLES`).
         """
         serial = v.check_text("serial", serial)
         designation = v.check_text("designation", designation)
         ct_ratio = v.check_positive_float("ct_ratio", ct_ratio)
         multiplier = v.check_positive_float("multiplier", multiplier)
+        length = int(IntervalLength.of(interval_s))
+        if role not in METER_ROLES:
+            raise ValueError(f"role must be one of {', '.join(METER_ROLES)}, got {role!r}")
         if install_date is not None:
             install_date = v.check_date("install_date", install_date)
         if site_id is not None:
@@ -882,6 +911,8 @@ class Store:
             "multiplier": multiplier,
             "install_date": install_date,
             "site_id": site_id,
+            "interval_s": length,
+            "role": role,
         }
         with self._write() as c:
             if site_id is not None:
@@ -890,7 +921,9 @@ class Store:
                 meter_id = c.execute(insert(meters).values(**values).returning(meters.c.id)).scalar_one()
             except IntegrityError:
                 raise ValueError(f"serial {serial!r} is already a meter") from None
-        return Meter(int(meter_id), serial, designation, ct_ratio, multiplier, install_date, site_id)
+        return Meter(
+            int(meter_id), serial, designation, ct_ratio, multiplier, install_date, site_id, length, role
+        )
 
     def get_meter(self, *, serial: str | None = None, meter_id: int | None = None) -> Meter | None:
         """The meter with this serial number or id (give exactly one), or None."""
@@ -899,17 +932,7 @@ class Store:
         where = meters.c.serial == serial if serial is not None else meters.c.id == meter_id
         with self._read() as c:
             row = c.execute(select(meters).where(where)).first()
-        if row is None:
-            return None
-        return Meter(
-            id=row.id,
-            serial=row.serial,
-            designation=row.designation,
-            ct_ratio=row.ct_ratio,
-            multiplier=row.multiplier,
-            install_date=row.install_date,
-            site_id=row.site_id,
-        )
+        return None if row is None else _meter(row)
 
     def meters(self, *, site_id: int | None = None) -> list[Meter]:
         """Every meter, or those of one site, by id."""
@@ -918,10 +941,7 @@ class Store:
             query = query.where(meters.c.site_id == v.check_id("site_id", site_id))
         with self._read() as c:
             rows = c.execute(query).all()
-        return [
-            Meter(r.id, r.serial, r.designation, r.ct_ratio, r.multiplier, r.install_date, r.site_id)
-            for r in rows
-        ]
+        return [_meter(r) for r in rows]
 
     def create_mdt(self, *, eui64: bytes, kit: str, key: bytes, meter_id: int | None = None) -> Mdt:
         """
@@ -1557,6 +1577,174 @@ class Store:
         with self._read() as c:
             ends, energy, quality = _int_columns(c, query, 3)
         return ends, energy, quality
+
+    # -- the validated view ---------------------------------------------------------------------------------
+
+    def record_vee_run(
+        self,
+        *,
+        meter_id: int,
+        start: datetime,
+        end: datetime,
+        batch_watermark: int,
+        ran_by: str,
+        ran_at: datetime | None = None,
+    ) -> None:
+        """
+        Record that VEE validated a meter's raw intervals of ``(start, end]`` delivered up to a batch.
+
+        Parameters
+        ----------
+        batch_watermark : int
+            The highest ingest batch id there was when VEE read the raw intervals
+            (:meth:`ingest_watermark`): rows of later deliveries are not validated by this run.
+        ran_by : str
+            Who ran it (a user, or ``"vee"``).
+        """
+        meter_id = v.check_id("meter_id", meter_id)
+        lo, hi = _range(start, end)
+        if lo == hi:
+            return
+        if isinstance(batch_watermark, bool) or not isinstance(batch_watermark, int) or batch_watermark < 0:
+            raise ValueError(f"batch_watermark must be a non-negative integer, got {batch_watermark!r}")
+        ran_by = v.check_text("ran_by", ran_by)
+        stamp = _now() if ran_at is None else v.check_utc("ran_at", ran_at)
+        with self._write() as c:
+            self._lock_meter(c, meter_id)
+            c.execute(
+                insert(vee_runs).values(
+                    meter_id=meter_id,
+                    period_start=lo,
+                    period_end=hi,
+                    batch_watermark=batch_watermark,
+                    ran_by=ran_by,
+                    ran_at=stamp,
+                )
+            )
+
+    def ingest_watermark(self) -> int:
+        """The highest ingest batch id so far (0 before any): what a VEE run saw (:meth:`record_vee_run`)."""
+        with self._read() as c:
+            found = c.execute(select(func.max(ingest_batches.c.id))).scalar()
+        return 0 if found is None else int(found)
+
+    def interval_view(
+        self, *, meter_id: int, start: datetime, end: datetime, cumulative: bool = False
+    ) -> IntervalColumns:
+        """
+        The intervals of a meter ending in ``(start, end]``, as billed: the one validated view.
+
+        Bills, exports, the API, the dashboard and the demo read a meter's intervals here and nowhere else.
+
+        Parameters
+        ----------
+        meter_id : int
+            The meter.
+        start, end : datetime
+            Aware; the range ``(start, end]`` of interval ends.
+        cumulative : bool, optional
+            Also give the register at each end (:data:`~meshmeter.intervals.CUMULATIVE_NONE` where none
+            is known, and at estimated intervals).
+
+        Returns
+        -------
+        IntervalColumns
+            At the meter's own interval length, by end. Each interval's value and quality:
+
+            - VEE's validated row where it stored one: an edit (7), an estimate (8, 9) or a questionable
+              value (10);
+            - else the latest raw revision, valid (0) where a VEE run covered it and had seen its delivery
+              (:meth:`record_vee_run`), raw (14) where no VEE run has yet;
+            - intervals with neither are absent (missing).
+        """
+        meter_id = v.check_id("meter_id", meter_id)
+        lo, hi = _range(start, end)
+        lo_s, hi_s = epoch_s(lo), epoch_s(hi)
+        t = validated_intervals
+        with self._read() as c:
+            length = c.execute(select(meters.c.interval_s).where(meters.c.id == meter_id)).scalar()
+            if length is None:
+                raise UnknownMeterError(f"meter_id {meter_id!r} is not a known meter")
+            ends, energy, codes, batch = _main_columns(c, meter_id, lo_s, hi_s, decode=cumulative)
+            r_ends, _, r_energy, r_cum, r_batch = _revision_columns(c, meter_id, lo_s, hi_s)
+            runs = c.execute(
+                select(vee_runs.c.period_start, vee_runs.c.period_end, vee_runs.c.batch_watermark).where(
+                    vee_runs.c.meter_id == meter_id, vee_runs.c.period_end > lo, vee_runs.c.period_start < hi
+                )
+            ).all()
+            query = (
+                select(_epoch_column(t.c.interval_end, self.dialect_name), t.c.energy_wh, t.c.quality)
+                .where(_in_window(t, meter_id, lo, hi))
+                .order_by(t.c.interval_end)
+            )
+            v_ends, v_energy, v_quality = _int_columns(c, query, 3)
+        if r_ends.size:
+            last = np.append(r_ends[1:] != r_ends[:-1], True)  # the latest revision of each end
+            at = np.searchsorted(ends, r_ends[last])
+            energy, batch, codes = energy.copy(), batch.copy(), codes.copy()
+            energy[at], batch[at], codes[at] = r_energy[last], r_batch[last], r_cum[last]
+        quality = np.full(ends.size, int(Quality.RAW), dtype=np.int64)
+        for run_lo, run_hi, watermark in runs:
+            a, b = epoch_s(run_lo), epoch_s(run_hi)
+            quality[(ends > a) & (ends <= b) & (batch <= watermark)] = int(Quality.VALID)
+        if v_ends.size:
+            all_ends = np.union1d(ends, v_ends)
+            if all_ends.size != ends.size:  # VEE filled gaps
+                at = np.searchsorted(all_ends, ends)
+                grown_energy = np.zeros(all_ends.size, dtype=np.int64)
+                grown_quality = np.zeros(all_ends.size, dtype=np.int64)
+                grown_codes = np.full(all_ends.size, CUMULATIVE_NONE, dtype=np.int64)
+                grown_energy[at], grown_quality[at], grown_codes[at] = energy, quality, codes
+                ends, energy, quality, codes = all_ends, grown_energy, grown_quality, grown_codes
+            else:
+                energy, codes = energy.copy(), codes.copy()
+            at = np.searchsorted(ends, v_ends)
+            energy[at], quality[at] = v_energy, v_quality
+            changed = v_quality != int(Quality.VALID)
+            codes[at[changed]] = CUMULATIVE_NONE  # an edit or estimate has no register behind it
+        return IntervalColumns(ends, energy, quality, int(length), codes if cumulative else None)
+
+    # -- saved ingest formats -----------------------------------------------------------------------------
+
+    def save_ingest_format(self, *, name: str, mapping: Mapping[str, Any]) -> bool:
+        """
+        Save an ingest mapping by name, replacing one of the same name; True when it is new.
+
+        The mapping is JSON (``docs/ingest.md``); checking that it is a mapping that can be applied is the
+        ingest's (:mod:`meshmeter.headend`), not the store's.
+        """
+        name = v.check_text("name", name)
+        if not isinstance(mapping, Mapping):
+            raise ValueError(f"mapping must be a JSON object, got {type(mapping).__name__}")
+        document = dict(mapping)
+        stamp = _now()
+        with self._write() as c:
+            found = c.execute(select(ingest_formats.c.name).where(ingest_formats.c.name == name)).first()
+            if found is None:
+                c.execute(
+                    insert(ingest_formats).values(
+                        name=name, mapping=document, created_at=stamp, updated_at=stamp
+                    )
+                )
+                return True
+            c.execute(
+                update(ingest_formats)
+                .where(ingest_formats.c.name == name)
+                .values(mapping=document, updated_at=stamp)
+            )
+            return False
+
+    def get_ingest_format(self, *, name: str) -> dict[str, Any] | None:
+        """The saved ingest mapping of this name, or None."""
+        with self._read() as c:
+            found = c.execute(select(ingest_formats.c.mapping).where(ingest_formats.c.name == name)).scalar()
+        return None if found is None else dict(found)
+
+    def ingest_formats(self) -> dict[str, dict[str, Any]]:
+        """Every saved ingest mapping, by name."""
+        with self._read() as c:
+            rows = c.execute(select(ingest_formats.c.name, ingest_formats.c.mapping).order_by("name")).all()
+        return {r.name: dict(r.mapping) for r in rows}
 
     def interval_edits(self, *, meter_id: int, start: datetime, end: datetime) -> list[IntervalEdit]:
         """The audit of edits and estimates of a meter's intervals with ``start < interval_end <= end``."""

@@ -33,12 +33,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from meshmeter.intervals import CUMULATIVE_NONE, IntervalLength, Quality
 from meshmeter.store.types import UtcDateTime
 
 __all__ = [
     "API_TOKEN_ROLES",
+    "CONSUMPTION_ROLES",
     "CUMULATIVE_NONE",
     "METADATA",
+    "METER_ROLES",
     "QUALITY_CODES",
     "accounts",
     "api_tokens",
@@ -46,6 +49,7 @@ __all__ = [
     "events",
     "frame_audit",
     "ingest_batches",
+    "ingest_formats",
     "interval_edits",
     "mdts",
     "meters",
@@ -58,17 +62,19 @@ __all__ = [
     "sites",
     "tenants",
     "validated_intervals",
+    "vee_runs",
 ]
 
-QUALITY_CODES: dict[int, str] = {
-    0: "valid",
-    7: "edited",
-    8: "estimated using reference day",
-    9: "estimated using linear interpolation",
-    10: "questionable",
-    14: "raw",
-}
-"""ESPI (NAESB REQ.21) ``QualityOfReading`` codes that validated intervals may carry."""
+QUALITY_CODES: dict[int, str] = {int(q): q.text for q in Quality}
+"""ESPI (NAESB REQ.21) ``QualityOfReading`` codes that validated intervals may carry (:class:`Quality`)."""
+
+METER_ROLES: tuple[str, ...] = ("unit", "house", "production", "master")
+"""What a meter measures for its site: a tenant's unit, the house (common areas), production (rooftop
+solar, counted apart from consumption), or the utility's master meter of the building."""
+
+CONSUMPTION_ROLES: tuple[str, ...] = ("unit", "house")
+"""The roles whose energy is the site's consumption: a production meter's is production, and the master
+meter's is the same consumption measured again at the service entrance."""
 
 API_TOKEN_ROLES: tuple[str, ...] = ("admin", "operator", "billing", "read-only")
 """The roles an API token may carry (``docs/api.md``); what each may do is decided by ``meshmeter.api``."""
@@ -114,9 +120,23 @@ meters = Table(
     Column("multiplier", Float, nullable=False, comment="register reading to energy"),
     Column("install_date", Date, nullable=True),
     Column("site_id", _ID, ForeignKey("sites.id"), nullable=True, index=True),
+    Column(
+        "interval_s",
+        Integer,
+        nullable=False,
+        server_default=text("900"),
+        comment="the meter's interval length: 300, 900, 1800 or 3600 s",
+    ),
+    Column(
+        "role", Text, nullable=False, server_default=text("'unit'"), comment="unit, house, production, master"
+    ),
     CheckConstraint("ct_ratio > 0", name="ct_ratio_positive"),
     CheckConstraint("multiplier > 0", name="multiplier_positive"),
+    CheckConstraint(f"interval_s IN ({', '.join(str(int(n)) for n in IntervalLength)})", name="interval_s"),
+    CheckConstraint(f"role IN ({', '.join(repr(r) for r in METER_ROLES)})", name="role"),
 )
+"""Meters (``interval_s`` and ``role`` since schema version 5): a meter's intervals all have its length;
+its role says whether its energy is consumption or production."""
 
 mdts = Table(
     "mdts",
@@ -159,9 +179,6 @@ ingest_batches = Table(
 )
 """What a delivery of raw intervals shares (schema version 3): where it came from and when, stored once
 and referenced by a small id from each of its rows."""
-
-CUMULATIVE_NONE = -1
-"""``raw_intervals.cumulative_wh`` of a row whose source sent no cumulative counter."""
 
 raw_intervals = Table(
     "raw_intervals",
@@ -355,3 +372,34 @@ bills = Table(
 )
 """Tenants' bills with the inputs that produced them (schema version 4): re-billing a stored bill gives it
 exactly (``meshmeter.billing.verify_bill``); one per account, meter, period and tariff."""
+
+vee_runs = Table(
+    "vee_runs",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False),
+    Column("period_start", UtcDateTime, nullable=False),
+    Column("period_end", UtcDateTime, nullable=False),
+    Column("batch_watermark", BigInteger, nullable=False, comment="highest ingest_batches.id VEE had seen"),
+    Column("ran_by", Text, nullable=False),
+    Column("ran_at", UtcDateTime, nullable=False),
+    CheckConstraint("period_end > period_start", name="period"),
+    Index(None, "meter_id", "period_end"),
+)
+"""What VEE has validated (schema version 5): a raw interval of the meter ending in
+``(period_start, period_end]`` and delivered in a batch up to ``batch_watermark`` passed VEE, unless VEE
+stored a validated row for it. The validated view (:meth:`meshmeter.store.Store.interval_view`) reads it so
+that an interval VEE passed is valid (quality 0) with no copy of it stored, and data that arrived after the
+run is shown as raw (14) until VEE runs again."""
+
+ingest_formats = Table(
+    "ingest_formats",
+    METADATA,
+    Column("name", Text, primary_key=True),
+    Column("mapping", _JSON, nullable=False, comment="how to read one billing service's files"),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+"""Saved ingest mappings by name (schema version 5): ``meshmeter ingest --format NAME``,
+``POST /intervals?format=NAME`` and the MQTT ingestor read an operator's own files with them
+(``docs/ingest.md``)."""

@@ -11,17 +11,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import numpy as np
 
 from meshmeter.amr.cit import CitReport, DeviceRow
-from meshmeter.api.intervals import INTERVAL_S, merge_columns
 from meshmeter.catalog.designations import decode_meter
 from meshmeter.headend.alerts import Alert, AlertKind, communication_status
+from meshmeter.intervals import INTERVAL_S, Quality, zone
 from meshmeter.meter.diagnostics import ElementMeasurement, Finding, diagnose
 from meshmeter.meter.display import LcdScreen, lcd_screens
-from meshmeter.store import Event, IntervalEdit, Meter, Site, Store, ValidatedInterval
+from meshmeter.store import CONSUMPTION_ROLES, Event, IntervalEdit, Meter, Site, Store, ValidatedInterval
 
 __all__ = [
     "DIAGNOSIS_EVENT",
@@ -54,16 +51,23 @@ __all__ = [
 ]
 
 QUALITY_NAMES: dict[int, str] = {
-    0: "valid",
-    7: "edited",
-    8: "estimated (reference days)",
-    9: "estimated (linear interpolation)",
-    10: "questionable",
-    14: "raw (not validated)",
+    **{int(q): q.text for q in Quality},
+    int(Quality.ESTIMATED_REFERENCE_DAY): "estimated (reference days)",
+    int(Quality.ESTIMATED_INTERPOLATION): "estimated (linear interpolation)",
+    int(Quality.RAW): "raw (not validated)",
 }
-"""ESPI quality codes as the pages name them (``docs/vee.md``)."""
+"""ESPI quality codes as the pages name them (``docs/vee.md``): :class:`~meshmeter.intervals.Quality`'s
+words, shorter for the estimates."""
 
-FLAGGED_QUALITIES = frozenset({7, 8, 9, 10})
+FLAGGED_QUALITIES = frozenset(
+    int(q)
+    for q in (
+        Quality.EDITED,
+        Quality.ESTIMATED_REFERENCE_DAY,
+        Quality.ESTIMATED_INTERPOLATION,
+        Quality.QUESTIONABLE,
+    )
+)
 """Validated intervals the VEE page lists: edited, estimated or questionable."""
 
 DIAGNOSIS_EVENT = "element_measurements"
@@ -85,8 +89,8 @@ def site_zone(site: Site | None) -> tzinfo:
     if site is None:
         return UTC
     try:
-        return ZoneInfo(site.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
+        return zone(site.timezone)
+    except ValueError:
         return UTC
 
 
@@ -166,17 +170,20 @@ class SiteOverview:
     month_start: datetime
     meters: list[MeterRow]
     today_wh: int
+    """Consumption of the local day so far: unit and house meters, never production. [Wh]"""
     month_wh: int
+    """Consumption of the local month so far. [Wh]"""
+    production_today_wh: int = 0
+    """Production (solar meters) of the local day so far. [Wh]"""
+    production_month_wh: int = 0
+    """Production of the local month so far. [Wh]"""
 
 
 def energy_between(store: Store, meter_id: int, start: datetime, end: datetime) -> int:
-    """Energy of the intervals ending in ``(start, end]``: validated where VEE made them, else raw. [Wh]"""
+    """Energy of the intervals ending in ``(start, end]`` in the validated view, raw ones too. [Wh]"""
     if end <= start:
         return 0
-    raw = store.raw_interval_columns(meter_id=meter_id, start=start, end=end)
-    validated = store.validated_interval_columns(meter_id=meter_id, start=start, end=end)
-    _ends, energy, _quality = merge_columns(*raw, *validated)
-    return int(np.sum(energy))
+    return store.interval_view(meter_id=meter_id, start=start, end=end).total_wh
 
 
 def meter_reading(store: Store, meter: Meter, last: datetime | None) -> int | None:
@@ -250,8 +257,10 @@ def site_overview(store: Store, *, now: datetime, alerts: Sequence[Alert]) -> li
                 day_start=day_start,
                 month_start=month_start,
                 meters=rows,
-                today_wh=sum(r.today_wh for r in rows),
-                month_wh=sum(r.month_wh for r in rows),
+                today_wh=sum(r.today_wh for r in rows if r.meter.role in CONSUMPTION_ROLES),
+                month_wh=sum(r.month_wh for r in rows if r.meter.role in CONSUMPTION_ROLES),
+                production_today_wh=sum(r.today_wh for r in rows if r.meter.role == "production"),
+                production_month_wh=sum(r.month_wh for r in rows if r.meter.role == "production"),
             )
         )
     return out

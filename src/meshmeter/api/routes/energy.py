@@ -41,8 +41,8 @@ from meshmeter.billing.energy import (
     monthly_consumption,
     top_consumers,
 )
-from meshmeter.billing.engine import BILLED_QUALITIES
-from meshmeter.store import Store
+from meshmeter.intervals import BILLED_QUALITIES
+from meshmeter.store import CONSUMPTION_ROLES, Store
 
 __all__ = [
     "ComparisonPublic",
@@ -104,7 +104,8 @@ def _scope(store: Store, site_id: int | None, tenant_id: int | None, tz: str | N
         site = store.get_site(site_id=site_id) if site_id > 0 else None
         if site is None:
             raise Problem(404, f"no site has id {site_id}")
-        meters = store.meters(site_id=site.id)
+        # the site's consumption: its unit and house meters, never production (or the master meter again)
+        meters = [m for m in store.meters(site_id=site.id) if m.role in CONSUMPTION_ROLES]
         units: dict[int, list[str]] = {}
         for meter in meters:
             units[meter.id] = sorted({a.unit for a in store.accounts(meter_id=meter.id)})
@@ -180,7 +181,8 @@ def _columns(store: Store, part: _Part, lo: datetime, hi: datetime) -> tuple[Int
     if b <= a:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty, empty
-    return store.validated_interval_columns(meter_id=part.meter_id, start=a, end=b)
+    view = store.interval_view(meter_id=part.meter_id, start=a, end=b)
+    return view.interval_end_s, view.energy_wh, view.quality
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ from meshmeter.api.intervals import (
     boundaries,
     columns_to_csv,
     columns_to_json,
-    merge_columns,
     parse_instant,
     parse_timezone,
 )
@@ -28,6 +27,7 @@ from meshmeter.api.models import (
 )
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
+from meshmeter.intervals import INTERVAL_S
 from meshmeter.store import Meter, Store
 
 router = APIRouter(prefix="/meters", tags=["meters"])
@@ -111,9 +111,11 @@ def get_intervals(
 
     Buckets follow the wall clock of ``tz``: days end at local midnight (a spring-forward day spans
     92 quarter-hours, a fall-back day 100: see ``expected``), months at local midnight on the 1st.
-    ``start`` and ``end`` must lie on bucket boundaries. Each 15-minute interval is the validated one
-    where VEE has made it, else the latest raw revision (quality 14); a bucket carries the least trusted
-    quality of its intervals and ``count`` of the ``expected`` intervals. Empty buckets have
+    ``start`` and ``end`` must lie on bucket boundaries. The intervals are the validated view: VEE's
+    edit or estimate where it made one, else the latest raw value, valid (0) where VEE passed it and raw
+    (14) where VEE has not run yet; a bucket carries the least trusted quality of its intervals and
+    ``count`` of the ``expected`` intervals at the meter's own length (an hourly meter has 24 a day and
+    cannot be asked for 15-minute buckets). Empty buckets have
     ``energy_wh`` null. At most 372 days at 15 minutes or hourly, 1116 days daily or monthly.
     """
     try:
@@ -124,10 +126,17 @@ def get_intervals(
     except ValueError as exc:
         raise Problem(400, str(exc)) from None
     meter = _meter(store, serial)
+    if resolution is Resolution.QUARTER_HOUR and meter.interval_s > INTERVAL_S:
+        raise Problem(
+            400,
+            f"meter {meter.serial} has {meter.interval_s // 60}-minute intervals: ask for resolution hourly, "
+            "daily or monthly (nothing finer than a meter's own intervals is invented)",
+        )
     # Columns (numpy arrays), not an object per interval: a year of quarter-hours is 35,136 of them.
-    raw = store.raw_interval_columns(meter_id=meter.id, start=lo, end=hi)
-    validated = store.validated_interval_columns(meter_id=meter.id, start=lo, end=hi)
-    buckets = aggregate_columns(*merge_columns(*raw, *validated), bounds)
+    view = store.interval_view(meter_id=meter.id, start=lo, end=hi)
+    buckets = aggregate_columns(
+        view.interval_end_s, view.energy_wh, view.quality, bounds, interval_s=view.interval_s
+    )
     if format is Format.CSV:
         filename = f"{meter.serial}_{resolution.value}_{lo:%Y%m%dT%H%MZ}_{hi:%Y%m%dT%H%MZ}.csv"
         return Response(

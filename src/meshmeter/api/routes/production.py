@@ -137,7 +137,8 @@ def get_production(
             raise Problem(400, f"meter {serial!r} has no site: give tz (an IANA time zone)")
         timezone = site.timezone
     start, end = month_period(year, mon, timezone)
-    ends, energy, quality = store.validated_interval_columns(meter_id=meter.id, start=start, end=end)
+    view = store.interval_view(meter_id=meter.id, start=start, end=end)
+    ends, energy, quality = view.interval_end_s, view.energy_wh, view.quality
     report = production_report(serial, ends, energy, quality, year=year, month=mon, timezone=timezone)
     name = f"{year:04d}-{mon:02d}"
     safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in serial)
