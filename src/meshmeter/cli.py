@@ -21,7 +21,7 @@ from meshmeter import __version__
 from meshmeter.amr.network import Outage, RepeaterFailure
 from meshmeter.catalog import decode
 from meshmeter.errors import MeshmeterError
-from meshmeter.intervals import Quality
+from meshmeter.intervals import IntervalLength, Quality
 from meshmeter.meter.installation import ElementWiring, Service, phase_deg_from_pf
 from meshmeter.meter.twin import Meter, SteadyCondition, SteadyResult
 
@@ -783,11 +783,16 @@ def meter_add(
     mdt_eui64: Annotated[str | None, typer.Option(help="EUI-64 of its MDT, 16 hex digits.")] = None,
     mdt_kit: Annotated[str, typer.Option(help="The MDT's kit (manual §2.4).")] = "MMSMT-C02",
     mdt_key: Annotated[str | None, typer.Option(help="The MDT's AES-128 key, 32 hex digits.")] = None,
+    interval: Annotated[
+        int, typer.Option(help="Minutes per interval of the meter's data: 5, 15 (the MDT's), 30 or 60.")
+    ] = 15,
+    role: Annotated[str, typer.Option(help="unit, house, production (solar) or master.")] = "unit",
     database: DatabaseOption = None,
 ) -> None:
     """Register a meter (its CT ratio from the designation) and, optionally, its MDT; prints the meter id.
 
     Example: meshmeter meter add --serial MM00000001 --site-id 1
+    Example: meshmeter meter add --serial UTIL-7 --site-id 1 --interval 60 --role master
     """
     from meshmeter.catalog import decode_meter
     from meshmeter.store import Store
@@ -809,6 +814,8 @@ def meter_add(
                 ct_ratio=spec.ct_ratio,
                 multiplier=multiplier,
                 site_id=site_id,
+                interval_s=IntervalLength.of(interval * 60, name="--interval (minutes)"),
+                role=role,
             )
             if eui is not None and key is not None:
                 store.create_mdt(eui64=eui, kit=mdt_kit, key=key, meter_id=meter.id)

@@ -1,0 +1,179 @@
+"""One pipeline from every door (issue 11): an operator's own data in, VEE, then bills, exports and the API.
+
+Each test drives the program as its users do: the ``meshmeter`` commands with their flags on a database
+file (and on PostgreSQL where its URL is set), and the HTTP API with a token. The failures the issue
+reproduced are kept here:
+
+- ``meshmeter ingest own.csv`` → ``meshmeter vee`` ("valid: 2976") → ``meshmeter bill`` refused with
+  "has no validated intervals in the period; run meshmeter vee" (also ``--mode maryland``);
+- after VEE passed every interval, the API said quality 14 and the CSV export 0;
+- the overview's "this month" added the solar meter's production to the building's consumption.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from meshmeter.api import Settings, create_app
+from meshmeter.cli import app
+from meshmeter.store import Store
+from tests.api.conftest import TestClient
+from tests.store.conftest import postgres_schema_url  # noqa: F401 (a fixture, used by name)
+
+runner = CliRunner()
+ENV = {"COLUMNS": "120", "NO_COLOR": "1", "TERM": "dumb"}
+LA = "America/Los_Angeles"
+JULY_START = datetime(2026, 7, 1, 7, tzinfo=UTC)  # local midnight in Los Angeles (PDT)
+JULY_INTERVALS = 2976  # 31 days of 96 quarter-hours
+JULY = ["--start", "2026-07-01", "--end", "2026-08-01"]
+
+
+def run(*args: str, ok: bool = True):
+    result = runner.invoke(app, list(args), env=ENV)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param("postgresql", marks=pytest.mark.postgres),
+    ]
+)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database URL for the commands: a SQLite file, or a fresh schema of the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'pipeline.sqlite'}"
+    url = request.getfixturevalue("postgres_schema_url")  # a private schema of the test server
+    return str(url.render_as_string(hide_password=False))
+
+
+def operator_csv(path: Path, *, meter: str, wh: int = 125) -> Path:
+    """An operator's own file in meshmeter's plain CSV (``docs/ingest.md``): a month of quarter-hours."""
+    lines = ["meter,interval_end,energy_wh"]
+    t = JULY_START
+    for k in range(JULY_INTERVALS):
+        t += timedelta(minutes=15)
+        lines.append(f"{meter},{t.isoformat().replace('+00:00', 'Z')},{wh + (k % 4)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def july_energy_wh(wh: int = 125) -> int:
+    return sum(wh + (k % 4) for k in range(JULY_INTERVALS))
+
+
+def make_site(database: str, tmp_path: Path, *serials: str) -> None:
+    site_id = run(
+        "site", "add", "--name", "Own Court", "--timezone", LA, "--database", database
+    ).output.strip()
+    for serial in serials:
+        run("meter", "add", "--serial", serial, "--site-id", site_id, "--database", database)
+
+
+def test_own_csv_then_vee_then_bill_from_the_store(database: str, tmp_path: Path) -> None:
+    """The issue's first failure, step by step as the operator typed it."""
+    make_site(database, tmp_path, "M1")
+    run("ingest", str(operator_csv(tmp_path / "own.csv", meter="M1")), "--database", database)
+    refused = run("bill", "--tariff", "example:tiered-flat-example", "--meter", "M1", *JULY, "--database",
+                  database, ok=False)  # fmt: skip
+    # before VEE nothing is billable, and the error says why and what to do
+    assert refused.exit_code == 2
+    assert "no validated intervals" in refused.output
+    assert f"{JULY_INTERVALS} of them not yet validated" in refused.output
+    vee = run("vee", "--meter", "M1", "--start", "2026-07-01T07:00Z", "--end", "2026-08-01T07:00Z",
+              "--json", "--database", database)  # fmt: skip
+    assert json.loads(vee.output)["valid"] == JULY_INTERVALS
+    bill = run("bill", "--tariff", "example:tiered-flat-example", "--meter", "M1", *JULY, "--json",
+               "--database", database)  # fmt: skip
+    doc = json.loads(bill.output)
+    assert doc["energy_wh"] == july_energy_wh()
+    assert doc["estimated_wh"] == 0
+
+
+def test_own_csv_then_vee_then_maryland_site_bill(database: str, tmp_path: Path) -> None:
+    make_site(database, tmp_path, "M1", "M2")
+    with Store(database) as store:
+        for serial in ("M1", "M2"):
+            meter = store.get_meter(serial=serial)
+            assert meter is not None
+            tenant = store.create_tenant(name=f"Tenant of {serial}")
+            store.create_account(tenant_id=tenant.id, meter_id=meter.id, unit=serial, move_in=JULY_START)
+    for serial, wh in (("M1", 125), ("M2", 375)):
+        run(
+            "ingest",
+            str(operator_csv(tmp_path / f"{serial}.csv", meter=serial, wh=wh)),
+            "--database",
+            database,
+        )
+        run("vee", "--meter", serial, "--start", "2026-07-01T07:00Z", "--end", "2026-08-01T07:00Z",
+            "--database", database)  # fmt: skip
+    result = run("bill", "--mode", "maryland", "--site", "Own Court", "--master-total", "1000.00", *JULY,
+                 "--json", "--database", database)  # fmt: skip
+    doc = json.loads(result.stdout)
+    assert doc["energy_wh"] == july_energy_wh(125) + july_energy_wh(375)
+    assert sorted(b["energy_wh"] for b in doc["bills"]) == [july_energy_wh(125), july_energy_wh(375)]
+    assert sum(int(b["printed_total"].replace(".", "")) for b in doc["bills"]) == 100_000
+
+
+def test_the_api_and_the_export_give_one_quality_before_and_after_vee(tmp_path: Path) -> None:
+    """The issue's second failure: after VEE passed everything, the API said 14 and the export 0."""
+    database = f"sqlite:///{tmp_path / 'q.sqlite'}"
+    make_site(database, tmp_path, "M1")
+    run("ingest", str(operator_csv(tmp_path / "own.csv", meter="M1")), "--database", database)
+
+    def qualities() -> tuple[set[str], set[int]]:
+        exported = run("export", "--meter", "M1", "--start", "2026-07-01T07:00Z",
+                       "--end", "2026-08-01T07:00Z", "--database", database).output  # fmt: skip
+        from_export = {row["quality"] for row in csv.DictReader(io.StringIO(exported))}
+        with Store(database) as store:
+            _, token = store.create_api_token(role="read-only", label="test")
+            client = TestClient(create_app(store, Settings(environment="development")))
+            answer = client.get(
+                "/meters/M1/intervals",
+                params={"start": "2026-07-01T07:00Z", "end": "2026-08-01T07:00Z"},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert answer.status_code == 200, answer.text
+        return from_export, {b["quality"] for b in answer.json()["data"]}
+
+    assert qualities() == ({"14"}, {14})  # received, not yet validated: raw at both doors
+    run(
+        "vee",
+        "--meter",
+        "M1",
+        "--start",
+        "2026-07-01T07:00Z",
+        "--end",
+        "2026-08-01T07:00Z",
+        "--database",
+        database,
+    )
+    assert qualities() == ({"0"}, {0})  # passed by VEE: valid at both doors
+
+
+def test_late_data_after_vee_is_raw_until_vee_runs_again(tmp_path: Path) -> None:
+    """A revision that arrives after VEE ran is not called valid by that run."""
+    with Store(f"sqlite:///{tmp_path / 'late.sqlite'}") as store:
+        meter = store.create_meter(serial="M1", designation="MM-D1202001-T-SCC", ct_ratio=2000)
+        ends = [JULY_START + timedelta(minutes=15 * k) for k in range(1, 97)]
+        store.insert_raw_intervals(meter_id=meter.id, rows=[(e, 100) for e in ends], source="csv")
+        from meshmeter.headend.vee import run_vee
+
+        run_vee(store, meter_id=meter.id, start=JULY_START, end=ends[-1], timezone=LA)
+        store.insert_raw_intervals(meter_id=meter.id, rows=[(ends[10], 120)], source="csv-corrected")
+        view = store.interval_view(meter_id=meter.id, start=JULY_START, end=ends[-1])
+        assert view.energy_wh[10] == 120
+        assert int(view.quality[10]) == 14
+        assert set(view.quality[:10].tolist()) == {0}
+        run_vee(store, meter_id=meter.id, start=JULY_START, end=ends[-1], timezone=LA)
+        view = store.interval_view(meter_id=meter.id, start=JULY_START, end=ends[-1])
+        assert (int(view.energy_wh[10]), int(view.quality[10])) == (120, 0)
