@@ -102,3 +102,27 @@ class TariffError(MeshmeterError, ValueError):
 
 class BillMismatchError(MeshmeterError):
     """A bill that its own recorded inputs do not reproduce (``docs/billing.md``)."""
+
+
+class NotFoundError(MeshmeterError, ValueError):
+    """Something named that the store does not hold: a meter, a site, a saved format (``what`` says which).
+
+    Parameters
+    ----------
+    what : str
+        The kind of thing (``"meter"``, ``"site"``).
+    name : str
+        How it was named.
+    hint : str, optional
+        How to make it, for people.
+    """
+
+    def __init__(self, what: str, name: object, hint: str = "") -> None:
+        self.what = what
+        self.name = name
+        suffix = f" ({hint})" if hint else ""
+        super().__init__(f"{what} {name!r} is not in the store{suffix}")
+
+
+class NothingToBillError(MeshmeterError, ValueError):
+    """A bill asked for where no interval of the period is billable yet (none validated): run VEE first."""

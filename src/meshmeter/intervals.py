@@ -35,8 +35,10 @@ __all__ = [
     "IntervalColumns",
     "IntervalLength",
     "Quality",
+    "check_interval_s",
     "check_on_grid",
     "floor_to_grid",
+    "rollup",
     "worst_quality",
     "zone",
 ]
@@ -181,6 +183,28 @@ def zone(timezone: object, *, name: str = "timezone") -> ZoneInfo:
     raise ValueError(f"{name} must be an IANA time zone name such as America/Los_Angeles, got {timezone!r}")
 
 
+def check_interval_s(interval_s: object, name: str = "interval_s") -> int:
+    """
+    An interval length given as a number, checked: one of 300, 900, 1800 or 3600 s.
+
+    Where people type a length (``"15min"``, ``"1h"``) read it with :meth:`IntervalLength.of`; this one
+    takes only integers (no text, no float, no bool), for functions' arguments.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the value when it is not one of the lengths.
+    """
+    if isinstance(interval_s, bool) or not isinstance(interval_s, int | np.integer):
+        allowed = ", ".join(str(int(n)) for n in IntervalLength)
+        raise ValueError(f"{name} must be one of {allowed} seconds, got {interval_s!r}")
+    try:
+        return int(IntervalLength(int(interval_s)))
+    except ValueError:
+        allowed = ", ".join(str(int(n)) for n in IntervalLength)
+        raise ValueError(f"{name} must be one of {allowed} seconds, got {interval_s!r}") from None
+
+
 def floor_to_grid(when: datetime, interval_s: int = INTERVAL_S) -> datetime:
     """The last interval end at or before ``when`` (aware), on the ``interval_s`` grid, in UTC."""
     if not isinstance(when, datetime) or when.utcoffset() is None:
@@ -293,3 +317,47 @@ class IntervalColumns:
                 self.interval_end_s.tolist(), self.energy_wh.tolist(), self.quality.tolist(), strict=True
             )
         ]
+
+
+def rollup(columns: IntervalColumns, interval_s: int) -> IntervalColumns:
+    """
+    Intervals summed exactly into a coarser length: 15-minute data as hourly, say.
+
+    Parameters
+    ----------
+    columns : IntervalColumns
+        One meter's intervals, on their own grid.
+    interval_s : int
+        The coarser length, a multiple of ``columns.interval_s`` (:class:`IntervalLength`). [s]
+
+    Returns
+    -------
+    IntervalColumns
+        One interval per coarse interval that holds any: the sum of its intervals, and the least trusted
+        quality of them (:data:`QUALITY_RANK`). A coarse interval with some of its intervals absent is
+        raw (14): its sum is what was received, not its energy, so it is never billed as whole.
+
+    Notes
+    -----
+    Nothing is invented: a rollup to a coarser length is exact, and there is none to a finer one.
+    """
+    length = int(IntervalLength.of(interval_s))
+    if length % columns.interval_s:
+        raise ValueError(
+            f"interval_s must be a multiple of the data's {columns.interval_s} s, got {interval_s!r}"
+        )
+    if length == columns.interval_s or len(columns) == 0:
+        return IntervalColumns(
+            columns.interval_end_s, columns.energy_wh, columns.quality, length, columns.cumulative_wh
+        )
+    coarse = -(-columns.interval_end_s // length) * length  # the coarse interval each one falls in
+    first = np.flatnonzero(np.append(True, coarse[1:] != coarse[:-1]))
+    ends = coarse[first]
+    energy = np.add.reduceat(columns.energy_wh, first)
+    rank = np.array([QUALITY_RANK.get(int(q), len(QUALITY_RANK)) for q in columns.quality], dtype=np.int64)
+    worst = np.maximum.reduceat(rank, first)
+    by_rank = {r: c for c, r in QUALITY_RANK.items()}
+    quality = np.array([by_rank.get(int(r), int(Quality.QUESTIONABLE)) for r in worst], dtype=np.int64)
+    count = np.diff(np.append(first, coarse.size))
+    quality[count < length // columns.interval_s] = int(Quality.RAW)
+    return IntervalColumns(ends, energy, quality, length)

@@ -15,6 +15,7 @@ from typing import Final
 import numpy.typing as npt
 
 from meshmeter.billing.bill import Bill, LineItem
+from meshmeter.billing.calendar import INTERVAL_S
 from meshmeter.billing.engine import Tenant, bill_meters
 from meshmeter.billing.tariff import parse_tariff
 
@@ -89,6 +90,7 @@ def maryland_bills(
     meters: Sequence[str],
     admin_fee: Decimal,
     tenants: Sequence[Tenant | None] | None = None,
+    interval_s: int = INTERVAL_S,
 ) -> list[Bill]:
     """
     Share a master bill among units by their billed kWh, and add a per-unit administrative fee.
@@ -111,6 +113,8 @@ def maryland_bills(
         Administrative fee per unit bill, whole cents, non-negative. [USD]
     tenants : sequence of Tenant or None, optional
         Each unit's tenant.
+    interval_s : int
+        Length of every unit's intervals: 300, 900 (default), 1800 or 3600. [s]
 
     Returns
     -------
@@ -130,6 +134,7 @@ def maryland_bills(
         timezone=timezone,
         meters=meters,
         tenants=tenants,
+        interval_s=interval_s,
     )
     units = [b.energy_wh for b in counted]
     shares = allocate_cents(master_total, units)

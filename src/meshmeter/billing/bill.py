@@ -22,6 +22,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
+from meshmeter.billing.calendar import INTERVAL_S
+
 __all__ = [
     "CENT",
     "ENGINE_VERSION",
@@ -31,6 +33,7 @@ __all__ = [
     "bill_to_json",
     "bill_to_pdf",
     "bills_to_csv",
+    "demand_name",
     "interval_digest",
     "printed",
 ]
@@ -46,6 +49,16 @@ ENGINE_VERSION: Final = "meshmeter-billing/1"
 def printed(amount: Decimal) -> Decimal:
     """An amount as printed on a bill: to the cent, half up. [USD]"""
     return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def demand_name(interval_s: int) -> str:
+    """
+    How a bill names the block demand of intervals of ``interval_s``: ``"15-min"``, ``"hourly"`` ...
+
+    The engine's demand is an interval's energy over its length, so the meter's interval length is the
+    demand interval: with hourly data it is an hourly demand, and the bill says so. [s]
+    """
+    return "hourly" if interval_s == 3600 else f"{interval_s // 60}-min"
 
 
 def interval_digest(interval_end_s: IntArray, energy_wh: IntArray, quality: IntArray) -> str:
@@ -154,7 +167,8 @@ class Bill:
     tier_limits_wh : tuple of int
         Upper limit of each tier but the last over the service (the first is the baseline allowance). [Wh]
     max_demand_kw : Decimal or None
-        Highest 15-minute demand in service (interval energy / 0.25 h). [kW]
+        Highest block demand in service: interval energy / interval length (``interval_s / 3600`` h), a
+        15-minute demand for the default length, an hourly one for hourly data. [kW]
     estimated_wh : int
         Billed energy that was estimated (quality 8 or 9). [Wh]
     estimated_intervals : int
@@ -171,6 +185,9 @@ class Bill:
         the bill exactly (:func:`meshmeter.billing.verify_bill`).
     interval_columns : tuple of ndarray
         ``(interval_end_s, energy_wh, quality)`` of the meter over the billing period's grid.
+    interval_s : int
+        Length of each of the meter's intervals (900 unless the meter has another): the grid of
+        :attr:`interval_columns` and the demand interval of :attr:`max_demand_kw`. [s]
     """
 
     account: str
@@ -196,6 +213,7 @@ class Bill:
     lines: tuple[LineItem, ...]
     inputs: dict[str, Any] = field(repr=False)
     interval_columns: tuple[IntArray, IntArray, IntArray] = field(repr=False, compare=False)
+    interval_s: int = INTERVAL_S
 
     @property
     def total(self) -> Decimal:
@@ -341,6 +359,7 @@ def _context(bill: Bill) -> dict[str, Any]:
         "opening": None if bill.opening_read_wh is None else kwh(bill.opening_read_wh),
         "closing": None if bill.closing_read_wh is None else kwh(bill.closing_read_wh),
         "max_demand": None if bill.max_demand_kw is None else f"{bill.max_demand_kw:.3f}",
+        "max_demand_label": f"Maximum {demand_name(bill.interval_s)} demand",
         "total": f"{bill.printed_total:,.2f}",
         "generated": datetime.now(UTC).strftime("%Y-%m-%d"),
         "tariff_sha256": bill.inputs.get("tariff_sha256", ""),
@@ -390,7 +409,7 @@ def bill_to_pdf(bill: Bill) -> bytes:
     if ctx["baseline_kwh"] is not None:
         facts.append(("Baseline allowance", f"{ctx['baseline_kwh']} kWh"))
     if ctx["max_demand"] is not None:
-        facts.append(("Maximum 15-min demand", f"{ctx['max_demand']} kW"))
+        facts.append((ctx["max_demand_label"], f"{ctx['max_demand']} kW"))
     for label, value in facts:
         pdf.cell(50, 6, _latin1(label))
         pdf.cell(0, 6, _latin1(value), new_x="LMARGIN", new_y="NEXT")

@@ -1,10 +1,13 @@
-"""Tariff calendars: the local hour, month and day type of each 15-minute interval (``docs/billing.md``).
+"""Tariff calendars: the local hour, month and day type of each interval (``docs/billing.md``).
 
-An interval is named by its end and covers ``(interval_end - 900 s, interval_end]``; it takes the tariff
-period of its **start instant** in local time (the hour the whole interval lies in: the interval ending at
-16:00 is the last of the 15:00 hour, not peak at 16:00). Local time comes from :mod:`zoneinfo`, so a DST
-change day has 92 or 100 intervals and its repeated or skipped hour is billed by the clock on the wall.
-Holidays come from the ``holidays`` package with the tariff's rules and are billed on the weekend schedule.
+A meter's intervals all have its length ``interval_s``: 300, 900 (the Mini Meter's 15 minutes, the
+default), 1800 or 3600 s. An interval is named by its end and covers ``(interval_end - interval_s,
+interval_end]``; it takes the tariff period of its **start instant** in local time (the hour the whole
+interval lies in, as every length divides an hour: the 15-minute interval ending at 16:00 is the last of
+the 15:00 hour, and so is the hourly one, not peak at 16:00). Local time comes from :mod:`zoneinfo`, so a
+DST change day has 92 or 100 15-minute intervals (23 or 25 hourly ones) and its repeated or skipped hour
+is billed by the clock on the wall. Holidays come from the ``holidays`` package with the tariff's rules and
+are billed on the weekend schedule.
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
 from meshmeter.billing.tariff import HolidayRules
+from meshmeter.intervals import INTERVAL_S, check_interval_s, zone
 
 __all__ = [
     "DAY_HOLIDAY",
@@ -26,6 +30,8 @@ __all__ = [
     "DAY_WEEKEND",
     "INTERVAL_S",
     "LocalCalendar",
+    "check_interval_s",
+    "grid_name",
     "holiday_dates",
     "interval_grid",
     "local_calendar",
@@ -35,8 +41,6 @@ __all__ = [
 
 IntArray = npt.NDArray[np.int64]
 
-INTERVAL_S: Final = 900
-"""Length of a billing interval, 15 minutes (manual §2.6: kWh time-stamped in 15-minute intervals). [s]"""
 
 DAY_WEEKDAY: Final = 0
 DAY_WEEKEND: Final = 1
@@ -45,16 +49,9 @@ DAY_HOLIDAY: Final = 2
 _DAY_S: Final = 86_400
 
 
-def zone(timezone: str) -> ZoneInfo:
-    """The IANA time zone ``timezone``; ``ValueError`` naming ``timezone`` when it is unknown."""
-    if not isinstance(timezone, str) or not timezone:
-        raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}")
-    try:
-        return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"timezone must be an IANA time zone name such as America/Los_Angeles, got {timezone!r}"
-        ) from None
+def grid_name(interval_s: int) -> str:
+    """How errors name a length's grid: ``"15-minute"``, ``"60-minute"``."""
+    return f"{interval_s // 60}-minute"
 
 
 def _utc(name: str, value: datetime) -> datetime:
@@ -63,29 +60,34 @@ def _utc(name: str, value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-def interval_grid(start: datetime, end: datetime) -> IntArray:
+def interval_grid(start: datetime, end: datetime, *, interval_s: int = INTERVAL_S) -> IntArray:
     """
-    The ends of the 15-minute intervals of a billing period ``(start, end]``.
+    The ends of the intervals of a billing period ``(start, end]`` at one interval length.
 
     Parameters
     ----------
     start, end : datetime
-        Timezone-aware bounds on the 15-minute grid; ``start`` is excluded, ``end`` included.
+        Timezone-aware bounds on the grid of ``interval_s`` (UTC seconds divisible by it); ``start`` is
+        excluded, ``end`` included.
+    interval_s : int
+        Length of each interval: 300, 900 (default), 1800 or 3600. [s]
 
     Returns
     -------
     interval_end_s : ndarray of int64
-        Interval ends, seconds since the Unix epoch, UTC. [s]
+        Interval ends, seconds since the Unix epoch, UTC: a DST change day in local time has 23 or 25
+        hourly ones. [s]
     """
+    step = check_interval_s(interval_s)
     t0 = int(_utc("start", start).timestamp())
     t1 = int(_utc("end", end).timestamp())
-    if t0 % INTERVAL_S:
-        raise ValueError(f"start must be on the 15-minute grid, got {start.isoformat()}")
-    if t1 % INTERVAL_S:
-        raise ValueError(f"end must be on the 15-minute grid, got {end.isoformat()}")
+    if t0 % step:
+        raise ValueError(f"start must be on the {grid_name(step)} grid, got {start.isoformat()}")
+    if t1 % step:
+        raise ValueError(f"end must be on the {grid_name(step)} grid, got {end.isoformat()}")
     if t1 <= t0:
         raise ValueError(f"end must be after start, got start={start.isoformat()} end={end.isoformat()}")
-    return np.arange(t0 + INTERVAL_S, t1 + 1, INTERVAL_S, dtype=np.int64)
+    return np.arange(t0 + step, t1 + 1, step, dtype=np.int64)
 
 
 def holiday_dates(rules: HolidayRules | None, years: Iterable[int]) -> frozenset[date]:
@@ -126,7 +128,7 @@ def holiday_dates(rules: HolidayRules | None, years: Iterable[int]) -> frozenset
 @dataclass(frozen=True)
 class LocalCalendar:
     """
-    The local calendar of a grid of 15-minute intervals, each taken at its start instant.
+    The local calendar of a grid of intervals of one length, each taken at its start instant.
 
     Attributes
     ----------
@@ -143,9 +145,13 @@ class LocalCalendar:
     month_key : ndarray of int64
         ``year * 12 + month - 1`` of the local date: one value per calendar month.
     intervals_in_day : ndarray of int64
-        Number of intervals in the interval's whole local day: 96, or 92 / 100 on a DST change day. [1]
+        Number of intervals of the grid's length that start in the interval's whole local day: 96, or
+        92 / 100 on a DST change day, for 15 minutes; 24, or 23 / 25, for an hour. [1]
     intervals_in_month : ndarray of int64
-        Number of intervals in the interval's whole local calendar month. [1]
+        Number of intervals of the grid's length that start in the interval's whole local calendar
+        month. [1]
+    interval_s : int
+        Length of each interval. [s]
     """
 
     interval_end_s: IntArray
@@ -156,34 +162,51 @@ class LocalCalendar:
     month_key: IntArray
     intervals_in_day: IntArray
     intervals_in_month: IntArray
+    interval_s: int = INTERVAL_S
 
 
 def _midnight_s(day: date, tz: ZoneInfo) -> int:
     return int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp())
 
 
-def local_calendar(interval_end_s: IntArray, timezone: str, holidays: HolidayRules | None) -> LocalCalendar:
+def _starts_between(t0: int, t1: int, step: int) -> int:
+    """How many grid instants (multiples of ``step``) lie in ``[t0, t1)``: the intervals starting there."""
+    return -(-t1 // step) - -(-t0 // step)
+
+
+def local_calendar(
+    interval_end_s: IntArray,
+    timezone: str,
+    holidays: HolidayRules | None,
+    *,
+    interval_s: int = INTERVAL_S,
+) -> LocalCalendar:
     """
     Local month, hour and day type of each interval, at its start instant (``docs/billing.md``).
 
     Parameters
     ----------
     interval_end_s : array-like of int
-        Interval ends, seconds since the Unix epoch, on the 15-minute grid. [s]
+        Interval ends, seconds since the Unix epoch, on the grid of ``interval_s``. [s]
     timezone : str
         IANA time zone of the tariff's local time.
     holidays : HolidayRules or None
         Holidays billed on the weekend schedule.
+    interval_s : int
+        Length of each interval: 300, 900 (default), 1800 or 3600. An interval covers
+        ``(end - interval_s, end]`` and takes the local calendar of its start instant; the counts per day
+        and month are of intervals of this length. [s]
 
     Returns
     -------
     LocalCalendar
     """
+    step = check_interval_s(interval_s)
     tz = zone(timezone)
     ends = np.asarray(interval_end_s, dtype=np.int64)
     if ends.ndim != 1:
         raise ValueError(f"interval_end_s must be one-dimensional, got shape {ends.shape}")
-    starts = ends - INTERVAL_S
+    starts = ends - step
     # The UTC offset changes only at a DST transition: take it once per UTC hour, then index.
     if starts.size:
         hour0 = int(starts.min()) // 3600
@@ -212,17 +235,18 @@ def local_calendar(interval_end_s: IntArray, timezone: str, holidays: HolidayRul
         off = holiday_dates(holidays, years)
         holiday_days = np.array([d.toordinal() - epoch_ordinal for d in off], dtype=np.int64)
         day_type[np.isin(day_num, holiday_days)] = DAY_HOLIDAY
-    # Whole local days and months, DST included, from their local midnights.
+    # Whole local days and months, DST included, from their local midnights: the grid instants from one
+    # midnight (included) to the next (excluded) start the intervals of that day or month.
     per_day: dict[int, int] = {}
     for d in unique_days.tolist():
         first = date.fromordinal(d + epoch_ordinal)
-        per_day[d] = (_midnight_s(first + timedelta(days=1), tz) - _midnight_s(first, tz)) // INTERVAL_S
+        per_day[d] = _starts_between(_midnight_s(first, tz), _midnight_s(first + timedelta(days=1), tz), step)
     per_month: dict[int, int] = {}
     for k in np.unique(month_key).tolist():
         y, m = divmod(k, 12)
         first = date(y, m + 1, 1)
         nxt = date(y + 1, 1, 1) if m == 11 else date(y, m + 2, 1)
-        per_month[k] = (_midnight_s(nxt, tz) - _midnight_s(first, tz)) // INTERVAL_S
+        per_month[k] = _starts_between(_midnight_s(first, tz), _midnight_s(nxt, tz), step)
     if unique_days.size:
         lookup_day = np.array([per_day[d] for d in unique_days.tolist()], dtype=np.int64)
         in_day = lookup_day[np.searchsorted(unique_days, day_num)]
@@ -240,6 +264,7 @@ def local_calendar(interval_end_s: IntArray, timezone: str, holidays: HolidayRul
         month_key=month_key.astype(np.int64),
         intervals_in_day=in_day,
         intervals_in_month=in_month,
+        interval_s=step,
     )
 
 

@@ -3,7 +3,8 @@ consumers, and the comparison with the previous period (``docs/billing.md``).
 
 Pure functions over interval columns. Each interval counts in the local day, month and hour of its start
 instant, as for the tariff periods (:mod:`meshmeter.billing.calendar`); with quality codes given, only the
-intervals a bill would bill are counted.
+intervals a bill would bill are counted. A meter's intervals all have its length ``interval_s`` (300, 900 by
+default, 1800 or 3600 s); an interval covers ``(end - interval_s, end]``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
-from meshmeter.billing.calendar import INTERVAL_S, LocalCalendar, local_calendar
+from meshmeter.billing.calendar import INTERVAL_S, LocalCalendar, check_interval_s, grid_name, local_calendar
 from meshmeter.billing.engine import BILLED_QUALITIES, MAX_QUALITY
 
 __all__ = [
@@ -33,7 +34,7 @@ FloatArray = npt.NDArray[np.float64]
 
 
 def _columns(
-    interval_end_s: npt.ArrayLike, energy_wh: npt.ArrayLike, quality: npt.ArrayLike | None
+    interval_end_s: npt.ArrayLike, energy_wh: npt.ArrayLike, quality: npt.ArrayLike | None, interval_s: int
 ) -> tuple[IntArray, IntArray]:
     ends = np.asarray(interval_end_s, dtype=np.int64)
     energy = np.asarray(energy_wh)
@@ -44,9 +45,10 @@ def _columns(
         )
     if energy.size and not np.issubdtype(energy.dtype, np.integer):
         raise ValueError(f"energy_wh must be integer Wh, got dtype {energy.dtype}")
-    if ends.size and (ends % INTERVAL_S).any():
+    if ends.size and (ends % interval_s).any():
         raise ValueError(
-            f"interval_end_s must be on the 15-minute grid, got {int(ends[(ends % INTERVAL_S) != 0][0])}"
+            f"interval_end_s must be on the {grid_name(interval_s)} grid,"
+            f" got {int(ends[(ends % interval_s) != 0][0])}"
         )
     energy = energy.astype(np.int64)
     if quality is not None:
@@ -64,10 +66,12 @@ def _energy_by(
     quality: npt.ArrayLike | None,
     timezone: str,
     key: Callable[[LocalCalendar], IntArray],
+    interval_s: int,
 ) -> tuple[IntArray, IntArray]:
     """The distinct local keys (days, months) of the intervals, in order, and the energy of each. [Wh]"""
-    ends, energy = _columns(interval_end_s, energy_wh, quality)
-    keys, inverse = np.unique(key(local_calendar(ends, timezone, None)), return_inverse=True)
+    step = check_interval_s(interval_s)
+    ends, energy = _columns(interval_end_s, energy_wh, quality, step)
+    keys, inverse = np.unique(key(local_calendar(ends, timezone, None, interval_s=step)), return_inverse=True)
     totals = np.zeros(keys.size, dtype=np.int64)
     np.add.at(totals, inverse.ravel(), energy)
     return keys, totals
@@ -79,6 +83,7 @@ def daily_consumption(
     *,
     timezone: str,
     quality: npt.ArrayLike | None = None,
+    interval_s: int = INTERVAL_S,
 ) -> tuple[list[date], IntArray]:
     """
     Energy per local calendar day.
@@ -93,6 +98,8 @@ def daily_consumption(
         IANA time zone of the days.
     quality : array-like of int, optional
         ESPI codes; when given only billed intervals count.
+    interval_s : int
+        Length of each interval: 300, 900 (default), 1800 or 3600. [s]
 
     Returns
     -------
@@ -101,7 +108,7 @@ def daily_consumption(
     energy_wh : ndarray of int64
         Energy of each day. [Wh]
     """
-    days, totals = _energy_by(interval_end_s, energy_wh, quality, timezone, lambda cal: cal.day)
+    days, totals = _energy_by(interval_end_s, energy_wh, quality, timezone, lambda cal: cal.day, interval_s)
     return [date.fromordinal(int(d)) for d in days], totals
 
 
@@ -111,9 +118,10 @@ def monthly_consumption(
     *,
     timezone: str,
     quality: npt.ArrayLike | None = None,
+    interval_s: int = INTERVAL_S,
 ) -> tuple[list[str], IntArray]:
     """
-    Energy per local calendar month.
+    Energy per local calendar month (parameters as :func:`daily_consumption`).
 
     Returns
     -------
@@ -122,7 +130,9 @@ def monthly_consumption(
     energy_wh : ndarray of int64
         Energy of each month. [Wh]
     """
-    keys, totals = _energy_by(interval_end_s, energy_wh, quality, timezone, lambda cal: cal.month_key)
+    keys, totals = _energy_by(
+        interval_end_s, energy_wh, quality, timezone, lambda cal: cal.month_key, interval_s
+    )
     return [f"{int(k) // 12:04d}-{int(k) % 12 + 1:02d}" for k in keys], totals
 
 
@@ -132,26 +142,29 @@ def average_load_profile(
     *,
     timezone: str,
     quality: npt.ArrayLike | None = None,
+    interval_s: int = INTERVAL_S,
 ) -> FloatArray:
     """
-    Average demand by local hour of day.
+    Average demand by local hour of day (parameters as :func:`daily_consumption`).
 
     Notes
     -----
-    ``P_h = Σ E_i / (N_h × 0.25 h) / 1000`` over the ``N_h`` intervals whose start lies in local hour
-    ``h``: the mean 15-minute demand in that hour.
+    ``P_h = Σ E_i / (N_h × interval_s / 3600 h) / 1000`` over the ``N_h`` intervals whose start lies in
+    local hour ``h``: the mean block demand of the meter's intervals in that hour (15-minute demand by
+    default, hourly demand for hourly data).
 
     Returns
     -------
     ndarray of float64, shape (24,)
         Average demand in each local hour, 0 to 23; NaN for an hour with no interval. [kW]
     """
-    ends, energy = _columns(interval_end_s, energy_wh, quality)
-    cal = local_calendar(ends, timezone, None)
+    step = check_interval_s(interval_s)
+    ends, energy = _columns(interval_end_s, energy_wh, quality, step)
+    cal = local_calendar(ends, timezone, None, interval_s=step)
     wh = np.bincount(cal.hour, weights=energy.astype(np.float64), minlength=24)
     n = np.bincount(cal.hour, minlength=24)
     with np.errstate(invalid="ignore", divide="ignore"):
-        kw: FloatArray = wh / (n * (INTERVAL_S / 3600.0)) / 1000.0
+        kw: FloatArray = wh / (n * (step / 3600.0)) / 1000.0
     return kw
 
 

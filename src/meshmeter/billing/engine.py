@@ -18,8 +18,14 @@ Rules (the issue is silent on them; ``docs/billing.md`` gives the reasons):
 - Charges per month (fixed, minimum, demand) are prorated by the part of each local calendar month in
   service, counted in intervals (so a DST month is still one month); charges per day by the days of
   service, a partial day counted in its own intervals.
-- Demand is the highest 15-minute block demand (interval energy / 0.25 h) in service, per calendar
-  month of the period and per demand period; estimated intervals count, failed ones do not.
+- A meter's intervals all have one length ``interval_s`` (300, 900 by default, 1800 or 3600 s), and all
+  meters of one :func:`bill_meters` call share it. An interval covers ``(end - interval_s, end]`` and
+  takes the tariff period of its start instant in local time. Nothing is invented: an hourly meter is
+  billed from its hourly intervals, and an absent one is not billed (quality 14).
+- Demand is the highest block demand (interval energy / ``interval_s / 3600`` h) in service, per
+  calendar month of the period and per demand period; estimated intervals count, failed ones do not.
+  The demand interval is the meter's interval: with hourly data the demand is an hourly demand, and the
+  bill says so (a tariff's own demand window is not applied).
 - The minimum charge raises the total of energy, demand and fixed charges to it, as its own line.
 """
 
@@ -34,10 +40,12 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from meshmeter.billing.bill import ENGINE_VERSION, Bill, LineItem
+from meshmeter.billing.bill import ENGINE_VERSION, Bill, LineItem, demand_name
 from meshmeter.billing.calendar import (
     INTERVAL_S,
     LocalCalendar,
+    check_interval_s,
+    grid_name,
     interval_grid,
     local_calendar,
     period_index,
@@ -76,8 +84,6 @@ _ESTIMATED[sorted(ESTIMATED_QUALITIES)] = True
 
 _CHUNK: Final = 1024
 """Meters per vectorised block (bounds the working memory)."""
-
-_HOURS_PER_INTERVAL: Final = Decimal(INTERVAL_S) / Decimal(3600)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +185,12 @@ def _quality(name: str, quality: npt.ArrayLike, shape: tuple[int, ...]) -> IntAr
 
 
 def align_intervals(
-    grid_s: IntArray, interval_end_s: npt.ArrayLike, energy_wh: npt.ArrayLike, quality: npt.ArrayLike
+    grid_s: IntArray,
+    interval_end_s: npt.ArrayLike,
+    energy_wh: npt.ArrayLike,
+    quality: npt.ArrayLike,
+    *,
+    interval_s: int = INTERVAL_S,
 ) -> tuple[IntArray, IntArray]:
     """
     Put one meter's intervals onto a billing period's grid; absent intervals get quality 14 (raw).
@@ -187,19 +198,29 @@ def align_intervals(
     Parameters
     ----------
     grid_s : ndarray of int64
-        The period's interval ends (:func:`~meshmeter.billing.calendar.interval_grid`). [s]
+        The period's interval ends at ``interval_s`` (:func:`~meshmeter.billing.calendar.interval_grid`). [s]
     interval_end_s : array-like of int
-        The meter's interval ends, each on the 15-minute grid, no duplicates; those outside the period
-        are ignored. [s]
+        The meter's interval ends, each on the grid of ``interval_s``, no duplicates; those outside the
+        period are ignored. [s]
     energy_wh : array-like of int
         Energy of each interval, non-negative. [Wh]
     quality : array-like of int
         ESPI quality code of each interval.
+    interval_s : int
+        Length of each of the meter's intervals: 300, 900 (default), 1800 or 3600. Nothing is invented:
+        each interval goes to its own grid position, an absent one stays absent. [s]
 
     Returns
     -------
     energy_wh, quality : ndarray of int64, shape (len(grid_s),)
     """
+    step = check_interval_s(interval_s)
+    grid_s = np.asarray(grid_s, dtype=np.int64)
+    if grid_s.size > 1 and (grid_s[1] - grid_s[0] != step or grid_s[0] % step):
+        raise ValueError(
+            f"grid_s must be a grid of {step} s intervals (interval_grid with interval_s={step}), got one"
+            f" with a step of {int(grid_s[1] - grid_s[0])} s from {int(grid_s[0])}"
+        )
     ends = np.asarray(interval_end_s, dtype=np.int64)
     energy = np.asarray(energy_wh)
     if ends.ndim != 1:
@@ -211,12 +232,12 @@ def align_intervals(
     q = _quality("quality", quality, ends.shape)
     if energy.size and energy.min() < 0:
         raise ValueError(f"energy_wh must not be negative, got {int(energy.min())}")
-    off = ends % INTERVAL_S != 0
+    off = ends % step != 0
     if off.any():
-        raise ValueError(f"interval_end_s must be on the 15-minute grid, got {int(ends[off][0])}")
-    inside = (ends > grid_s[0] - INTERVAL_S) & (ends <= grid_s[-1])
+        raise ValueError(f"interval_end_s must be on the {grid_name(step)} grid, got {int(ends[off][0])}")
+    inside = (ends > grid_s[0] - step) & (ends <= grid_s[-1])
     ends, energy, q = ends[inside], energy[inside].astype(np.int64), q[inside].astype(np.int64)
-    pos = (ends - grid_s[0]) // INTERVAL_S
+    pos = (ends - grid_s[0]) // step
     if np.unique(pos).size != pos.size:
         raise ValueError("interval_end_s must not repeat an interval")
     out_e = np.zeros(grid_s.size, dtype=np.int64)
@@ -243,10 +264,11 @@ class _Layout:
     segment_pos: IntArray  # segment of each interval
     demand_pos: IntArray  # demand period of each interval (0 when none)
     demand_keys: tuple[tuple[int, int], ...]  # (segment, demand period) pairs that occur
+    interval_s: int  # length of each interval [s]
 
 
-def _layout(tariff: Tariff, grid: IntArray, timezone: str) -> _Layout:
-    cal = local_calendar(grid, timezone, tariff.holidays)
+def _layout(tariff: Tariff, grid: IntArray, timezone: str, interval_s: int) -> _Layout:
+    cal = local_calendar(grid, timezone, tariff.holidays, interval_s=interval_s)
     energy_p = period_index(tariff.energy_weekday, tariff.energy_weekend, cal)
     if tariff.demand_weekday is not None and tariff.demand_weekend is not None:
         demand_p = period_index(tariff.demand_weekday, tariff.demand_weekend, cal)
@@ -273,6 +295,7 @@ def _layout(tariff: Tariff, grid: IntArray, timezone: str) -> _Layout:
         segment_pos=segment_pos,
         demand_pos=demand_p,
         demand_keys=tuple(pairs),
+        interval_s=interval_s,
     )
 
 
@@ -331,14 +354,14 @@ def _proration(tariff: Tariff, layout: _Layout, i0: int, i1: int) -> _Proration:
     )
 
 
-def _window(grid: IntArray, tenant: Tenant | None) -> tuple[int, int]:
+def _window(grid: IntArray, tenant: Tenant | None, interval_s: int) -> tuple[int, int]:
     """Grid positions [i0, i1) of the intervals in service (whole intervals after move-in, up to move-out)."""
     if tenant is None:
         return 0, grid.size
     i0, i1 = 0, grid.size
     if tenant.move_in is not None:
         t = int(tenant.move_in.timestamp())
-        i0 = int(np.searchsorted(grid, t + INTERVAL_S, side="left"))
+        i0 = int(np.searchsorted(grid, t + interval_s, side="left"))
     if tenant.move_out is not None:
         t = int(tenant.move_out.timestamp())
         i1 = int(np.searchsorted(grid, t, side="right"))
@@ -355,9 +378,17 @@ def _window(grid: IntArray, tenant: Tenant | None) -> tuple[int, int]:
 # -----------------------------------------------------------------------------------------------------
 
 
-def _kw(wh: int) -> Decimal:
-    """15-minute block demand from an interval's energy: Wh / 0.25 h / 1000. [kW]"""
-    return Decimal(wh) / 1000 / _HOURS_PER_INTERVAL
+_BLOCK_HOURS: Final = {900: Decimal("0.25"), 1800: Decimal("0.5"), 3600: Decimal(1)}
+"""Length of an interval in hours, where that is a finite decimal. [h]"""
+
+
+def _kw(wh: int, interval_s: int) -> Decimal:
+    """Block demand from an interval's energy: Wh / (interval_s / 3600 h) / 1000 (0.25 h for 15 min). [kW]"""
+    hours = _BLOCK_HOURS.get(interval_s)
+    if hours is None:  # 5 minutes is 1/12 h, not a finite decimal: times 12 per hour, exactly
+        return Decimal(wh) * (3600 // interval_s) / 1000
+    # Divided as always, so a 15-minute demand keeps its decimal form (stored bills re-bill to the letter).
+    return Decimal(wh) / 1000 / hours
 
 
 def _tiered_demand(
@@ -400,6 +431,8 @@ def _price(
     flat_max_wh: dict[int, int],
 ) -> list[LineItem]:
     lines: list[LineItem] = []
+    # The demand interval is the meter's; a length other than the Mini Meter's 15 minutes is named.
+    demand_note = "" if layout.interval_s == INTERVAL_S else f" ({demand_name(layout.interval_s)} demand)"
     many_periods = len(tariff.energy_tiers) > 1
     many_tiers = tariff.tier_count > 1
     for p, tiers in enumerate(tariff.energy_tiers):
@@ -423,7 +456,9 @@ def _price(
         label = f"Demand {key // 12}-{key % 12 + 1:02d}"
         if len(tariff.demand_tiers) > 1:
             label += f", period {d + 1}"
-        lines.extend(_tiered_demand("demand", label, _kw(wh), tariff.demand_tiers[d], factor, d))
+        label += demand_note
+        kw = _kw(wh, layout.interval_s)
+        lines.extend(_tiered_demand("demand", label, kw, tariff.demand_tiers[d], factor, d))
     if tariff.flat_demand_months is not None:
         for seg, wh in sorted(flat_max_wh.items()):
             factor = pr.month_parts[seg]
@@ -431,10 +466,9 @@ def _price(
                 continue
             key = int(layout.segment_keys[seg])
             fp = int(tariff.flat_demand_months[key % 12])
-            label = f"Demand (flat) {key // 12}-{key % 12 + 1:02d}"
-            lines.extend(
-                _tiered_demand("flat_demand", label, _kw(wh), tariff.flat_demand_tiers[fp], factor, fp)
-            )
+            label = f"Demand (flat) {key // 12}-{key % 12 + 1:02d}{demand_note}"
+            kw = _kw(wh, layout.interval_s)
+            lines.extend(_tiered_demand("flat_demand", label, kw, tariff.flat_demand_tiers[fp], factor, fp))
     if tariff.fixed_charge:
         qty, unit, rate = _recurring(tariff, tariff.fixed_charge, tariff.fixed_charge_unit, pr)
         lines.append(LineItem("fixed", "Customer charge", qty, unit, rate, Decimal(1), qty * rate))
@@ -491,6 +525,7 @@ def bill_meters(
     tenants: Sequence[Tenant | None] | None = None,
     opening_reads_wh: Sequence[int | None] | None = None,
     closing_reads_wh: Sequence[int | None] | None = None,
+    interval_s: int = INTERVAL_S,
 ) -> list[Bill]:
     """
     Bill many meters over one billing period at a tariff (California re-rating, PU Code §739.5).
@@ -500,11 +535,11 @@ def bill_meters(
     tariff : Tariff
         The residential schedule each submeter is billed at.
     energy_wh : array-like of int, shape (m, n)
-        Energy of each meter's intervals on the period's grid (:func:`interval_grid`). [Wh]
+        Energy of each meter's intervals on the period's grid at ``interval_s`` (:func:`interval_grid`). [Wh]
     quality : array-like of int, shape (m, n)
         ESPI quality code of each interval (``docs/billing.md``: which are billed).
     start, end : datetime
-        The billing period ``(start, end]``, timezone-aware, on the 15-minute grid.
+        The billing period ``(start, end]``, timezone-aware, on the grid of ``interval_s``.
     timezone : str
         IANA time zone of the tariff's local time.
     meters : sequence of str
@@ -514,14 +549,19 @@ def bill_meters(
     opening_reads_wh, closing_reads_wh : sequence of int or None, optional
         Register reads at the start and end of service. When only the opening read is known the closing
         read is the opening read plus the billed energy. [Wh]
+    interval_s : int
+        Length of every interval of these meters: 300, 900 (default), 1800 or 3600. Proration counts
+        intervals of this length; demand is interval energy over this length (hourly data gives an hourly
+        demand). [s]
 
     Returns
     -------
     list of Bill
         One per meter, in order.
     """
+    step = check_interval_s(interval_s)
     t0, t1 = _utc("start", start), _utc("end", end)
-    grid = interval_grid(t0, t1)
+    grid = interval_grid(t0, t1, interval_s=step)
     energy = np.asarray(energy_wh)
     if energy.ndim != 2 or energy.shape[1] != grid.size:
         raise ValueError(f"energy_wh must have shape (meters, {grid.size}), got {energy.shape}")
@@ -537,8 +577,8 @@ def bill_meters(
         raise ValueError(f"tenants must have one entry per meter ({m}), got {len(tenants)}")
     opening = _reads("opening_reads_wh", opening_reads_wh, m)
     closing = _reads("closing_reads_wh", closing_reads_wh, m)
-    layout = _layout(tariff, grid, timezone)
-    windows = [_window(grid, None if tenants is None else tenants[i]) for i in range(m)]
+    layout = _layout(tariff, grid, timezone, step)
+    windows = [_window(grid, None if tenants is None else tenants[i], step) for i in range(m)]
     prorations: dict[tuple[int, int], _Proration] = {}
     common: dict[str, Any] = {
         "engine_version": ENGINE_VERSION,
@@ -549,6 +589,10 @@ def bill_meters(
         "end": t1.isoformat(),
         "timezone": timezone,
     }
+    if step != INTERVAL_S:
+        # Recorded only when not the default, so a 15-minute bill's document is what it always was (a
+        # stored one still matches it); re-billing takes 900 when it is absent.
+        common["interval_s"] = step
     bills: list[Bill] = []
     n_seg = layout.segment_keys.size
     for c0 in range(0, m, _CHUNK):
@@ -628,7 +672,7 @@ def bill_meters(
             )
             tenant = None if tenants is None else tenants[i]
             account = meters[i] if tenant is None else tenant.account
-            service_start = datetime.fromtimestamp(int(grid[w[0]]) - INTERVAL_S, UTC)
+            service_start = datetime.fromtimestamp(int(grid[w[0]]) - step, UTC)
             service_end = datetime.fromtimestamp(int(grid[w[1] - 1]), UTC)
             billed_wh = total_list[j]
             close = closing[i]
@@ -666,7 +710,7 @@ def bill_meters(
                     energy_by_period_wh=tuple(period_list[j]),
                     energy_by_period_tier_wh=tuple(tuple(row) for row in period_tier[j]),
                     tier_limits_wh=pr.tier_limits_wh,
-                    max_demand_kw=_kw(max_list[j]),
+                    max_demand_kw=_kw(max_list[j], step),
                     estimated_wh=est_wh_list[j],
                     estimated_intervals=est_n_list[j],
                     unbilled_intervals=unbilled_n_list[j],
@@ -674,6 +718,7 @@ def bill_meters(
                     lines=tuple(lines),
                     inputs=inputs,
                     interval_columns=(grid, energy[i], q_all[i]),
+                    interval_s=step,
                 )
             )
     return bills
@@ -692,6 +737,7 @@ def bill_meter(
     tenant: Tenant | None = None,
     opening_read_wh: int | None = None,
     closing_read_wh: int | None = None,
+    interval_s: int = INTERVAL_S,
 ) -> Bill:
     """
     Bill one meter from its intervals, in any order and with gaps (California re-rating).
@@ -701,8 +747,8 @@ def bill_meter(
     tariff : Tariff
         The tariff.
     interval_end_s : array-like of int
-        Interval ends, seconds since the Unix epoch, on the 15-minute grid; those outside the period are
-        ignored, absent ones are not billed (quality 14). [s]
+        Interval ends, seconds since the Unix epoch, on the grid of ``interval_s``; those outside the
+        period are ignored, absent ones are not billed (quality 14). [s]
     energy_wh : array-like of int
         Energy of each interval. [Wh]
     quality : array-like of int, optional
@@ -717,15 +763,17 @@ def bill_meter(
         The tenant, with move-in and move-out.
     opening_read_wh, closing_read_wh : int, optional
         Register reads at the start and end of service. [Wh]
+    interval_s : int
+        Length of each of the meter's intervals: 300, 900 (default), 1800 or 3600 (:func:`bill_meters`). [s]
 
     Returns
     -------
     Bill
     """
-    grid = interval_grid(_utc("start", start), _utc("end", end))
+    grid = interval_grid(_utc("start", start), _utc("end", end), interval_s=interval_s)
     ends = np.asarray(interval_end_s, dtype=np.int64)
     q = np.zeros(ends.shape, dtype=np.int64) if quality is None else quality
-    energy, qual = align_intervals(grid, ends, energy_wh, q)
+    energy, qual = align_intervals(grid, ends, energy_wh, q, interval_s=interval_s)
     return bill_meters(
         tariff,
         energy[None, :],
@@ -737,4 +785,5 @@ def bill_meter(
         tenants=None if tenant is None else [tenant],
         opening_reads_wh=[opening_read_wh],
         closing_reads_wh=[closing_read_wh],
+        interval_s=interval_s,
     )[0]

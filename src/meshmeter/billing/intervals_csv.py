@@ -1,7 +1,8 @@
 """The plain interval CSV the ``meshmeter bill`` command reads (``docs/billing.md``).
 
-A header row, then one row per 15-minute interval: ``interval_end`` (ISO 8601 with a UTC offset, e.g.
-``2026-07-01T07:15:00Z``) and ``energy_wh`` (integer Wh), and optionally ``quality`` (ESPI code, default 0).
+A header row, then one row per interval (15 minutes unless the meter has another length):
+``interval_end`` (ISO 8601 with a UTC offset, e.g. ``2026-07-01T07:15:00Z``) and ``energy_wh`` (integer
+Wh), and optionally ``quality`` (ESPI code, default 0).
 Other columns are ignored. A bad row is refused with its line number and field named.
 """
 
@@ -14,7 +15,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from meshmeter.billing.calendar import INTERVAL_S
+from meshmeter.billing.calendar import INTERVAL_S, check_interval_s, grid_name
 from meshmeter.billing.engine import MAX_QUALITY
 
 __all__ = ["parse_intervals_csv"]
@@ -22,7 +23,7 @@ __all__ = ["parse_intervals_csv"]
 IntArray = npt.NDArray[np.int64]
 
 
-def parse_intervals_csv(text: str) -> tuple[IntArray, IntArray, IntArray]:
+def parse_intervals_csv(text: str, *, interval_s: int = INTERVAL_S) -> tuple[IntArray, IntArray, IntArray]:
     """
     Read an interval CSV.
 
@@ -30,6 +31,9 @@ def parse_intervals_csv(text: str) -> tuple[IntArray, IntArray, IntArray]:
     ----------
     text : str
         The CSV document.
+    interval_s : int
+        Length of the meter's intervals: 300, 900 (default), 1800 or 3600; every ``interval_end`` must
+        end one (lie on its grid). [s]
 
     Returns
     -------
@@ -45,6 +49,7 @@ def parse_intervals_csv(text: str) -> tuple[IntArray, IntArray, IntArray]:
     ValueError
         Naming the line and the field of the first bad value.
     """
+    step = check_interval_s(interval_s)
     reader = csv.DictReader(io.StringIO(text))
     fields = reader.fieldnames or []
     for required in ("interval_end", "energy_wh"):
@@ -63,8 +68,8 @@ def parse_intervals_csv(text: str) -> tuple[IntArray, IntArray, IntArray]:
         if t.utcoffset() is None:
             raise ValueError(f"line {line}: interval_end must carry a UTC offset, got {raw!r}")
         epoch = t.timestamp()
-        if epoch % INTERVAL_S:
-            raise ValueError(f"line {line}: interval_end must end a 15-minute interval, got {raw!r}")
+        if epoch % step:
+            raise ValueError(f"line {line}: interval_end must end a {grid_name(step)} interval, got {raw!r}")
         value = (row.get("energy_wh") or "").strip()
         try:
             wh = int(value)

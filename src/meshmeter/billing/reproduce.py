@@ -20,6 +20,7 @@ import numpy as np
 
 from meshmeter.billing.allocation import allocate_cents, maryland_bills
 from meshmeter.billing.bill import ENGINE_VERSION, Bill, interval_digest
+from meshmeter.billing.calendar import INTERVAL_S
 from meshmeter.billing.engine import Tenant, bill_meters
 from meshmeter.billing.tariff import parse_tariff
 from meshmeter.errors import BillMismatchError
@@ -80,6 +81,8 @@ def rebill(document: Mapping[str, Any] | str) -> Bill:
     start, end = _time(inputs["start"]), _time(inputs["end"])
     if start is None or end is None:
         raise BillMismatchError("the bill's inputs have no start or end")
+    # Recorded when the meter's intervals are not 15-minute ones (absent: the default, as bills made before).
+    interval_s = int(inputs.get("interval_s", INTERVAL_S))
     if inputs.get("mode") == "maryland":
         units = [int(u) for u in inputs["units_energy_wh"]]
         index = int(inputs["unit_index"])
@@ -94,6 +97,7 @@ def rebill(document: Mapping[str, Any] | str) -> Bill:
             meters=[inputs["meter"]],
             admin_fee=Decimal(inputs["admin_fee"]),
             tenants=None if tenant is None else [tenant],
+            interval_s=interval_s,
         )[0]
         if mine.energy_wh != units[index]:
             raise BillMismatchError(
@@ -126,6 +130,7 @@ def rebill(document: Mapping[str, Any] | str) -> Bill:
         tenants=None if tenant is None else [tenant],
         opening_reads_wh=[inputs.get("opening_read_wh")],
         closing_reads_wh=[inputs.get("closing_read_wh")],
+        interval_s=interval_s,
     )[0]
 
 

@@ -1,0 +1,14 @@
+"""Application services: the flows every entry point runs, so that a flow behaves the same from every door.
+
+The CLI, the API, the demo and the dashboard are thin callers of these (``../shared/DESIGN.md``, the house):
+
+- :mod:`meshmeter.services.billing`: bill a meter's account, or share a site's master bill, from the store's
+  validated view (:meth:`meshmeter.store.Store.interval_view`), and keep the bills.
+
+A service reads and writes the store and calls the pure domain packages (billing, headend); it prints
+nothing and knows nothing of HTTP or the command line. Its errors are subclasses of
+:class:`~meshmeter.errors.MeshmeterError`, which the API turns into problem responses and the CLI into an
+exit code.
+"""
+
+from __future__ import annotations
