@@ -1142,64 +1142,47 @@ def bill_command(
                 rate = load_tariff(Path(tariff))
             except OSError as exc:
                 raise ValueError(f"cannot read tariff {tariff!r}: {exc.strerror}") from None
-        opening = opening_read_wh
-        closing = None
+
+        def tenant_in(tz: str) -> Tenant | None:
+            if account is None and move_in is None and move_out is None:
+                return None
+            return Tenant(
+                account or serial,
+                None if move_in is None else _bill_time("move_in", move_in, tz),
+                None if move_out is None else _bill_time("move_out", move_out, tz),
+            )
+
         if intervals is not None:
             timezone = _file_zone(timezone)
             t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
             ends, energy, quality = _read_intervals(intervals)
             serial = Path(intervals).stem
+            bill = bill_meter(
+                rate, ends, energy, quality, start=t0, end=t1, timezone=timezone, meter=serial,
+                tenant=tenant_in(timezone), opening_read_wh=opening_read_wh,
+            )  # fmt: skip
         else:
-            from datetime import timedelta
-
+            from meshmeter.services.billing import (
+                bill_meter_from_store,
+                find_meter,
+                meter_timezone,
+                save_meter_bill,
+            )
             from meshmeter.store import Store
 
             assert meter is not None
             serial = meter
             with Store(database) as store:
-
-                def period(tz: str) -> tuple[Any, Any]:
-                    return _bill_time("start", start, tz), _bill_time("end", end, tz)
-
-                found, timezone, (t0, t1), (ends, energy, quality) = _stored_intervals(
-                    store, meter, timezone, period, "the period"
-                )
-                second = timedelta(seconds=1)
-                if opening is None:
-                    reads = store.register_reads(meter_id=found.id, start=t0 - second, end=t0)
-                    opening = reads[-1].energy_wh if reads else None
-                reads = store.register_reads(meter_id=found.id, start=t1 - second, end=t1)
-                closing = reads[-1].energy_wh if reads else None
-        tenant = None
-        if account is not None or move_in is not None or move_out is not None:
-            tenant = Tenant(
-                account or serial,
-                None if move_in is None else _bill_time("move_in", move_in, timezone),
-                None if move_out is None else _bill_time("move_out", move_out, timezone),
-            )
-        bill = bill_meter(
-            rate, ends, energy, quality, start=t0, end=t1, timezone=timezone, meter=serial, tenant=tenant,
-            opening_read_wh=opening, closing_read_wh=closing,
-        )  # fmt: skip
-        if save:
-            from meshmeter.store import Store
-
-            with Store(database) as store:
-                found = store.get_meter(serial=serial)
-                if found is None:
-                    raise ValueError(f"meter {serial!r} is not in the store")
-                served = [
-                    a.id
-                    for a in store.accounts(meter_id=found.id)
-                    if a.move_in < t1 and (a.move_out is None or a.move_out > t0)
-                ]
-                saved, new = store.save_bill(
-                    document=bill.to_dict(),
-                    site_id=found.site_id,
-                    account_id=served[0] if len(served) == 1 else None,
-                    meter_id=found.id,
-                )
-            typer.echo(f"{'saved as' if new else 'already stored as'} bill {saved.id}", err=True)
+                found = find_meter(store, meter)
+                timezone = meter_timezone(store, found, timezone)
+                t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
+                bill = bill_meter_from_store(
+                    store, meter=found, tariff=rate, start=t0, end=t1, timezone=timezone,
+                    tenant=tenant_in(timezone), opening_read_wh=opening_read_wh,
+                )  # fmt: skip
+                if save:
+                    saved, new = save_meter_bill(store, bill, found)
+                    typer.echo(f"{'saved as' if new else 'already stored as'} bill {saved.id}", err=True)
     except (ValueError, MeshmeterError) as exc:
         raise _fail(str(exc)) from None
     if fmt == "text":
@@ -1271,11 +1254,9 @@ def _bill_maryland(
     import sys
     from pathlib import Path
 
-    import numpy as np
-
-    from meshmeter.billing import Tenant, bills_to_csv, maryland_bills
-    from meshmeter.billing.calendar import interval_grid, zone
-    from meshmeter.billing.engine import align_intervals
+    from meshmeter.billing import bills_to_csv
+    from meshmeter.intervals import zone
+    from meshmeter.services.billing import find_site, share_master_bill
     from meshmeter.store import Store
 
     try:
@@ -1295,78 +1276,32 @@ def _bill_maryland(
             raise ValueError(f"format must be text, json or csv with --mode maryland, got {fmt!r}")
         total = _usd("master_total", master_total)
         fee = _usd("admin_fee", "0" if admin_fee is None else admin_fee)
-        units: list[dict[str, Any]] = []
         with Store(database) as store:
-            found = [s for s in store.sites() if s.name == site]
-            if not found:
-                raise ValueError(f"site {site!r} is not in the store (meshmeter site add)")
-            where = found[0]
+            where = find_site(store, site)
             tz = where.timezone if timezone is None else timezone
             zone(tz)
             t0, t1 = _bill_time("start", start, tz), _bill_time("end", end, tz)
-            if t1 <= t0:
-                raise ValueError(f"end must be after start, got start={start} end={end}")
-            grid = interval_grid(t0, t1)
-            for m in store.meters(site_id=where.id):
-                served = [
-                    a
-                    for a in store.accounts(meter_id=m.id)
-                    if a.move_in < t1 and (a.move_out is None or a.move_out > t0)
-                ]
-                if not served:
-                    continue
-                view = store.interval_view(meter_id=m.id, start=t0, end=t1)
-                on_grid, q_grid = align_intervals(grid, view.interval_end_s, view.energy_wh, view.quality)
-                for a in served:
-                    tenant = store.get_tenant(tenant_id=a.tenant_id)
-                    units.append(
-                        {
-                            "account": a,
-                            "meter": m,
-                            "energy": on_grid,
-                            "quality": q_grid,
-                            "validated": int(np.count_nonzero(view.billed())),
-                            "tenant": Tenant(
-                                tenant.name if tenant is not None else a.unit,
-                                a.move_in if a.move_in > t0 else None,
-                                a.move_out if a.move_out is not None and a.move_out < t1 else None,
-                            ),
-                        }
-                    )
-            if not units:
-                raise ValueError(f"site {site!r} has no account in service during the period")
-            if not any(u["validated"] for u in units):
-                raise ValueError(
-                    f"the meters of site {site!r} have no validated intervals in the period; "
-                    "run meshmeter vee"
-                )
-            bills = maryland_bills(
-                total, np.stack([u["energy"] for u in units]), np.stack([u["quality"] for u in units]),
-                start=t0, end=t1, timezone=tz, meters=[u["meter"].serial for u in units], admin_fee=fee,
-                tenants=[u["tenant"] for u in units],
-            )  # fmt: skip
-            for u in units:
-                if not u["validated"]:
-                    typer.echo(
-                        f"warning: meter {u['meter'].serial} has no validated intervals in the period: "
-                        f"account {u['tenant'].account} gets no share; run meshmeter vee",
-                        err=True,
-                    )
-            if save:
-                stored = []
-                for u, b in zip(units, bills, strict=True):
-                    saved, new = store.save_bill(
-                        document=b.to_dict(),
-                        site_id=where.id,
-                        account_id=u["account"].id,
-                        meter_id=u["meter"].id,
-                    )
-                    stored.append(f"{saved.id}{'' if new else ' (already stored)'}")
-                typer.echo(f"saved as bills {', '.join(stored)}", err=True)
+            run = share_master_bill(
+                store, site=where, master_total=total, admin_fee=fee, start=t0, end=t1, timezone=tz, save=save
+            )
+        for u in run.without_share:
+            typer.echo(
+                f"warning: meter {u.meter.serial} has no validated intervals in the period: "
+                f"account {u.tenant.account} gets no share; run meshmeter vee",
+                err=True,
+            )
+        if save:
+            stored = [
+                f"{b.id}{'' if new else ' (already stored)'}"
+                for b, new in (u.stored for u in run.units if u.stored)
+            ]
+            typer.echo(f"saved as bills {', '.join(stored)}", err=True)
     except (ValueError, MeshmeterError) as exc:
         raise _fail(str(exc)) from None
+    bills = run.bills
+    units = [u.account.unit for u in run.units]
     if fmt == "text":
-        _print_maryland(site, total, fee, [u["account"].unit for u in units], bills)
+        _print_maryland(site, total, fee, units, bills)
         return
     if fmt == "json":
         data = json.dumps(
@@ -1379,7 +1314,7 @@ def _bill_maryland(
                 "master_total": str(total),
                 "admin_fee": str(fee),
                 "energy_wh": sum(b.energy_wh for b in bills),
-                "units": [u["account"].unit for u in units],
+                "units": units,
                 "bills": [b.to_dict() for b in bills],
             },
             indent=2,

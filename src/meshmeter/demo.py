@@ -31,12 +31,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from numpy.typing import NDArray
 from rich.console import Console
 from rich.table import Table
 
 from meshmeter.amr.topology import DeviceKind
-from meshmeter.billing import Bill, Tenant, bill_meter, example_tariff
+from meshmeter.billing import Bill, Tenant, example_tariff
 from meshmeter.headend import ingest_deliveries
 from meshmeter.headend.alerts import (
     active_alerts,
@@ -50,6 +49,7 @@ from meshmeter.meter.diagnostics import ElementMeasurement
 from meshmeter.meter.installation import ElementWiring, Service, element_inputs
 from meshmeter.meter.metrology import Harmonic, LineCycleMeter, synthesize_element
 from meshmeter.meter.twin import Meter, SteadyCondition
+from meshmeter.services.billing import bill_meter_from_store
 from meshmeter.site.config import SiteConfig
 from meshmeter.site.profiles import residential_profile
 from meshmeter.site.run import Progress, SiteSimulation, simulate_site_file
@@ -449,6 +449,7 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
             multiplier=m.multiplier,
             install_date=sim.start.astimezone(ZoneInfo(config.timezone)).date(),
             site_id=site.id,
+            role=m.role,
         )
         device = net.devices[sim.mdt_index(number)]
         store.create_mdt(eui64=device.eui, kit=m.mdt.kit, key=device.key, meter_id=meter.id)
@@ -637,14 +638,6 @@ SOLAR_ZERO_RUN_MAX_H = 18.0
 latitude, with an hour to spare either side. [h]"""
 
 
-def validated_columns(
-    store: Store, *, meter_id: int, start: datetime, end: datetime
-) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
-    """The validated view of a meter's ``(start, end]`` as columns: ends [s], energy [Wh], quality."""
-    view = store.interval_view(meter_id=meter_id, start=start, end=end)
-    return view.interval_end_s, view.energy_wh, view.quality
-
-
 def vee_site(
     store: Store, sim: SiteSimulation, stored: StoredSite, *, progress: Progress | None = None
 ) -> list[VeeReport]:
@@ -728,7 +721,8 @@ def bill_site(
         if account.move_in >= sim.end:
             continue
         meter_id = stored.meter_ids[account.meter]
-        ends, energy, quality = validated_columns(store, meter_id=meter_id, start=sim.start, end=sim.end)
+        meter = store.get_meter(meter_id=meter_id)
+        assert meter is not None  # stored by store_simulation
         tenant = Tenant(
             account=account.tenant,
             move_in=account.move_in if account.move_in > sim.start else None,
@@ -736,15 +730,13 @@ def bill_site(
             if account.move_out is not None and account.move_out < sim.end
             else None,
         )
-        bill = bill_meter(
-            rates,
-            ends,
-            energy,
-            quality,
+        bill = bill_meter_from_store(
+            store,
+            meter=meter,
+            tariff=rates,
             start=sim.start,
             end=sim.end,
             timezone=sim.config.timezone,
-            meter=account.meter,
             tenant=tenant,
         )
         bill_id = None
@@ -921,10 +913,8 @@ def summarise_site(
     intervals = 0
     key = {"unit": "units", "house": "house", "solar": "solar"}
     for m in sim.config.meters:
-        _, wh, _quality = validated_columns(
-            store, meter_id=stored.meter_ids[m.serial], start=sim.start, end=sim.end
-        )
-        energy[key[m.kind]] += float(wh.sum()) / 1000.0
+        view = store.interval_view(meter_id=stored.meter_ids[m.serial], start=sim.start, end=sim.end)
+        energy[key[m.kind]] += view.total_wh / 1000.0
     for m in sim.config.meters:
         intervals += len(
             store.raw_intervals(

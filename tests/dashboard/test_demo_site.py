@@ -87,6 +87,28 @@ def test_demo_overview(page: Any, demo: Store, screenshots: Path) -> None:
     page.screenshot(path=str(screenshots / "demo_overview.png"), full_page=True)
 
 
+def test_overview_keeps_production_apart_from_consumption(page: Any, demo: Store) -> None:
+    """Issue 11: the overview's "this month" added the solar meter's production to the consumption."""
+    page.goto("/dashboard")
+    roles = {m.serial: m.role for m in demo.meters()}
+    assert sorted(set(roles.values())) == ["house", "production", "unit"]
+    month: dict[str, int] = {}
+    for serial, role in roles.items():
+        row = page.locator(f"tr[data-serial={serial}]")
+        assert row.get_attribute("data-role") == role
+        month[role] = month.get(role, 0) + int(row.get_attribute("data-month-wh"))
+    assert month["production"] > 0
+    site = page.locator("section.site")
+    consumed = round((month["unit"] + month["house"]) / 1000, 1)
+    produced = round(month["production"] / 1000, 1)
+    assert float(site.locator(".month-total").inner_text().replace(",", "")) == pytest.approx(
+        consumed, abs=0.05
+    )
+    assert float(site.locator(".production-month-total").inner_text().replace(",", "")) == pytest.approx(
+        produced, abs=0.05
+    )
+
+
 def test_demo_network(page: Any, demo: Store, screenshots: Path) -> None:
     stored = demo.latest_network_report()
     assert stored is not None

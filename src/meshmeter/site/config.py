@@ -230,6 +230,11 @@ class SiteMeter:
     load: LoadSpec
     mdt: MdtSpec
 
+    @property
+    def role(self) -> str:
+        """The meter's role in the store (``meshmeter.store.METER_ROLES``): a solar meter's is production."""
+        return "production" if self.kind == "solar" else self.kind
+
 
 @dataclass(frozen=True)
 class AccountSpec:
