@@ -177,3 +177,93 @@ def test_late_data_after_vee_is_raw_until_vee_runs_again(tmp_path: Path) -> None
         run_vee(store, meter_id=meter.id, start=JULY_START, end=ends[-1], timezone=LA)
         view = store.interval_view(meter_id=meter.id, start=JULY_START, end=ends[-1])
         assert (int(view.energy_wh[10]), int(view.quality[10])) == (120, 0)
+
+
+def hourly_csv(path: Path, *, meter: str, wh: int = 500) -> Path:
+    """A month of an hourly meter's intervals (a utility's or another system's data), 744 rows."""
+    lines = ["meter,interval_end,energy_wh"]
+    t = JULY_START
+    for k in range(744):
+        t += timedelta(hours=1)
+        lines.append(f"{meter},{t.isoformat().replace('+00:00', 'Z')},{wh + (k % 3)}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_an_hourly_and_a_quarter_hour_meter_in_one_site(tmp_path: Path) -> None:
+    """Data at another length is stored as what it is: bills, exports, the API and VEE at each meter's own."""
+    database = f"sqlite:///{tmp_path / 'mixed.sqlite'}"
+    site_id = run(
+        "site", "add", "--name", "Mixed Court", "--timezone", LA, "--database", database
+    ).output.strip()
+    run("meter", "add", "--serial", "Q15", "--site-id", site_id, "--database", database)
+    run("meter", "add", "--serial", "H60", "--site-id", site_id, "--interval", "60", "--database", database)
+    run("ingest", str(operator_csv(tmp_path / "q.csv", meter="Q15")), "--database", database)
+    run("ingest", str(hourly_csv(tmp_path / "h.csv", meter="H60")), "--database", database)
+    hourly_wh = sum(500 + (k % 3) for k in range(744))
+    window = ["--start", "2026-07-01T07:00Z", "--end", "2026-08-01T07:00Z"]
+    reports = {
+        serial: json.loads(run("vee", "--meter", serial, *window, "--json", "--database", database).output)
+        for serial in ("Q15", "H60")
+    }
+    assert reports["Q15"]["valid"] == JULY_INTERVALS
+    # VEE at the hourly meter's own length: 744 hours, nothing estimated or missing
+    assert reports["H60"]["intervals"] == 744
+    assert reports["H60"]["valid"] == 744
+    assert reports["H60"]["interpolated"] == reports["H60"]["estimated_reference_day"] == 0
+    assert reports["H60"]["missing"] == 0
+
+    bills = {
+        serial: json.loads(
+            run(
+                "bill",
+                "--tariff",
+                "example:tiered-flat-example",
+                "--meter",
+                serial,
+                *JULY,
+                "--json",
+                "--database",
+                database,
+            ).output  # fmt: skip
+        )
+        for serial in ("Q15", "H60")
+    }
+    assert bills["Q15"]["energy_wh"] == july_energy_wh()
+    assert bills["H60"]["energy_wh"] == hourly_wh
+    assert bills["H60"]["estimated_wh"] == 0
+    assert bills["H60"]["unbilled_intervals"] == 0
+
+    exported = run("export", "--meter", "H60", *window, "--database", database).output
+    rows = list(csv.DictReader(io.StringIO(exported)))
+    assert len(rows) == 744
+    assert sum(int(r["energy_wh"]) for r in rows) == hourly_wh
+    assert {r["quality"] for r in rows} == {"0"}
+
+    with Store(database) as store:
+        _, token = store.create_api_token(role="read-only", label="test")
+        client = TestClient(create_app(store, Settings(environment="development")))
+        headers = {"Authorization": f"Bearer {token}"}
+        params = {"start": "2026-07-01", "end": "2026-08-01", "tz": LA}
+        daily = client.get("/meters/H60/intervals", params={**params, "resolution": "daily"}, headers=headers)
+        assert daily.status_code == 200, daily.text
+        days = daily.json()["data"]
+        assert len(days) == 31
+        assert {(d["count"], d["expected"], d["quality"]) for d in days} == {(24, 24, 0)}
+        assert sum(d["energy_wh"] for d in days) == hourly_wh
+        monthly = client.get(
+            "/meters/Q15/intervals", params={**params, "resolution": "monthly"}, headers=headers
+        )
+        (month,) = monthly.json()["data"]
+        assert (month["energy_wh"], month["count"], month["expected"]) == (july_energy_wh(), 2976, 2976)
+        finer = client.get("/meters/H60/intervals", params={**params, "resolution": "15min"}, headers=headers)
+        assert finer.status_code == 400
+        assert "60-minute intervals" in finer.json()["detail"]
+        # the site's consumption adds both meters, each at its own length
+        energy = client.get(
+            "/energy/daily", params={"site_id": int(site_id), "start": "2026-07-01", "end": "2026-08-01"},
+            headers=headers,
+        )  # fmt: skip
+        assert energy.status_code == 200, energy.text
+        assert energy.json()["energy_wh"] == july_energy_wh() + hourly_wh
+        assert energy.json()["excluded_intervals"] == 0
