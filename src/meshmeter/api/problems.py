@@ -18,7 +18,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-__all__ = ["PROBLEM_JSON", "Problem", "install_problem_handlers", "problem_response"]
+from meshmeter.errors import MeshmeterError
+
+__all__ = ["PROBLEM_JSON", "Problem", "install_problem_handlers", "problem_response", "problem_status"]
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -74,12 +76,38 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 422, detail, extra={"errors": errors})
 
 
+def problem_status(exc: MeshmeterError) -> int:
+    """
+    The HTTP status of a domain error: the one place the API decides it.
+
+    404 for what the store does not hold, 409 for a request the data's state refuses (a bill with nothing
+    validated to bill, a conflicting bill), 503 for a service that cannot be reached or a database newer
+    than the code, and 400 for every other bad input.
+    """
+    from meshmeter.errors import NotFoundError, NothingToBillError
+    from meshmeter.store import BillConflictError, SchemaVersionError, UnknownMeterError
+
+    if isinstance(exc, NotFoundError | UnknownMeterError):
+        return 404
+    if isinstance(exc, NothingToBillError | BillConflictError):
+        return 409
+    if isinstance(exc, SchemaVersionError | ConnectionError):
+        return 503
+    return 400
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, MeshmeterError)
+    return problem_response(request, problem_status(exc), str(exc))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(request, 500, "an unexpected error occurred; it has been logged by the server")
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Answer HTTP errors, validation errors and unexpected errors with problem documents."""
+    """Answer HTTP errors, domain errors, validation errors and unexpected errors with problem documents."""
     app.add_exception_handler(StarletteHTTPException, _http_exception)
+    app.add_exception_handler(MeshmeterError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(Exception, _unexpected)
