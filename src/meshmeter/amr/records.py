@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from meshmeter.intervals import INTERVAL_S as _INTERVAL_S
+
 __all__ = [
     "INTERVAL_S",
     "PULSE_WH",
@@ -19,8 +21,8 @@ __all__ = [
     "interval_record",
 ]
 
-INTERVAL_S = 900
-"""Length of an interval: 15 minutes (manual §2.6, §5.1). [s]"""
+INTERVAL_S = _INTERVAL_S
+"""Length of an MDT's interval: 15 minutes (manual §2.6, §5.1; ``meshmeter.intervals``). [s]"""
 
 PULSE_WH = 10
 """Energy per pulse on the meter's output "10", which the MDT's pulse input is wired to (manual §5.1). [Wh]"""

@@ -51,6 +51,7 @@ from meshmeter.billing.calendar import (
     period_index,
 )
 from meshmeter.billing.tariff import Tariff, Tier
+from meshmeter.intervals import BILLED_QUALITIES, ESTIMATED_QUALITIES, Quality
 
 __all__ = [
     "BILLED_QUALITIES",
@@ -68,13 +69,9 @@ IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
 
-BILLED_QUALITIES: Final = frozenset({0, 7, 8, 9, 17, 18, 19})
-"""ESPI quality codes billed (estimated ones flagged)."""
-ESTIMATED_QUALITIES: Final = frozenset({8, 9})
-"""ESPI quality codes of estimated intervals: billed, flagged, their share shown."""
 MAX_QUALITY: Final = 19
 """Highest ESPI ``QualityOfReading`` code."""
-QUALITY_MISSING: Final = 14
+QUALITY_MISSING: Final = int(Quality.RAW)
 """ESPI raw: what an interval absent from the data gets."""
 
 _BILLED = np.zeros(MAX_QUALITY + 1, dtype=np.bool_)
