@@ -31,12 +31,10 @@ import csv
 import io
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Final, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import numpy as np
 
 from meshmeter.headend.buckets import QUALITY_RANK, aggregate_columns, bucket_bounds, worst_quality
 from meshmeter.headend.buckets import Resolution as BucketResolution
+from meshmeter.intervals import zone
 
 if TYPE_CHECKING:
     from meshmeter.store import Meter, Store
@@ -66,16 +64,6 @@ LOCAL_COLUMN: Final = "interval_end_local"
 
 AGGREGATE_COLUMNS: Final[tuple[str, ...]] = ("count", "expected")
 """The columns added last at resolutions coarser than 15 minutes."""
-
-
-def zone(timezone: str) -> ZoneInfo:
-    """The IANA time zone ``timezone``; ``ValueError`` naming ``timezone`` when it is unknown."""
-    try:
-        return ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ValueError(
-            f"timezone must be an IANA time zone name such as America/New_York, got {timezone!r}"
-        ) from None
 
 
 def find_meter(store: Store, meter_serial: str) -> Meter:
@@ -148,7 +136,7 @@ def export_csv(
     tz: tzinfo = UTC if timezone is None else zone(timezone)
     meter = find_meter(store, meter_serial)
     bounds = None if resolution == "15min" else bucket_bounds(start, end, BucketResolution(resolution), tz)
-    rows = store.interval_view(meter_id=meter.id, start=start, end=end).rows()
+    view = store.interval_view(meter_id=meter.id, start=start, end=end)
 
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
@@ -163,16 +151,14 @@ def export_csv(
         return [] if timezone is None else [datetime.fromtimestamp(epoch_s, tz).isoformat()]
 
     if bounds is None:
-        for interval_end, energy_wh, quality in rows:
-            s = _epoch(interval_end)
+        for s, energy_wh, quality in zip(
+            view.interval_end_s.tolist(), view.energy_wh.tolist(), view.quality.tolist(), strict=True
+        ):
             writer.writerow([_utc_text(s), energy_wh, quality, *local(s)])
         return buffer.getvalue()
 
     columns = aggregate_columns(
-        np.array([_epoch(t) for t, _, _ in rows], dtype=np.int64),
-        np.array([e for _, e, _ in rows], dtype=np.int64),
-        np.array([q for _, _, q in rows], dtype=np.int64),
-        bounds,
+        view.interval_end_s, view.energy_wh, view.quality, bounds, interval_s=view.interval_s
     )
     for hi, energy_wh, worst, count, expected in zip(
         columns.bounds_s[1:].tolist(),
