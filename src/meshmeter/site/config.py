@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -24,6 +24,7 @@ from meshmeter.amr.network import Outage, RepeaterFailure
 from meshmeter.amr.topology import DeviceKind, Layout, eui64_for
 from meshmeter.catalog import decode_ct, decode_kit, decode_meter
 from meshmeter.errors import MeshmeterError
+from meshmeter.intervals import zone
 
 __all__ = [
     "METER_KINDS",
@@ -574,8 +575,8 @@ def parse_site(text: str, *, source: str = "<site>") -> SiteConfig:
     name = r.text(site, "name", "site")
     tz_name = r.text(site, "timezone", "site")
     try:
-        zone = ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError):
+        local_zone = zone(tz_name)
+    except ValueError:
         raise r.error("site.timezone", f"must be an IANA time zone name, got {tz_name!r}") from None
     lat = r.optional_number(site, "latitude_deg", "site", low=-90.0, high=90.0)
     lon = r.optional_number(site, "longitude_deg", "site", low=-180.0, high=180.0)
@@ -656,8 +657,8 @@ def parse_site(text: str, *, source: str = "<site>") -> SiteConfig:
         if serial not in by_serial:
             raise r.error(f"{path}.meter", f"{serial!r} is not the serial of one of the [[meters]]")
         unit = r.text(table, "unit", path, by_serial[serial].unit or by_serial[serial].kind)
-        move_in = r.instant(table, "move_in", path, zone, required=True)
-        move_out = r.instant(table, "move_out", path, zone, required=False)
+        move_in = r.instant(table, "move_in", path, local_zone, required=True)
+        move_out = r.instant(table, "move_out", path, local_zone, required=False)
         assert move_in is not None
         if move_out is not None and move_out <= move_in:
             raise r.error(f"{path}.move_out", f"must be after move_in ({move_in.isoformat()})")

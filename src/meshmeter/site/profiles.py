@@ -11,10 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 import numpy as np
 from numpy.typing import NDArray
+
+from meshmeter.intervals import zone
 
 __all__ = [
     "HOUSEHOLD_REFERENCE_KWH",
@@ -195,10 +197,7 @@ def local_hours(epoch_s: FloatArray, timezone: str) -> tuple[FloatArray, FloatAr
     weekend : ndarray of bool
         Saturday or Sunday, locally.
     """
-    try:
-        zone = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}") from None
+    local_zone = zone(timezone)
     t = np.asarray(epoch_s, dtype=np.float64)
     if t.size == 0:
         empty = np.zeros(0)
@@ -206,7 +205,7 @@ def local_hours(epoch_s: FloatArray, timezone: str) -> tuple[FloatArray, FloatAr
     # the UTC offset changes at most on the hour: look it up once per hour
     hours = np.floor(t / 3600.0)
     unique, inverse = np.unique(hours, return_inverse=True)
-    offsets = np.array([_utc_offset_s(zone, float(h) * 3600.0) for h in unique])
+    offsets = np.array([_utc_offset_s(local_zone, float(h) * 3600.0) for h in unique])
     local = t + offsets[inverse]
     days = np.floor(local / SECONDS_PER_DAY)
     hour = (local - days * SECONDS_PER_DAY) / 3600.0

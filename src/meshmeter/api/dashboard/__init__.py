@@ -16,7 +16,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -27,6 +26,7 @@ from starlette.routing import Route
 
 from meshmeter.api.auth import SESSION_COOKIE, Role, authenticate
 from meshmeter.api.problems import Problem
+from meshmeter.intervals import zone
 
 __all__ = [
     "DASHBOARD_PREFIX",
@@ -109,8 +109,8 @@ def _number(value: float | None, fmt: str = ".2f") -> str:
 def _zone(name: str) -> tzinfo:
     """The time zone of an IANA name; UTC for an unknown one."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return zone(name)
+    except ValueError:
         return UTC
 
 
