@@ -1,16 +1,16 @@
-"""Day types for VEE's like-day estimation: weekdays, weekends and US federal holidays by rule.
+"""Day types for VEE's like-day estimation: weekdays, weekends and US federal holidays.
 
-The ``holidays`` package is not a dependency yet (``docs/vee.md``); until it is, the eleven US federal
-holidays of 5 U.S.C. 6103 are computed here by their rules, with the usual observance: a holiday that
-falls on a Saturday is observed on the Friday before, one on a Sunday on the Monday after. Any other
-calendar can be passed to VEE as a plain set of dates.
+The holidays come from the ``holidays`` package, as the tariff calendars' do (``billing/calendar.py``): the
+eleven US federal holidays of 5 U.S.C. 6103 with the usual observance (a holiday that falls on a Saturday
+is observed on the Friday before, one on a Sunday on the Monday after). Any other calendar can be passed
+to VEE as a plain set of dates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Container
-from datetime import date, timedelta
-from typing import Final, Literal
+from datetime import date
+from typing import Literal
 
 __all__ = [
     "DayType",
@@ -20,53 +20,9 @@ __all__ = [
 
 DayType = Literal["weekday", "weekend", "holiday"]
 
-_MONDAY: Final = 0
-_THURSDAY: Final = 3
-
-
-def _nth_weekday(year: int, month: int, weekday: int, n: int) -> date:
-    """The ``n``-th (1-based) ``weekday`` (Monday 0) of a month."""
-    first = date(year, month, 1)
-    return first + timedelta(days=(weekday - first.weekday()) % 7 + 7 * (n - 1))
-
-
-def _last_weekday(year: int, month: int, weekday: int) -> date:
-    """The last ``weekday`` (Monday 0) of a month."""
-    nxt = date(year + 1, 1, 1) if month == 12 else date(year, month + 1, 1)
-    last = nxt - timedelta(days=1)
-    return last - timedelta(days=(last.weekday() - weekday) % 7)
-
-
-def _observed(day: date) -> date:
-    """The day off for a fixed-date holiday: Saturday → Friday before, Sunday → Monday after."""
-    if day.weekday() == 5:
-        return day - timedelta(days=1)
-    if day.weekday() == 6:
-        return day + timedelta(days=1)
-    return day
-
-
-def _actual(year: int) -> list[tuple[date, bool]]:
-    """The holidays of ``year`` on their own dates, each with whether it is a fixed date (may move)."""
-    days: list[tuple[date, bool]] = [(date(year, 1, 1), True)]
-    if year >= 1986:
-        days.append((_nth_weekday(year, 1, _MONDAY, 3), False))  # Birthday of Martin Luther King, Jr.
-    days.append((_nth_weekday(year, 2, _MONDAY, 3), False))  # Washington's Birthday
-    days.append((_last_weekday(year, 5, _MONDAY), False))  # Memorial Day
-    if year >= 2021:
-        days.append((date(year, 6, 19), True))  # Juneteenth National Independence Day
-    days.append((date(year, 7, 4), True))  # Independence Day
-    days.append((_nth_weekday(year, 9, _MONDAY, 1), False))  # Labor Day
-    days.append((_nth_weekday(year, 10, _MONDAY, 2), False))  # Columbus Day
-    days.append((date(year, 11, 11), True))  # Veterans Day
-    days.append((_nth_weekday(year, 11, _THURSDAY, 4), False))  # Thanksgiving Day
-    days.append((date(year, 12, 25), True))  # Christmas Day
-    return days
-
-
 def us_federal_holidays(year: int) -> frozenset[date]:
     """
-    US federal holidays of a calendar year, computed by rule (5 U.S.C. 6103).
+    US federal holidays of a calendar year (5 U.S.C. 6103), from the ``holidays`` package.
 
     Parameters
     ----------
@@ -96,13 +52,10 @@ def us_federal_holidays(year: int) -> frozenset[date]:
     """
     if isinstance(year, bool) or not isinstance(year, int) or not 1971 <= year <= 9998:
         raise ValueError(f"year must be an integer from 1971 to 9998, got {year!r}")
-    out: set[date] = set()
-    for y in (year, year + 1):
-        for day, fixed in _actual(y):
-            for d in (day, _observed(day)) if fixed else (day,):
-                if d.year == year:
-                    out.add(d)
-    return frozenset(out)
+    import holidays as holidays_package
+
+    calendar = holidays_package.country_holidays("US", years=(year, year + 1), observed=True)
+    return frozenset(d for d in calendar if d.year == year)
 
 
 def day_type(day: date, holidays: Container[date] | None = None) -> DayType:
