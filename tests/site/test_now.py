@@ -16,8 +16,9 @@ import pytest
 from typer.testing import CliRunner
 
 from meshmeter.cli import app
-from meshmeter.demo import default_window, run_site_demo, store_simulation
+from meshmeter.demo import default_window, run_site_demo
 from meshmeter.headend.alerts import alerts, communication_status
+from meshmeter.services.simulation import store_simulation
 from meshmeter.site.config import SiteConfig, parse_site
 from meshmeter.site.run import simulate_site_file
 from meshmeter.store import Store

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy.engine import URL
 
 from meshmeter.amr.topology import DeviceKind
-from meshmeter.demo import store_simulation, vee_site
 from meshmeter.headend.alerts import active_alerts
+from meshmeter.services.simulation import store_simulation, vee_site
 from meshmeter.site.config import parse_site
 from meshmeter.site.example import demo_site_toml
 from meshmeter.site.run import SiteSimulation, simulate_site_file
