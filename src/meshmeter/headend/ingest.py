@@ -39,18 +39,24 @@ from meshmeter.amr.dcap import Delivery
 from meshmeter.amr.records import INTERVAL_S, PULSE_WH, IntervalRecord
 from meshmeter.catalog.ratings import MINI_METER_RATINGS
 from meshmeter.errors import _ReasonedError
+from meshmeter.intervals import IntervalLength
 from meshmeter.store import CUMULATIVE_NONE, RawInterval, Store, UnknownMeterError
 
 __all__ = [
     "CSV_COLUMNS",
     "MAX_CUMULATIVE_WH",
     "MAX_INTERVAL_ENERGY_WH",
+    "MAX_PROBLEMS",
     "IngestError",
+    "IngestProblem",
     "IngestReason",
     "IngestResult",
+    "IngestRow",
     "ingest_csv",
     "ingest_deliveries",
     "ingest_json",
+    "ingest_rows",
+    "max_interval_energy_wh",
 ]
 
 MAX_INTERVAL_ENERGY_WH = int(
@@ -63,7 +69,20 @@ MAX_CUMULATIVE_WH = 2**63 - 1
 """The largest cumulative register the store holds (a signed 64-bit integer). [Wh]"""
 
 CSV_COLUMNS = ("meter", "interval_end", "energy_wh", "cumulative_wh")
-"""The CSV header: the first three columns are required, ``cumulative_wh`` is optional."""
+"""The CSV header: the first three columns are required, ``cumulative_wh`` is optional (and a last
+column ``interval_minutes`` may declare the rows' interval length)."""
+
+MAX_PROBLEMS = 20
+"""The most problems a refusal lists (it counts them all). [1]"""
+
+_LENGTH_COLUMN = "interval_minutes"
+_FINEST_S = min(int(n) for n in IntervalLength)
+
+
+def max_interval_energy_wh(interval_s: int) -> int:
+    """The most a Mini Meter registers in an interval of ``interval_s`` seconds (15 180 Wh in 15 min). [Wh]"""
+    return MAX_INTERVAL_ENERGY_WH * interval_s // INTERVAL_S
+
 
 _INTERVAL = timedelta(seconds=INTERVAL_S)
 _NONE = CUMULATIVE_NONE  # a counter not sent, in an int64 column
@@ -103,6 +122,14 @@ class IngestReason(StrEnum):
     """An MDT the store knows but has not assigned to a meter."""
     SEQUENCE_MISMATCH = "sequence_mismatch"
     """A device's sequence numbers and interval ends that do not advance together (15 min per record)."""
+    INTERVAL_MISMATCH = "interval_mismatch"
+    """Rows whose interval length (declared, given by start and end, or evident from their spacing) is not
+    the meter's."""
+    AMBIGUOUS_TIME = "ambiguous_time"
+    """A local time that does not exist, or that occurs twice (the end of DST) where the order of the rows
+    cannot tell which."""
+    NOT_WHOLE_WH = "not_whole_wh"
+    """An energy in kWh (or another unit) that is not a whole number of Wh."""
 
 
 class IngestError(_ReasonedError, ValueError):
@@ -118,11 +145,96 @@ class IngestError(_ReasonedError, ValueError):
         ``line 5: energy_wh ...``).
     field : str, optional
         The row and field alone, e.g. ``"intervals[3].energy_wh"`` or ``"line 5: energy_wh"``.
+    problems : sequence of IngestProblem, optional
+        Every problem found (at most :data:`MAX_PROBLEMS`); ``reason`` and ``field`` are the first's.
+        Default: this one problem.
+    total : int, optional
+        How many problems there are in all, listed or not; default ``len(problems)``.
     """
 
-    def __init__(self, reason: str, detail: str = "", *, field: str = "") -> None:
+    def __init__(
+        self,
+        reason: str,
+        detail: str = "",
+        *,
+        field: str = "",
+        problems: Sequence[IngestProblem] = (),
+        total: int | None = None,
+    ) -> None:
         super().__init__(str(reason), detail)
         self.field = field
+        self.problems: tuple[IngestProblem, ...] = tuple(problems) or (
+            IngestProblem(str(reason), field, f"{reason}: {detail}" if detail else str(reason)),
+        )
+        self.total = len(self.problems) if total is None else total
+
+    @classmethod
+    def of(cls, problems: Sequence[IngestProblem], total: int | None = None) -> IngestError:
+        """One refusal listing ``problems`` by row (the first gives ``reason`` and ``field``)."""
+        problems = sorted(problems, key=_row_key)
+        first = problems[0]
+        count = len(problems) if total is None else total
+        if count == 1:
+            detail = first.message.removeprefix(f"{first.reason}: ")
+        else:
+            lines = [f"{count} problems, nothing stored:", *(f"  {p.message}" for p in problems)]
+            if count > len(problems):
+                lines.append(f"  ... and {count - len(problems)} more")
+            detail = "\n".join(lines)
+        return cls(first.reason, detail, field=first.field, problems=problems, total=count)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestProblem:
+    """
+    One problem of refused input.
+
+    Attributes
+    ----------
+    reason : str
+        :class:`IngestReason`.
+    field : str
+        The row and field, e.g. ``"line 5: energy_wh"``.
+    message : str
+        ``"reason: field ..."``: what is wrong, for people.
+    """
+
+    reason: str
+    field: str
+    message: str
+
+
+def _row_key(problem: IngestProblem) -> tuple[int, tuple[int, ...]]:
+    """Problems by row: the numbers in their field (``line 12``, ``[3].intervals[4]``), the others last."""
+    numbers = tuple(int(n) for n in re.findall(r"[0-9]+", problem.field.split(":")[0]))
+    return (0, numbers) if numbers and not problem.field.startswith("meter ") else (1, ())
+
+
+class _Problems:
+    """Problems collected while reading a batch: the first :data:`MAX_PROBLEMS` kept, all counted."""
+
+    def __init__(self) -> None:
+        self.items: list[IngestProblem] = []
+        self.count = 0
+        self._seen: set[str] = set()
+
+    def add(self, error: IngestError, *, once: str | None = None) -> None:
+        if once is not None:
+            if once in self._seen:
+                return
+            self._seen.add(once)
+        for problem in error.problems:
+            self.count += 1
+            if len(self.items) < MAX_PROBLEMS:
+                self.items.append(problem)
+        self.count += error.total - len(error.problems)
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def raise_any(self) -> None:
+        if self.count:
+            raise IngestError.of(self.items, self.count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -386,14 +498,44 @@ def ingest_deliveries(
 # ---------------------------------------------------------------------------------------------------
 
 
-class _Row(NamedTuple):
-    where: str  # how the error messages name the row: "[0].intervals[3]", "line 5"
-    sep: str  # between the row's name and a field's: "." for JSON, ": " for CSV
-    meter_at: str  # how they name the row's meter field: "[0].meter", "line 5: meter"
+class IngestRow(NamedTuple):
+    """
+    One interval read from outside, before the batch checks of :func:`ingest_rows`.
+
+    Attributes
+    ----------
+    where : str
+        How messages name the row: ``"[0].intervals[3]"``, ``"line 5"``.
+    sep : str
+        Between the row's name and a field's: ``"."`` (JSON) or ``": "`` (CSV).
+    meter_at : str
+        How messages name the row's meter: ``"[0].meter"``, ``"line 5: meter"``.
+    serial : str
+        The meter's serial number.
+    interval_end : datetime
+        End of the interval, aware UTC, a whole second on the 5-minute grid.
+    energy_wh : int
+        Energy in the interval, 0 to the 60-minute maximum. [Wh]
+    cumulative_wh : int or None
+        The register at its end. [Wh]
+    interval_s : int or None
+        The interval's length when the input says it (declared, or from start and end); None when not. [s]
+    length_at : str
+        Where the input says it (``"[0].interval_minutes"``, ``"line 5: start"``), for messages.
+    """
+
+    where: str
+    sep: str
+    meter_at: str
     serial: str
     interval_end: datetime
     energy_wh: int
     cumulative_wh: int | None
+    interval_s: int | None = None
+    length_at: str = ""
+
+
+_Row = IngestRow
 
 
 def _fail(reason: IngestReason, where: str, sep: str, name: str, message: str) -> IngestError:
@@ -419,14 +561,19 @@ def _parse_end(value: object, where: str, sep: str) -> datetime:
             name,
             f"must carry a UTC offset or Z, got the naive time {value!r}",
         )
-    end = end.astimezone(UTC)
-    if end.microsecond or int(end.timestamp()) % INTERVAL_S:
+    return _check_grid_end(end.astimezone(UTC), where, sep, name, value)
+
+
+def _check_grid_end(end: datetime, where: str, sep: str, name: str, value: object) -> datetime:
+    """An aware end on the finest grid (5 minutes, to the second); the meter's grid is checked later."""
+    if end.microsecond or int(end.timestamp()) % _FINEST_S:
         raise _fail(
             IngestReason.NOT_ALIGNED,
             where,
             sep,
             name,
-            f"must end a 15-minute interval (:00, :15, :30 or :45 UTC, to the second), got {value!r}",
+            f"must end an interval of the meter (on its 5, 15, 30 or 60-minute grid in UTC, to the "
+            f"second), got {value!r}",
         )
     return end
 
@@ -436,9 +583,9 @@ def _check_energy(value: object, where: str, sep: str, name: str, *, cumulative:
         raise _fail(IngestReason.BAD_TYPE, where, sep, name, f"must be an integer [Wh], got {value!r}")
     if value < 0:
         raise _fail(IngestReason.NEGATIVE_ENERGY, where, sep, name, f"must not be negative, got {value} Wh")
-    limit = MAX_CUMULATIVE_WH if cumulative else MAX_INTERVAL_ENERGY_WH
+    limit = MAX_CUMULATIVE_WH if cumulative else max_interval_energy_wh(3600)
     if value > limit:
-        why = "the largest register stored" if cumulative else "the most a meter registers in 15 minutes"
+        why = "the largest register stored" if cumulative else "the most a meter registers in 60 minutes"
         raise _fail(
             IngestReason.ENERGY_TOO_HIGH, where, sep, name, f"is {value} Wh, above {limit} Wh ({why})"
         )
@@ -449,6 +596,21 @@ def _check_serial(value: object, where: str, sep: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(IngestReason.BAD_TYPE, where, sep, "meter", f"must be a serial number, got {value!r}")
     return value
+
+
+def _check_minutes(value: object, where: str, sep: str) -> int:
+    """A declared interval length in minutes (5, 15, 30 or 60) as seconds."""
+    text = value.strip() if isinstance(value, str) else value
+    if isinstance(text, str) and _INT.fullmatch(text):
+        text = int(text)
+    if isinstance(text, int) and not isinstance(text, bool):
+        try:
+            return int(IntervalLength(text * 60))
+        except ValueError:
+            pass
+    raise _fail(
+        IngestReason.BAD_TYPE, where, sep, _LENGTH_COLUMN, f"must be 5, 15, 30 or 60 [min], got {value!r}"
+    )
 
 
 def _decode(data: str | bytes | bytearray) -> str:
@@ -476,10 +638,35 @@ def _no_constant(name: str) -> Any:
 
 
 _OBJECT_KEYS = frozenset({"meter", "intervals"})
+_OPTIONAL_OBJECT_KEYS = frozenset({_LENGTH_COLUMN})
 _INTERVAL_KEYS = frozenset({"interval_end", "energy_wh", "cumulative_wh"})
 
+_Parsed = tuple[list[IngestRow], dict[str, str], _Problems]
 
-def _json_rows(document: object) -> tuple[list[_Row], dict[str, str]]:
+
+def _json_object(prefix: str, obj: object, serials: dict[str, str]) -> Any:
+    """One object's meter, declared length and intervals (raises on its first problem)."""
+    sep = "." if prefix else ""
+    if not isinstance(obj, dict):
+        raise IngestError(
+            IngestReason.MALFORMED,
+            f"{prefix} must be an object {{'meter', 'intervals'}}, got {type(obj).__name__}",
+            field=prefix,
+        )
+    for key in sorted(_OBJECT_KEYS - obj.keys()):
+        raise _fail(IngestReason.MISSING_FIELD, prefix, sep, key, "is missing")
+    for key in sorted(obj.keys() - _OBJECT_KEYS - _OPTIONAL_OBJECT_KEYS):
+        raise _fail(IngestReason.EXTRA_FIELD, prefix, sep, key, "is not a field of the format")
+    serial = _check_serial(obj["meter"], prefix, sep)
+    length = _check_minutes(obj[_LENGTH_COLUMN], prefix, sep) if _LENGTH_COLUMN in obj else None
+    serials.setdefault(serial, f"{prefix}{sep}meter")
+    intervals = obj["intervals"]
+    if not isinstance(intervals, list):
+        raise _fail(IngestReason.BAD_TYPE, prefix, sep, "intervals", f"must be a list, got {intervals!r:.80}")
+    return serial, length, intervals
+
+
+def _json_rows(document: object) -> _Parsed:
     if isinstance(document, dict):
         objects: list[tuple[str, object]] = [("", document)]
     elif isinstance(document, list):
@@ -490,48 +677,42 @@ def _json_rows(document: object) -> tuple[list[_Row], dict[str, str]]:
             f"the document must be an object {{'meter', 'intervals'}} or a list of them, got "
             f"{type(document).__name__}",
         )
-    rows: list[_Row] = []
+    rows: list[IngestRow] = []
     serials: dict[str, str] = {}
+    problems = _Problems()
     for prefix, obj in objects:
         sep = "." if prefix else ""
-        if not isinstance(obj, dict):
-            raise IngestError(
-                IngestReason.MALFORMED,
-                f"{prefix} must be an object {{'meter', 'intervals'}}, got {type(obj).__name__}",
-                field=prefix,
-            )
-        for key in sorted(_OBJECT_KEYS - obj.keys()):
-            raise _fail(IngestReason.MISSING_FIELD, prefix, sep, key, "is missing")
-        for key in sorted(obj.keys() - _OBJECT_KEYS):
-            raise _fail(IngestReason.EXTRA_FIELD, prefix, sep, key, "is not a field of the format")
-        serial = _check_serial(obj["meter"], prefix, sep)
+        try:
+            serial, length, intervals = _json_object(prefix, obj, serials)
+        except IngestError as exc:
+            problems.add(exc)
+            continue
         meter_at = f"{prefix}{sep}meter"
-        serials.setdefault(serial, meter_at)
-        intervals = obj["intervals"]
-        if not isinstance(intervals, list):
-            raise _fail(
-                IngestReason.BAD_TYPE, prefix, sep, "intervals", f"must be a list, got {intervals!r:.80}"
-            )
+        length_at = f"{prefix}{sep}{_LENGTH_COLUMN}"
         for j, item in enumerate(intervals):
             where = f"{prefix}{sep}intervals[{j}]"
-            if not isinstance(item, dict):
-                raise IngestError(
-                    IngestReason.BAD_TYPE, f"{where} must be an object, got {item!r:.80}", field=where
+            try:
+                if not isinstance(item, dict):
+                    raise IngestError(
+                        IngestReason.BAD_TYPE, f"{where} must be an object, got {item!r:.80}", field=where
+                    )
+                for key in sorted({"interval_end", "energy_wh"} - item.keys()):
+                    raise _fail(IngestReason.MISSING_FIELD, where, ".", key, "is missing")
+                for key in sorted(item.keys() - _INTERVAL_KEYS):
+                    raise _fail(IngestReason.EXTRA_FIELD, where, ".", key, "is not a field of the format")
+                end = _parse_end(item["interval_end"], where, ".")
+                energy = _check_energy(item["energy_wh"], where, ".", "energy_wh", cumulative=False)
+                raw_cumulative = item.get("cumulative_wh")
+                cumulative = (
+                    None
+                    if raw_cumulative is None
+                    else _check_energy(raw_cumulative, where, ".", "cumulative_wh", cumulative=True)
                 )
-            for key in sorted({"interval_end", "energy_wh"} - item.keys()):
-                raise _fail(IngestReason.MISSING_FIELD, where, ".", key, "is missing")
-            for key in sorted(item.keys() - _INTERVAL_KEYS):
-                raise _fail(IngestReason.EXTRA_FIELD, where, ".", key, "is not a field of the format")
-            end = _parse_end(item["interval_end"], where, ".")
-            energy = _check_energy(item["energy_wh"], where, ".", "energy_wh", cumulative=False)
-            raw_cumulative = item.get("cumulative_wh")
-            cumulative = (
-                None
-                if raw_cumulative is None
-                else _check_energy(raw_cumulative, where, ".", "cumulative_wh", cumulative=True)
-            )
-            rows.append(_Row(where, ".", meter_at, serial, end, energy, cumulative))
-    return rows, serials
+            except IngestError as exc:
+                problems.add(exc)
+                continue
+            rows.append(IngestRow(where, ".", meter_at, serial, end, energy, cumulative, length, length_at))
+    return rows, serials, problems
 
 
 def _csv_int(text: str, where: str, name: str, *, cumulative: bool) -> int:
@@ -540,7 +721,15 @@ def _csv_int(text: str, where: str, name: str, *, cumulative: bool) -> int:
     return _check_energy(int(text), where, ": ", name, cumulative=cumulative)
 
 
-def _csv_rows(text: str) -> tuple[list[_Row], dict[str, str]]:
+_CSV_HEADERS = (
+    CSV_COLUMNS[:3],
+    CSV_COLUMNS,
+    (*CSV_COLUMNS[:3], _LENGTH_COLUMN),
+    (*CSV_COLUMNS, _LENGTH_COLUMN),
+)
+
+
+def _csv_rows(text: str) -> _Parsed:
     try:
         table = list(csv.reader(io.StringIO(text, newline=""), strict=True))
     except csv.Error as exc:
@@ -552,97 +741,193 @@ def _csv_rows(text: str) -> tuple[list[_Row], dict[str, str]]:
         )
     header_line, header = lines[0]
     names = tuple(c.strip() for c in header)
-    if names not in (CSV_COLUMNS[:3], CSV_COLUMNS):
+    if names not in _CSV_HEADERS:
         missing = [c for c in CSV_COLUMNS[:3] if c not in names]
         reason = IngestReason.MISSING_FIELD if missing else IngestReason.EXTRA_FIELD
         raise IngestError(
             reason,
-            f"line {header_line}: the header must be {','.join(CSV_COLUMNS[:3])}[,cumulative_wh], "
-            f"got {','.join(names)!r}",
+            f"line {header_line}: the header must be {','.join(CSV_COLUMNS[:3])}[,cumulative_wh]"
+            f"[,{_LENGTH_COLUMN}], got {','.join(names)!r}",
             field=f"line {header_line}",
         )
-    rows: list[_Row] = []
+    rows: list[IngestRow] = []
     serials: dict[str, str] = {}
+    problems = _Problems()
     for n, cells in lines[1:]:
         where = f"line {n}"
-        if len(cells) != len(names):
-            reason = IngestReason.MISSING_FIELD if len(cells) < len(names) else IngestReason.EXTRA_FIELD
-            raise IngestError(
-                reason, f"{where} has {len(cells)} fields, the header {len(names)}", field=where
-            )
-        values = dict(zip(names, (c.strip() for c in cells), strict=True))
-        for name in CSV_COLUMNS[:3]:
-            if not values[name]:
-                raise _fail(IngestReason.MISSING_FIELD, where, ": ", name, "is empty")
-        serial = _check_serial(values["meter"], where, ": ")
-        serials.setdefault(serial, f"{where}: meter")
-        end = _parse_end(values["interval_end"], where, ": ")
-        energy = _csv_int(values["energy_wh"], where, "energy_wh", cumulative=False)
-        text_cumulative = values.get("cumulative_wh", "")
-        cumulative = (
-            _csv_int(text_cumulative, where, "cumulative_wh", cumulative=True) if text_cumulative else None
-        )
-        rows.append(_Row(where, ": ", f"{where}: meter", serial, end, energy, cumulative))
-    return rows, serials
+        try:
+            rows.append(_csv_row(where, names, cells, serials))
+        except IngestError as exc:
+            problems.add(exc)
+    return rows, serials, problems
 
 
-def _store_rows(
-    store: Store, parsed: tuple[list[_Row], dict[str, str]], source: str, meter: str | None
-) -> IngestResult:
-    """Check the batch against itself and the store, then store it meter by meter."""
-    rows, serials = parsed
+def _csv_row(where: str, names: tuple[str, ...], cells: list[str], serials: dict[str, str]) -> IngestRow:
+    if len(cells) != len(names):
+        reason = IngestReason.MISSING_FIELD if len(cells) < len(names) else IngestReason.EXTRA_FIELD
+        raise IngestError(reason, f"{where} has {len(cells)} fields, the header {len(names)}", field=where)
+    values = dict(zip(names, (c.strip() for c in cells), strict=True))
+    for name in (n for n in names if n != "cumulative_wh"):
+        if not values[name]:
+            raise _fail(IngestReason.MISSING_FIELD, where, ": ", name, "is empty")
+    serial = _check_serial(values["meter"], where, ": ")
+    serials.setdefault(serial, f"{where}: meter")
+    end = _parse_end(values["interval_end"], where, ": ")
+    energy = _csv_int(values["energy_wh"], where, "energy_wh", cumulative=False)
+    text_cumulative = values.get("cumulative_wh", "")
+    cumulative = (
+        _csv_int(text_cumulative, where, "cumulative_wh", cumulative=True) if text_cumulative else None
+    )
+    length = _check_minutes(values[_LENGTH_COLUMN], where, ": ") if _LENGTH_COLUMN in values else None
+    return IngestRow(
+        where, ": ", f"{where}: meter", serial, end, energy, cumulative, length, f"{where}: {_LENGTH_COLUMN}"
+    )
+
+
+def _spacing_s(ends_s: IntArray, interval_s: int) -> int | None:
+    """
+    The one spacing of sorted interval ends when every one is the same multiple (> 1) of the meter's
+    length and itself an interval length (at least 4 rows): data of that coarser length, sent as if of
+    the meter's. None otherwise.
+    """
+    if ends_s.size < 4:
+        return None
+    steps = np.unique(np.diff(ends_s))
+    if steps.size != 1:
+        return None
+    step = int(steps[0])
+    if step > interval_s and step % interval_s == 0 and step in {int(n) for n in IntervalLength}:
+        return step
+    return None
+
+
+def _length_problem(serial: str, count: int, step_s: int, interval_s: int) -> IngestError:
+    step, own = step_s // 60, interval_s // 60
+    return IngestError(
+        IngestReason.INTERVAL_MISMATCH,
+        f"the {count} rows of meter {serial!r} are all {step} minutes apart: they look like {step}-minute "
+        f"data, but the meter has {own}-minute intervals, and they would be stored as {own}-minute "
+        f"intervals with the rest missing. Send {own}-minute intervals; or, for {step}-minute data, use a "
+        f"meter of {step}-minute intervals (meshmeter meter add --interval {step}) and declare the length "
+        f'("{_LENGTH_COLUMN}": {step} in the JSON object, an {_LENGTH_COLUMN} column in CSV, or the '
+        f"mapping's {_LENGTH_COLUMN}); if they are {own}-minute intervals with gaps, declare "
+        f"{_LENGTH_COLUMN} {own}",
+        field=f"meter {serial}",
+    )
+
+
+def _store_rows(store: Store, parsed: _Parsed, source: str, meter: str | None) -> IngestResult:
+    """Check the batch against itself, the meters and the store, then store it meter by meter."""
+    rows, serials, problems = parsed
     if not isinstance(source, str) or not source.strip():
         raise ValueError(f"source must be a non-empty string, got {source!r}")
     for serial, meter_at in serials.items():
         if meter is not None and serial != meter:
-            raise IngestError(
-                IngestReason.METER_MISMATCH,
-                f"{meter_at} is {serial!r}, but the data came for meter {meter!r}",
-                field=meter_at,
+            problems.add(
+                IngestError(
+                    IngestReason.METER_MISMATCH,
+                    f"{meter_at} is {serial!r}, but the data came for meter {meter!r}",
+                    field=meter_at,
+                )
             )
     meter_ids: dict[str, int] = {}
+    lengths: dict[str, int] = {}
     for serial, meter_at in serials.items():
         found = store.get_meter(serial=serial)
         if found is None:
-            raise IngestError(
-                IngestReason.UNKNOWN_METER, f"{meter_at} {serial!r} is not a known meter", field=meter_at
+            problems.add(
+                IngestError(
+                    IngestReason.UNKNOWN_METER, f"{meter_at} {serial!r} is not a known meter", field=meter_at
+                )
             )
+            continue
         meter_ids[serial] = found.id
-    by_serial: dict[str, dict[datetime, _Row]] = defaultdict(dict)
+        lengths[serial] = int(found.interval_s)
+    by_serial: dict[str, dict[datetime, IngestRow]] = defaultdict(dict)
+    declared: set[str] = set()
     repeats = 0
     for row in rows:
+        length = lengths.get(row.serial)
+        if length is not None:
+            minutes = length // 60
+            if row.interval_s is not None:
+                declared.add(row.serial)
+                if row.interval_s != length:
+                    problems.add(
+                        IngestError(
+                            IngestReason.INTERVAL_MISMATCH,
+                            f"{row.length_at} gives {row.interval_s // 60}-minute intervals, but meter "
+                            f"{row.serial!r} has {minutes}-minute intervals (its data is refused at any "
+                            "other length: nothing is split or summed on the way in)",
+                            field=row.length_at,
+                        ),
+                        once=f"{row.length_at}|{row.serial}",
+                    )
+            if int(row.interval_end.timestamp()) % length:
+                problems.add(
+                    _fail(
+                        IngestReason.NOT_ALIGNED,
+                        row.where,
+                        row.sep,
+                        "interval_end",
+                        f"must end a {minutes}-minute interval of meter {row.serial!r} (on the "
+                        f"{minutes}-minute grid in UTC, to the second), got {row.interval_end.isoformat()}",
+                    )
+                )
+            limit = max_interval_energy_wh(length)
+            if row.energy_wh > limit:
+                problems.add(
+                    _fail(
+                        IngestReason.ENERGY_TOO_HIGH,
+                        row.where,
+                        row.sep,
+                        "energy_wh",
+                        f"is {row.energy_wh} Wh, above {limit} Wh (the most a meter registers in "
+                        f"{minutes} minutes)",
+                    )
+                )
         seen = by_serial[row.serial].setdefault(row.interval_end, row)
         if seen is row:
             continue
         if (seen.energy_wh, seen.cumulative_wh) != (row.energy_wh, row.cumulative_wh):
-            raise _fail(
-                IngestReason.CONFLICT,
-                row.where,
-                row.sep,
-                "interval_end",
-                f"{row.interval_end.isoformat()} of meter {row.serial!r} is also at {seen.where} with "
-                f"other values: ({seen.energy_wh}, {seen.cumulative_wh}) and "
-                f"({row.energy_wh}, {row.cumulative_wh})",
+            problems.add(
+                _fail(
+                    IngestReason.CONFLICT,
+                    row.where,
+                    row.sep,
+                    "interval_end",
+                    f"{row.interval_end.isoformat()} of meter {row.serial!r} is also at {seen.where} with "
+                    f"other values: ({seen.energy_wh}, {seen.cumulative_wh}) and "
+                    f"({row.energy_wh}, {row.cumulative_wh})",
+                )
             )
         repeats += 1
-    for batch in by_serial.values():
+    for serial, batch in by_serial.items():
         ordered = [batch[end] for end in sorted(batch)]
-        last: _Row | None = None
+        last: IngestRow | None = None
         for row in ordered:
             if row.cumulative_wh is None:
                 continue
             if last is not None and last.cumulative_wh is not None and row.cumulative_wh < last.cumulative_wh:
-                raise _fail(
-                    IngestReason.COUNTER_BACKWARDS,
-                    row.where,
-                    row.sep,
-                    "cumulative_wh",
-                    f"{row.cumulative_wh} Wh is below {last.cumulative_wh} Wh at {last.where}, an earlier "
-                    "interval of the same meter (a register never runs backwards)",
+                problems.add(
+                    _fail(
+                        IngestReason.COUNTER_BACKWARDS,
+                        row.where,
+                        row.sep,
+                        "cumulative_wh",
+                        f"{row.cumulative_wh} Wh is below {last.cumulative_wh} Wh at {last.where}, an "
+                        "earlier interval of the same meter (a register never runs backwards)",
+                    )
                 )
             last = row
+        if serial in lengths and serial not in declared:
+            ends_s = np.array([int(end.timestamp()) for end in sorted(batch)], dtype=np.int64)
+            step = _spacing_s(ends_s, lengths[serial])
+            if step is not None:
+                problems.add(_length_problem(serial, len(batch), step, lengths[serial]))
+    problems.raise_any()
     # Every check passed: nothing below refuses input.
-    columns: list[tuple[int, IntArray, IntArray, IntArray]] = []
+    columns: list[tuple[int | str, IntArray, IntArray, IntArray]] = []
     for serial, batch in by_serial.items():
         ends = sorted(batch)
         columns.append(
@@ -657,6 +942,49 @@ def _store_rows(
             )
         )
     return _store_columns(store, columns, source, accepted=len(rows), repeats=repeats)
+
+
+def ingest_rows(
+    store: Store,
+    rows: Sequence[IngestRow],
+    *,
+    source: str,
+    meter: str | None = None,
+    problems: Sequence[IngestProblem] = (),
+    problem_count: int | None = None,
+) -> IngestResult:
+    """
+    Store rows read from outside (by :mod:`meshmeter.headend.mapping`, say): every batch check, then
+    one transaction; the whole batch or nothing.
+
+    Parameters
+    ----------
+    store : Store
+        The store; each row's meter must exist.
+    rows : sequence of IngestRow
+        The rows, in input order.
+    source : str
+        The ``source`` of the stored rows.
+    meter : str, optional
+        When given, every row must be of this meter.
+    problems : sequence of IngestProblem, optional
+        Problems the reader found already: listed first, and nothing is stored.
+    problem_count : int, optional
+        How many problems the reader found in all (default ``len(problems)``).
+
+    Raises
+    ------
+    IngestError
+        Listing every problem (up to :data:`MAX_PROBLEMS`): those given, unknown meters, rows off the
+        meter's grid or of another length, impossible energies, conflicts, counters running backwards.
+    """
+    found = _Problems()
+    if problems:
+        found.add(IngestError.of(problems, problem_count))
+    serials: dict[str, str] = {}
+    for row in rows:
+        serials.setdefault(row.serial, row.meter_at)
+    return _store_rows(store, (list(rows), serials, found), source, meter)
 
 
 def _store_columns(
@@ -756,10 +1084,21 @@ def _fast_json(store: Store, text: str, source: str, meter: str | None) -> Inges
     columns: list[tuple[int | str, IntArray, IntArray, IntArray]] = [
         (serial, *(np.empty(0, dtype=np.int64),) * 3) for serial in serials - by_serial.keys()
     ]  # an object without intervals names a meter too: it must exist
+    lengths: dict[str, int] = {}
+    for serial in by_serial:
+        found = store.get_meter(serial=serial)
+        if found is None:
+            return None  # the row-by-row path names the meter and where
+        lengths[serial] = int(found.interval_s)
     repeats = 0
     for serial, chunks in by_serial.items():
         ends_s, energy_wh, cumulative_wh = (np.concatenate(c) for c in zip(*chunks, strict=True))
-        if (ends_s % INTERVAL_S).any() or (energy_wh < 0).any() or (energy_wh > MAX_INTERVAL_ENERGY_WH).any():
+        length = lengths[serial]
+        if (
+            (ends_s % length).any()
+            or (energy_wh < 0).any()
+            or (energy_wh > max_interval_energy_wh(length)).any()
+        ):
             return None
         if not (np.diff(ends_s) > 0).all():
             order = np.argsort(ends_s, kind="stable")
@@ -774,7 +1113,7 @@ def _fast_json(store: Store, text: str, source: str, meter: str | None) -> Inges
                 repeats += int(same.size)
                 ends_s, energy_wh, cumulative_wh = ends_s[keep], energy_wh[keep], cumulative_wh[keep]
         counted = cumulative_wh[cumulative_wh != _NONE]
-        if (np.diff(counted) < 0).any():
+        if (np.diff(counted) < 0).any() or _spacing_s(ends_s, length) is not None:
             return None
         columns.append((serial, ends_s, energy_wh, cumulative_wh))
     try:

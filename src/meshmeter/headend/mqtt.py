@@ -28,6 +28,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from meshmeter.errors import MeshmeterError
 from meshmeter.headend.ingest import IngestError, IngestResult, ingest_json
+from meshmeter.headend.mapping import IngestMapping, ingest_mapped, resolve_format
 from meshmeter.store import Store
 
 __all__ = [
@@ -117,6 +118,9 @@ class MqttIngestor:
         Subscribe through ``$share/{group}/...``: several ingestors share the messages (scaling out).
     source : str, optional
         The ``source`` of the stored rows, default ``"mqtt"``.
+    ingest_format : str, optional
+        The name of an ingest format (built in or saved in the store, ``docs/ingest.md``) the payloads
+        are in; the topic's meter is the meter of every row. Default meshmeter's JSON.
     keepalive_s : int, optional
         MQTT keep-alive. [s]
 
@@ -149,6 +153,7 @@ class MqttIngestor:
         persistent: bool = False,
         shared_group: str | None = None,
         source: str = "mqtt",
+        ingest_format: str | None = None,
         keepalive_s: int = 30,
     ) -> None:
         self._host, self._port, tls, username, password = parse_mqtt_url(url)
@@ -163,6 +168,9 @@ class MqttIngestor:
         if isinstance(keepalive_s, bool) or not isinstance(keepalive_s, int) or keepalive_s < 5:
             raise ValueError(f"keepalive_s must be an int >= 5, got {keepalive_s!r}")
         self.store = store
+        self.mapping: IngestMapping | None = (
+            None if ingest_format is None else resolve_format(store, ingest_format)
+        )
         self.url = url
         self.topic_prefix = topic_prefix.strip("/")
         self.qos = qos
@@ -287,7 +295,10 @@ class MqttIngestor:
                 raise IngestError(
                     BAD_TOPIC, f"the topic {topic!r} is not {self.topic_prefix}/SITE/meters/SERIAL/intervals"
                 )
-            result = ingest_json(self.store, payload, source=self.source, meter=serial)
+            if self.mapping is not None:
+                result = ingest_mapped(self.store, payload, self.mapping, source=self.source, meter=serial)
+            else:
+                result = ingest_json(self.store, payload, source=self.source, meter=serial)
         except IngestError as exc:
             with self._lock:
                 self.rejected[exc.reason] += 1

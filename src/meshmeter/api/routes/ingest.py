@@ -23,6 +23,13 @@ from meshmeter.api.deps import StoreDep
 from meshmeter.api.problems import Problem, problem_response
 from meshmeter.api.routes import problems
 from meshmeter.headend.ingest import IngestError, IngestReason, IngestResult, ingest_csv, ingest_json
+from meshmeter.headend.mapping import (
+    IngestMapping,
+    MappingError,
+    UnknownFormatError,
+    ingest_mapped,
+    resolve_format,
+)
 from meshmeter.store import Store
 
 __all__ = ["MAX_BODY_BYTES", "SOURCE", "IngestResultPublic", "router"]
@@ -97,9 +104,39 @@ async def _body(request: Request) -> bytes:
 
 def _refused(request: Request, exc: IngestError) -> JSONResponse:
     status = _STATUS.get(exc.reason, 422)
+    problems = [{"reason": p.reason, "field": p.field or None, "detail": p.message} for p in exc.problems]
     return problem_response(
-        request, status, str(exc), extra={"reason": str(exc.reason), "field": exc.field or None}
+        request,
+        status,
+        str(exc),
+        extra={
+            "reason": str(exc.reason),
+            "field": exc.field or None,
+            "problems": problems,
+            "problem_count": exc.total,
+        },
     )
+
+
+def _mapping(store: Store, name: str | None) -> IngestMapping | None:
+    """The named format, or None; 400 naming it when it is unknown or its saved mapping is not usable."""
+    if name is None:
+        return None
+    try:
+        return resolve_format(store, name)
+    except (UnknownFormatError, MappingError) as exc:
+        raise Problem(400, str(exc)) from None
+
+
+def _ingest_mapped(
+    store: Store, mapping: IngestMapping, body: bytes, meter: str | None
+) -> IngestResult | IngestError:
+    if meter is not None and store.get_meter(serial=meter) is None:
+        raise Problem(404, f"no meter has serial {meter!r}")
+    try:
+        return ingest_mapped(store, body, mapping, source=SOURCE, meter=meter)
+    except IngestError as exc:
+        return exc
 
 
 def _answer(result: IngestResult, response: Response) -> IngestResultPublic:
@@ -209,17 +246,29 @@ _BATCH_CSV = "meter,interval_end,energy_wh,cumulative_wh\nMM00000001,2026-01-01T
     openapi_extra=_openapi(_JSON_EXAMPLE, _ONE_CSV),
 )
 async def post_meter_intervals(
-    serial: str, request: Request, response: Response, store: StoreDep
+    serial: str,
+    request: Request,
+    response: Response,
+    store: StoreDep,
+    format: str | None = None,
 ) -> IngestResultPublic | JSONResponse:
     """
     Store intervals of one meter, sent as JSON (``{"intervals": [...]}``, with or without ``"meter"``,
-    which must then be this one) or as CSV (``Content-Type: text/csv``; the ``meter`` column optional).
+    which must then be this one) or as CSV (``Content-Type: text/csv``; the ``meter`` column optional);
+    or, with ``?format=NAME``, a file in a named format (built in or saved, ``docs/ingest.md``).
 
     201 with the counts when rows were stored, 200 when all were stored already. The body is refused
-    whole, nothing stored: 400 not JSON or CSV, 404 unknown meter, 422 a bad field (``reason``, ``field``).
+    whole, nothing stored: 400 not JSON or CSV or an unknown format, 404 unknown meter, 422 bad fields
+    (``reason`` and ``field`` of the first, ``problems`` listing all, up to 20).
     """
-    kind = _kind(request)
+    mapping = await run_in_threadpool(_mapping, store, format)
     body = await _body(request)
+    if mapping is not None:
+        outcome = await run_in_threadpool(_ingest_mapped, store, mapping, body, serial)
+        if isinstance(outcome, IngestError):
+            return _refused(request, outcome)
+        return _answer(outcome, response)
+    kind = _kind(request)
     outcome = await run_in_threadpool(_ingest_one, store, serial, kind, body)
     if isinstance(outcome, IngestError):
         return _refused(request, outcome)
@@ -238,19 +287,33 @@ async def post_meter_intervals(
     openapi_extra=_openapi(_BATCH_EXAMPLE, _BATCH_CSV),
 )
 async def post_intervals(
-    request: Request, response: Response, store: StoreDep
+    request: Request,
+    response: Response,
+    store: StoreDep,
+    format: str | None = None,
+    meter: str | None = None,
 ) -> IngestResultPublic | JSONResponse:
     """
     Store a batch of intervals of several meters: the JSON (an object or a list of objects, each with
-    ``meter`` and ``intervals``) or the CSV (``meter,interval_end,energy_wh[,cumulative_wh]``) of
-    ``docs/ingest.md``.
+    ``meter``, ``intervals`` and optionally ``interval_minutes``) or the CSV
+    (``meter,interval_end,energy_wh[,cumulative_wh][,interval_minutes]``) of ``docs/ingest.md``; or, with
+    ``?format=NAME``, a file in a named format (``?meter=`` for a format without a meter column).
 
     201 with the counts when rows were stored, 200 when all were stored already. The batch is refused
-    whole, nothing stored: 400 not JSON or CSV, 404 an unknown meter, 422 a bad field (``reason``,
-    ``field``).
+    whole, nothing stored: 400 not JSON or CSV or an unknown format, 404 an unknown meter, 422 bad fields
+    (``reason`` and ``field`` of the first, ``problems`` listing all, up to 20), e.g. ``interval_mismatch``
+    for hourly rows sent for a 15-minute meter.
     """
-    kind = _kind(request)
+    mapping = await run_in_threadpool(_mapping, store, format)
     body = await _body(request)
+    if mapping is not None:
+        outcome = await run_in_threadpool(_ingest_mapped, store, mapping, body, meter)
+        if isinstance(outcome, IngestError):
+            return _refused(request, outcome)
+        return _answer(outcome, response)
+    if meter is not None:
+        raise Problem(400, "meter goes with format: meshmeter's own JSON and CSV name the meter")
+    kind = _kind(request)
     outcome = await run_in_threadpool(_ingest_batch, store, kind, body)
     if isinstance(outcome, IngestError):
         return _refused(request, outcome)
