@@ -1,0 +1,287 @@
+"""VEE over the store: read one meter's raw data, validate and estimate it, write the validated copy.
+
+:func:`run_vee` is the only part of VEE that does I/O; :func:`edit_intervals` is a person's edit
+(quality 7), which VEE leaves alone afterwards (``docs/vee.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from meshmeter.catalog.designations import decode_meter
+from meshmeter.headend.vee import _args
+from meshmeter.headend.vee._args import IntArray
+from meshmeter.headend.vee.checks import SumCheck
+from meshmeter.headend.vee.config import VeeConfig
+from meshmeter.headend.vee.estimate import EstimationResult, estimate
+from meshmeter.headend.vee.validate import Finding, IntervalSeries, ValidationResult, validate
+from meshmeter.intervals import Quality
+
+if TYPE_CHECKING:
+    from meshmeter.store import Meter, Store
+
+__all__ = ["VeeReport", "edit_intervals", "run_vee"]
+
+
+@dataclass(frozen=True, slots=True)
+class VeeReport:
+    """
+    What :func:`run_vee` did for one meter over ``(start, end]``.
+
+    Attributes
+    ----------
+    meter_id : int
+    start, end : datetime
+    intervals : int
+        Boundaries in the window. [1]
+    valid, questionable, interpolated, estimated_reference_day, missing : int
+        Intervals by outcome: quality 0, 10, 9, 8, and still missing (14: nothing stored). [1]
+    kept_edits : int
+        Intervals left alone because a person edited them (quality 7). [1]
+    changed : int
+        Validated rows inserted or changed in the store (0 on an idempotent re-run). [1]
+    findings : tuple of Finding
+        The findings inside the window.
+    sum_checks : tuple of SumCheck
+        The sum checks that touch the window.
+    """
+
+    meter_id: int
+    start: datetime
+    end: datetime
+    intervals: int
+    valid: int
+    questionable: int
+    interpolated: int
+    estimated_reference_day: int
+    missing: int
+    kept_edits: int
+    changed: int
+    findings: tuple[Finding, ...] = field(default=())
+    sum_checks: tuple[SumCheck, ...] = field(default=())
+
+
+def _utc(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def _meter_outages(store: Store, meter_id: int, lo: datetime, hi: datetime) -> list[tuple[int, int]]:
+    """Outages from the store's ``power_down`` / ``power_up`` events of the meter."""
+    spans: list[tuple[int, int]] = []
+    down: int | None = None
+    for event in store.events(meter_id=meter_id, start=lo - timedelta(days=7), end=hi):
+        t = _args.epoch_s("event.at", event.at)
+        if event.kind == "power_down" and down is None:
+            down = t
+        elif event.kind == "power_up" and down is not None:
+            if t > down:
+                spans.append((down, t))
+            down = None
+    if down is not None:
+        spans.append((down, _args.epoch_s("end", hi) + 1))
+    return spans
+
+
+def _meter_config(meter: Meter, cfg: VeeConfig) -> VeeConfig:
+    """The settings for this meter: its own interval length, and its elements unless set."""
+    if cfg.interval_s != meter.interval_s:
+        cfg = replace(cfg, interval_s=meter.interval_s)  # a meter is validated at its own length
+    if cfg.elements is None:
+        try:
+            elements = decode_meter(meter.designation).elements
+        except ValueError:
+            elements = 2
+        cfg = replace(cfg, elements=elements)
+    return cfg
+
+
+def _read_series(store: Store, meter_id: int, lo: datetime, hi: datetime) -> IntervalSeries:
+    """
+    The raw intervals (latest revision) of ``(lo, hi]`` with their cumulative counters.
+
+    Read as :class:`~meshmeter.store.RawInterval` records, not through
+    :meth:`~meshmeter.store.Store.raw_interval_columns`: the counters are needed (rollover and reset
+    checks, exact gap totals) and that read gives ends and energy only.
+    """
+    raw = store.raw_intervals(meter_id=meter_id, start=lo, end=hi)
+    return IntervalSeries.from_arrays(
+        np.array([_args.epoch_s("interval_end", r.interval_end) for r in raw], dtype=np.int64),
+        np.array([r.energy_wh for r in raw], dtype=np.float64),
+        np.array([np.nan if r.cumulative_wh is None else r.cumulative_wh for r in raw], dtype=np.float64),
+    )
+
+
+def run_vee(
+    store: Store,
+    *,
+    meter_id: int,
+    start: datetime,
+    end: datetime,
+    config: VeeConfig | None = None,
+    edited_by: str = "vee",
+    timezone: str | None = None,
+    outages: Sequence[tuple[datetime, datetime]] | None = None,
+    holidays: Collection[date] | None = None,
+) -> VeeReport:
+    """
+    Validate, estimate and store one meter's intervals of ``(start, end]``.
+
+    Parameters
+    ----------
+    store : Store
+        Read: raw intervals (latest revision), register reads, ``power_down``/``power_up`` events,
+        validated intervals. Written: validated intervals, through
+        :meth:`~meshmeter.store.Store.put_validated_intervals`, which audits every change.
+    meter_id : int
+        The meter.
+    start, end : datetime
+        Aware; on interval boundaries.
+    config : VeeConfig, optional
+        Settings; ``elements`` None takes the meter's from its designation.
+    edited_by : str, optional
+        Who, for the audit.
+    timezone : str, optional
+        IANA zone of the like days; default the meter's site's zone, else UTC.
+    outages : sequence of (datetime, datetime), optional
+        Known outages besides those of the store's events.
+    holidays : collection of date, optional
+        Local holiday dates; default US federal holidays.
+
+    Returns
+    -------
+    VeeReport
+
+    Notes
+    -----
+    Raw intervals are read ``like_day_lookback_days`` before ``start`` (like days, counters) and a day
+    after ``end`` (end points); only ``(start, end]`` is written. An interval a person edited
+    (quality 7) is left alone. Nothing is written for an interval that stays missing, or negative
+    (the store holds no negative energy). Writing the same results again changes nothing and adds no
+    audit record: re-running is idempotent.
+    """
+    cfg = VeeConfig.of(config)
+    meter = store.get_meter(meter_id=meter_id)
+    if meter is None:
+        raise ValueError(f"meter_id {meter_id!r} is not a known meter")
+    cfg = _meter_config(meter, cfg)
+    lo, hi = _args.epoch_s("start", start), _args.epoch_s("end", end)
+    if lo % cfg.interval_s or hi % cfg.interval_s or lo > hi:
+        raise ValueError(
+            f"start and end must be interval boundaries with start <= end, got {start!r}, {end!r}"
+        )
+    if timezone is None:
+        site = store.get_site(site_id=meter.site_id) if meter.site_id is not None else None
+        timezone = site.timezone if site is not None else "UTC"
+    read_lo = _utc(lo - cfg.like_day_lookback_days * 86400 - 86400)
+    read_hi = _utc(hi + 86400)
+    watermark = store.ingest_watermark()  # before the read: what arrives later is not validated by this run
+    series = _read_series(store, meter_id, read_lo, read_hi)
+    reads = [
+        (r.read_at, r.energy_wh) for r in store.register_reads(meter_id=meter_id, start=read_lo, end=read_hi)
+    ]
+    spans = _meter_outages(store, meter_id, read_lo, read_hi) + _args.spans("outages", outages)
+    validation = validate(
+        series,
+        config=cfg,
+        register_reads=reads,
+        outages=spans,
+        start=_args.epoch_s("start", read_lo),
+        end=_args.epoch_s("end", read_hi),
+        timezone=timezone,
+    )
+    result = estimate(validation, holidays=holidays)
+    existing = {
+        _args.epoch_s("interval_end", r.interval_end): (r.energy_wh, r.quality)
+        for r in store.validated_intervals(meter_id=meter_id, start=_utc(lo), end=_utc(hi))
+    }
+    window = np.flatnonzero((result.interval_end > lo) & (result.interval_end <= hi))
+    by_reason, counts = _rows_to_write(result, validation, window, existing, cfg)
+    changed = 0
+    for reason, rows in by_reason.items():
+        changed += store.put_validated_intervals(
+            meter_id=meter_id, rows=rows, edited_by=edited_by, reason=reason
+        )
+    store.record_vee_run(
+        meter_id=meter_id, start=_utc(lo), end=_utc(hi), batch_watermark=watermark, ran_by=edited_by
+    )
+    inside = {int(i) for i in window.tolist()}
+    return VeeReport(
+        meter_id=meter_id,
+        start=_utc(lo),
+        end=_utc(hi),
+        intervals=int(window.size),
+        valid=counts["valid"],
+        questionable=counts["questionable"],
+        interpolated=counts["interpolated"],
+        estimated_reference_day=counts["reference"],
+        missing=counts["missing"],
+        kept_edits=counts["kept"],
+        changed=changed,
+        findings=tuple(f for f in validation.findings if f.index in inside),
+        sum_checks=tuple(s for s in validation.sum_checks if s.end > lo and s.start < hi),
+    )
+
+
+def _rows_to_write(
+    result: EstimationResult,
+    validation: ValidationResult,
+    window: IntArray,
+    existing: dict[int, tuple[int, int]],
+    cfg: VeeConfig,
+) -> tuple[dict[str, list[tuple[datetime, int, int]]], dict[str, int]]:
+    """
+    The validated rows of the window by reason, and the window's intervals counted by outcome.
+
+    A person's edit (quality 7) is kept; a missing or negative interval is not written; a valid one only
+    with ``store_valid_intervals`` or where it replaces another validated row.
+    """
+    by_reason: dict[str, list[tuple[datetime, int, int]]] = {}
+    counts = dict.fromkeys(("valid", "questionable", "interpolated", "reference", "missing", "kept"), 0)
+    for i in window.tolist():
+        t = int(result.interval_end[i])
+        old = existing.get(t)
+        if old is not None and old[1] == Quality.EDITED:
+            counts["kept"] += 1
+            continue
+        value, quality = result.energy_wh[i], int(result.quality[i])
+        if np.isnan(value) or value < 0:
+            counts["missing"] += 1
+            continue
+        row = (int(value), quality)
+        if quality == Quality.VALID:
+            counts["valid"] += 1
+            if not cfg.store_valid_intervals and (old is None or old == row):
+                continue
+            reason = "vee: passed every check"
+        elif quality == Quality.QUESTIONABLE:
+            counts["questionable"] += 1
+            checks = sorted({f.check for f in validation.findings if f.index == i and f.questionable})
+            reason = "vee: questionable: " + ", ".join(checks)
+        else:
+            counts["interpolated" if quality == Quality.ESTIMATED_INTERPOLATION else "reference"] += 1
+            reason = "vee: " + result.reasons[i]
+        by_reason.setdefault(reason, []).append((_utc(t), *row))
+    return by_reason, counts
+
+
+def edit_intervals(
+    store: Store,
+    *,
+    meter_id: int,
+    rows: Iterable[tuple[datetime, int]],
+    edited_by: str,
+    reason: str,
+) -> int:
+    """
+    A person's edit of validated intervals: each ``(interval_end, energy_wh)`` is stored with quality 7.
+
+    The store audits the edit (who, when, why, the old value); :func:`run_vee` leaves edited intervals
+    alone afterwards. Returns how many intervals changed.
+    """
+    items = [(end, energy, Quality.EDITED) for end, energy in rows]
+    return store.put_validated_intervals(meter_id=meter_id, rows=items, edited_by=edited_by, reason=reason)
