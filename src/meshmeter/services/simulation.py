@@ -327,7 +327,7 @@ def vee_site(
     store: Store, sim: SiteSimulation, stored: StoredSite, *, progress: Progress | None = None
 ) -> list[VeeReport]:
     """
-    Run VEE (``headend/vee.py``) on every meter of a stored site over the simulated window.
+    Run VEE (``headend/vee/``) on every meter of a stored site over the simulated window.
 
     A production (solar) meter's night is a run of zero intervals by nature: its zero-run check allows
     :data:`SOLAR_ZERO_RUN_MAX_H` instead of VEE's default 4 h (``docs/site.md``).
