@@ -290,7 +290,11 @@ def _altered(old: bytes, new: bytes) -> Callable[[], bytes]:
             "unsupported",
             "lasts 600 s",
         ),
-        (_altered(b"<start>1330579800</start>", b"<start>1330579860</start>"), "unsupported", "quarter hour"),
+        (
+            _altered(b"<start>1330579800</start>", b"<start>1330579860</start>"),
+            "unsupported",
+            "15-minute grid",
+        ),
         (_altered(b"<value>282</value>", b"<value>-282</value>"), "unsupported", "non-negative"),
         (
             _altered(
@@ -438,3 +442,33 @@ def test_export_bad_arguments(store: Store) -> None:
         export_greenbutton(store, meter_serial=SERIAL, start=MARCH_15, end=MARCH_1)
     with pytest.raises(ValueError, match="timezone must be an IANA"):
         export_greenbutton(store, meter_serial=SERIAL, start=MARCH_1, end=MARCH_15, timezone="Mars/Base")
+
+
+def test_an_hourly_meter_imports_and_exports_hourly_readings(sqlite_store: Store) -> None:
+    """A meter's Green Button data is read and written at its own length (issue 11): hourly here."""
+    meter = sqlite_store.create_meter(
+        serial="MMGBH0001", designation="MM-D1202001-T-SCC", ct_ratio=2000, interval_s=3600
+    )
+    quarter = reference("test_usage_data.xml")
+    # the same file refused for the hourly meter: its readings last 900 s
+    with pytest.raises(GreenButtonError, match="3600 s, the length of meter MMGBH0001's intervals"):
+        import_greenbutton(sqlite_store, quarter, meter_serial="MMGBH0001")
+    sqlite_store.insert_raw_intervals(
+        meter_id=meter.id, rows=[(MARCH_1 + timedelta(hours=k), 400 + k) for k in range(1, 25)], source="test"
+    )
+    data = export_greenbutton(
+        sqlite_store, meter_serial="MMGBH0001", start=MARCH_1, end=MARCH_1 + timedelta(days=1)
+    )
+    (reading,) = parse_greenbutton(data).meter_readings
+    assert reading.reading_type is not None
+    assert reading.reading_type.interval_length_s == 3600
+    assert [(r.duration_s, int(r.scaled)) for r in reading.readings] == [
+        (3600, 400 + k) for k in range(1, 25)
+    ]
+    other = sqlite_store.create_meter(
+        serial="MMGBH0002", designation="MM-D1202001-T-SCC", ct_ratio=2000, interval_s=3600
+    )
+    assert import_greenbutton(sqlite_store, data, meter_serial="MMGBH0002").intervals == 24
+    assert sqlite_store.interval_view(meter_id=other.id, start=MARCH_1, end=MARCH_15).total_wh == sum(
+        400 + k for k in range(1, 25)
+    )

@@ -1001,7 +1001,12 @@ def import_greenbutton(
         ("uom", rt.uom, (UOM_WH,), "72 (Wh)"),
         ("flowDirection", rt.flow_direction, (None, FLOW_FORWARD), "1 (forward)"),
         ("accumulationBehaviour", rt.accumulation_behaviour, (None, ACCUMULATION_DELTA), "4 (delta data)"),
-        ("intervalLength", rt.interval_length_s, (None, INTERVAL_S), f"{INTERVAL_S} s"),
+        (
+            "intervalLength",
+            rt.interval_length_s,
+            (None, meter.interval_s),
+            f"{meter.interval_s} s, the length of meter {meter.serial}'s intervals",
+        ),
     )
     for name, value, allowed, meaning in checks:
         if value not in allowed:
@@ -1012,13 +1017,14 @@ def import_greenbutton(
     counts: dict[int, int] = {}
     for r in reading.readings:
         what = f"the IntervalReading starting {r.start.isoformat()}"
-        if r.duration_s != INTERVAL_S:
+        if r.duration_s != meter.interval_s:
             raise GreenButtonError(
-                "unsupported", f"{what} lasts {r.duration_s} s; only {INTERVAL_S} s is stored"
+                "unsupported",
+                f"{what} lasts {r.duration_s} s; meter {meter.serial} has {meter.interval_s} s intervals",
             )
-        if int(r.start.timestamp()) % INTERVAL_S:
+        if int(r.start.timestamp()) % meter.interval_s:
             raise GreenButtonError(
-                "unsupported", f"{what} does not start on a quarter hour (:00 :15 :30 :45)"
+                "unsupported", f"{what} does not start on the meter's {meter.interval_s // 60}-minute grid"
             )
         if r.scaled < 0 or r.scaled != r.scaled.to_integral_value():
             raise GreenButtonError(
