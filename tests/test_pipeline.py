@@ -225,7 +225,7 @@ def test_an_hourly_and_a_quarter_hour_meter_in_one_site(tmp_path: Path) -> None:
                 "--json",
                 "--database",
                 database,
-            ).output  # fmt: skip
+            ).output
         )
         for serial in ("Q15", "H60")
     }

@@ -1,0 +1,280 @@
+"""The registry of the store: sites, meters, MDTs, tenants and their accounts (``docs/store.md``)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from meshmeter.intervals import INTERVAL_S, IntervalLength
+from meshmeter.store import _validate as v
+from meshmeter.store.base import StoreBase
+from meshmeter.store.models import Account, Mdt, Meter, Site, Tenant
+from meshmeter.store.schema import METER_ROLES, accounts, mdts, meters, sites, tenants
+
+__all__ = ["RegistryMixin"]
+
+
+def _meter(r: Row[Any]) -> Meter:
+    return Meter(
+        r.id,
+        r.serial,
+        r.designation,
+        r.ct_ratio,
+        r.multiplier,
+        r.install_date,
+        r.site_id,
+        int(r.interval_s),
+        r.role,
+    )
+
+
+class RegistryMixin(StoreBase):
+    """Sites, meters, MDTs, tenants and accounts."""
+
+    def create_site(self, *, name: str, timezone: str) -> Site:
+        """
+        Create a site.
+
+        Parameters
+        ----------
+        name : str
+            Unique name.
+        timezone : str
+            IANA time zone of the site, e.g. ``"America/Los_Angeles"``.
+        """
+        name = v.check_text("name", name)
+        timezone = v.check_text("timezone", timezone)
+        try:
+            ZoneInfo(timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}") from None
+        with self._write() as c:
+            try:
+                site_id = c.execute(
+                    insert(sites).values(name=name, timezone=timezone).returning(sites.c.id)
+                ).scalar_one()
+            except IntegrityError:
+                raise ValueError(f"name {name!r} is already a site") from None
+        return Site(id=int(site_id), name=name, timezone=timezone)
+
+    def get_site(self, *, site_id: int) -> Site | None:
+        """The site with this id, or None."""
+        with self._read() as c:
+            row = c.execute(select(sites).where(sites.c.id == site_id)).first()
+        return None if row is None else Site(id=row.id, name=row.name, timezone=row.timezone)
+
+    def sites(self) -> list[Site]:
+        """Every site, by id."""
+        with self._read() as c:
+            rows = c.execute(select(sites).order_by(sites.c.id)).all()
+        return [Site(id=r.id, name=r.name, timezone=r.timezone) for r in rows]
+
+    def create_meter(
+        self,
+        *,
+        serial: str,
+        designation: str,
+        ct_ratio: float,
+        multiplier: float = 1.0,
+        install_date: date | None = None,
+        site_id: int | None = None,
+        interval_s: int = INTERVAL_S,
+        role: str = "unit",
+    ) -> Meter:
+        """
+        Create a meter.
+
+        Parameters
+        ----------
+        serial : str
+            Serial number, unique.
+        designation : str
+            Model designation (certificate p.1).
+        ct_ratio : float
+            CT primary / secondary, e.g. 2000 for 200:0.1 A. [1]
+        multiplier : float, optional
+            Register reading to energy, default 1. [1]
+        install_date : date, optional
+            Local date of installation.
+        site_id : int, optional
+            The site, which must exist.
+        interval_s : int, optional
+            Length of the meter's intervals, 300, 900 (default, the Mini Meter's MDT), 1800 or 3600. [s]
+        role : str, optional
+            ``"unit"`` (default), ``"house"``, ``"production"`` or ``"master"``
+            (:data:`~meshmeter.store.schema.METER_ROLES`).
+        """
+        serial = v.check_text("serial", serial)
+        designation = v.check_text("designation", designation)
+        ct_ratio = v.check_positive_float("ct_ratio", ct_ratio)
+        multiplier = v.check_positive_float("multiplier", multiplier)
+        length = int(IntervalLength.of(interval_s))
+        role = v.check_choice("role", role, METER_ROLES)
+        if install_date is not None:
+            install_date = v.check_date("install_date", install_date)
+        if site_id is not None:
+            site_id = v.check_id("site_id", site_id)
+        values = {
+            "serial": serial,
+            "designation": designation,
+            "ct_ratio": ct_ratio,
+            "multiplier": multiplier,
+            "install_date": install_date,
+            "site_id": site_id,
+            "interval_s": length,
+            "role": role,
+        }
+        with self._write() as c:
+            if site_id is not None:
+                self._require(c, sites, site_id, "site_id", "site")
+            try:
+                meter_id = c.execute(insert(meters).values(**values).returning(meters.c.id)).scalar_one()
+            except IntegrityError:
+                raise ValueError(f"serial {serial!r} is already a meter") from None
+        return Meter(
+            int(meter_id), serial, designation, ct_ratio, multiplier, install_date, site_id, length, role
+        )
+
+    def get_meter(self, *, serial: str | None = None, meter_id: int | None = None) -> Meter | None:
+        """The meter with this serial number or id (give exactly one), or None."""
+        if (serial is None) == (meter_id is None):
+            raise ValueError("give exactly one of serial and meter_id")
+        where = meters.c.serial == serial if serial is not None else meters.c.id == meter_id
+        with self._read() as c:
+            row = c.execute(select(meters).where(where)).first()
+        return None if row is None else _meter(row)
+
+    def meters(self, *, site_id: int | None = None) -> list[Meter]:
+        """Every meter, or those of one site, by id."""
+        query = select(meters).order_by(meters.c.id)
+        if site_id is not None:
+            query = query.where(meters.c.site_id == v.check_id("site_id", site_id))
+        with self._read() as c:
+            rows = c.execute(query).all()
+        return [_meter(r) for r in rows]
+
+    def create_mdt(self, *, eui64: bytes, kit: str, key: bytes, meter_id: int | None = None) -> Mdt:
+        """
+        Create an MDT.
+
+        Parameters
+        ----------
+        eui64 : bytes
+            IEEE EUI-64, 8 bytes, unique.
+        kit : str
+            Kit designation, e.g. ``"MMSMT-C02"`` (manual §2.4).
+        key : bytes
+            AES-128 key, 16 bytes.
+        meter_id : int, optional
+            The meter whose pulse output it counts.
+        """
+        eui64 = v.check_bytes("eui64", eui64, 8)
+        kit = v.check_text("kit", kit)
+        key = v.check_bytes("key", key, 16)
+        if meter_id is not None:
+            meter_id = v.check_id("meter_id", meter_id)
+        with self._write() as c:
+            if meter_id is not None:
+                self._require(c, meters, meter_id, "meter_id", "meter")
+            try:
+                mdt_id = c.execute(
+                    insert(mdts).values(eui64=eui64, kit=kit, key=key, meter_id=meter_id).returning(mdts.c.id)
+                ).scalar_one()
+            except IntegrityError:
+                raise ValueError(f"eui64 {eui64.hex()} is already an MDT") from None
+        return Mdt(id=int(mdt_id), eui64=eui64, kit=kit, key=key, meter_id=meter_id)
+
+    def get_mdt(self, *, eui64: bytes) -> Mdt | None:
+        """The MDT with this EUI-64, or None."""
+        eui64 = v.check_bytes("eui64", eui64, 8)
+        with self._read() as c:
+            row = c.execute(select(mdts).where(mdts.c.eui64 == eui64)).first()
+        if row is None:
+            return None
+        return Mdt(id=row.id, eui64=bytes(row.eui64), kit=row.kit, key=bytes(row.key), meter_id=row.meter_id)
+
+    def create_tenant(self, *, name: str) -> Tenant:
+        """Create a tenant."""
+        name = v.check_text("name", name)
+        with self._write() as c:
+            tenant_id = c.execute(insert(tenants).values(name=name).returning(tenants.c.id)).scalar_one()
+        return Tenant(id=int(tenant_id), name=name)
+
+    def get_tenant(self, *, tenant_id: int) -> Tenant | None:
+        """The tenant with this id, or None."""
+        with self._read() as c:
+            row = c.execute(select(tenants).where(tenants.c.id == tenant_id)).first()
+        return None if row is None else Tenant(id=row.id, name=row.name)
+
+    def tenants(self) -> list[Tenant]:
+        """Every tenant, by id."""
+        with self._read() as c:
+            rows = c.execute(select(tenants).order_by(tenants.c.id)).all()
+        return [Tenant(id=r.id, name=r.name) for r in rows]
+
+    def create_account(
+        self,
+        *,
+        tenant_id: int,
+        meter_id: int,
+        unit: str,
+        move_in: datetime,
+        move_out: datetime | None = None,
+    ) -> Account:
+        """
+        Open an account: a tenant in a unit served by a meter from ``move_in`` (to ``move_out``).
+
+        Parameters
+        ----------
+        tenant_id, meter_id : int
+            Existing tenant and meter.
+        unit : str
+            The unit (apartment, suite) served.
+        move_in, move_out : datetime
+            Aware instants; ``move_out`` after ``move_in``, None while the tenant stays.
+        """
+        tenant_id = v.check_id("tenant_id", tenant_id)
+        meter_id = v.check_id("meter_id", meter_id)
+        unit = v.check_text("unit", unit)
+        move_in = v.check_utc("move_in", move_in)
+        if move_out is not None:
+            move_out = v.check_utc("move_out", move_out)
+            if move_out <= move_in:
+                raise ValueError(f"move_out must be after move_in, got {move_out.isoformat()}")
+        with self._write() as c:
+            self._require(c, tenants, tenant_id, "tenant_id", "tenant")
+            self._require(c, meters, meter_id, "meter_id", "meter")
+            account_id = c.execute(
+                insert(accounts)
+                .values(tenant_id=tenant_id, meter_id=meter_id, unit=unit, move_in=move_in, move_out=move_out)
+                .returning(accounts.c.id)
+            ).scalar_one()
+        return Account(int(account_id), tenant_id, meter_id, unit, move_in, move_out)
+
+    def close_account(self, *, account_id: int, move_out: datetime) -> Account:
+        """Record the tenant's move-out; returns the account as stored."""
+        account_id = v.check_id("account_id", account_id)
+        move_out = v.check_utc("move_out", move_out)
+        with self._write() as c:
+            row = c.execute(select(accounts).where(accounts.c.id == account_id)).first()
+            if row is None:
+                raise ValueError(f"account_id {account_id!r} is not a known account")
+            if move_out <= row.move_in:
+                raise ValueError(f"move_out must be after move_in, got {move_out.isoformat()}")
+            c.execute(update(accounts).where(accounts.c.id == account_id).values(move_out=move_out))
+        return Account(row.id, row.tenant_id, row.meter_id, row.unit, row.move_in, move_out)
+
+    def accounts(self, *, meter_id: int | None = None, tenant_id: int | None = None) -> list[Account]:
+        """Accounts of a meter and/or a tenant (all when neither is given), by move-in."""
+        query = select(accounts).order_by(accounts.c.move_in, accounts.c.id)
+        if meter_id is not None:
+            query = query.where(accounts.c.meter_id == meter_id)
+        if tenant_id is not None:
+            query = query.where(accounts.c.tenant_id == tenant_id)
+        with self._read() as c:
+            rows = c.execute(query).all()
+        return [Account(r.id, r.tenant_id, r.meter_id, r.unit, r.move_in, r.move_out) for r in rows]

@@ -1,0 +1,363 @@
+"""Validated intervals, their audit, the record of VEE runs, and the one validated view.
+
+VEE writes a validated row only where it estimates, edits or flags;
+:meth:`ValidatedIntervalsMixin.interval_view` overlays those rows on the latest raw revisions, valid
+where a recorded VEE run saw their delivery (``docs/store.md``). Bills, exports, the API, the dashboard
+and the demo read intervals there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+from sqlalchemy import bindparam, func, insert, select, update
+
+from meshmeter.intervals import IntervalColumns, Quality
+from meshmeter.store import _validate as v
+from meshmeter.store.base import StoreBase, UnknownMeterError, _now
+from meshmeter.store.columns import IntArray
+from meshmeter.store.driver import (
+    _epoch_column,
+    _in_window,
+    _int_columns,
+    _latest_raw_energy,
+    _main_columns,
+    _revision_columns,
+)
+from meshmeter.store.models import IntervalEdit, ValidatedInterval, ValidatedIntervalIn
+from meshmeter.store.schema import (
+    CUMULATIVE_NONE,
+    ingest_batches,
+    interval_edits,
+    meters,
+    validated_intervals,
+    vee_runs,
+)
+from meshmeter.store.types import UtcDateTime, epoch_s
+
+__all__ = ["AUDIT_FREE_QUALITIES", "ValidatedIntervalsMixin"]
+
+
+AUDIT_FREE_QUALITIES = frozenset({0, 10, 14})
+"""Qualities that, put for the first time with the raw value, pass raw data through (or flag it) and
+need no edit record; every other change to a validated interval is audited."""
+
+
+class ValidatedIntervalsMixin(StoreBase):
+    """Validated intervals, their audit, VEE runs and the one validated view."""
+
+    def put_validated_intervals(
+        self,
+        *,
+        meter_id: int,
+        rows: Iterable[ValidatedIntervalIn | tuple[Any, ...]],
+        edited_by: str,
+        reason: str,
+        edited_at: datetime | None = None,
+    ) -> int:
+        """
+        Put validated intervals (VEE's output), auditing every edit and estimate.
+
+        Parameters
+        ----------
+        meter_id : int
+            The meter, which must exist.
+        rows : iterable of ValidatedIntervalIn or tuple
+            ``(interval_end, energy_wh, quality)``: aware end [whole second], energy [Wh], ESPI quality
+            code (0 valid, 7 edited, 8 estimated from reference days, 9 linear interpolation,
+            10 questionable, 14 raw).
+        edited_by : str
+            Who (a user, or ``"vee"``).
+        reason : str
+            Why (the rule or the person's note).
+        edited_at : datetime, optional
+            When; default now.
+
+        Returns
+        -------
+        int
+            How many intervals changed (an interval put again with the same value and quality does not).
+
+        Notes
+        -----
+        Raw intervals are not touched. An audit record (:meth:`interval_edits`) with the old value is
+        written for every change, except the first validated value of an interval that equals its latest
+        raw value with quality 0, 10 or 14 (raw data passed or flagged unchanged). The old value is the
+        previous validated value, else the latest raw value, else None (a gap that was estimated).
+        """
+        meter_id = v.check_id("meter_id", meter_id)
+        edited_by = v.check_text("edited_by", edited_by)
+        reason = v.check_text("reason", reason)
+        stamp = _now() if edited_at is None else v.check_utc("edited_at", edited_at)
+        batch: dict[datetime, tuple[int, int]] = {}
+        for i, row in enumerate(rows):
+            if not isinstance(row, tuple) or len(row) != 3:
+                raise ValueError(f"rows[{i}] must be (interval_end, energy_wh, quality), got {row!r}")
+            end = v.check_utc(f"rows[{i}].interval_end", row[0], whole_second=True)
+            energy = v.check_energy_wh(f"rows[{i}].energy_wh", row[1])
+            quality = v.check_quality(f"rows[{i}].quality", row[2])
+            values = (energy, quality)
+            seen = batch.setdefault(end, values)
+            if seen != values:
+                raise ValueError(
+                    f"rows[{i}].interval_end {end.isoformat()} appears twice in the batch with different "
+                    f"values: {seen} and {values}"
+                )
+        with self._write() as c:
+            self._lock_meter(c, meter_id)
+            if not batch:
+                return 0
+            lo, hi = min(batch), max(batch)
+            vt = validated_intervals
+            current = {
+                r.interval_end: (r.energy_wh, r.quality)
+                for r in c.execute(
+                    select(vt.c.interval_end, vt.c.energy_wh, vt.c.quality).where(
+                        vt.c.meter_id == meter_id, vt.c.interval_end >= lo, vt.c.interval_end <= hi
+                    )
+                )
+            }
+            raw = _latest_raw_energy(c, meter_id, epoch_s(lo) - 1, epoch_s(hi))
+            inserts: list[dict[str, Any]] = []
+            updates: list[dict[str, Any]] = []
+            audits: list[dict[str, Any]] = []
+            for end, (energy, quality) in batch.items():
+                old = current.get(end)
+                if old == (energy, quality):
+                    continue
+                if old is None:
+                    inserts.append(
+                        {"meter_id": meter_id, "interval_end": end, "energy_wh": energy, "quality": quality}
+                    )
+                    raw_energy = raw.get(epoch_s(end))
+                    if raw_energy == energy and quality in AUDIT_FREE_QUALITIES:
+                        continue
+                    old_energy, old_quality = raw_energy, None
+                else:
+                    updates.append({"b_end": end, "b_energy": energy, "b_quality": quality})
+                    old_energy, old_quality = old
+                audits.append(
+                    {
+                        "meter_id": meter_id,
+                        "interval_end": end,
+                        "old_energy_wh": old_energy,
+                        "old_quality": old_quality,
+                        "new_energy_wh": energy,
+                        "new_quality": quality,
+                        "edited_by": edited_by,
+                        "edited_at": stamp,
+                        "reason": reason,
+                    }
+                )
+            if inserts:
+                c.execute(insert(vt), inserts)
+            if updates:
+                c.execute(
+                    update(vt)
+                    .where(
+                        vt.c.meter_id == meter_id,
+                        vt.c.interval_end == bindparam("b_end", type_=UtcDateTime()),
+                    )
+                    .values(energy_wh=bindparam("b_energy"), quality=bindparam("b_quality")),
+                    updates,
+                )
+            if audits:
+                c.execute(insert(interval_edits), audits)
+        return len(inserts) + len(updates)
+
+    def validated_intervals(
+        self, *, meter_id: int, start: datetime, end: datetime
+    ) -> list[ValidatedInterval]:
+        """Validated intervals of a meter with ``start < interval_end <= end``, oldest first."""
+        meter_id = v.check_id("meter_id", meter_id)
+        lo, hi = v.check_range(start, end)
+        t = validated_intervals
+        with self._read() as c:
+            rows = c.execute(
+                select(t).where(_in_window(t, meter_id, lo, hi)).order_by(t.c.interval_end)
+            ).all()
+        return [ValidatedInterval(r.meter_id, r.interval_end, r.energy_wh, r.quality) for r in rows]
+
+    def validated_interval_columns(
+        self, *, meter_id: int, start: datetime, end: datetime
+    ) -> tuple[IntArray, IntArray, IntArray]:
+        """
+        Validated intervals of a meter with ``start < interval_end <= end``, as columns.
+
+        What :meth:`validated_intervals` returns, without a ``datetime`` or an object per row.
+
+        Returns
+        -------
+        interval_end_s : ndarray of int64
+            End of each interval, seconds since the Unix epoch, increasing. [s]
+        energy_wh : ndarray of int64
+            Validated energy. [Wh]
+        quality : ndarray of int64
+            ESPI quality code (:data:`~meshmeter.store.schema.QUALITY_CODES`).
+        """
+        meter_id = v.check_id("meter_id", meter_id)
+        lo, hi = v.check_range(start, end)
+        t = validated_intervals
+        query = (
+            select(_epoch_column(t.c.interval_end, self.dialect_name), t.c.energy_wh, t.c.quality)
+            .where(_in_window(t, meter_id, lo, hi))
+            .order_by(t.c.interval_end)
+        )
+        with self._read() as c:
+            ends, energy, quality = _int_columns(c, query, 3)
+        return ends, energy, quality
+
+    # -- the validated view ---------------------------------------------------------------------------------
+
+    def record_vee_run(
+        self,
+        *,
+        meter_id: int,
+        start: datetime,
+        end: datetime,
+        batch_watermark: int,
+        ran_by: str,
+        ran_at: datetime | None = None,
+    ) -> None:
+        """
+        Record that VEE validated a meter's raw intervals of ``(start, end]`` delivered up to a batch.
+
+        Parameters
+        ----------
+        batch_watermark : int
+            The highest ingest batch id there was when VEE read the raw intervals
+            (:meth:`ingest_watermark`): rows of later deliveries are not validated by this run.
+        ran_by : str
+            Who ran it (a user, or ``"vee"``).
+        """
+        meter_id = v.check_id("meter_id", meter_id)
+        lo, hi = v.check_range(start, end)
+        if lo == hi:
+            return
+        batch_watermark = v.check_int(
+            "batch_watermark", batch_watermark, low=0, expected="a non-negative integer"
+        )
+        ran_by = v.check_text("ran_by", ran_by)
+        stamp = _now() if ran_at is None else v.check_utc("ran_at", ran_at)
+        with self._write() as c:
+            self._lock_meter(c, meter_id)
+            c.execute(
+                insert(vee_runs).values(
+                    meter_id=meter_id,
+                    period_start=lo,
+                    period_end=hi,
+                    batch_watermark=batch_watermark,
+                    ran_by=ran_by,
+                    ran_at=stamp,
+                )
+            )
+
+    def ingest_watermark(self) -> int:
+        """The highest ingest batch id so far (0 before any): what a VEE run saw (:meth:`record_vee_run`)."""
+        with self._read() as c:
+            found = c.execute(select(func.max(ingest_batches.c.id))).scalar()
+        return 0 if found is None else int(found)
+
+    def interval_view(
+        self, *, meter_id: int, start: datetime, end: datetime, cumulative: bool = False
+    ) -> IntervalColumns:
+        """
+        The intervals of a meter ending in ``(start, end]``, as billed: the one validated view.
+
+        Bills, exports, the API, the dashboard and the demo read a meter's intervals here and nowhere else.
+
+        Parameters
+        ----------
+        meter_id : int
+            The meter.
+        start, end : datetime
+            Aware; the range ``(start, end]`` of interval ends.
+        cumulative : bool, optional
+            Also give the register at each end (:data:`~meshmeter.intervals.CUMULATIVE_NONE` where none
+            is known, and at estimated intervals).
+
+        Returns
+        -------
+        IntervalColumns
+            At the meter's own interval length, by end. Each interval's value and quality:
+
+            - VEE's validated row where it stored one: an edit (7), an estimate (8, 9) or a questionable
+              value (10);
+            - else the latest raw revision, valid (0) where a VEE run covered it and had seen its delivery
+              (:meth:`record_vee_run`), raw (14) where no VEE run has yet;
+            - intervals with neither are absent (missing).
+        """
+        meter_id = v.check_id("meter_id", meter_id)
+        lo, hi = v.check_range(start, end)
+        lo_s, hi_s = epoch_s(lo), epoch_s(hi)
+        t = validated_intervals
+        with self._read() as c:
+            length = c.execute(select(meters.c.interval_s).where(meters.c.id == meter_id)).scalar()
+            if length is None:
+                raise UnknownMeterError(f"meter_id {meter_id!r} is not a known meter")
+            ends, energy, codes, batch = _main_columns(c, meter_id, lo_s, hi_s, decode=cumulative)
+            r_ends, _, r_energy, r_cum, r_batch = _revision_columns(c, meter_id, lo_s, hi_s)
+            runs = c.execute(
+                select(vee_runs.c.period_start, vee_runs.c.period_end, vee_runs.c.batch_watermark).where(
+                    vee_runs.c.meter_id == meter_id, vee_runs.c.period_end > lo, vee_runs.c.period_start < hi
+                )
+            ).all()
+            query = (
+                select(_epoch_column(t.c.interval_end, self.dialect_name), t.c.energy_wh, t.c.quality)
+                .where(_in_window(t, meter_id, lo, hi))
+                .order_by(t.c.interval_end)
+            )
+            v_ends, v_energy, v_quality = _int_columns(c, query, 3)
+        if r_ends.size:
+            last = np.append(r_ends[1:] != r_ends[:-1], True)  # the latest revision of each end
+            at = np.searchsorted(ends, r_ends[last])
+            energy, batch, codes = energy.copy(), batch.copy(), codes.copy()
+            energy[at], batch[at], codes[at] = r_energy[last], r_batch[last], r_cum[last]
+        quality = np.full(ends.size, int(Quality.RAW), dtype=np.int64)
+        for run_lo, run_hi, watermark in runs:
+            a, b = epoch_s(run_lo), epoch_s(run_hi)
+            quality[(ends > a) & (ends <= b) & (batch <= watermark)] = int(Quality.VALID)
+        if v_ends.size:
+            all_ends = np.union1d(ends, v_ends)
+            if all_ends.size != ends.size:  # VEE filled gaps
+                at = np.searchsorted(all_ends, ends)
+                grown_energy = np.zeros(all_ends.size, dtype=np.int64)
+                grown_quality = np.zeros(all_ends.size, dtype=np.int64)
+                grown_codes = np.full(all_ends.size, CUMULATIVE_NONE, dtype=np.int64)
+                grown_energy[at], grown_quality[at], grown_codes[at] = energy, quality, codes
+                ends, energy, quality, codes = all_ends, grown_energy, grown_quality, grown_codes
+            else:
+                energy, codes = energy.copy(), codes.copy()
+            at = np.searchsorted(ends, v_ends)
+            energy[at], quality[at] = v_energy, v_quality
+            changed = v_quality != int(Quality.VALID)
+            codes[at[changed]] = CUMULATIVE_NONE  # an edit or estimate has no register behind it
+        return IntervalColumns(ends, energy, quality, int(length), codes if cumulative else None)
+
+    def interval_edits(self, *, meter_id: int, start: datetime, end: datetime) -> list[IntervalEdit]:
+        """The audit of edits and estimates of a meter's intervals with ``start < interval_end <= end``."""
+        meter_id = v.check_id("meter_id", meter_id)
+        lo, hi = v.check_range(start, end)
+        t = interval_edits
+        with self._read() as c:
+            rows = c.execute(
+                select(t).where(_in_window(t, meter_id, lo, hi)).order_by(t.c.interval_end, t.c.id)
+            ).all()
+        return [
+            IntervalEdit(
+                r.id,
+                r.meter_id,
+                r.interval_end,
+                r.old_energy_wh,
+                r.old_quality,
+                r.new_energy_wh,
+                r.new_quality,
+                r.edited_by,
+                r.edited_at,
+                r.reason,
+            )
+            for r in rows
+        ]
