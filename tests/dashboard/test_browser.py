@@ -15,7 +15,7 @@ from meshmeter.store import Store
 from tests.dashboard.conftest import ADMIN_TOKEN
 from tests.dashboard.site import DemoSite
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 PAGES = ("/dashboard", "/dashboard/network", "/dashboard/vee", "/dashboard/bills")
 

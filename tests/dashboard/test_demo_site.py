@@ -17,7 +17,7 @@ from meshmeter.site.example import demo_site_toml
 from meshmeter.store import Store
 from tests.dashboard.conftest import ADMIN_TOKEN, serve
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 START = datetime(2026, 3, 7, 8, tzinfo=UTC)
 """Local midnight of Saturday 2026-03-07 in Los Angeles; the clocks spring forward the next night."""

@@ -110,6 +110,7 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url.render_as_string(hide_password=False)
 
 
+@pytest.mark.slow
 def test_sigkill_mid_batch_then_resend_loses_nothing_and_counts_nothing_twice(
     database: str, tmp_path: Path
 ) -> None:

@@ -205,6 +205,7 @@ def stored_message(store: Store, message: OutboxMessage) -> OutboxMessage:
     return stored
 
 
+@pytest.mark.slow
 def test_broker_stopped_for_a_while_every_outbox_message_arrives_after_it_returns(
     broker: PrivateBroker, sqlite_store: Store
 ) -> None:
