@@ -1,0 +1,497 @@
+"""``meshmeter bill`` (California re-rating, Maryland allocation) and ``meshmeter production`` (CSI PBI).
+
+The bills of stored meters and sites come from ``meshmeter.services.billing``; the production report
+reads a stored meter's validated intervals itself (``_stored_intervals``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+import typer
+
+from meshmeter.cli.common import DatabaseOption, bad_input, console, parse_time
+from meshmeter.errors import MeshmeterError
+
+
+def _bill_time(name: str, text: str, timezone: str) -> Any:
+    """An ISO-8601 time with offset, or a date meaning local midnight in ``timezone``."""
+    from datetime import UTC, date, datetime
+    from zoneinfo import ZoneInfo
+
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        return parse_time(name, text)
+    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def _file_zone(timezone: str | None) -> str:
+    """The zone an interval CSV is read in: --timezone, which a file needs (checked, IANA name)."""
+    from meshmeter.billing.calendar import zone
+
+    if timezone is None:
+        raise ValueError("--timezone is needed with --intervals (IANA name, e.g. America/Los_Angeles)")
+    zone(timezone)
+    return timezone
+
+
+def _read_intervals(intervals: str) -> tuple[Any, Any, Any]:
+    """Interval ends [s], energy [Wh] and quality of an interval CSV file (docs/billing.md)."""
+    from pathlib import Path
+
+    from meshmeter.billing.intervals_csv import parse_intervals_csv
+
+    try:
+        text = Path(intervals).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read {intervals!r}: {exc.strerror}") from None
+    return parse_intervals_csv(text)
+
+
+def _stored_intervals(
+    store: Any, meter: str, timezone: str | None, period: Any, when: str
+) -> tuple[Any, str, tuple[Any, Any], tuple[Any, Any, Any]]:
+    """A stored meter, its zone, its period and its validated intervals in it, for bill and production.
+
+    ``timezone`` defaults to the meter's site's; ``period(timezone)`` gives the UTC start and end;
+    ``when`` names the period in the error raised when it holds no validated interval.
+    """
+    import numpy as np
+
+    from meshmeter.billing.calendar import zone
+    from meshmeter.intervals import Quality
+
+    found = store.get_meter(serial=meter)
+    if found is None:
+        raise ValueError(f"meter {meter!r} is not in the store")
+    if timezone is None:
+        site = None if found.site_id is None else store.get_site(site_id=found.site_id)
+        if site is None:
+            raise ValueError(f"meter {meter!r} has no site; give --timezone")
+        timezone = site.timezone
+    zone(timezone)
+    t0, t1 = period(timezone)
+    view = store.interval_view(meter_id=found.id, start=t0, end=t1)
+    if not view.billed().any():
+        raw = int(np.count_nonzero(view.quality == int(Quality.RAW)))
+        raise ValueError(
+            f"meter {meter!r} has no validated intervals in {when}; run meshmeter vee "
+            f"({len(view)} intervals stored, {raw} of them not yet validated)"
+        )
+    return found, timezone, (t0, t1), (view.interval_end_s, view.energy_wh, view.quality)
+
+
+def bill_command(
+    start: Annotated[str, typer.Option(help="Start: ISO-8601 with offset, or a date (local midnight).")],
+    end: Annotated[str, typer.Option(help="End: ISO-8601 with offset, or a date (local midnight).")],
+    tariff: Annotated[
+        str | None,
+        typer.Option(
+            help="URDB tariff JSON file, or example:e-tou-c-example / example:tiered-flat-example "
+            "(california mode)."
+        ),
+    ] = None,
+    mode: Annotated[
+        str,
+        typer.Option(help="california (re-rate one meter at --tariff) or maryland (share a master bill)."),
+    ] = "california",
+    site_name: Annotated[
+        str | None,
+        typer.Option("--site", help="Site name: with --mode maryland, bill every account of its meters."),
+    ] = None,
+    master_total: Annotated[
+        str | None, typer.Option(help="Maryland: the utility's master bill for the period [USD].")
+    ] = None,
+    admin_fee: Annotated[
+        str | None, typer.Option(help="Maryland: administrative fee per unit bill [USD]; default 0.")
+    ] = None,
+    intervals: Annotated[
+        str | None, typer.Option(help="CSV of 15-minute intervals: interval_end (UTC), energy_wh[, quality].")
+    ] = None,
+    meter: Annotated[str | None, typer.Option(help="Meter serial: bill its validated intervals.")] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone; default the meter's site's (needed with --intervals).")
+    ] = None,
+    account: Annotated[str | None, typer.Option(help="Tenant account printed on the bill.")] = None,
+    move_in: Annotated[str | None, typer.Option(help="Move-in: ISO-8601 time or date (prorates).")] = None,
+    move_out: Annotated[str | None, typer.Option(help="Move-out: ISO-8601 time or date (prorates).")] = None,
+    opening_read_wh: Annotated[
+        int | None, typer.Option(help="Opening register read [Wh]; default the store's read at start.")
+    ] = None,
+    bill_format: Annotated[
+        str, typer.Option("--format", help="text, json, csv, html or pdf (maryland: text, json or csv).")
+    ] = "text",
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="File to write; default stdout (not for pdf).")
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON (same as --format json).")] = False,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save", help="Store the bill with its inputs (with --meter; maryland: each unit's); idempotent."
+        ),
+    ] = False,
+) -> None:
+    """Bill a meter at a tariff (California re-rating), or share a site's master bill (Maryland).
+
+    California re-rating (PU Code §739.5, the default --mode california) bills one meter at
+    --tariff. Maryland allocation (--mode maryland) shares the --master-total of a --site among
+    the accounts of its meters by kWh, plus --admin-fee per unit; docs/billing.md.
+
+    Examples:
+
+    meshmeter bill --tariff example:e-tou-c-example --intervals july.csv --start 2026-07-01
+    --end 2026-08-01 --timezone America/Los_Angeles
+
+    meshmeter bill --tariff tariff.json --meter MM00000007 --start 2026-07-01 --end 2026-08-01 --json
+
+    meshmeter bill --tariff tariff.json --meter MM00000007 --start 2026-07-01 --end 2026-08-01
+    --move-out 2026-07-16 --format pdf -o bill.pdf
+
+    meshmeter bill --tariff tariff.json --meter MM00000007 --start 2026-07-01 --end 2026-08-01 --save
+
+    meshmeter bill --mode maryland --site "Oak Court" --master-total 1234.56 --admin-fee 3.50
+    --start 2026-07-01 --end 2026-08-01 --save
+    """
+    import sys
+    from pathlib import Path
+
+    from meshmeter.billing import (
+        Tenant,
+        bill_meter,
+        bill_to_html,
+        bill_to_json,
+        bill_to_pdf,
+        bills_to_csv,
+        example_tariff,
+        load_tariff,
+    )
+
+    fmt = "json" if as_json else bill_format
+    if mode != "california":
+        others = {
+            "--tariff": tariff, "--intervals": intervals, "--meter": meter, "--account": account,
+            "--move-in": move_in, "--move-out": move_out, "--opening-read-wh": opening_read_wh,
+        }  # fmt: skip
+        _bill_maryland(
+            mode, site_name, master_total, admin_fee, start, end, timezone, fmt, output, database, save,
+            others,
+        )  # fmt: skip
+        return
+    try:
+        if fmt not in ("text", "json", "csv", "html", "pdf"):
+            raise ValueError(f"format must be text, json, csv, html or pdf, got {fmt!r}")
+        if fmt == "pdf" and output is None:
+            raise ValueError("--format pdf needs --output FILE")
+        if site_name is not None and intervals is not None:
+            raise ValueError("--site bills a site's accounts from the store: it does not go with --intervals")
+        for flag, value in (
+            ("--site", site_name), ("--master-total", master_total), ("--admin-fee", admin_fee)
+        ):  # fmt: skip
+            if value is not None:
+                raise ValueError(f"{flag} goes with --mode maryland (Maryland allocation)")
+        if tariff is None:
+            raise ValueError("--tariff is needed to bill in california mode (re-rating at a tariff)")
+        if (intervals is None) == (meter is None):
+            raise ValueError("give exactly one of --intervals FILE.csv and --meter SERIAL")
+        if save and meter is None:
+            raise ValueError("--save stores the bill beside its meter's data: it needs --meter SERIAL")
+        if tariff.startswith("example:"):
+            rate = example_tariff(tariff.removeprefix("example:"))
+        else:
+            try:
+                rate = load_tariff(Path(tariff))
+            except OSError as exc:
+                raise ValueError(f"cannot read tariff {tariff!r}: {exc.strerror}") from None
+
+        def tenant_in(tz: str) -> Tenant | None:
+            if account is None and move_in is None and move_out is None:
+                return None
+            return Tenant(
+                account or serial,
+                None if move_in is None else _bill_time("move_in", move_in, tz),
+                None if move_out is None else _bill_time("move_out", move_out, tz),
+            )
+
+        if intervals is not None:
+            timezone = _file_zone(timezone)
+            t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
+            ends, energy, quality = _read_intervals(intervals)
+            serial = Path(intervals).stem
+            bill = bill_meter(
+                rate, ends, energy, quality, start=t0, end=t1, timezone=timezone, meter=serial,
+                tenant=tenant_in(timezone), opening_read_wh=opening_read_wh,
+            )  # fmt: skip
+        else:
+            from meshmeter.services.billing import (
+                bill_meter_from_store,
+                find_meter,
+                meter_timezone,
+                save_meter_bill,
+            )
+            from meshmeter.store import Store
+
+            assert meter is not None
+            serial = meter
+            with Store(database) as store:
+                found = find_meter(store, meter)
+                timezone = meter_timezone(store, found, timezone)
+                t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
+                bill = bill_meter_from_store(
+                    store, meter=found, tariff=rate, start=t0, end=t1, timezone=timezone,
+                    tenant=tenant_in(timezone), opening_read_wh=opening_read_wh,
+                )  # fmt: skip
+                if save:
+                    saved, new = save_meter_bill(store, bill, found)
+                    typer.echo(f"{'saved as' if new else 'already stored as'} bill {saved.id}", err=True)
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+    if fmt == "text":
+        _print_bill(bill)
+        return
+    data: bytes
+    if fmt == "json":
+        data = bill_to_json(bill).encode("utf-8")
+    elif fmt == "csv":
+        data = bills_to_csv([bill]).encode("utf-8")
+    elif fmt == "html":
+        data = bill_to_html(bill).encode("utf-8")
+    else:
+        data = bill_to_pdf(bill)
+    if output is None:
+        sys.stdout.buffer.write(data if data.endswith(b"\n") else data + b"\n")
+        sys.stdout.flush()
+    else:
+        Path(output).write_bytes(data)
+
+
+def _print_bill(bill: Any) -> None:
+    from rich.table import Table
+
+    from meshmeter.billing import printed
+
+    table = Table(title=f"{bill.account}  meter {bill.meter}  {bill.tariff_name}")
+    for col in ("charge", "quantity", "unit", "rate", "amount [USD]"):
+        table.add_column(col, justify="left" if col in ("charge", "unit") else "right")
+    for line in bill.lines:
+        table.add_row(
+            line.description, f"{line.quantity.normalize():f}", line.unit, f"{line.rate.normalize():f}",
+            f"{printed(line.amount):,.2f}",
+        )  # fmt: skip
+    table.add_row("Total", "", "", "", f"{bill.printed_total:,.2f}")
+    console.print(table)
+    console.print(
+        f"energy billed {bill.energy_wh / 1000:.3f} kWh; estimated {bill.estimated_wh / 1000:.3f} kWh "
+        f"({float(bill.estimated_share) * 100:.1f} %); intervals not billed {bill.unbilled_intervals}"
+    )
+
+
+def _usd(name: str, text: str) -> Any:
+    """A money amount in USD from the command line, as ``Decimal``."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text.strip())
+    except InvalidOperation:
+        raise ValueError(f"{name} must be an amount in USD (e.g. 1234.56), got {text!r}") from None
+    if not value.is_finite():
+        raise ValueError(f"{name} must be a finite amount in USD, got {text!r}")
+    return value
+
+
+def _bill_maryland(
+    mode: str,
+    site: str | None,
+    master_total: str | None,
+    admin_fee: str | None,
+    start: str,
+    end: str,
+    timezone: str | None,
+    fmt: str,
+    output: str | None,
+    database: str | None,
+    save: bool,
+    others: Mapping[str, object],
+) -> None:
+    """``meshmeter bill --mode maryland``: a site's master bill shared by each account's kWh."""
+    import sys
+    from pathlib import Path
+
+    from meshmeter.billing import bills_to_csv
+    from meshmeter.intervals import zone
+    from meshmeter.services.billing import find_site, share_master_bill
+    from meshmeter.store import Store
+
+    try:
+        if mode != "maryland":
+            raise ValueError(f"mode must be california or maryland, got {mode!r}")
+        for flag, value in others.items():
+            if value is not None:
+                raise ValueError(
+                    f"{flag} does not go with --mode maryland: it bills every account of a --site "
+                    "from the store"
+                )
+        if site is None:
+            raise ValueError("--mode maryland needs --site NAME (the site whose master bill is shared)")
+        if master_total is None:
+            raise ValueError("--mode maryland needs --master-total USD (the utility's master bill)")
+        if fmt not in ("text", "json", "csv"):
+            raise ValueError(f"format must be text, json or csv with --mode maryland, got {fmt!r}")
+        total = _usd("master_total", master_total)
+        fee = _usd("admin_fee", "0" if admin_fee is None else admin_fee)
+        with Store(database) as store:
+            where = find_site(store, site)
+            tz = where.timezone if timezone is None else timezone
+            zone(tz)
+            t0, t1 = _bill_time("start", start, tz), _bill_time("end", end, tz)
+            run = share_master_bill(
+                store, site=where, master_total=total, admin_fee=fee, start=t0, end=t1, timezone=tz, save=save
+            )
+        for u in run.without_share:
+            typer.echo(
+                f"warning: meter {u.meter.serial} has no validated intervals in the period: "
+                f"account {u.tenant.account} gets no share; run meshmeter vee",
+                err=True,
+            )
+        if save:
+            stored = [
+                f"{b.id}{'' if new else ' (already stored)'}"
+                for b, new in (u.stored for u in run.units if u.stored)
+            ]
+            typer.echo(f"saved as bills {', '.join(stored)}", err=True)
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+    bills = run.bills
+    units = [u.account.unit for u in run.units]
+    if fmt == "text":
+        _print_maryland(site, total, fee, units, bills)
+        return
+    if fmt == "json":
+        data = json.dumps(
+            {
+                "mode": "maryland",
+                "site": site,
+                "start": t0.isoformat(),
+                "end": t1.isoformat(),
+                "timezone": tz,
+                "master_total": str(total),
+                "admin_fee": str(fee),
+                "energy_wh": sum(b.energy_wh for b in bills),
+                "units": units,
+                "bills": [b.to_dict() for b in bills],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    else:
+        data = bills_to_csv(bills)
+    if output is None:
+        sys.stdout.write(data if data.endswith("\n") else data + "\n")
+        sys.stdout.flush()
+    else:
+        Path(output).write_text(data, encoding="utf-8")
+
+
+def _print_maryland(site: str, total: Any, fee: Any, unit_names: list[str], bills: list[Any]) -> None:
+    from rich.table import Table
+
+    from meshmeter.billing import printed
+
+    table = Table(title=f"{site}  master bill {total} USD shared by kWh, admin fee {fee} USD per unit")
+    for col in ("account", "unit", "meter", "energy (kWh)", "estimated (kWh)", "share [USD]", "total [USD]"):
+        # "(kWh)": rich would read "[kWh]" as markup and drop it.
+        table.add_column(col, justify="left" if col in ("account", "unit", "meter") else "right")
+    for unit, b in zip(unit_names, bills, strict=True):
+        share = next(line.amount for line in b.lines if line.kind == "allocation")
+        table.add_row(
+            b.account, unit, b.meter, f"{b.energy_wh / 1000:.3f}", f"{b.estimated_wh / 1000:.3f}",
+            f"{printed(share):,.2f}", f"{b.printed_total:,.2f}",
+        )  # fmt: skip
+    shares = sum(line.amount for b in bills for line in b.lines if line.kind == "allocation")
+    energy = sum(b.energy_wh for b in bills)
+    table.add_row("Total", "", "", f"{energy / 1000:.3f}", "", f"{printed(shares):,.2f}",
+                  f"{sum(b.printed_total for b in bills):,.2f}")  # fmt: skip
+    console.print(table)
+
+
+# --------------------------------------------------------------------------------------------------
+# production
+# --------------------------------------------------------------------------------------------------
+
+
+def production_command(
+    month: Annotated[str, typer.Option(help="The local calendar month, YYYY-MM.")],
+    meter: Annotated[
+        str | None, typer.Option(help="Serial of the solar meter: its validated intervals.")
+    ] = None,
+    intervals: Annotated[
+        str | None, typer.Option(help="CSV of 15-minute intervals: interval_end (UTC), energy_wh[, quality].")
+    ] = None,
+    timezone: Annotated[
+        str | None, typer.Option(help="IANA time zone; default the meter's site's (needed with --intervals).")
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="CSV file to write; default stdout.")
+    ] = None,
+    database: DatabaseOption = None,
+) -> None:
+    """The California Solar Initiative PBI production report of a solar meter for a month, as CSV.
+
+    Every 15-minute interval's kWh and the month's total from the meter's validated
+    intervals, estimated intervals excluded and counted separately (docs/billing.md). The
+    summary (total kWh, intervals counted, estimated, missing) goes to stderr, or to stdout
+    after the file with -o.
+
+    Examples:
+
+    meshmeter production --meter MM00000031 --month 2026-07 -o pv-2026-07.csv
+
+    meshmeter production --intervals pv.csv --month 2026-07 --timezone America/Los_Angeles
+    """
+    from pathlib import Path
+
+    from meshmeter.billing import production_report, production_report_csv
+    from meshmeter.billing.production import month_period, parse_month
+
+    try:
+        year, mon = parse_month("month", month)
+        if (intervals is None) == (meter is None):
+            raise ValueError("give exactly one of --intervals FILE.csv and --meter SERIAL")
+        if intervals is not None:
+            timezone = _file_zone(timezone)
+            ends, energy, quality = _read_intervals(intervals)
+            system = Path(intervals).stem
+        else:
+            from meshmeter.store import Store
+
+            assert meter is not None
+            system = meter
+            with Store(database) as store:
+                _, timezone, _, (ends, energy, quality) = _stored_intervals(
+                    store, meter, timezone, lambda tz: month_period(year, mon, tz), month
+                )
+        report = production_report(system, ends, energy, quality, year=year, month=mon, timezone=timezone)
+        data = production_report_csv(report)
+        if output is not None:
+            try:
+                Path(output).write_text(data, encoding="utf-8")
+            except OSError as exc:
+                raise ValueError(f"cannot write {output!r}: {exc.strerror}") from None
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+    summary = (
+        f"{system} {month}: {report.counted_wh / 1000:.3f} kWh from {report.counted_intervals} intervals "
+        f"counted; estimated {report.estimated_intervals} ({report.estimated_wh / 1000:.3f} kWh, excluded); "
+        f"missing {report.missing_intervals}; failed VEE "
+        f"{report.not_counted_intervals - report.missing_intervals}; of {report.interval_end_s.size}"
+    )
+    if output is None:
+        typer.echo(data, nl=False)
+        typer.echo(summary, err=True)
+    else:
+        typer.echo(summary)
+        typer.echo(f"report: {output}")

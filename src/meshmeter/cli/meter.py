@@ -1,0 +1,316 @@
+"""``meshmeter meter``: run the meter twin (``run``, ``demo``) and register a meter in the store (``add``)."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console
+from meshmeter.errors import MeshmeterError
+
+if TYPE_CHECKING:
+    from meshmeter.meter.twin import Meter, SteadyResult
+
+meter_app = typer.Typer(help="Run the meter twin.", no_args_is_help=True)
+
+
+def _per_line(name: str, values: Sequence[float], lines: int) -> tuple[float, ...]:
+    if len(values) == 1:
+        return tuple(values) * lines
+    if len(values) != lines:
+        raise bad_input(f"{name} takes one value or one per line ({lines}), got {len(values)}")
+    return tuple(values)
+
+
+def _parse_pairs(name: str, items: Sequence[str]) -> dict[int, int]:
+    pairs: dict[int, int] = {}
+    for item in items:
+        element, sep, line = item.partition("=")
+        if not sep or element not in ("1", "2") or line not in ("1", "2"):
+            raise bad_input(f"{name} takes ELEMENT=LINE with 1 or 2 on each side, got {item!r}")
+        pairs[int(element)] = int(line)
+    return pairs
+
+
+@meter_app.command("run")
+def meter_run(
+    model: Annotated[str, typer.Option(help="Meter designation.")] = "MM-D1202001-T-SCC",
+    serial: Annotated[str, typer.Option(help="Serial number (shown on the LCD at boot).")] = "MM00000001",
+    voltage_v: Annotated[
+        list[float] | None, typer.Option(help="Line-to-neutral voltage [V]; repeat per line. Default 120.")
+    ] = None,
+    current_a: Annotated[
+        list[float] | None, typer.Option(help="Load current [A]; repeat per line. Default 30.")
+    ] = None,
+    pf: Annotated[
+        list[float] | None, typer.Option(help="Power factor 0..1; repeat per line. Default 1.0.")
+    ] = None,
+    lag: Annotated[bool, typer.Option("--lag/--lead", help="Lagging (inductive) or leading load.")] = True,
+    frequency_hz: Annotated[float, typer.Option(help="Line frequency [Hz].")] = 60.0,
+    duration_s: Annotated[float, typer.Option(help="Length of the run [s].")] = 3600.0,
+    path: Annotated[str, typer.Option(help="Metrology path: profile or waveform.")] = "profile",
+    service: Annotated[
+        str, typer.Option(help="Service: 120/240 (split phase) or 120/208 (network).")
+    ] = "120/240",
+    reversed_ct: Annotated[
+        list[int] | None, typer.Option(help="Element whose CT is reversed; repeatable.")
+    ] = None,
+    ct_line: Annotated[
+        list[str] | None,
+        typer.Option(help="ELEMENT=LINE: the element's CT is on that line's conductor; repeatable."),
+    ] = None,
+    no_voltage: Annotated[
+        list[int] | None, typer.Option(help="Element whose voltage lead is off; repeatable.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run the meter twin at a steady condition and show what it registered and displayed.
+
+    Example: meshmeter meter run --voltage-v 120 --current-a 30 --pf 0.5 --lag --duration-s 3600
+    """
+    import numpy as np
+
+    from meshmeter.meter.installation import phase_deg_from_pf
+    from meshmeter.meter.twin import SteadyCondition
+
+    try:
+        meter = _build_meter(model, serial, service, reversed_ct or [], ct_line or [], no_voltage or [])
+        lines = meter.elements
+        phase = phase_deg_from_pf(np.asarray(_per_line("--pf", pf or [1.0], lines)), lag)
+        condition = SteadyCondition(
+            voltage_v=_per_line("--voltage-v", voltage_v or [120.0], lines),
+            current_a=_per_line("--current-a", current_a or [30.0], lines),
+            phase_deg=tuple(float(x) for x in phase),
+            frequency_hz=frequency_hz,
+        )
+        if path not in ("profile", "waveform"):
+            raise ValueError(f"path must be 'profile' or 'waveform', got {path!r}")
+        if not (math.isfinite(duration_s) and duration_s > 0):
+            raise ValueError(f"duration_s must be finite and > 0, got {duration_s!r}")
+        if path == "waveform" and duration_s > 600:
+            raise ValueError(
+                f"the waveform path runs at most 600 s from the command line, got {duration_s!r}"
+            )
+        result = meter.run_steady(condition, duration_s, path="waveform" if path == "waveform" else "profile")
+    except ValueError as exc:
+        raise bad_input(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(steady_result_to_dict(result), indent=2))
+        return
+    _print_steady(result)
+
+
+def _build_meter(
+    model: str,
+    serial: str,
+    service: str,
+    reversed_ct: Sequence[int],
+    ct_line: Sequence[str],
+    no_voltage: Sequence[int],
+) -> Meter:
+    from meshmeter.meter.installation import ElementWiring, Service
+    from meshmeter.meter.twin import Meter
+
+    spec_service = {"120/240": Service.SPLIT_PHASE, "120/208": Service.NETWORK}.get(service)
+    if spec_service is None:
+        raise ValueError(f"service must be '120/240' or '120/208', got {service!r}")
+    probe = Meter(model, serial=serial)
+    lines = probe.elements
+    for name, items in (("--reversed-ct", reversed_ct), ("--no-voltage", no_voltage)):
+        for e in items:
+            if e not in range(1, lines + 1):
+                raise ValueError(f"{name} takes an element 1..{lines}, got {e!r}")
+    on_line = _parse_pairs("--ct-line", ct_line)
+    if any(line > lines or e > lines for e, line in on_line.items()):
+        raise ValueError(f"--ct-line refers to an element or line beyond {lines}")
+    wiring = tuple(
+        ElementWiring(
+            ct_line=on_line.get(e), ct_reversed=e in reversed_ct, voltage_connected=e not in no_voltage
+        )
+        for e in range(1, lines + 1)
+    )
+    return Meter(model, serial=serial, service=spec_service, wiring=wiring)
+
+
+def steady_result_to_dict(result: SteadyResult) -> dict[str, Any]:
+    """A steady run as JSON-ready values."""
+
+    def num(x: float | None) -> float | None:
+        return None if x is None or not math.isfinite(x) else round(float(x), 6)
+
+    return {
+        "model": result.model,
+        "serial": result.serial,
+        "path": result.path,
+        "condition": {
+            "voltage_v": list(result.condition.voltage_v),
+            "current_a": list(result.condition.current_a),
+            "phase_deg": [num(x) for x in result.condition.phase_deg],
+            "frequency_hz": result.condition.frequency_hz,
+        },
+        "duration_s": num(result.duration_s),
+        "true_energy_wh": num(result.true_energy_wh),
+        "registered_energy_wh": num(result.registered_energy_wh),
+        "received_energy_wh": num(result.received_energy_wh),
+        "percent_registration": num(result.percent_registration),
+        "error_percent": num(result.error_percent),
+        "pulses": result.pulses,
+        "load_led_changes": result.load_led_changes,
+        "load_led_change_times_s": [num(t) for t in result.load_led_change_times_s],
+        "power_led_lit": result.power_led_lit,
+        "demand_kw": num(result.demand_kw),
+        "power_kw": num(result.power_kw),
+        "lcd": [{"name": s.name, "text": s.text, "annunciators": list(s.annunciators)} for s in result.lcd],
+        "measurements": [
+            {
+                "element": m.element,
+                "voltage_v": num(m.voltage_v),
+                "voltage_angle_deg": num(m.voltage_angle_deg),
+                "current_a": num(m.current_a),
+                "current_angle_deg": num(m.current_angle_deg),
+                "power_w": num(m.power_w),
+            }
+            for m in result.measurements
+        ],
+        "findings": [
+            {
+                "code": str(f.code),
+                "element": f.element,
+                "severity": str(f.severity),
+                "message": f.message,
+                "remedy": f.remedy,
+            }
+            for f in result.findings
+        ],
+    }
+
+
+def _print_steady(result: SteadyResult) -> None:
+    from rich.table import Table
+
+    summary = Table(title=f"{result.model}  serial {result.serial}  ({result.path} path)", show_header=False)
+    summary.add_row("duration", f"{result.duration_s:,.1f} s")
+    summary.add_row("true energy", f"{result.true_energy_wh:,.4f} Wh")
+    summary.add_row("registered energy", f"{result.registered_energy_wh:,.4f} Wh")
+    if result.received_energy_wh:
+        summary.add_row("received energy", f"{result.received_energy_wh:,.4f} Wh")
+    pct = result.percent_registration
+    summary.add_row("percent registration", "n/a (no load)" if math.isnan(pct) else f"{pct:.4f} %")
+    summary.add_row("pulses (closures)", ", ".join(f"{k}: {v}" for k, v in result.pulses.items()))
+    times = ", ".join(f"{t:.1f}" for t in result.load_led_change_times_s[:4])
+    summary.add_row("load LED changes", f"{result.load_led_changes} (first at {times} s)" if times else "0")
+    summary.add_row("POWER LED", "lit" if result.power_led_lit else "off")
+    summary.add_row("demand", "--" if result.demand_kw is None else f"{result.demand_kw:.3f} kW")
+    summary.add_row("instantaneous", f"{result.power_kw:.3f} kW")
+    console.print(summary)
+
+    elements = Table(title="Elements")
+    for col in ("element", "V", "I [A]", "P [W]", "V angle", "I angle"):
+        elements.add_column(col, justify="right")
+    for m in result.measurements:
+        elements.add_row(
+            str(m.element),
+            f"{m.voltage_v:.2f}",
+            f"{m.current_a:.3f}",
+            f"{m.power_w:.2f}",
+            f"{m.voltage_angle_deg:.1f}°",
+            f"{m.current_angle_deg:.1f}°",
+        )
+    console.print(elements)
+
+    lcd = Table(title="LCD")
+    lcd.add_column("screen")
+    lcd.add_column("shows")
+    lcd.add_column("annunciators")
+    for screen in result.lcd:
+        lcd.add_row(screen.name, screen.text, " ".join(screen.annunciators))
+    if not result.lcd:
+        lcd.add_row("-", "(dark: no proper supply)", "")
+    console.print(lcd)
+
+    if result.findings:
+        findings = Table(title="Diagnosis")
+        for col in ("finding", "element", "what was seen", "remedy"):
+            findings.add_column(col)
+        for f in result.findings:
+            findings.add_row(str(f.code), "-" if f.element is None else str(f.element), f.message, f.remedy)
+        console.print(findings)
+    else:
+        console.print("Diagnosis: no finding; the installation looks right.")
+
+
+@meter_app.command("add")
+def meter_add(
+    serial: Annotated[str, typer.Option(help="Meter serial number (unique).")],
+    model: Annotated[str, typer.Option(help="Meter designation (certificate p.1).")] = "MM-D1202001-T-SCC",
+    site_id: Annotated[int | None, typer.Option(help="Site id (meshmeter site add).")] = None,
+    multiplier: Annotated[float, typer.Option(help="Billing multiplier.")] = 1.0,
+    mdt_eui64: Annotated[str | None, typer.Option(help="EUI-64 of its MDT, 16 hex digits.")] = None,
+    mdt_kit: Annotated[str, typer.Option(help="The MDT's kit (manual §2.4).")] = "MMSMT-C02",
+    mdt_key: Annotated[str | None, typer.Option(help="The MDT's AES-128 key, 32 hex digits.")] = None,
+    interval: Annotated[
+        int, typer.Option(help="Minutes per interval of the meter's data: 5, 15 (the MDT's), 30 or 60.")
+    ] = 15,
+    role: Annotated[str, typer.Option(help="unit, house, production (solar) or master.")] = "unit",
+    database: DatabaseOption = None,
+) -> None:
+    """Register a meter (its CT ratio from the designation) and, optionally, its MDT; prints the meter id.
+
+    Example: meshmeter meter add --serial MM00000001 --site-id 1
+    Example: meshmeter meter add --serial UTIL-7 --site-id 1 --interval 60 --role master
+    """
+    from meshmeter.catalog import decode_meter
+    from meshmeter.intervals import IntervalLength
+    from meshmeter.store import Store
+
+    try:
+        spec = decode_meter(model)
+        if (mdt_eui64 is None) != (mdt_key is None):
+            raise ValueError("--mdt-eui64 and --mdt-key go together")
+        eui = key = None
+        if mdt_eui64 is not None and mdt_key is not None:
+            try:
+                eui, key = bytes.fromhex(mdt_eui64), bytes.fromhex(mdt_key)
+            except ValueError:
+                raise ValueError("--mdt-eui64 and --mdt-key must be hex digits") from None
+        with Store(database) as store:
+            meter = store.create_meter(
+                serial=serial,
+                designation=spec.designation,
+                ct_ratio=spec.ct_ratio,
+                multiplier=multiplier,
+                site_id=site_id,
+                interval_s=IntervalLength.of(interval * 60, name="--interval (minutes)"),
+                role=role,
+            )
+            if eui is not None and key is not None:
+                store.create_mdt(eui64=eui, kit=mdt_kit, key=key, meter_id=meter.id)
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+    typer.echo(str(meter.id))
+
+
+@meter_app.command("demo")
+def meter_demo_command(
+    days: Annotated[float, typer.Option(help="Days of simulated load.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Random seed of the load.")] = 7,
+    as_json: JsonOption = False,
+) -> None:
+    """One meter twin at work on a tenant's load: both metrology paths, then a reversed CT.
+
+    Example: meshmeter meter demo --days 2
+    """
+    from meshmeter.demo import run_meter_demo
+
+    try:
+        report = run_meter_demo(days=days, seed=seed)
+    except ValueError as exc:
+        raise bad_input(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), indent=2))
+        return
+    report.print(console)
