@@ -141,7 +141,7 @@ def test_production_from_a_csv(tmp_path):
         (["--meter", "NOPE", "--month", "2026-07"], "'NOPE' is not in the store"),
         (["--meter", "PV2", "--month", "2026-07"], "no validated intervals in 2026-07; run meshmeter vee"),
         (["--meter", "PV1", "--month", "2026-09"], "no validated intervals in 2026-09"),
-        (["--meter", "LONE", "--month", "2026-07"], "has no site; give --timezone"),
+        (["--meter", "LONE", "--month", "2026-07"], "has no site; give its time zone"),
         (["--meter", "PV1", "--month", "2026-07", "--timezone", "Mars/Base"], "Mars/Base"),
     ],
 )

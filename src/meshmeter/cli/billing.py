@@ -1,7 +1,7 @@
 """``meshmeter bill`` (California re-rating, Maryland allocation) and ``meshmeter production`` (CSI PBI).
 
 The bills of stored meters and sites come from ``meshmeter.services.billing``; the production report
-reads a stored meter's validated intervals itself (``_stored_intervals``).
+reads a stored meter's validated view through the same service.
 """
 
 from __future__ import annotations
@@ -49,39 +49,6 @@ def _read_intervals(intervals: str) -> tuple[Any, Any, Any]:
     except OSError as exc:
         raise ValueError(f"cannot read {intervals!r}: {exc.strerror}") from None
     return parse_intervals_csv(text)
-
-
-def _stored_intervals(
-    store: Any, meter: str, timezone: str | None, period: Any, when: str
-) -> tuple[Any, str, tuple[Any, Any], tuple[Any, Any, Any]]:
-    """A stored meter, its zone, its period and its validated intervals in it, for bill and production.
-
-    ``timezone`` defaults to the meter's site's; ``period(timezone)`` gives the UTC start and end;
-    ``when`` names the period in the error raised when it holds no validated interval.
-    """
-    import numpy as np
-
-    from meshmeter.billing.calendar import zone
-    from meshmeter.intervals import Quality
-
-    found = store.get_meter(serial=meter)
-    if found is None:
-        raise ValueError(f"meter {meter!r} is not in the store")
-    if timezone is None:
-        site = None if found.site_id is None else store.get_site(site_id=found.site_id)
-        if site is None:
-            raise ValueError(f"meter {meter!r} has no site; give --timezone")
-        timezone = site.timezone
-    zone(timezone)
-    t0, t1 = period(timezone)
-    view = store.interval_view(meter_id=found.id, start=t0, end=t1)
-    if not view.billed().any():
-        raw = int(np.count_nonzero(view.quality == int(Quality.RAW)))
-        raise ValueError(
-            f"meter {meter!r} has no validated intervals in {when}; run meshmeter vee "
-            f"({len(view)} intervals stored, {raw} of them not yet validated)"
-        )
-    return found, timezone, (t0, t1), (view.interval_end_s, view.energy_wh, view.quality)
 
 
 def bill_command(
@@ -456,6 +423,7 @@ def production_command(
 
     from meshmeter.billing import production_report, production_report_csv
     from meshmeter.billing.production import month_period, parse_month
+    from meshmeter.intervals import INTERVAL_S
 
     try:
         year, mon = parse_month("month", month)
@@ -465,16 +433,22 @@ def production_command(
             timezone = _file_zone(timezone)
             ends, energy, quality = _read_intervals(intervals)
             system = Path(intervals).stem
+            length = INTERVAL_S
         else:
             from meshmeter.store import Store
 
             assert meter is not None
             system = meter
+            from meshmeter.services.billing import billable_view, find_meter, meter_timezone
+
             with Store(database) as store:
-                _, timezone, _, (ends, energy, quality) = _stored_intervals(
-                    store, meter, timezone, lambda tz: month_period(year, mon, tz), month
-                )
-        report = production_report(system, ends, energy, quality, year=year, month=mon, timezone=timezone)
+                found = find_meter(store, meter)
+                timezone = meter_timezone(store, found, timezone)
+                view = billable_view(store, found, *month_period(year, mon, timezone), month)
+            ends, energy, quality, length = view.interval_end_s, view.energy_wh, view.quality, view.interval_s
+        report = production_report(
+            system, ends, energy, quality, year=year, month=mon, timezone=timezone, interval_s=length
+        )
         data = production_report_csv(report)
         if output is not None:
             try:

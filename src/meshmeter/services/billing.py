@@ -7,7 +7,6 @@ themselves (:mod:`meshmeter.billing`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -24,7 +23,9 @@ from meshmeter.store import Account, Meter, Site, Store, StoredBill
 __all__ = [
     "MarylandRun",
     "MarylandUnit",
+    "accounts_in_service",
     "bill_meter_from_store",
+    "billable_view",
     "find_meter",
     "find_site",
     "meter_timezone",
@@ -56,7 +57,7 @@ def meter_timezone(store: Store, meter: Meter, timezone: str | None = None) -> s
     if timezone is None:
         site = None if meter.site_id is None else store.get_site(site_id=meter.site_id)
         if site is None:
-            raise ValueError(f"meter {meter.serial!r} has no site; give a time zone")
+            raise ValueError(f"meter {meter.serial!r} has no site; give its time zone")
         timezone = site.timezone
     zone(timezone)
     return timezone
@@ -303,33 +304,3 @@ def share_master_bill(
             )
         units.append(MarylandUnit(account, meter, tenant, billed, bill, stored))
     return MarylandRun(site, tz, start, end, master_total, admin_fee, length, units)
-
-
-def bill_accounts(
-    store: Store,
-    *,
-    site: Site,
-    tariff: Tariff,
-    start: datetime,
-    end: datetime,
-    accounts: Sequence[tuple[Meter, Account, Tenant]],
-    save: bool = True,
-) -> list[tuple[Bill, StoredBill | None]]:
-    """
-    Bill several accounts of a site at one tariff over ``(start, end]`` (the demo's monthly run).
-
-    Each account's meter is billed from its validated view with the account's tenant (move-in and
-    move-out prorate); with ``save`` each bill is kept, tied to the site, the account and the meter.
-    """
-    out: list[tuple[Bill, StoredBill | None]] = []
-    for meter, account, tenant in accounts:
-        bill = bill_meter_from_store(
-            store, meter=meter, tariff=tariff, start=start, end=end, timezone=site.timezone, tenant=tenant
-        )
-        stored = None
-        if save:
-            stored, _ = store.save_bill(
-                document=bill.to_dict(), site_id=site.id, account_id=account.id, meter_id=meter.id
-            )
-        out.append((bill, stored))
-    return out
