@@ -126,3 +126,85 @@ class NotFoundError(MeshmeterError, ValueError):
 
 class NothingToBillError(MeshmeterError, ValueError):
     """A bill asked for where no interval of the period is billable yet (none validated): run VEE first."""
+
+
+class PlanError(MeshmeterError, ValueError):
+    """A test plan that cannot be used: unreadable, not TOML, or a field missing or wrong.
+
+    Parameters
+    ----------
+    source : str
+        Where the plan came from (a built-in name or a file path).
+    field : str
+        The field that is wrong, as a dotted path (``"grid[0].current_a"``).
+    message : str
+        What is wrong with it.
+    """
+
+    def __init__(self, source: str, field: str, message: str) -> None:
+        self.source = source
+        self.field = field
+        super().__init__(f"plan {source}: field {field!r}: {message}")
+
+
+class UnknownMeterError(MeshmeterError, ValueError):
+    """A meter id or serial number that the store does not know."""
+
+
+class BillConflictError(MeshmeterError):
+    """A bill of the same account, meter, period and tariff is stored with other figures."""
+
+
+class SchemaVersionError(MeshmeterError):
+    """The database's schema is newer than this code knows (an older meshmeter on a newer database)."""
+
+    def __init__(self, database_version: int, code_version: int) -> None:
+        self.database_version = database_version
+        self.code_version = code_version
+        super().__init__(
+            f"the database schema is at version {database_version}, newer than version {code_version} "
+            "that this meshmeter knows; upgrade meshmeter (a schema is never downgraded)"
+        )
+
+
+class UnknownFormatError(MeshmeterError, ValueError):
+    """An ingest format name that is neither built in nor saved in the store."""
+
+
+class MappingError(MeshmeterError, ValueError):
+    """
+    A mapping that cannot be applied; ``problems`` lists every problem (one line each).
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("the mapping is not usable: " + "; ".join(self.problems))
+
+
+class MqttConnectionError(MeshmeterError, ConnectionError):
+    """The broker cannot be reached, refused the connection, or refused the subscription."""
+
+
+class SiteFileError(MeshmeterError, ValueError):
+    """
+    A site file that cannot be used, with where: the line and the field.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong.
+    line : int or None
+        1-based line of the field in the file (None when the field is absent and has no table).
+    field : str
+        The field, as a path: ``meters[2].mdt.position_m`` (arrays of tables counted from 0).
+    source : str
+        The file's name, for the message.
+    """
+
+    def __init__(self, message: str, *, line: int | None, field: str, source: str = "<site>") -> None:
+        self.message = message
+        self.line = line
+        self.field = field
+        self.source = source
+        where = f"{source}:{line}" if line is not None else source
+        super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from meshmeter.catalog import MINI_METER_RATINGS, accuracy_tolerance_percent
-from meshmeter.errors import MeshmeterError
+from meshmeter.errors import PlanError
 
 __all__ = [
     "BUILTIN_PLANS",
@@ -52,25 +52,6 @@ Kind = Literal["accuracy", "creep", "permanence"]
 _ELEMENTS: tuple[str, ...] = ("1", "2", "both")
 _KINDS: tuple[str, ...] = ("accuracy", "creep", "permanence")
 _SENSES: tuple[str, ...] = ("lag", "lead")
-
-
-class PlanError(MeshmeterError, ValueError):
-    """A test plan that cannot be used: unreadable, not TOML, or a field missing or wrong.
-
-    Parameters
-    ----------
-    source : str
-        Where the plan came from (a built-in name or a file path).
-    field : str
-        The field that is wrong, as a dotted path (``"grid[0].current_a"``).
-    message : str
-        What is wrong with it.
-    """
-
-    def __init__(self, source: str, field: str, message: str) -> None:
-        self.source = source
-        self.field = field
-        super().__init__(f"plan {source}: field {field!r}: {message}")
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from meshmeter.errors import MeshmeterError
+from meshmeter.errors import MappingError, UnknownFormatError
 from meshmeter.headend.ingest import (
     IngestError,
     IngestProblem,
@@ -73,20 +73,6 @@ ENERGY_UNITS: Final[Mapping[str, int]] = MappingProxyType({"Wh": 1, "kWh": 1000,
 
 SITE_ZONE: Final = "site"
 """``timezone`` of a mapping meaning: the time zone of the meter's site."""
-
-
-class MappingError(MeshmeterError, ValueError):
-    """
-    A mapping that cannot be applied; ``problems`` lists every problem (one line each).
-    """
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("the mapping is not usable: " + "; ".join(self.problems))
-
-
-class UnknownFormatError(MeshmeterError, ValueError):
-    """An ingest format name that is neither built in nor saved in the store."""
 
 
 @dataclass(frozen=True, slots=True)

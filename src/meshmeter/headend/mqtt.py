@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from meshmeter.errors import MeshmeterError
+from meshmeter.errors import MqttConnectionError
 from meshmeter.headend.ingest import IngestError, IngestResult, ingest_json
 from meshmeter.headend.mapping import IngestMapping, ingest_mapped, resolve_format
 from meshmeter.store import Store
@@ -47,10 +47,6 @@ BAD_TOPIC = "bad_topic"
 """The reason counted for a message on a topic outside the layout."""
 
 _WILDCARDS = frozenset("+#/")
-
-
-class MqttConnectionError(MeshmeterError, ConnectionError):
-    """The broker cannot be reached, refused the connection, or refused the subscription."""
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int, bool, str | None, str | None]:

@@ -23,7 +23,7 @@ import numpy as np
 from meshmeter.amr.network import Outage, RepeaterFailure
 from meshmeter.amr.topology import DeviceKind, Layout, eui64_for
 from meshmeter.catalog import decode_ct, decode_kit, decode_meter
-from meshmeter.errors import MeshmeterError
+from meshmeter.errors import MeshmeterError, SiteFileError
 from meshmeter.intervals import zone
 
 __all__ = [
@@ -48,31 +48,6 @@ PROFILES = ("household", "house", "solar", "none")
 """Load profiles a meter can run on (``site/profiles.py``, ``site/solar.py``)."""
 
 _DEFAULT_PROFILE = {"unit": "household", "house": "house", "solar": "solar"}
-
-
-class SiteFileError(MeshmeterError, ValueError):
-    """
-    A site file that cannot be used, with where: the line and the field.
-
-    Parameters
-    ----------
-    message : str
-        What is wrong.
-    line : int or None
-        1-based line of the field in the file (None when the field is absent and has no table).
-    field : str
-        The field, as a path: ``meters[2].mdt.position_m`` (arrays of tables counted from 0).
-    source : str
-        The file's name, for the message.
-    """
-
-    def __init__(self, message: str, *, line: int | None, field: str, source: str = "<site>") -> None:
-        self.message = message
-        self.line = line
-        self.field = field
-        self.source = source
-        where = f"{source}:{line}" if line is not None else source
-        super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -18,16 +18,12 @@ from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 
-from meshmeter.errors import MeshmeterError
+from meshmeter.errors import UnknownMeterError
 from meshmeter.store.driver import _driver
 from meshmeter.store.engine import Engines, make_engines
 from meshmeter.store.migrations import migrate
 
 __all__ = ["StoreBase", "UnknownMeterError"]
-
-
-class UnknownMeterError(MeshmeterError, ValueError):
-    """A meter id or serial number that the store does not know."""
 
 
 def _now() -> datetime:

@@ -12,17 +12,13 @@ from typing import Any
 
 from sqlalchemy import Row, insert, select
 
-from meshmeter.errors import MeshmeterError
+from meshmeter.errors import BillConflictError
 from meshmeter.store import _validate as v
 from meshmeter.store.base import StoreBase, _now
 from meshmeter.store.models import Site
 from meshmeter.store.schema import accounts, bills, meters, sites
 
 __all__ = ["BillConflictError", "BillsMixin", "StoredBill"]
-
-
-class BillConflictError(MeshmeterError):
-    """A bill of the same account, meter, period and tariff is stored with other figures."""
 
 
 _BILL_MODES = ("california", "maryland")

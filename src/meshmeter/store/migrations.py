@@ -46,7 +46,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
-from meshmeter.errors import MeshmeterError
+from meshmeter.errors import SchemaVersionError
 from meshmeter.store.schema import _ID, METADATA, schema_version
 from meshmeter.store.types import UtcDateTime
 
@@ -60,18 +60,6 @@ __all__ = [
 ]
 
 _PG_LOCK_KEY = 0x6D6D_7374  # "mmst": serialises concurrent migrate() calls on one PostgreSQL database
-
-
-class SchemaVersionError(MeshmeterError):
-    """The database's schema is newer than this code knows (an older meshmeter on a newer database)."""
-
-    def __init__(self, database_version: int, code_version: int) -> None:
-        self.database_version = database_version
-        self.code_version = code_version
-        super().__init__(
-            f"the database schema is at version {database_version}, newer than version {code_version} "
-            "that this meshmeter knows; upgrade meshmeter (a schema is never downgraded)"
-        )
 
 
 @dataclass(frozen=True, slots=True)
