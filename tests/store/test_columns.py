@@ -50,3 +50,20 @@ def test_validated_interval_columns_equal_rows(store: Store) -> None:
     assert columns[0].tolist() == [int(v.interval_end.timestamp()) for v in objects]
     assert columns[1].tolist() == [v.energy_wh for v in objects]
     assert columns[2].tolist() == [v.quality for v in objects]
+
+
+def test_raw_interval_counters_equal_the_rows(store: Store) -> None:
+    """The column read VEE uses gives the latest revision's energy and counter, as the row read does."""
+    meter = store.create_meter(serial="MCNT", designation="MM-D1202001-T-SCC", ct_ratio=2000)
+    t0 = datetime(2026, 1, 1, 23, tzinfo=UTC)  # across UTC midnight, where stored counters restart
+    rows = [(t0 + timedelta(minutes=15 * k), 10 + k, 1000 + sum(range(11, 11 + k))) for k in range(1, 9)]
+    store.insert_raw_intervals(meter_id=meter.id, rows=rows, source="a")
+    store.insert_raw_intervals(meter_id=meter.id, rows=[(rows[3][0], 99, None)], source="b")  # a revision
+    store.insert_raw_intervals(meter_id=meter.id, rows=[(t0 + timedelta(hours=5), 7, None)], source="c")
+    start, end = t0, t0 + timedelta(hours=6)
+    ends, energy, cumulative = store.raw_interval_counters(meter_id=meter.id, start=start, end=end)
+    expected = store.raw_intervals(meter_id=meter.id, start=start, end=end)
+    assert ends.tolist() == [int(r.interval_end.timestamp()) for r in expected]
+    assert energy.tolist() == [r.energy_wh for r in expected]
+    assert cumulative.tolist() == [-1 if r.cumulative_wh is None else r.cumulative_wh for r in expected]
+    assert energy[3] == 99

@@ -370,3 +370,32 @@ class RawIntervalsMixin(StoreBase):
             energy = energy.copy()
             energy[np.searchsorted(ends, r_ends[latest])] = r_energy[latest]
         return ends, energy
+
+    def raw_interval_counters(
+        self, *, meter_id: int, start: datetime, end: datetime
+    ) -> tuple[IntArray, IntArray, IntArray]:
+        """
+        :meth:`raw_interval_columns` with each interval's counter: what VEE reads (rollover, resets, gaps).
+
+        Returns
+        -------
+        interval_end_s : ndarray of int64
+            End of each interval, seconds since the Unix epoch, increasing. [s]
+        energy_wh : ndarray of int64
+            Energy in each interval, of its latest revision. [Wh]
+        cumulative_wh : ndarray of int64
+            The counter at each end, of the latest revision, :data:`~meshmeter.intervals.CUMULATIVE_NONE`
+            where none was sent. [Wh]
+        """
+        meter_id = v.check_id("meter_id", meter_id)
+        lo, hi = v.check_range(start, end)
+        lo_s, hi_s = epoch_s(lo), epoch_s(hi)
+        with self._read() as c:
+            ends, energy, cumulative, _ = _main_columns(c, meter_id, lo_s, hi_s, decode=True)
+            r_ends, _, r_energy, r_cumulative, _ = _revision_columns(c, meter_id, lo_s, hi_s)
+        if r_ends.size:
+            latest = np.append(r_ends[1:] != r_ends[:-1], True)  # the last revision of each end
+            at = np.searchsorted(ends, r_ends[latest])
+            energy, cumulative = energy.copy(), cumulative.copy()
+            energy[at], cumulative[at] = r_energy[latest], r_cumulative[latest]
+        return ends, energy, cumulative

@@ -20,7 +20,7 @@ from meshmeter.headend.vee.checks import SumCheck
 from meshmeter.headend.vee.config import VeeConfig
 from meshmeter.headend.vee.estimate import EstimationResult, estimate
 from meshmeter.headend.vee.validate import Finding, IntervalSeries, ValidationResult, validate
-from meshmeter.intervals import Quality
+from meshmeter.intervals import CUMULATIVE_NONE, Quality
 
 if TYPE_CHECKING:
     from meshmeter.store import Meter, Store
@@ -102,18 +102,14 @@ def _meter_config(meter: Meter, cfg: VeeConfig) -> VeeConfig:
 
 def _read_series(store: Store, meter_id: int, lo: datetime, hi: datetime) -> IntervalSeries:
     """
-    The raw intervals (latest revision) of ``(lo, hi]`` with their cumulative counters.
-
-    Read as :class:`~meshmeter.store.RawInterval` records, not through
-    :meth:`~meshmeter.store.Store.raw_interval_columns`: the counters are needed (rollover and reset
-    checks, exact gap totals) and that read gives ends and energy only.
+    The raw intervals (latest revision) of ``(lo, hi]`` with their cumulative counters, read as columns
+    (:meth:`~meshmeter.store.Store.raw_interval_counters`): the counters serve the rollover and reset checks
+    and the exact gap totals.
     """
-    raw = store.raw_intervals(meter_id=meter_id, start=lo, end=hi)
-    return IntervalSeries.from_arrays(
-        np.array([_args.epoch_s("interval_end", r.interval_end) for r in raw], dtype=np.int64),
-        np.array([r.energy_wh for r in raw], dtype=np.float64),
-        np.array([np.nan if r.cumulative_wh is None else r.cumulative_wh for r in raw], dtype=np.float64),
-    )
+    ends, energy, cumulative = store.raw_interval_counters(meter_id=meter_id, start=lo, end=hi)
+    counters = cumulative.astype(np.float64)
+    counters[cumulative == CUMULATIVE_NONE] = np.nan
+    return IntervalSeries.from_arrays(ends, energy.astype(np.float64), counters)
 
 
 def run_vee(
