@@ -267,3 +267,73 @@ def test_an_hourly_and_a_quarter_hour_meter_in_one_site(tmp_path: Path) -> None:
         assert energy.status_code == 200, energy.text
         assert energy.json()["energy_wh"] == july_energy_wh() + hourly_wh
         assert energy.json()["excluded_intervals"] == 0
+
+
+def test_ingest_with_vee_is_billable_at_once(tmp_path: Path) -> None:
+    """``meshmeter ingest --vee``: the rows taken are validated in the same step, and the bill follows."""
+    database = f"sqlite:///{tmp_path / 'vee.sqlite'}"
+    make_site(database, tmp_path, "M1")
+    out = json.loads(
+        run(
+            "ingest",
+            str(operator_csv(tmp_path / "own.csv", meter="M1")),
+            "--vee",
+            "--json",
+            "--database",
+            database,
+        ).output
+    )
+    (span,) = out["vee"]
+    assert (span["meter"], span["intervals"], span["valid"], span["missing"]) == (
+        "M1",
+        JULY_INTERVALS,
+        JULY_INTERVALS,
+        0,
+    )
+    assert span["start"] == "2026-07-01T07:00:00+00:00"
+    bill = run("bill", "--tariff", "example:tiered-flat-example", "--meter", "M1", *JULY, "--json",
+               "--database", database)  # fmt: skip
+    assert json.loads(bill.output)["energy_wh"] == july_energy_wh()
+
+
+def test_post_intervals_with_vee_by_role(tmp_path: Path) -> None:
+    """``POST /intervals?vee=true`` with an operator's token validates what it stored; billing may not."""
+    database = f"sqlite:///{tmp_path / 'api.sqlite'}"
+    site_id = run(
+        "site", "add", "--name", "Api Court", "--timezone", LA, "--database", database
+    ).output.strip()
+    run("meter", "add", "--serial", "H60", "--site-id", site_id, "--interval", "60", "--database", database)
+    t = JULY_START
+    rows = []
+    for k in range(48):
+        t += timedelta(hours=1)
+        rows.append({"interval_end": t.isoformat().replace("+00:00", "Z"), "energy_wh": 400 + k})
+    with Store(database) as store:
+        client = TestClient(create_app(store, Settings(environment="development")))
+        tokens = {role: store.create_api_token(role=role, label=role)[1] for role in ("operator", "billing")}
+        body = {"meter": "H60", "intervals": rows}
+        refused = client.post(
+            "/intervals",
+            params={"vee": "true"},
+            json=body,
+            headers={"Authorization": f"Bearer {tokens['billing']}"},
+        )
+        assert refused.status_code == 403
+        answer = client.post(
+            "/intervals",
+            params={"vee": "true"},
+            json=body,
+            headers={"Authorization": f"Bearer {tokens['operator']}"},
+        )
+        assert answer.status_code == 201, answer.text
+        (span,) = answer.json()["vee"]
+        assert (span["meter"], span["intervals"], span["valid"]) == ("H60", 48, 48)
+        meter = store.get_meter(serial="H60")
+        assert meter is not None
+        view = store.interval_view(meter_id=meter.id, start=JULY_START, end=t)
+        assert set(view.quality.tolist()) == {0}
+        plain = client.post(
+            "/intervals", json=body, headers={"Authorization": f"Bearer {tokens['operator']}"}
+        )
+        assert plain.status_code == 200
+        assert "vee" not in plain.json()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -32,12 +32,16 @@ def ingest_command(
     meter: Annotated[
         str | None, typer.Option(help="The meter of every row, for a format without a meter column.")
     ] = None,
+    vee: Annotated[
+        bool,
+        typer.Option("--vee", help="Then run VEE over what was taken, meter by meter (billable at once)."),
+    ] = False,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Ingest interval data; bad input is refused whole, every problem listed with its row and field.
 
-    Example: meshmeter ingest intervals.csv --source billing-export
+    Example: meshmeter ingest intervals.csv --source billing-export --vee
     Example: meshmeter ingest export.csv --format meshmeter-csv --meter MM00000001
     Example: meshmeter ingest utility.csv --format billing-kwh-hourly
     """
@@ -48,6 +52,7 @@ def ingest_command(
 
     from meshmeter.headend import ingest_csv, ingest_json
     from meshmeter.headend.mapping import ingest_mapped, resolve_format
+    from meshmeter.services.ingest import validate_ingested
     from meshmeter.store import Store
 
     try:
@@ -68,9 +73,10 @@ def ingest_command(
                 result = ingest_json(store, text, source=source)
             else:
                 result = ingest_csv(store, text, source=source)
+            validated = validate_ingested(store, result) if vee else []
     except (ValueError, MeshmeterError) as exc:
         raise bad_input(escape(str(exc))) from None
-    summary = {
+    summary: dict[str, Any] = {
         "accepted": result.accepted,
         "new": result.new,
         "duplicates": result.duplicates,
@@ -78,10 +84,31 @@ def ingest_command(
         "rebuilt": result.rebuilt,
         "revised": result.revised,
     }
+    vee_summary = [
+        {
+            "meter": v.meter.serial,
+            "start": v.report.start.isoformat(),
+            "end": v.report.end.isoformat(),
+            "intervals": v.report.intervals,
+            "valid": v.report.valid,
+            "questionable": v.report.questionable,
+            "interpolated": v.report.interpolated,
+            "estimated_reference_day": v.report.estimated_reference_day,
+            "missing": v.report.missing,
+        }
+        for v in validated
+    ]
+    if vee:
+        summary["vee"] = vee_summary
     if as_json:
         typer.echo(json.dumps(summary))
-    else:
-        console.print(", ".join(f"{k}: {v}" for k, v in summary.items()))
+        return
+    console.print(", ".join(f"{k}: {v}" for k, v in summary.items() if k != "vee"))
+    for item in vee_summary:
+        console.print(
+            f"vee {item['meter']} ({item['start']} to {item['end']}): "
+            + ", ".join(f"{k}: {item[k]}" for k in list(item)[3:])
+        )
 
 
 @ingest_format_app.command("save")

@@ -262,6 +262,10 @@ class IngestResult:
     refused : mapping of str to str
         What was refused whole and why: a device's EUI-64 in hex, for :func:`ingest_deliveries`, mapped to
         ``"reason: detail"``. (JSON and CSV are refused by raising :class:`IngestError` instead.)
+    spans : mapping of int or str to (int, int)
+        The first and last interval end taken of each meter (its id, or its serial where the input named
+        it so), seconds since the Unix epoch: what VEE has to look at again
+        (:func:`meshmeter.services.ingest.validate_ingested`). [s]
     """
 
     accepted: int = 0
@@ -271,6 +275,7 @@ class IngestResult:
     provisional: int = 0
     revised: int = 0
     refused: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    spans: Mapping[int | str, tuple[int, int]] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def stored(self) -> int:
@@ -286,7 +291,19 @@ class IngestResult:
             provisional=self.provisional + other.provisional,
             revised=self.revised + other.revised,
             refused=MappingProxyType({**self.refused, **other.refused}),
+            spans=_merged_spans(self.spans, other.spans),
         )
+
+
+def _merged_spans(
+    a: Mapping[int | str, tuple[int, int]], b: Mapping[int | str, tuple[int, int]]
+) -> Mapping[int | str, tuple[int, int]]:
+    """Two results' spans of interval ends by meter, joined. [s]"""
+    out = dict(a)
+    for key, (lo, hi) in b.items():
+        old = out.get(key)
+        out[key] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
+    return MappingProxyType(out)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -420,6 +437,7 @@ def _ingest_device(
             rebuilt += 1
     if rows:
         store.insert_raw_intervals(meter_id=meter_id, rows=rows, source=source)
+    span = (int(min(batch).timestamp()), int(max(batch).timestamp()))
     return IngestResult(
         accepted=len(records) + repeats,
         new=new,
@@ -427,6 +445,7 @@ def _ingest_device(
         rebuilt=rebuilt,
         provisional=provisional,
         revised=revised,
+        spans=MappingProxyType({meter_id: span}),
     )
 
 
@@ -997,11 +1016,16 @@ def _store_columns(
 ) -> IngestResult:
     """Store checked columns of every meter in one transaction; count what happened."""
     results = store.insert_raw_interval_batches(batches=columns, source=source)
+    spans: Mapping[int | str, tuple[int, int]] = MappingProxyType({})
+    for meter, ends, _, _ in columns:
+        if ends.size:
+            spans = _merged_spans(spans, {meter: (int(ends.min()), int(ends.max()))})
     return IngestResult(
         accepted=accepted,
         new=sum(r.new for r in results),
         duplicates=sum(r.duplicates for r in results) + repeats,
         revised=sum(r.revised for r in results),
+        spans=spans,
     )
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +31,7 @@ from meshmeter.headend.mapping import (
     ingest_mapped,
     resolve_format,
 )
+from meshmeter.services.ingest import ValidatedSpan, validate_ingested
 from meshmeter.store import Store
 
 __all__ = ["MAX_BODY_BYTES", "SOURCE", "IngestResultPublic", "router"]
@@ -43,6 +45,20 @@ SOURCE = "http"
 """The ``source`` of the rows stored through these routes."""
 
 
+class VeeSpanPublic(BaseModel):
+    """What VEE did over the intervals an ingest took of one meter (``meshmeter vee`` over that period)."""
+
+    meter: str = Field(description="the meter's serial")
+    start: datetime = Field(description="the period VEE ran over, (start, end]")
+    end: datetime
+    intervals: int = Field(description="interval ends in the period, at the meter's length [1]")
+    valid: int = Field(description="passed every check (quality 0) [1]")
+    questionable: int = Field(description="flagged (quality 10) [1]")
+    interpolated: int = Field(description="estimated by linear interpolation (quality 9) [1]")
+    estimated_reference_day: int = Field(description="estimated from like days (quality 8) [1]")
+    missing: int = Field(description="still missing [1]")
+
+
 class IngestResultPublic(BaseModel):
     """What an ingest did (``IngestResult``)."""
 
@@ -51,6 +67,9 @@ class IngestResultPublic(BaseModel):
     duplicates: int = Field(description="rows already stored with the same values, or repeated [1]")
     revised: int = Field(description="intervals stored with other values, kept as a new revision [1]")
     stored: int = Field(description="rows written: new + revised [1]")
+    vee: list[VeeSpanPublic] | None = Field(
+        default=None, description="with ?vee=true: VEE over what was taken, meter by meter"
+    )
 
 
 _STATUS: dict[str, int] = {
@@ -139,7 +158,9 @@ def _ingest_mapped(
         return exc
 
 
-def _answer(result: IngestResult, response: Response) -> IngestResultPublic:
+def _answer(
+    result: IngestResult, response: Response, validated: list[ValidatedSpan] | None = None
+) -> IngestResultPublic:
     response.status_code = 201 if result.stored else 200
     return IngestResultPublic(
         accepted=result.accepted,
@@ -147,7 +168,39 @@ def _answer(result: IngestResult, response: Response) -> IngestResultPublic:
         duplicates=result.duplicates,
         revised=result.revised,
         stored=result.stored,
+        vee=None
+        if validated is None
+        else [
+            VeeSpanPublic(
+                meter=v.meter.serial,
+                start=v.report.start,
+                end=v.report.end,
+                intervals=v.report.intervals,
+                valid=v.report.valid,
+                questionable=v.report.questionable,
+                interpolated=v.report.interpolated,
+                estimated_reference_day=v.report.estimated_reference_day,
+                missing=v.report.missing,
+            )
+            for v in validated
+        ],
     )
+
+
+async def _finish(
+    request: Request, response: Response, store: Store, outcome: IngestResult | IngestError, vee: bool
+) -> IngestResultPublic | JSONResponse:
+    """The answer to an ingest: the refusal, or the counts (and, with ``vee``, VEE over what was taken)."""
+    if isinstance(outcome, IngestError):
+        return _refused(request, outcome)
+    validated = await run_in_threadpool(validate_ingested, store, outcome) if vee else None
+    return _answer(outcome, response, validated)
+
+
+VeeQuery = Annotated[
+    bool,
+    Query(description="then run VEE over what was taken, meter by meter, so that it is billable at once"),
+]
 
 
 def _one_meter_json(body: bytes, serial: str) -> bytes:
@@ -237,6 +290,7 @@ _BATCH_CSV = "meter,interval_end,energy_wh,cumulative_wh\nMM00000001,2026-01-01T
 @router.post(
     "/meters/{serial}/intervals",
     response_model=IngestResultPublic,
+    response_model_exclude_none=True,
     status_code=201,
     summary="Send a meter's intervals",
     responses={
@@ -251,6 +305,7 @@ async def post_meter_intervals(
     response: Response,
     store: StoreDep,
     format: str | None = None,
+    vee: VeeQuery = False,
 ) -> IngestResultPublic | JSONResponse:
     """
     Store intervals of one meter, sent as JSON (``{"intervals": [...]}``, with or without ``"meter"``,
@@ -265,19 +320,16 @@ async def post_meter_intervals(
     body = await _body(request)
     if mapping is not None:
         outcome = await run_in_threadpool(_ingest_mapped, store, mapping, body, serial)
-        if isinstance(outcome, IngestError):
-            return _refused(request, outcome)
-        return _answer(outcome, response)
+        return await _finish(request, response, store, outcome, vee)
     kind = _kind(request)
     outcome = await run_in_threadpool(_ingest_one, store, serial, kind, body)
-    if isinstance(outcome, IngestError):
-        return _refused(request, outcome)
-    return _answer(outcome, response)
+    return await _finish(request, response, store, outcome, vee)
 
 
 @router.post(
     "/intervals",
     response_model=IngestResultPublic,
+    response_model_exclude_none=True,
     status_code=201,
     summary="Send intervals of several meters",
     responses={
@@ -292,6 +344,7 @@ async def post_intervals(
     store: StoreDep,
     format: str | None = None,
     meter: str | None = None,
+    vee: VeeQuery = False,
 ) -> IngestResultPublic | JSONResponse:
     """
     Store a batch of intervals of several meters: the JSON (an object or a list of objects, each with
@@ -308,13 +361,9 @@ async def post_intervals(
     body = await _body(request)
     if mapping is not None:
         outcome = await run_in_threadpool(_ingest_mapped, store, mapping, body, meter)
-        if isinstance(outcome, IngestError):
-            return _refused(request, outcome)
-        return _answer(outcome, response)
+        return await _finish(request, response, store, outcome, vee)
     if meter is not None:
         raise Problem(400, "meter goes with format: meshmeter's own JSON and CSV name the meter")
     kind = _kind(request)
     outcome = await run_in_threadpool(_ingest_batch, store, kind, body)
-    if isinstance(outcome, IngestError):
-        return _refused(request, outcome)
-    return _answer(outcome, response)
+    return await _finish(request, response, store, outcome, vee)
