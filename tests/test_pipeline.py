@@ -17,6 +17,7 @@ import io
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -337,3 +338,35 @@ def test_post_intervals_with_vee_by_role(tmp_path: Path) -> None:
         )
         assert plain.status_code == 200
         assert "vee" not in plain.json()
+
+
+def test_site_energy_with_an_hourly_meter_alone_and_beside_a_quarter_hour_one(tmp_path: Path) -> None:
+    """The energy routes add meters of several lengths at the coarser one: demand is never 4× too high."""
+    database = f"sqlite:///{tmp_path / 'energy.sqlite'}"
+    site_id = run(
+        "site", "add", "--name", "Energy Court", "--timezone", LA, "--database", database
+    ).output.strip()
+    run("meter", "add", "--serial", "H60", "--site-id", site_id, "--interval", "60", "--database", database)
+    run("ingest", str(hourly_csv(tmp_path / "h.csv", meter="H60", wh=1000)), "--vee", "--database", database)
+    params = {"site_id": int(site_id), "start": "2026-07-01", "end": "2026-08-01"}
+
+    def profile() -> list[dict[str, Any]]:
+        with Store(database) as store:
+            _, token = store.create_api_token(role="read-only", label="reader")
+            client = TestClient(create_app(store, Settings(environment="development")))
+            answer = client.get(
+                "/energy/load-profile", params=params, headers={"Authorization": f"Bearer {token}"}
+            )
+        assert answer.status_code == 200, answer.text
+        data: list[dict[str, Any]] = answer.json()["data"]
+        return data
+
+    # about 1 kWh every hour: a mean demand of about 1 kW in each hour of the day (not 4 kW)
+    alone = profile()
+    assert all(0.99 < row["demand_kw"] < 1.01 for row in alone)
+    assert {row["intervals"] for row in alone} == {31}
+    run("meter", "add", "--serial", "Q15", "--site-id", site_id, "--database", database)
+    run("ingest", str(operator_csv(tmp_path / "q.csv", meter="Q15", wh=250)), "--vee", "--database", database)
+    # and 250 Wh a quarter-hour beside it: about 2 kW in all, averaged over the hours
+    both = profile()
+    assert all(1.99 < row["demand_kw"] < 2.02 for row in both)

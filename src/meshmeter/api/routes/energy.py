@@ -41,7 +41,7 @@ from meshmeter.billing.energy import (
     monthly_consumption,
     top_consumers,
 )
-from meshmeter.intervals import BILLED_QUALITIES
+from meshmeter.intervals import BILLED_QUALITIES, INTERVAL_S, IntervalColumns, rollup
 from meshmeter.store import CONSUMPTION_ROLES, Store
 
 __all__ = [
@@ -174,43 +174,49 @@ def _query(
     return _Query(scope, zone, lo, hi)
 
 
-def _columns(store: Store, part: _Part, lo: datetime, hi: datetime) -> tuple[IntArray, IntArray, IntArray]:
+def _columns(store: Store, part: _Part, lo: datetime, hi: datetime) -> IntervalColumns:
     """A part's validated intervals in ``(lo, hi]`` and inside its occupancy, with their quality."""
     a = lo if part.lo is None else max(lo, part.lo)
     b = hi if part.hi is None else min(hi, part.hi)
     if b <= a:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    view = store.interval_view(meter_id=part.meter_id, start=a, end=b)
-    return view.interval_end_s, view.energy_wh, view.quality
+        found = store.get_meter(meter_id=part.meter_id)
+        return IntervalColumns.empty(INTERVAL_S if found is None else found.interval_s)
+    return store.interval_view(meter_id=part.meter_id, start=a, end=b)
 
 
 @dataclass(frozen=True, slots=True)
 class _Series:
-    """Billed intervals of every part in the range, concatenated; and how many were left out."""
+    """Billed intervals of every part in the range, concatenated; and how many were left out.
+
+    Parts of several interval lengths are rolled up exactly to the longest (``interval_s``), so that
+    their intervals add up interval by interval; nothing finer is invented.
+    """
 
     ends_s: IntArray
     energy_wh: IntArray
     owner: IntArray
     excluded: int
+    interval_s: int = INTERVAL_S
 
 
 def _series(store: Store, scope: _Scope, lo: datetime, hi: datetime) -> _Series:
+    views = [_columns(store, part, lo, hi) for part in scope.parts]
+    length = max((v.interval_s for v in views), default=INTERVAL_S)
     ends: list[IntArray] = []
     energy: list[IntArray] = []
     owner: list[IntArray] = []
     excluded = 0
-    for k, part in enumerate(scope.parts):
-        e, w, q = _columns(store, part, lo, hi)
-        keep = np.isin(q, _BILLED)
+    for k, view in enumerate(views):
+        coarse = rollup(view, length)
+        keep = np.isin(coarse.quality, _BILLED)
         excluded += int(keep.size - np.count_nonzero(keep))
-        ends.append(e[keep])
-        energy.append(w[keep])
+        ends.append(coarse.interval_end_s[keep])
+        energy.append(coarse.energy_wh[keep])
         owner.append(np.full(int(np.count_nonzero(keep)), k, dtype=np.int64))
     if not ends:
         empty = np.zeros(0, dtype=np.int64)
-        return _Series(empty, empty, empty, excluded)
-    return _Series(np.concatenate(ends), np.concatenate(energy), np.concatenate(owner), excluded)
+        return _Series(empty, empty, empty, excluded, length)
+    return _Series(np.concatenate(ends), np.concatenate(energy), np.concatenate(owner), excluded, length)
 
 
 def _csv(header: Sequence[str], rows: Sequence[Sequence[object]], filename: str) -> Response:
@@ -277,7 +283,10 @@ class ConsumptionRow(BaseModel):
     period_start: datetime = Field(description="local midnight that opens it")
     period_end: datetime = Field(description="local midnight that closes it")
     energy_wh: int | None = Field(description="energy of the billed intervals; null when there is none")
-    intervals: int = Field(description="how many billed 15-minute intervals it holds")
+    intervals: int = Field(
+        description="how many billed intervals it holds, at the scope's longest meter interval (15 minutes "
+        "for Mini Meters)"
+    )
 
 
 class ConsumptionPublic(_RangeHead):
@@ -305,12 +314,20 @@ def _consumption(
     series = _series(store, scope, lo, hi)
     ones = np.ones_like(series.energy_wh)
     if resolution is Resolution.DAILY:
-        days, wh = daily_consumption(series.ends_s, series.energy_wh, timezone=scope.timezone)
-        _, counted = daily_consumption(series.ends_s, ones, timezone=scope.timezone)
+        days, wh = daily_consumption(
+            series.ends_s, series.energy_wh, timezone=scope.timezone, interval_s=series.interval_s
+        )
+        _, counted = daily_consumption(
+            series.ends_s, ones, timezone=scope.timezone, interval_s=series.interval_s
+        )
         keys: list[str] = [d.isoformat() for d in days]
     else:
-        keys, wh = monthly_consumption(series.ends_s, series.energy_wh, timezone=scope.timezone)
-        _, counted = monthly_consumption(series.ends_s, ones, timezone=scope.timezone)
+        keys, wh = monthly_consumption(
+            series.ends_s, series.energy_wh, timezone=scope.timezone, interval_s=series.interval_s
+        )
+        _, counted = monthly_consumption(
+            series.ends_s, ones, timezone=scope.timezone, interval_s=series.interval_s
+        )
     found = {k: (int(w), int(n)) for k, w, n in zip(keys, wh, counted, strict=True)}
     bounds = boundaries(lo, hi, resolution, zone)
     rows: list[ConsumptionRow] = []
@@ -383,8 +400,11 @@ class LoadProfileRow(BaseModel):
     """The average demand of one local hour of the day."""
 
     hour: int = Field(description="local hour of the day, 0 to 23 (the hour the intervals start in)")
-    demand_kw: float | None = Field(description="mean 15-minute demand [kW]; null with no interval")
-    intervals: int = Field(description="how many 15-minute intervals (of the scope's sum) it averages")
+    demand_kw: float | None = Field(
+        description="mean block demand at the scope's interval length (15-minute for Mini Meters) [kW]; "
+        "null with no interval"
+    )
+    intervals: int = Field(description="how many intervals (of the scope's sum) it averages")
 
 
 class LoadProfilePublic(_RangeHead):
@@ -410,17 +430,20 @@ def get_load_profile(
     tz: TzQuery = None,
     format: FormatQuery = Format.JSON,
 ) -> Response:
-    """The mean 15-minute demand in each local hour of the day, 0 to 23, over ``(start, end]`` (local
-    midnights). The scope's meters are first summed interval by interval; each hour averages the
-    quarter-hours, of any day in the range, that start in it."""
+    """The mean block demand in each local hour of the day, 0 to 23, over ``(start, end]`` (local
+    midnights). The scope's meters are first summed interval by interval (meters of a longer interval make
+    the sum coarser: 15-minute ones are rolled up exactly to an hourly meter's hours); each hour averages
+    the intervals, of any day in the range, that start in it."""
     q = _query(store, site_id, tenant_id, tz, start, end, Resolution.DAILY)
     scope = q.scope
     series = _series(store, scope, q.lo, q.hi)
     ends, inverse = np.unique(series.ends_s, return_inverse=True)
     summed = np.zeros(ends.size, dtype=np.int64)
     np.add.at(summed, inverse.ravel(), series.energy_wh)
-    kw = average_load_profile(ends, summed, timezone=scope.timezone)
-    per_hour = np.bincount(local_calendar(ends, scope.timezone, None).hour, minlength=24)
+    kw = average_load_profile(ends, summed, timezone=scope.timezone, interval_s=series.interval_s)
+    per_hour = np.bincount(
+        local_calendar(ends, scope.timezone, None, interval_s=series.interval_s).hour, minlength=24
+    )
     rows = [
         LoadProfileRow(
             hour=h,
@@ -520,7 +543,7 @@ class PeriodPublic(BaseModel):
     days: int = Field(description="local days it spans")
     energy_wh: int
     daily_wh: float = Field(description="energy per day, so periods of unequal length compare [Wh/day]")
-    intervals: int = Field(description="billed 15-minute intervals it holds")
+    intervals: int = Field(description="billed intervals it holds, at its meter's length")
 
 
 class ComparisonPublic(_ScopeHead):
