@@ -80,7 +80,7 @@ class Deliveries(Sequence[Delivery]):
     DCAP was given; a ``Deliveries`` equals any sequence of the same deliveries (a list of them, say).
     """
 
-    __slots__ = ("_device", "_devices", "_end", "_number_of", "_pulses", "_received", "_sequence")
+    __slots__ = ("_appends", "_device", "_devices", "_end", "_number_of", "_pulses", "_received", "_sequence")
 
     def __init__(self) -> None:
         self._devices: list[bytes] = []  # EUI-64s by number
@@ -90,6 +90,14 @@ class Deliveries(Sequence[Delivery]):
         self._end = array("I")
         self._pulses = array("I")
         self._received = array("d")
+        # the columns' append methods, bound once: append_fields runs for every record a mesh delivers
+        self._appends = (
+            self._device.append,
+            self._sequence.append,
+            self._end.append,
+            self._pulses.append,
+            self._received.append,
+        )
 
     def number(self, device: bytes) -> int:
         """The column value of a device's EUI-64 (numbered in order of first sight)."""
@@ -114,11 +122,12 @@ class Deliveries(Sequence[Delivery]):
 
     def append_fields(self, number: int, sequence: int, end_s: int, pulses: int, received_s: float) -> None:
         """Keep one more delivery from its fields (``number`` from :meth:`number`): the DCAP's path."""
-        self._device.append(number)
-        self._sequence.append(sequence)
-        self._end.append(end_s)
-        self._pulses.append(pulses)
-        self._received.append(received_s)
+        device, seq, end, count, received = self._appends
+        device(number)
+        seq(sequence)
+        end(end_s)
+        count(pulses)
+        received(received_s)
 
     def _delivery(self, i: int) -> Delivery:
         record = IntervalRecord(self._sequence[i], self._end[i], self._pulses[i])
@@ -281,19 +290,6 @@ class Dcap:
         self.accepted_frames += 1
         payload = frame.payload
         if isinstance(payload, IntervalReport):
-            records = payload.records
-            record = records[0]
-            if (  # the usual report, the next record alone: _keep's first case, without the call
-                len(records) == 1
-                and payload.temperature is None
-                and not device.ahead
-                and record.sequence == device.contiguous + 1
-            ):
-                self.deliveries.append_fields(
-                    device.number, record.sequence, record.interval_end_s, record.cumulative_pulses, now_s
-                )
-                device.contiguous = record.sequence
-                return frame
             self._keep(frame.source, device, payload, now_s)
         elif isinstance(payload, TamperEvent | TemperatureReading | PowerLoss):
             self.events.append(DcapEvent(frame.source, now_s, payload))
@@ -326,7 +322,7 @@ class Dcap:
         fields = unpack_interval_report(data, self._report_context_of)
         if fields is None:  # anything else, or something wrong with it: the general path
             frame = self.receive(data, now_s)
-            if frame is None or frame.payload.__class__ is not IntervalReport:
+            if frame is None or type(frame.payload) is not IntervalReport:
                 return -1
             return self._devices[frame.source].contiguous
         source, counter, sequence, end_s, pulses = fields
@@ -339,12 +335,7 @@ class Dcap:
             return -1
         self.accepted_frames += 1
         if sequence == device.contiguous + 1 and not device.ahead:  # the next record: _keep's first case
-            columns = self.deliveries  # Deliveries.append_fields, without the call
-            columns._device.append(device.number)
-            columns._sequence.append(sequence)
-            columns._end.append(end_s)
-            columns._pulses.append(pulses)
-            columns._received.append(now_s)
+            self.deliveries.append_fields(device.number, sequence, end_s, pulses, now_s)
             device.contiguous = sequence
         else:
             record = IntervalRecord(sequence, end_s, pulses)

@@ -78,8 +78,6 @@ MAX_INTERVAL_RECORDS = 96
 
 _BASE_HEADER = Struct("<BB8s8s")
 _SECURE_HEADER = Struct("<BB8s8sI")
-_new_object = object.__new__
-_set_field = object.__setattr__  # how a frozen dataclass sets its fields
 _BASE_LEN = _BASE_HEADER.size  # 18
 _SECURE_LEN = _SECURE_HEADER.size  # 22
 _U8 = 2**8
@@ -257,10 +255,10 @@ class IntervalReport:
 
     def __post_init__(self) -> None:
         records = self.records
-        if records.__class__ is not tuple:
+        if type(records) is not tuple:
             raise ValueError(f"records must be a tuple of IntervalRecord, got {records!r}")
         for record in records:
-            if record.__class__ is not IntervalRecord:
+            if type(record) is not IntervalRecord:
                 raise ValueError(f"records must be a tuple of IntervalRecord, got {record!r} in it")
         if not 1 <= len(self.records) <= MAX_INTERVAL_RECORDS:
             raise ValueError(
@@ -353,19 +351,19 @@ class Frame:
     frame_counter: int = 0
 
     def __post_init__(self) -> None:
-        frame_type = _TYPE_OF.get(self.payload.__class__)
+        frame_type = _TYPE_OF.get(type(self.payload))
         if frame_type is None:
             raise ValueError(f"payload must be one of the frame payloads, got {self.payload!r}")
         # Cheap tests for the common case first: frames are built millions of times in a run.
         source, destination = self.source, self.destination
-        if source.__class__ is not bytes or len(source) != 8:
+        if type(source) is not bytes or len(source) != 8:
             _check_eui64("source", source)
-        if destination.__class__ is not bytes or len(destination) != 8:
+        if type(destination) is not bytes or len(destination) != 8:
             _check_eui64("destination", destination)
         sequence, counter = self.sequence, self.frame_counter
-        if sequence.__class__ is not int or not 0 <= sequence < _U8:
+        if type(sequence) is not int or not 0 <= sequence < _U8:
             _check_uint("sequence", sequence, _U8)
-        if counter.__class__ is not int or not 0 <= counter < _U32:
+        if type(counter) is not int or not 0 <= counter < _U32:
             _check_uint("frame_counter", counter, _U32)
         if counter and not _LEVELS[frame_type]:
             raise ValueError(
@@ -526,26 +524,11 @@ def _decode_interval_report(body: bytes) -> IntervalReport:
     if size != expected:
         raise _malformed(f"INTERVAL_REPORT payload of {count} records must be {expected} bytes, got {size}")
     try:
-        if count == 1:  # the common case, without the loop
-            sequence, end_s, pulses = _RECORD.unpack_from(body, 2)
-            if end_s % INTERVAL_S:
-                raise ValueError(f"interval_end_s must be a multiple of {INTERVAL_S}, got {end_s!r}")
-            # three uint32 from the air and an end on the grid: what IntervalRecord checks
-            record = _new_object(IntervalRecord)
-            _set_field(record, "sequence", sequence)
-            _set_field(record, "interval_end_s", end_s)
-            _set_field(record, "cumulative_pulses", pulses)
-            records: tuple[IntervalRecord, ...] = (record,)
-        else:
-            records = tuple([IntervalRecord(*fields) for fields in _RECORD.iter_unpack(body[2:end])])
+        records = tuple([IntervalRecord(*fields) for fields in _RECORD.iter_unpack(body[2:end])])
     except ValueError as exc:
         raise _malformed(f"bad interval record: {exc}") from None
     temperature = _decode_temperature(body[end:]) if flags else None
-    # records and temperature are valid by construction: skip IntervalReport.__post_init__'s checks
-    report = _new_object(IntervalReport)
-    _set_field(report, "records", records)
-    _set_field(report, "temperature", temperature)
-    return report
+    return IntervalReport(records, temperature)
 
 
 def _encode_tamper(p: TamperEvent) -> bytes:
@@ -665,7 +648,7 @@ def encode_frame(frame: Frame, *, key: bytes | None = None) -> bytes:
     header = _SECURE_HEADER.pack(
         frame_type | level << 4, frame.sequence, source[::-1], frame.destination[::-1], counter
     )
-    if key.__class__ is bytes and len(key) == 16 and _ENCRYPTED_WITH_MIC[level]:
+    if type(key) is bytes and len(key) == 16 and _ENCRYPTED_WITH_MIC[level]:
         # the common case, as secure() does it without re-checking what the Frame has checked
         nonce = source + header[21:17:-1] + _LEVEL_BYTES[level]
         return header + ccm_context(key, _MIC_BYTES[level]).encrypt(nonce, body, header[:1] + header[2:])
@@ -744,14 +727,14 @@ class IntervalReportEncoder:
         ----------
         IEEE 802.15.4-2006 §7.2.1, §7.5.8.2.1; ``docs/frames.md``.
         """
-        count = len(records) if records.__class__ is tuple else 0
+        count = len(records) if type(records) is tuple else 0
         if (
             not 1 <= count <= MAX_INTERVAL_RECORDS
-            or sequence.__class__ is not int
+            or type(sequence) is not int
             or not 0 <= sequence < _U8
-            or frame_counter.__class__ is not int
+            or type(frame_counter) is not int
             or not 0 <= frame_counter < _U32
-            or (temperature is not None and temperature.__class__ is not TemperatureReading)
+            or (temperature is not None and type(temperature) is not TemperatureReading)
         ):  # the slow path names what is wrong
             return encode_frame(
                 Frame(
@@ -766,13 +749,13 @@ class IntervalReportEncoder:
         flags = 0 if temperature is None else _TEMPERATURE_PRESENT
         if count == 1:
             r = records[0]
-            if r.__class__ is not IntervalRecord:
+            if type(r) is not IntervalRecord:
                 raise ValueError(f"records must be a tuple of IntervalRecord, got {r!r} in it")
             body = _ONE_RECORD_REPORT.pack(1, flags, r.sequence, r.interval_end_s, r.cumulative_pulses)
         else:
             parts = [_REPORT_HEAD.pack(count, flags)]
             for r in records:
-                if r.__class__ is not IntervalRecord:
+                if type(r) is not IntervalRecord:
                     raise ValueError(f"records must be a tuple of IntervalRecord, got {r!r} in it")
                 parts.append(_RECORD.pack(r.sequence, r.interval_end_s, r.cumulative_pulses))
             body = b"".join(parts)
@@ -821,7 +804,7 @@ def decode_header(data: bytes) -> FrameHeader:
 
 
 def _as_bytes(data: bytes) -> bytes:
-    if data.__class__ is bytes:
+    if type(data) is bytes:
         return data
     if not isinstance(data, bytes | bytearray | memoryview):
         raise _malformed(f"a frame must be bytes, got {type(data).__name__}")
@@ -885,14 +868,14 @@ def decode_frame(data: bytes, *, key_lookup: Callable[[bytes], bytes | None] | N
     ----------
     IEEE 802.15.4-2006 §7.2.1, §7.5.8.2.3 (incoming frame security); ``docs/frames.md``.
     """
-    if data.__class__ is bytes and len(data) == _ONE_RECORD_FRAME_BYTES and data[0] == _REPORT_CONTROL:
+    if type(data) is bytes and len(data) == _ONE_RECORD_FRAME_BYTES and data[0] == _REPORT_CONTROL:
         return _decode_one_record_report(data, key_lookup)
     return _decode_frame(data, key_lookup)
 
 
 def _decode_frame(data: bytes, key_lookup: Callable[[bytes], bytes | None] | None) -> Frame:
     """:func:`decode_frame` for any frame."""
-    if data.__class__ is not bytes:
+    if type(data) is not bytes:
         data = _as_bytes(data)
     frame_type, level, sequence, source, destination, counter = _parse_header(data)
     if level:
@@ -900,7 +883,7 @@ def _decode_frame(data: bytes, key_lookup: Callable[[bytes], bytes | None] | Non
         if key is None:
             raise SecurityError("unknown_device", f"no key for source {source.hex().upper()}")
         adata = data[:1] + data[2:_SECURE_LEN]
-        if key.__class__ is bytes and len(key) == 16 and _ENCRYPTED_WITH_MIC[level]:
+        if type(key) is bytes and len(key) == 16 and _ENCRYPTED_WITH_MIC[level]:
             # the common case, as unsecure() does it: the header checks have bounded the lengths
             nonce = source + data[21:17:-1] + _LEVEL_BYTES[level]
             try:
@@ -912,15 +895,9 @@ def _decode_frame(data: bytes, key_lookup: Callable[[bytes], bytes | None] | Non
     else:
         body = data[_BASE_LEN:]
     payload = _DECODERS[frame_type](body)  # each decoder checks its payload's length first
-    # Every field comes from a fixed-width field or a payload decoder, valid by construction: build the
-    # frame without Frame.__post_init__'s checks, which would double the cost of this line.
-    frame = _new_object(Frame)
-    _set_field(frame, "payload", payload)
-    _set_field(frame, "source", source)
-    _set_field(frame, "destination", destination)
-    _set_field(frame, "sequence", sequence)
-    _set_field(frame, "frame_counter", counter)
-    return frame
+    return Frame(
+        payload=payload, source=source, destination=destination, sequence=sequence, frame_counter=counter
+    )
 
 
 def _decode_one_record_report(data: bytes, key_lookup: Callable[[bytes], bytes | None] | None) -> Frame:
@@ -934,27 +911,17 @@ def _decode_one_record_report(data: bytes, key_lookup: Callable[[bytes], bytes |
     """
     source = data[9:1:-1]
     key = None if key_lookup is None else key_lookup(source)
-    if key.__class__ is not bytes or len(key) != KEY_BYTES:  # None, or an odd key: the general path
+    if type(key) is not bytes or len(key) != KEY_BYTES:  # None, or an odd key: the general path
         return _decode_frame(data, key_lookup)
     context = ccm_context(key, _REPORT_MIC)
     fields = unpack_interval_report(data, lambda _source: context)
     if fields is None:
         return _decode_frame(data, key_lookup)  # raises what is wrong
     _, counter, sequence, end_s, pulses = fields
-    record = _new_object(IntervalRecord)  # three uint32 and an end on the grid: valid
-    _SET_RECORD_SEQUENCE(record, sequence)
-    _SET_RECORD_END(record, end_s)
-    _SET_RECORD_PULSES(record, pulses)
-    payload = _new_object(IntervalReport)
-    _SET_REPORT_RECORDS(payload, (record,))
-    _SET_REPORT_TEMPERATURE(payload, None)
-    frame = _new_object(Frame)
-    _SET_FRAME_PAYLOAD(frame, payload)
-    _SET_FRAME_SOURCE(frame, source)
-    _SET_FRAME_DESTINATION(frame, data[17:9:-1])
-    _SET_FRAME_SEQUENCE(frame, data[1])
-    _SET_FRAME_COUNTER(frame, counter)
-    return frame
+    report = IntervalReport((IntervalRecord(sequence, end_s, pulses),))
+    return Frame(
+        payload=report, source=source, destination=data[17:9:-1], sequence=data[1], frame_counter=counter
+    )
 
 
 def report_context(key: bytes) -> AESCCM:
@@ -974,7 +941,7 @@ def report_context(key: bytes) -> AESCCM:
     ValueError
         On a key of another type or length.
     """
-    if key.__class__ is not bytes or len(key) != KEY_BYTES:
+    if type(key) is not bytes or len(key) != KEY_BYTES:
         raise ValueError(f"key must be {KEY_BYTES} bytes (AES-128), got {key!r}")
     return ccm_context(key, _REPORT_MIC)
 
@@ -1011,7 +978,7 @@ def unpack_interval_report(
     ----------
     IEEE 802.15.4-2006 §7.2.1, §7.5.8.2.3 (incoming frame security); ``docs/frames.md``.
     """
-    if data.__class__ is not bytes or len(data) != _ONE_RECORD_FRAME_BYTES or data[0] != _REPORT_CONTROL:
+    if type(data) is not bytes or len(data) != _ONE_RECORD_FRAME_BYTES or data[0] != _REPORT_CONTROL:
         return None
     source = data[9:1:-1]
     context = context_of(source)
@@ -1028,20 +995,6 @@ def unpack_interval_report(
     if count != 1 or flags or end_s % INTERVAL_S:
         return None
     return source, counter, sequence, end_s, pulses
-
-
-# The slots of the frozen dataclasses built above, set directly: what their generated __init__ does
-# through object.__setattr__, at half the cost.
-_SET_RECORD_SEQUENCE = IntervalRecord.__dict__["sequence"].__set__
-_SET_RECORD_END = IntervalRecord.__dict__["interval_end_s"].__set__
-_SET_RECORD_PULSES = IntervalRecord.__dict__["cumulative_pulses"].__set__
-_SET_REPORT_RECORDS = IntervalReport.__dict__["records"].__set__
-_SET_REPORT_TEMPERATURE = IntervalReport.__dict__["temperature"].__set__
-_SET_FRAME_PAYLOAD = Frame.__dict__["payload"].__set__
-_SET_FRAME_SOURCE = Frame.__dict__["source"].__set__
-_SET_FRAME_DESTINATION = Frame.__dict__["destination"].__set__
-_SET_FRAME_SEQUENCE = Frame.__dict__["sequence"].__set__
-_SET_FRAME_COUNTER = Frame.__dict__["frame_counter"].__set__
 
 
 def set_sequence(data: bytes, sequence: int) -> bytes:

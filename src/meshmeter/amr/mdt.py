@@ -665,6 +665,20 @@ class Mdt:
             self._counts = array("q")
         self._counts_from_s = first
 
+    def _log_next(self, end: int) -> None:
+        """Log the interval ending at ``end`` (the next one, its pulses merged): its record from the counts
+        found for the coming interval ends (one lookup), the next sequence number."""
+        counts = self._counts
+        k = (end - self._counts_from_s) // INTERVAL_S
+        pulses = counts[k] if k < len(counts) else self._pending_base + self._pending.size
+        backlog = self._backlog
+        if len(backlog) == self._capacity:
+            self._dropped += 1
+        backlog.append(interval_record(self._sequence, end, pulses))
+        self._sequence += 1
+        self._logged_pulses = pulses
+        self._next_end_s = end + INTERVAL_S
+
     def close_intervals(self, now_s: float) -> int:
         """
         Log every interval end at or before ``now_s`` not yet logged (manual §2.6, §5.1).
@@ -690,7 +704,7 @@ class Mdt:
             When ``now_s`` is not finite or goes backwards; nothing changes.
         """
         time_s = self._time_s
-        if now_s.__class__ is float and time_s is not None and time_s <= now_s < math.inf:
+        if type(now_s) is float and time_s is not None and time_s <= now_s < math.inf:
             t = now_s  # the usual call, with a later time: what _event_time checks, cheaply
         else:
             t = self._event_time(now_s)
@@ -715,16 +729,7 @@ class Mdt:
         if self._new:
             self._merge_pending()
         if t < end + INTERVAL_S:  # the usual call, once an interval: no arrays, no search
-            counts = self._counts
-            k = (end - self._counts_from_s) // INTERVAL_S
-            pulses = counts[k] if k < len(counts) else self._pending_base + self._pending.size
-            backlog = self._backlog
-            if len(backlog) == self._capacity:
-                self._dropped += 1
-            backlog.append(interval_record(self._sequence, end, pulses))
-            self._sequence += 1
-            self._logged_pulses = pulses
-            self._next_end_s = end + INTERVAL_S
+            self._log_next(end)
             return 1
         n = (math.floor(t / INTERVAL_S) * INTERVAL_S - end) // INTERVAL_S + 1
         ends = end + INTERVAL_S * np.arange(n, dtype=np.int64)
@@ -759,7 +764,7 @@ class Mdt:
             Oldest first; they stay in the backlog until :meth:`acknowledge`.
         """
         if (
-            max_records.__class__ is not int
+            type(max_records) is not int
             and (isinstance(max_records, bool) or not isinstance(max_records, int))
         ) or max_records < 1:
             raise ValueError(f"max_records must be an int >= 1, got {max_records!r}")
@@ -789,7 +794,7 @@ class Mdt:
         ValueError
             When ``up_to_sequence`` is not an int or names a record not yet logged; nothing changes.
         """
-        if up_to_sequence.__class__ is not int and (
+        if type(up_to_sequence) is not int and (
             isinstance(up_to_sequence, bool) or not isinstance(up_to_sequence, int | np.integer)
         ):
             raise ValueError(f"up_to_sequence must be an int, got {up_to_sequence!r}")
@@ -865,7 +870,7 @@ class Mdt:
             The latest temperature reading of a D02 or E02 kit, else None.
         """
         if (
-            max_records.__class__ is not int
+            type(max_records) is not int
             and (isinstance(max_records, bool) or not isinstance(max_records, int))
         ) or max_records < 1:
             raise ValueError(f"max_records must be an int >= 1, got {max_records!r}")
@@ -875,14 +880,16 @@ class Mdt:
         backlog = self._backlog
         if (  # the usual report: at the next interval end, its pulses merged, no closure to decide
             now_s == end
-            and now_s.__class__ is float
+            and type(now_s) is float
             and time_s is not None
             and input_s is not None
             and time_s <= now_s <= input_s
             and not self._new
             and self._open_since_s is None
         ):
-            # close_intervals' usual call, without the call
+            # close_intervals(now_s) in this case is _log_next(end): its lines run here, for this is the
+            # report of every MDT at every interval (a call would add about 80 ns, a twelfth of this
+            # method); test_report_payload_logs_as_close_intervals_does checks both give the same
             self._time_s = now_s
             counts = self._counts
             k = (end - self._counts_from_s) // INTERVAL_S

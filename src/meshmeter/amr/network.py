@@ -26,17 +26,21 @@ journey over its path is computed hop by hop (attempts, acknowledgements, back-o
 at the time the frame reaches it) within the event that sends it, which keeps a 1000-MDT month cheap;
 what else is done once rather than per report, and why the results are the same, is in ``docs/network.md``
 ("Speed"). The choices where the manual is silent are in ``docs/network.md``.
+
+This module runs the SimPy processes and carries frames over their paths; the concepts it drives are in
+modules of their own: each device as the mesh sees it (:mod:`~meshmeter.amr.node`), the repeater's store and
+forward (:mod:`~meshmeter.amr.repeater`), the devices' keys (:mod:`~meshmeter.amr.keys`), the links and one
+hop over them (:mod:`~meshmeter.amr.links`), the routes (:mod:`~meshmeter.amr.paths`) and formation
+(:mod:`~meshmeter.amr.formation`).
 """
 
 from __future__ import annotations
 
-import gc
-import hashlib
 import math
 import random
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Generator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -45,28 +49,17 @@ from numpy.typing import NDArray
 
 from meshmeter.amr.battery import Battery, DrawState
 from meshmeter.amr.dcap import Dcap, RejectReason
-from meshmeter.amr.frames import DeviceKind as FrameDeviceKind
-from meshmeter.amr.frames import (
-    Frame,
-    IntervalReportEncoder,
-    JoinRequest,
-    JoinStatus,
-    PowerLoss,
-    decode_frame,
-    encode_frame,
-)
+from meshmeter.amr.formation import join, power_up_order
+from meshmeter.amr.frames import IntervalReportEncoder, PowerLoss
+from meshmeter.amr.keys import commission, device_key, secured_frame
 from meshmeter.amr.led import DeviceLed, PowerState
+from meshmeter.amr.links import SIZE_BUCKETS, Links, retries
 from meshmeter.amr.mdt import Mdt
-from meshmeter.amr.radio import (
-    DEFAULT_CONFIG,
-    RadioConfig,
-    airtime_s,
-    link_budget_matrix,
-    lqi,
-    packet_success_probability,
-)
+from meshmeter.amr.node import DeviceStats, Node
+from meshmeter.amr.paths import MAX_HOPS, Routes
+from meshmeter.amr.radio import DEFAULT_CONFIG, RadioConfig, lqi
 from meshmeter.amr.records import INTERVAL_S
-from meshmeter.amr.routing import backbone_routes, choose_parents, etx_matrix
+from meshmeter.amr.repeater import Repeater
 from meshmeter.amr.topology import DeviceKind, Layout
 
 __all__ = [
@@ -79,6 +72,7 @@ __all__ = [
 ]
 
 FloatArray = NDArray[np.float64]
+_LARGEST = SIZE_BUCKETS[-1]
 
 PulseFeed = Callable[[int, float, float], Any]
 """``feed(mdt_number, t0_s, t1_s)`` → the meter twin's output-"10" PulseEdges between two network times
@@ -110,10 +104,6 @@ def indoor_temperature(number: int, time_s: float) -> float:
     day = 2.5 * math.sin(2.0 * math.pi * (time_s / 86_400.0 - 0.375))
     cycle = 0.8 * math.sin(2.0 * math.pi * time_s / 10_800.0 + phase)
     return 21.0 + offset + day + cycle
-
-
-_SIZE_BUCKETS = (40, 64, 128, 256, 512, 1024, 2048)
-"""Frame sizes for which link success probabilities are precomputed (the next bucket up is used). [octet]"""
 
 
 @dataclass(frozen=True)
@@ -248,65 +238,14 @@ class RepeaterFailure:
             raise ValueError(f"down_s must be finite and > 0 or None, got {self.down_s!r}")
 
 
-@dataclass(slots=True)
-class DeviceStats:
-    """What the Commissioning and Installation Tool shows of one device (manual §5.2)."""
-
-    frames_sent: int = 0
-    """Frames this device originated or forwarded (first attempts). [1]"""
-    attempts: int = 0
-    """Transmissions, retries included. [1]"""
-    retried: int = 0
-    """Frames that needed more than one attempt. [1]"""
-    lost: int = 0
-    """Frames that failed every attempt on their next hop. [1]"""
-    joined_s: float | None = None
-    """Run time at which the device last joined. [s]"""
-    first_join_s: float | None = None
-    """Run time at which the device first joined. [s]"""
-    join_attempts: int = 0
-    parent_changes: int = 0
-    stored_max: int = 0
-    """Most frames a repeater held at once. [1]"""
-    stored_dropped: int = 0
-    airtime_s: float = 0.0
-    """Time on air transmitting. [s]"""
-
-
-_Hop = tuple[int, int, float, float, DeviceStats, "_Device"]
-"""One hop of a kept route: sender, receiver, the frame's and its acknowledgement's success probability, the
-sender's statistics, the receiving device."""
-
-
-@dataclass(slots=True)
-class _Device:
-    index: int
-    kind: DeviceKind
-    eui: bytes
-    key: bytes
-    led: DeviceLed
-    mdt: Mdt | None = None
-    encoder: IntervalReportEncoder | None = None  # an MDT's INTERVAL_REPORT encoder
-    counter: int = 0
-    sequence: int = 0
-    up: bool = True
-    joined: bool = False
-    parent: int = -1
-    suspect: set[int] = field(default_factory=set)
-    store: deque[tuple[bytes, int, float]] = field(default_factory=deque)  # (frame, origin, first sent)
-    stats: DeviceStats = field(default_factory=DeviceStats)
-    up_since_s: float = 0.0
-    offset_s: float = 0.0
-    # routes kept until one changes (MeshNetwork._routes_version): the way up for one frame size bucket,
-    # as (version, bucket, hops or None), and the way down, as (version, the repeaters on it, success
-    # probability)
-    uplink: tuple[int, int, tuple[_Hop, ...] | None] | None = None
-    downlink: tuple[int, tuple[_Device, ...], float] | None = None
-
-
 class MeshNetwork:
     """
     A simulated AMR mesh: DCAP, repeaters and MDTs on a layout, run on SimPy.
+
+    The devices' links and one hop over them are :mod:`~meshmeter.amr.links`, their routes
+    :mod:`~meshmeter.amr.paths`, formation and joining :mod:`~meshmeter.amr.formation`, their keys
+    :mod:`~meshmeter.amr.keys`; this class runs the processes (formation, feeding the MDTs, reporting,
+    store and forward, route refresh, failures, tamper) and carries each frame over its path.
 
     Parameters
     ----------
@@ -334,6 +273,10 @@ class MeshNetwork:
     temperature : TemperatureModel, optional
         The temperature at each MDT, read at every interval end by D02 and E02 kits (manual §2.4);
         default :func:`indoor_temperature`.
+    route_cache : bool
+        Keep each device's way up and down until a route changes (``docs/network.md``, "Speed"; default).
+        False carries every frame hop by hop and walks every acknowledgement's path again: the plain path,
+        with the same draws and so the same run (a test compares both).
     """
 
     def __init__(
@@ -350,6 +293,7 @@ class MeshNetwork:
         outages: Sequence[Outage] = (),
         failures: Sequence[RepeaterFailure] = (),
         temperature: TemperatureModel | None = None,
+        route_cache: bool = True,
     ) -> None:
         self.config = config if config is not None else NetworkConfig()
         self.radio = radio
@@ -360,6 +304,8 @@ class MeshNetwork:
         self.epoch_s = float(start_epoch_s)
         if power_order not in ("near-first", "far-first"):
             raise ValueError(f"power_order must be 'near-first' or 'far-first', got {power_order!r}")
+        if not isinstance(route_cache, bool):
+            raise ValueError(f"route_cache must be a bool, got {route_cache!r}")
         self.power_order = power_order
         self.outages = tuple(outages)
         self._dcap_always_up = not self.outages
@@ -374,56 +320,26 @@ class MeshNetwork:
         self.env = simpy.Environment()
         self.backbone_changed = self.env.event()
         self.events_processed = 0
+        self.route_cache = route_cache
 
-        n = layout.n
-        is_mdt = np.array([k is DeviceKind.MDT for k in layout.kinds])
-        tx = np.where(is_mdt, radio.mdt_tx_power_dbm, radio.repeater_tx_power_dbm)
-        gain = np.where(is_mdt, radio.mdt_antenna_gain_dbi, radio.repeater_antenna_gain_dbi)
-        ids = np.array([int.from_bytes(e[-6:], "big") for e in layout.euis], dtype=np.uint64)
-        self.rssi = link_budget_matrix(
-            layout.positions_m,
-            layout.walls,
-            layout.metal_box,
-            layout.metal_wall,
-            tx,
-            self.seed,
+        self.links = Links(
+            layout,
             radio,
-            antenna_gain_dbi=gain,
-            node_ids=ids,
+            self.seed,
+            rssi_floor_dbm=self.config.rssi_floor_dbm,
+            turnaround_s=self.config.turnaround_s,
         )
-        self.success = {size: packet_success_probability(self.rssi, size, radio) for size in _SIZE_BUCKETS}
-        self.ack_success = self.success[_SIZE_BUCKETS[0]]
-        self.etx = etx_matrix(np.minimum(self.success[64], 1.0))
-        self.usable = (self.rssi >= self.config.rssi_floor_dbm) & (self.config.rssi_floor_dbm <= self.rssi.T)
-        self.airtime = {size: float(airtime_s(size, radio)) for size in _SIZE_BUCKETS}
-        # lookups of the hot path, made once: the size bucket of every frame length, one attempt's time
-        # (frame, turnaround, ack) per bucket, and each (sender, receiver, bucket)'s success
-        # probabilities as Python floats, filled as links are first used
-        self._bucket_of = [self._bucket(size) for size in range(_SIZE_BUCKETS[-1] + 1)]
-        self._attempt_s = {
-            size: self.airtime[size] + self.config.turnaround_s + self.airtime[_SIZE_BUCKETS[0]]
-            for size in _SIZE_BUCKETS
-        }
-        self._links: dict[int, tuple[float, float]] = {}
-        # by frame length: its size bucket, the airtime of one attempt and one attempt's time
-        self._sizes = [
-            (b, self.airtime[b], self._attempt_s[b])
-            for b in (self._bucket_of[size] for size in range(_SIZE_BUCKETS[-1] + 1))
-        ]
+        self._sizes = self.links.sizes
         self._report_records = self.config.max_records_per_frame * self.config.max_frames_per_report
-        self._n = n
-        # bumped at every change of a parent: the routes kept by the devices (uplink, downlink) are stale
-        self._routes_version = 0
 
         self.dcap = Dcap(layout.euis[0], max_mdts=self.config.max_mdts)
-        self._dcap_eui = layout.euis[0]
-        self.devices: list[_Device] = []
+        self.devices: list[Node] = []
         mdt_number = 0
         self.mdt_indices: list[int] = []
         for i, (kind, eui) in enumerate(zip(layout.kinds, layout.euis, strict=True)):
-            key = hashlib.blake2b(eui + self.seed.to_bytes(8, "big", signed=True), digest_size=16).digest()
+            key = device_key(eui, self.seed)
             led = DeviceLed(0.0 + self.epoch_s)
-            device = _Device(index=i, kind=kind, eui=eui, key=key, led=led)
+            device = Node(index=i, kind=kind, eui=eui, key=key, led=led)
             if kind is DeviceKind.MDT:
                 device.mdt = Mdt(
                     kit, eui, report_period_s=self.config.report_period_s, led=led, start_s=self.epoch_s
@@ -431,23 +347,56 @@ class MeshNetwork:
                 device.encoder = IntervalReportEncoder(eui, layout.euis[0], key)
                 device.offset_s = self.config.report_spread_s * ((mdt_number * 0.618033988749895) % 1.0)
                 device.up = True
-                self.dcap.commission(eui, key, FrameDeviceKind.MDT)
                 self.mdt_indices.append(i)
                 mdt_number += 1
             elif kind is DeviceKind.REPEATER:
+                device.repeater = Repeater(eui, led, capacity=self.config.store_capacity)
                 device.up = False
-                self.dcap.commission(eui, key, FrameDeviceKind.REPEATER)
             else:
                 device.joined = True
+            commission(self.dcap, device)
             self.devices.append(device)
-        self.cost = np.full(n, np.inf)
-        self.cost[0] = 0.0
-        self.hops = np.zeros(n, dtype=np.int64)
+        self.routes = Routes(
+            self.devices,
+            self.links,
+            hysteresis=self.config.hysteresis,
+            max_frame_retries=self.config.max_frame_retries,
+            cache=route_cache,
+        )
         self.due: dict[tuple[bytes, int], float] = {}
         self.rejected_injected: Counter[RejectReason] = Counter()
         self._until_s = 0.0
         self._stopped = False
         self._holding: set[int] = set()  # repeaters holding frames
+
+    # ----------------------------------------------------------------------------------------------
+    # the links and routes, as the CIT and the tests read them
+    # ----------------------------------------------------------------------------------------------
+
+    @property
+    def rssi(self) -> FloatArray:
+        """RSSI of each link a → b. [dBm]"""
+        return self.links.rssi
+
+    @property
+    def etx(self) -> FloatArray:
+        """Expected transmissions of each link. [1]"""
+        return self.links.etx
+
+    @property
+    def usable(self) -> NDArray[np.bool_]:
+        """Links above the RSSI floor both ways."""
+        return self.links.usable
+
+    @property
+    def cost(self) -> FloatArray:
+        """Path cost of each device to the DCAP. [1]"""
+        return self.routes.cost
+
+    @property
+    def hops(self) -> NDArray[np.int64]:
+        """Hops of each device to the DCAP. [1]"""
+        return self.routes.hops
 
     # ----------------------------------------------------------------------------------------------
     # node state
@@ -459,108 +408,14 @@ class MeshNetwork:
             return True
         return not any(o.start_s <= t < o.start_s + o.duration_s for o in self.outages)
 
-    def _alive(self, j: int, t: float) -> bool:
-        if j == 0:
-            return self.dcap_up(t)
-        return self.devices[j].up
-
     @property
     def now_net(self) -> float:
         """Network time now. [s]"""
         return self.epoch_s + float(self.env.now)
 
     # ----------------------------------------------------------------------------------------------
-    # routing
-    # ----------------------------------------------------------------------------------------------
-
-    def _recompute_routes(self) -> None:
-        backbone = np.array(
-            [d.kind is not DeviceKind.MDT and d.joined and d.up for d in self.devices], dtype=bool
-        )
-        backbone[0] = True
-        routers = np.flatnonzero(backbone)  # Dijkstra over the routers only (MDTs are leaves)
-        sub = np.ix_(routers, routers)
-        sub_cost, sub_parent = backbone_routes(
-            self.etx[sub], self.usable[sub], np.ones(routers.size, dtype=bool)
-        )
-        cost = np.full(len(self.devices), np.inf)
-        parent = np.full(len(self.devices), -1, dtype=np.intp)
-        cost[routers] = sub_cost
-        parent[routers] = np.where(sub_parent >= 0, routers[np.maximum(sub_parent, 0)], -1)
-        for d in self.devices:
-            if d.kind is DeviceKind.REPEATER and d.joined and d.up:
-                new = int(parent[d.index])
-                if new != d.parent:
-                    d.stats.parent_changes += 1 if d.parent >= 0 else 0
-                    d.parent = new
-                    self._routes_version += 1
-        self.cost = cost
-        hops = np.zeros(len(self.devices), dtype=np.int64)
-        for d in self.devices:
-            if d.kind is DeviceKind.REPEATER and d.joined and d.up and d.parent >= 0:
-                h, j = 0, d.index
-                while j > 0 and h < len(self.devices):
-                    j = self.devices[j].parent if j > 0 else -1
-                    h += 1
-                hops[d.index] = h
-        self.hops = hops
-        mdts = np.array([i for i in self.mdt_indices if self.devices[i].joined], dtype=np.intp)
-        if mdts.size:
-            current = np.array([self.devices[i].parent for i in mdts], dtype=np.intp)
-            chosen, _ = choose_parents(
-                self.etx, self.usable, cost, mdts, current, hysteresis=self.config.hysteresis
-            )
-            for i, p in zip(mdts, chosen, strict=True):
-                d = self.devices[int(i)]
-                if int(p) != d.parent:
-                    d.stats.parent_changes += 1 if d.parent >= 0 else 0
-                    d.parent = int(p)
-                    self._routes_version += 1
-                self.hops[int(i)] = self.hops[int(p)] + 1 if p >= 0 else 0
-
-    def _reselect(self, d: _Device, dead: int) -> None:
-        """A child found its parent dead (every retry failed): route around it at once.
-
-        The DCAP is never routed around (it is the root: when it is unreachable there is nowhere else
-        to go, and repeaters hold the frames); a suspect parent is forgiven at the next route refresh.
-        """
-        if dead == 0:
-            return
-        d.suspect.add(dead)
-        cost = self.cost.copy()
-        for s in d.suspect:
-            cost[s] = np.inf
-        chosen, _ = choose_parents(
-            self.etx,
-            self.usable,
-            cost,
-            np.array([d.index]),
-            np.array([-1]),
-            hysteresis=self.config.hysteresis,
-        )
-        new = int(chosen[0])
-        if new != d.parent:
-            d.stats.parent_changes += 1
-            d.parent = new
-            self._routes_version += 1
-
-    # ----------------------------------------------------------------------------------------------
     # one hop, one path
     # ----------------------------------------------------------------------------------------------
-
-    def _bucket(self, size: int) -> int:
-        for b in _SIZE_BUCKETS:
-            if size <= b:
-                return b
-        return _SIZE_BUCKETS[-1]
-
-    def _link(self, a: int, b: int, bucket: int) -> tuple[float, float]:
-        """Success probabilities of a frame of a size bucket a → b and of its acknowledgement b → a."""
-        key = (a * self._n + b) << 12 | bucket
-        link = self._links.get(key)
-        if link is None:
-            link = self._links[key] = (float(self.success[bucket][a, b]), float(self.ack_success[b, a]))
-        return link
 
     def _hop(self, a: int, b: int, t: float, size: int) -> tuple[bool, float]:
         """Send one frame a → b at run time t with acknowledgements and retries: (delivered, time taken).
@@ -568,86 +423,60 @@ class MeshNetwork:
         Each attempt draws the frame's success, then (if it got through) its acknowledgement's, each with
         the link's packet success probability for that frame size (docs/radio.md).
         """
-        bucket = self._bucket_of[size] if size <= _SIZE_BUCKETS[-1] else _SIZE_BUCKETS[-1]
-        p_data, p_ack = self._link(a, b, bucket)
+        bucket, air, attempt_s = self._sizes[size if size <= _LARGEST else -1]
+        p_data, p_ack = self.links.link(a, b, bucket)
         stats = self.devices[a].stats
         stats.frames_sent += 1
         stats.attempts += 1
-        stats.airtime_s += self.airtime[bucket]
+        stats.airtime_s += air
         alive = self.devices[b].up if b else (self._dcap_always_up or self.dcap_up(t))
         rand = self.rng.random
         if alive and rand() < p_data and rand() < p_ack:  # the first attempt
-            return True, self._attempt_s[bucket]
-        return self._retries(stats, alive, p_data, p_ack, bucket)
+            return True, attempt_s
+        return self._retries(stats, alive, p_data, p_ack, air, attempt_s)
 
     def _retries(
-        self, stats: DeviceStats, alive: bool, p_data: float, p_ack: float, bucket: int
+        self, stats: DeviceStats, alive: bool, p_data: float, p_ack: float, air: float, attempt_s: float
     ) -> tuple[bool, float]:
-        """The retries of a hop whose first attempt failed: (delivered, time taken with the first attempt)."""
-        air = self.airtime[bucket]
-        attempt_s = self._attempt_s[bucket]
-        elapsed = attempt_s
-        backoff = self.config.backoff_max_s
-        rand = self.rng.random
-        for _ in range(self.config.max_frame_retries):
-            elapsed += rand() * backoff
-            elapsed += attempt_s
-            stats.attempts += 1
-            stats.airtime_s += air
-            if alive and rand() < p_data and rand() < p_ack:
-                stats.retried += 1
-                return True, elapsed
-        stats.lost += 1
-        if self.config.max_frame_retries:
-            stats.retried += 1
-        return False, elapsed
+        """The retries of a hop whose first attempt failed (:func:`~meshmeter.amr.links.retries`)."""
+        return retries(
+            self.rng,
+            stats,
+            alive,
+            p_data,
+            p_ack,
+            air,
+            attempt_s,
+            max_frame_retries=self.config.max_frame_retries,
+            backoff_max_s=self.config.backoff_max_s,
+        )
 
-    def _uplink(self, start: int, bucket: int) -> tuple[_Hop, ...] | None:
+    def forward(self, data: bytes, origin: int, start: int, t: float) -> float | None:
         """
-        The hops from ``start`` to the DCAP for a frame of a size bucket, with their links' success
-        probabilities; kept until a route changes (``_routes_version``). None when the parents do not lead
-        to the DCAP (a device without a parent, or more than 64 hops).
-        """
-        cached = self.devices[start].uplink
-        if cached is not None and cached[0] == self._routes_version and cached[1] == bucket:
-            return cached[2]
-        hops: list[_Hop] = []
-        route: tuple[_Hop, ...] | None = None
-        cur = start
-        while True:
-            if cur == 0:
-                route = tuple(hops)
-                break
-            d = self.devices[cur]
-            parent = d.parent
-            if parent < 0 or len(hops) >= 64:
-                break
-            p_data, p_ack = self._link(cur, parent, bucket)
-            hops.append((cur, parent, p_data, p_ack, d.stats, self.devices[parent]))
-            cur = parent
-        self.devices[start].uplink = (self._routes_version, bucket, route)
-        return route
+        Carry a frame from device ``start`` towards the DCAP from run time ``t``; return the arrival run
+        time, or None (the frame stopped: kept by a repeater, or lost at an MDT).
 
-    def _forward(self, data: bytes, origin: int, start: int, t: float) -> float | None:
-        """Carry a frame from ``start`` towards the DCAP; return the arrival run time, or None.
-
-        Each hop is :meth:`_hop`. While every hop's first attempt succeeds (nearly always), the hops are
-        walked along the route kept by :meth:`_uplink`, the first attempt written out here (the same draws
-        in the same order); a hop whose every retry fails is routed around (:meth:`_around`) and the frame
-        goes on hop by hop from there.
+        The plain path is the walk at the end: each hop is :meth:`_hop`; a hop whose every retry fails is
+        routed around (:meth:`_around`). With the route cache on, the hops are first walked along the route
+        kept by :meth:`Routes.uplink <meshmeter.amr.paths.Routes.uplink>`, each hop's first attempt
+        written out here (the same draws in the same order, ``docs/network.md``, "Speed"); a hop whose
+        every retry fails is routed around and the frame goes on hop by hop from there.
         """
         cur = start
         size = len(data)
-        bucket, air, attempt_s = self._sizes[size if size <= _SIZE_BUCKETS[-1] else -1]
+        bucket, air, attempt_s = self._sizes[size if size <= _LARGEST else -1]
         devices = self.devices
-        rand = self.rng.random
         guard = 0
-        cached = devices[start].uplink  # as _uplink gives it, without the call
-        if cached is not None and cached[0] == self._routes_version and cached[1] == bucket:
-            route = cached[2]
-        else:
-            route = self._uplink(start, bucket)
+        route = None
+        if self.route_cache:
+            kept = devices[start].uplink  # the route kept for this bucket, while no route changed
+            routes = self.routes
+            if kept is not None and kept[0] == routes.version and kept[1] == bucket:
+                route = kept[2]
+            else:
+                route = routes.uplink(start, bucket)
         if route is not None:
+            rand = self.rng.random
             for cur, parent, p_data, p_ack, stats, parent_device in route:
                 guard += 1
                 stats.frames_sent += 1
@@ -657,7 +486,7 @@ class MeshNetwork:
                 if alive and rand() < p_data and rand() < p_ack:
                     t += attempt_s
                     continue
-                ok, dt = self._retries(stats, alive, p_data, p_ack, bucket)
+                ok, dt = self._retries(stats, alive, p_data, p_ack, air, attempt_s)
                 t += dt
                 if ok:
                     continue
@@ -669,12 +498,12 @@ class MeshNetwork:
                 break
             else:
                 return t
-        while cur != 0:
+        while cur != 0:  # the plain path
             guard += 1
             d = devices[cur]
             parent = d.parent
-            if parent < 0 or guard > 64:
-                if d.kind is DeviceKind.REPEATER:
+            if parent < 0 or guard > MAX_HOPS:
+                if d.repeater is not None:
                     self._keep(d, data, origin, t)
                 return None
             ok, dt = self._hop(cur, parent, t, size)
@@ -688,214 +517,85 @@ class MeshNetwork:
             cur = parent
         return t
 
-    def _around(self, data: bytes, origin: int, d: _Device, dead: int, t: float, size: int) -> float | None:
+    def _around(self, data: bytes, origin: int, d: Node, dead: int, t: float, size: int) -> float | None:
         """Every retry of ``d`` to its parent ``dead`` failed at run time ``t``: route around the parent and
         try the new one (one hop, retried); the time after it, or None when the frame stops at ``d`` (kept
         there if ``d`` is a repeater)."""
-        self._reselect(d, dead)
+        self.routes.reselect(d, dead)
         ok = False
         if d.parent >= 0 and d.parent != dead:
             ok, dt = self._hop(d.index, d.parent, t, size)
             t += dt
         if not ok:
-            if d.kind is DeviceKind.REPEATER:
+            if d.repeater is not None:
                 self._keep(d, data, origin, t)
             return None
         return t
 
-    def _keep(self, d: _Device, data: bytes, origin: int, t: float) -> None:
-        if len(d.store) >= self.config.store_capacity:
-            d.store.popleft()
-            d.stats.stored_dropped += 1
-        d.store.append((data, origin, t))
+    def _keep(self, d: Node, data: bytes, origin: int, t: float) -> None:
+        """A repeater keeps a frame it cannot forward (store and forward)."""
+        repeater = d.repeater
+        assert repeater is not None
+        repeater.keep(data, origin, t)
         self._holding.add(d.index)
-        d.stats.stored_max = max(d.stats.stored_max, len(d.store))
+        d.stats.stored_max = repeater.stored_max
+        d.stats.stored_dropped = repeater.dropped
 
     def _arrive(self, data: bytes, origin: int, t: float) -> None:
         """The DCAP receives a frame at run time t; an accepted report is acknowledged back."""
         up_to = self.dcap.receive_report(data, self.epoch_s + t)  # -1: refused, or not a report
         if up_to < 0:
             return
-        d = self.devices[origin]
-        mdt = d.mdt
-        if mdt is None:
-            return
-        p_path = self._downlink_success(origin, t)  # as _downlink
-        if p_path > 0 and self.rng.random() < p_path:
+        mdt = self.devices[origin].mdt
+        if mdt is not None and self.acknowledgement_arrives(origin, t):
             mdt.acknowledge(min(up_to, mdt.next_sequence - 1))
 
-    def _downlink(self, origin: int, t: float) -> bool:
-        """Whether the DCAP's acknowledgement gets back down the path (every hop with retries)."""
-        p_path = self._downlink_success(origin, t)
-        return p_path > 0 and self.rng.random() < p_path
-
-    def _downlink_success(self, origin: int, t: float) -> float:
-        """Probability that a downlink frame reaches ``origin`` over its path, every hop retried.
-
-        The path and the product of its hops' probabilities are kept per device until a route changes
-        (``_routes_version``); whether each node on it is up is asked at ``t`` every time: the DCAP, where
-        a path that can succeed starts, and the repeaters on it.
+    def acknowledgement_arrives(self, origin: int, t: float) -> bool:
         """
-        cached = self.devices[origin].downlink
-        if cached is None or cached[0] != self._routes_version:
-            cur = origin
-            path: list[int] = []
-            while cur > 0 and len(path) < 64:
-                path.append(cur)
-                cur = self.devices[cur].parent
-            tries = self.config.max_frame_retries + 1
-            total = 1.0
-            parents = tuple(self.devices[child].parent for child in path)
-            if cur != 0:
-                total = 0.0
-            else:
-                for child, parent in zip(path, parents, strict=True):
-                    p = float(self.ack_success[parent, child]) * float(self.ack_success[child, parent])
-                    total *= 1.0 - (1.0 - p) ** tries
-            repeaters = tuple(self.devices[parent] for parent in parents if parent)
-            cached = self.devices[origin].downlink = (self._routes_version, repeaters, total)
-        _, repeaters, total = cached
+        Whether a frame the DCAP sends at run time ``t`` (an acknowledgement, a join response) gets down
+        the path to ``origin``, every hop with retries: one draw with the path's success probability,
+        none when the DCAP is unreachable or a repeater on the path has no power (asked at ``t``).
+        """
+        routes = self.routes
+        kept = self.devices[origin].downlink  # the path kept, while no route changed
+        if kept is not None and kept[0] == routes.version:
+            _, repeaters, total = kept
+        else:
+            repeaters, total = routes.downlink(origin)
         if not total or not (self._dcap_always_up or self.dcap_up(t)):
-            return 0.0
+            return False
         for repeater in repeaters:
             if not repeater.up:
-                return 0.0
-        return total
-
-    # ----------------------------------------------------------------------------------------------
-    # frames of the devices
-    # ----------------------------------------------------------------------------------------------
-
-    def _secured(self, d: _Device, payload: Any) -> bytes:
-        d.counter += 1
-        d.sequence = (d.sequence + 1) & 0xFF
-        frame = Frame(
-            payload=payload,
-            source=d.eui,
-            destination=self.devices[0].eui,
-            sequence=d.sequence,
-            frame_counter=d.counter,
-        )
-        return encode_frame(frame, key=d.key)
+                return False
+        return self.rng.random() < total
 
     # ----------------------------------------------------------------------------------------------
     # processes
     # ----------------------------------------------------------------------------------------------
 
-    def _join(self, i: int, t_on: float) -> Generator[simpy.Event, Any, None]:
-        """Power-up and joining of one device (manual §5.2), then it stays joined unless it loses power."""
-        d = self.devices[i]
-        if t_on > self.env.now:
-            yield self.env.timeout(t_on - self.env.now)
-        d.up = True
-        d.up_since_s = float(self.env.now)
-        if d.kind is DeviceKind.REPEATER and not d.led.power_restored(self.now_net):
-            d.led.hold_button(self.now_net, 4.0)  # first power-up: hold about 4 s to turn it on
-        while True:
-            if not d.up:
-                return
-            d.led.advance(self.now_net)
-            if d.led.state is PowerState.LIGHT_SLEEP:
-                wake = d.led.next_deadline()
-                wait = max(0.0, (wake or self.now_net) - self.now_net)
-                yield self.env.timeout(wait)
-                d.led.advance(self.now_net)
-                continue
-            if d.led.state is PowerState.OFF:
-                return
-            heard = self._hears_backbone(i)
-            if heard < 0:
-                deadline = d.led.next_deadline()
-                wait = max(0.0, (deadline or self.now_net + 90.0) - self.now_net)
-                changed = self.backbone_changed
-                yield self.env.any_of([self.env.timeout(wait), changed])
-                continue
-            yield self.env.timeout(self.rng.random() * self.config.beacon_interval_s)
-            if not self._alive(i, float(self.env.now)):  # lost power while waiting for the beacon
-                return
-            d.led.advance(self.now_net)
-            if d.led.state is PowerState.SEARCHING:
-                d.led.beacon_heard(self.now_net)
-            elif d.led.state is not PowerState.JOINING:
-                continue
-            d.stats.join_attempts += 1
-            yield self.env.timeout(self.config.join_handshake_s)
-            if self._join_exchange(d):
-                d.led.advance(self.now_net)
-                d.led.joined(self.now_net)
-                d.joined = True
-                d.suspect.clear()
-                d.stats.joined_s = float(self.env.now)
-                if d.stats.first_join_s is None:
-                    d.stats.first_join_s = float(self.env.now)
-                if d.kind is DeviceKind.REPEATER:
-                    self._backbone_event()
-                else:  # a leaf joining changes no route but its own
-                    self.hops[i] = self.hops[d.parent] + 1
-                return
-
-    def _hears_backbone(self, i: int) -> int:
-        """The best joined backbone device a device hears (-1: none); routers only have finite costs."""
-        through = np.where(self.usable[i], self.etx[i] + self.cost, np.inf)
-        through[i] = np.inf
-        if not self.dcap_up(float(self.env.now)):
-            through[0] = np.inf
-        best = int(np.argmin(through))
-        return best if math.isfinite(through[best]) else -1
-
-    def _join_exchange(self, d: _Device) -> bool:
-        """JOIN_REQUEST to the DCAP through the best parent, JOIN_RESPONSE back."""
-        parent = self._hears_backbone(d.index)
-        if parent < 0:
-            return False
-        d.parent = parent
-        self._routes_version += 1
-        t = float(self.env.now)
-        kind = FrameDeviceKind.REPEATER if d.kind is DeviceKind.REPEATER else FrameDeviceKind.MDT
-        data = self._secured(d, JoinRequest(device_kind=kind, parent=self.devices[parent].eui))
-        arrival = self._forward(data, d.index, d.index, t)
-        if arrival is None:
-            d.parent = -1
-            self._routes_version += 1
-            return False
-        try:
-            frame = decode_frame(data, key_lookup=self.dcap.key_of)
-        except Exception:  # pragma: no cover - our own frame
-            return False
-        assert isinstance(frame.payload, JoinRequest)
-        status = self.dcap.answer_join(frame.payload, d.eui)
-        if status is not JoinStatus.ACCEPTED or not self._downlink(d.index, arrival):
-            d.parent = -1
-            self._routes_version += 1
-            return False
-        return True
-
-    def _backbone_event(self) -> None:
-        self._recompute_routes()
+    def backbone_event(self) -> None:
+        """The backbone changed (a repeater joined or lost power): routes again, and searching devices
+        hear of it."""
+        self.routes.recompute()
         old = self.backbone_changed
         self.backbone_changed = self.env.event()
         old.succeed()
 
     def _formation(self) -> Generator[simpy.Event, Any, None]:
         """Power the repeaters one after another (manual §5.2), then the meters start pulsing."""
-        reps = self.layout.indices(DeviceKind.REPEATER)
-        dist = (
-            np.hypot(*(self.layout.positions_m[reps] - self.layout.positions_m[0]).T)
-            if reps.size
-            else np.zeros(0)
-        )
-        order = reps[np.argsort(dist if self.power_order == "near-first" else -dist, kind="stable")]
+        order = power_up_order(self.layout, self.power_order)
         for k, i in enumerate(order):
-            self.env.process(self._join(int(i), k * self.config.repeater_power_spacing_s))
+            self.env.process(join(self, int(i), k * self.config.repeater_power_spacing_s))
         mdt_start = len(order) * self.config.repeater_power_spacing_s + self.config.mdt_power_delay_s
         self.mdt_start_s = mdt_start
         yield self.env.timeout(0)
 
     def _mdt_power(self, number: int, i: int, t_first: float) -> Generator[simpy.Event, Any, None]:
+        """An MDT is turned on by its meter's first pulse (manual §5.2), then joins."""
         yield self.env.timeout(t_first)
         d = self.devices[i]
         d.led.first_pulse(self.now_net)
-        yield from self._join(i, float(self.env.now))
+        yield from join(self, i, float(self.env.now))
 
     def _feeding(self) -> Generator[simpy.Event, Any, None]:
         """Feed each MDT's pulse input from its meter twin a day at a time."""
@@ -916,7 +616,7 @@ class MeshNetwork:
     def _reporting(self) -> Generator[simpy.Event, Any, None]:
         """At every interval end, each MDT logs its interval and, when due, reports."""
         period = self.config.report_period_s
-        fleet: list[tuple[int, int, _Device, Mdt, bool, float]] = []
+        fleet: list[tuple[int, int, Node, Mdt, bool, float]] = []
         for number, i in enumerate(self.mdt_indices):
             d = self.devices[i]
             assert d.mdt is not None
@@ -944,37 +644,32 @@ class MeshNetwork:
                     mdt.close_intervals(now_net)
             k += 1
 
-    def _report(self, d: _Device, mdt: Mdt, now_net: float, t: float) -> None:
-        """An MDT's scheduled report made at network time ``now_net`` and sent at run time ``t``."""
+    def _report(self, d: Node, mdt: Mdt, now_net: float, t: float) -> None:
+        """An MDT's scheduled report made at network time ``now_net`` and sent at run time ``t``: its
+        oldest unacknowledged records, up to ``max_records_per_frame`` a frame, one frame after another
+        while they arrive."""
         records, reading = mdt.report_payload(now_net, self._report_records)
+        if not records:
+            return
         per = self.config.max_records_per_frame
+        # nearly always one frame; a backlog drains in frames of ``per`` records
+        frames = (
+            (records,) if len(records) <= per else [records[k : k + per] for k in range(0, len(records), per)]
+        )
         i = d.index
         encoder = d.encoder
         assert encoder is not None
-        if 0 < len(records) <= per:  # nearly always: one frame
+        temperature = reading  # D02/E02: with the report's first frame
+        for batch in frames:
             d.counter += 1
             d.sequence = (d.sequence + 1) & 0xFF
-            data = encoder.encode(records, d.sequence, d.counter, reading)
-            arrival = self._forward(data, i, i, t)
-            if arrival is None:
-                return
-            # _arrive for an MDT's report, without the call
-            up_to = self.dcap.receive_report(data, self.epoch_s + arrival)
-            if up_to >= 0:
-                p_path = self._downlink_success(i, arrival)
-                if p_path > 0 and self.rng.random() < p_path:
-                    mdt.acknowledge(min(up_to, mdt.next_sequence - 1))
-            return
-        for start in range(0, len(records), per):
-            temperature = reading if start == 0 else None  # D02/E02: with each report
-            d.counter += 1
-            d.sequence = (d.sequence + 1) & 0xFF
-            data = encoder.encode(records[start : start + per], d.sequence, d.counter, temperature)
-            arrival = self._forward(data, i, i, t)
+            data = encoder.encode(batch, d.sequence, d.counter, temperature)
+            arrival = self.forward(data, i, i, t)
             if arrival is None:
                 break
             self._arrive(data, i, arrival)
             t = arrival
+            temperature = None
 
     def _route_refresh(self) -> Generator[simpy.Event, Any, None]:
         """Routes are recomputed periodically from the link estimates; suspect parents are forgiven."""
@@ -985,7 +680,7 @@ class MeshNetwork:
                 continue
             for d in suspicious:
                 d.suspect.clear()
-            self._recompute_routes()
+            self.routes.recompute()
 
     def _store_and_forward(self) -> Generator[simpy.Event, Any, None]:
         """Repeaters retry the frames they hold, oldest first, while their path works."""
@@ -994,19 +689,19 @@ class MeshNetwork:
             now = float(self.env.now)
             for index in sorted(self._holding):
                 d = self.devices[index]
-                if not d.store:
+                repeater = d.repeater
+                assert repeater is not None
+                if not len(repeater):
                     self._holding.discard(index)
                     continue
                 if not d.up:
                     continue
-                while d.store:
-                    data, origin, _ = d.store[0]
-                    d.store.popleft()
-                    arrival = self._forward(data, origin, d.index, now)
+                while len(repeater):
+                    data, origin, _ = repeater.take_oldest()
+                    arrival = self.forward(data, origin, d.index, now)
                     if arrival is None:
-                        # _forward put it back at the end of the store: keep order by moving it to the front
-                        if d.store and d.store[-1][0] is data:
-                            d.store.appendleft(d.store.pop())
+                        # forward kept it last in the store: put it back first, to keep the order
+                        repeater.put_back_oldest(data)
                         break
                     self._arrive(data, origin, arrival)
 
@@ -1015,20 +710,21 @@ class MeshNetwork:
         d = self.devices[i]
         if d.up:
             # the last gasp: the repeater reports its own power loss before it goes
-            data = self._secured(d, PowerLoss(time_s=int(self.now_net), power_restored=False))
-            arrival = self._forward(data, i, i, float(self.env.now))
+            data = secured_frame(
+                d, PowerLoss(time_s=int(self.now_net), power_restored=False), self.dcap.eui64
+            )
+            arrival = self.forward(data, i, i, float(self.env.now))
             if arrival is not None:
                 self._arrive(data, i, arrival)
             d.up = False
             d.joined = False
-            d.parent = -1
-            self._routes_version += 1
+            self.routes.set_parent(d, -1)
             d.led.power_lost(self.now_net)
-            self._backbone_event()
+            self.backbone_event()
         if f.down_s is None:
             return
         yield self.env.timeout(f.down_s)
-        self.env.process(self._join(i, float(self.env.now)))
+        self.env.process(join(self, i, float(self.env.now)))
 
     def _tamper(self, number: int, at_s: float, cover_open: bool) -> Generator[simpy.Event, Any, None]:
         yield self.env.timeout(at_s)
@@ -1047,8 +743,8 @@ class MeshNetwork:
         for event in mdt.urgent():
             if not d.joined or d.parent < 0:
                 return
-            data = self._secured(d, event)
-            arrival = self._forward(data, i, i, t)
+            data = secured_frame(d, event, self.dcap.eui64)
+            arrival = self.forward(data, i, i, t)
             if arrival is None:
                 return
             self._arrive(data, i, arrival)
@@ -1064,6 +760,10 @@ class MeshNetwork:
     ) -> None:
         """
         Run the mesh for ``duration_s`` of intervals, then ``drain_s`` more to let late data arrive.
+
+        The run leaves the process's garbage collector as it finds it: a caller that wants it paused
+        (the benchmark: the run makes no reference cycles, only objects that reference counting frees
+        and the deliveries it keeps) pauses it around the call.
 
         Parameters
         ----------
@@ -1093,16 +793,7 @@ class MeshNetwork:
         env.process(self._reporting())
         env.process(self._store_and_forward())
         env.process(self._route_refresh())
-        # The run makes millions of objects that reference counting frees (frames, records) and keeps
-        # millions (the DCAP's deliveries) but makes no reference cycles: the cyclic collector's passes
-        # over the kept ones find nothing and cost about a tenth of the run, so it is paused meanwhile.
-        collecting = gc.isenabled()
-        gc.disable()
-        try:
-            env.run(until=self._until_s + self._drain_s)
-        finally:
-            if collecting:
-                gc.enable()
+        env.run(until=self._until_s + self._drain_s)
         for d in self.devices:
             d.led.advance(self.epoch_s + float(env.now))
 

@@ -57,9 +57,9 @@ class IntervalRecord:
     def __post_init__(self) -> None:
         sequence, end, pulses = self.sequence, self.interval_end_s, self.cumulative_pulses
         if (  # the common case in one test: records are made millions of times in a mesh run
-            sequence.__class__ is int
-            and end.__class__ is int
-            and pulses.__class__ is int
+            type(sequence) is int
+            and type(end) is int
+            and type(pulses) is int
             and 0 <= sequence < _U32
             and 0 <= end < _U32
             and 0 <= pulses < _U32
@@ -96,9 +96,9 @@ def interval_record(sequence: int, interval_end_s: int, cumulative_pulses: int) 
     ``ValueError`` naming the field.
     """
     if (
-        sequence.__class__ is int
-        and interval_end_s.__class__ is int
-        and cumulative_pulses.__class__ is int
+        type(sequence) is int
+        and type(interval_end_s) is int
+        and type(cumulative_pulses) is int
         and 0 <= sequence < _U32
         and 0 <= interval_end_s < _U32
         and 0 <= cumulative_pulses < _U32

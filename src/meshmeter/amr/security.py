@@ -153,16 +153,16 @@ def _prepare(
     The common case (exact ``bytes`` and ``int``) passes a few cheap tests; anything else goes through
     the full checks, which raise ValueError or return the value as ``bytes``.
     """
-    cls = level.__class__
+    cls = type(level)
     if (cls is not int and cls is not SecurityLevel) or not 0 <= level <= 7:
         level = _check_level(level)
-    if key.__class__ is not bytes or len(key) != KEY_BYTES:
+    if type(key) is not bytes or len(key) != KEY_BYTES:
         key = _check_key(key)
-    if source_eui64.__class__ is not bytes or len(source_eui64) != 8:
+    if type(source_eui64) is not bytes or len(source_eui64) != 8:
         source_eui64 = _check_eui64(source_eui64)
-    if frame_counter.__class__ is not int or not 0 <= frame_counter < _U32:
+    if type(frame_counter) is not int or not 0 <= frame_counter < _U32:
         frame_counter = _check_counter(frame_counter)
-    if header.__class__ is not bytes:
+    if type(header) is not bytes:
         header = _check_data("header", header)
     return level, key, _NONCE.pack(source_eui64, frame_counter, level), header
 
@@ -251,7 +251,7 @@ def secure(
     Annex C.2 (test vectors).
     """
     level, key, nonce, header = _prepare(key, level, source_eui64, frame_counter, header)
-    if payload.__class__ is not bytes:
+    if type(payload) is not bytes:
         payload = _check_data("payload", payload)
     mic_length = _MIC_BYTES[level]
     if mic_length == 0:
@@ -306,7 +306,7 @@ def unsecure(
     IEEE 802.15.4-2006 §7.5.8.2.3 (incoming frame security procedure), §7.6.3.4, Annex B.
     """
     level, key, nonce, header = _prepare(key, level, source_eui64, frame_counter, header)
-    if secured.__class__ is not bytes:
+    if type(secured) is not bytes:
         secured = _check_data("secured", secured)
     mic_length = _MIC_BYTES[level]
     if mic_length == 0:

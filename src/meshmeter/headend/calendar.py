@@ -20,6 +20,7 @@ __all__ = [
 
 DayType = Literal["weekday", "weekend", "holiday"]
 
+
 def us_federal_holidays(year: int) -> frozenset[date]:
     """
     US federal holidays of a calendar year (5 U.S.C. 6103), from the ``holidays`` package.
