@@ -208,3 +208,7 @@ class SiteFileError(MeshmeterError, ValueError):
         self.source = source
         where = f"{source}:{line}" if line is not None else source
         super().__init__(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+
+
+class KitCapabilityError(MeshmeterError, ValueError):
+    """A kit asked for what it does not have: an MDT on a 6PSMT kit, a temperature on a C02."""

@@ -48,7 +48,7 @@ from meshmeter.amr.records import (
     interval_record,
 )
 from meshmeter.catalog.designations import KitSpec, decode_kit
-from meshmeter.errors import MeshmeterError
+from meshmeter.errors import KitCapabilityError
 from meshmeter.meter.pulses import PulseEdges
 
 __all__ = [
@@ -86,10 +86,6 @@ _TEMPERATURE_TOLERANCE_C = 1e-9
 
 UrgentEvent = TamperEvent | TemperatureReading
 """An event sent at once: a tamper event, or an E02 delta-temperature reading."""
-
-
-class KitCapabilityError(MeshmeterError, ValueError):
-    """A kit asked for what it does not have: an MDT on a 6PSMT kit, a temperature on a C02."""
 
 
 @dataclass(frozen=True, slots=True)
