@@ -459,6 +459,8 @@ def test_an_hourly_meter_imports_and_exports_hourly_readings(sqlite_store: Store
     data = export_greenbutton(
         sqlite_store, meter_serial="MMGBH0001", start=MARCH_1, end=MARCH_1 + timedelta(days=1)
     )
+    assert b"<title>Hourly electricity consumption</title>" in data
+    assert b"<title>Energy delivered, Wh per hour</title>" in data
     (reading,) = parse_greenbutton(data).meter_readings
     assert reading.reading_type is not None
     assert reading.reading_type.interval_length_s == 3600

@@ -159,7 +159,7 @@ def export_greenbutton(
         self_href=reading,
         up_href=f"{point}/MeterReading",
         related=[f"{reading}/IntervalBlock", reading_type],
-        title="Fifteen-minute electricity consumption",
+        title=f"{_length_words(length_s).capitalize()} electricity consumption",
         resource=f"<MeterReading {espi}/>",
         stamp=stamp,
     )
@@ -168,7 +168,7 @@ def export_greenbutton(
         self_href=reading_type,
         up_href=f"{_BASE}/ReadingType",
         related=[],
-        title="Energy delivered, Wh per 15 minutes",
+        title=f"Energy delivered, Wh per {_length_per(length_s)}",
         resource=(
             f"<ReadingType {espi}><accumulationBehaviour>{ACCUMULATION_DELTA}</accumulationBehaviour>"
             "<commodity>1</commodity><dataQualifier>12</dataQualifier>"
@@ -208,3 +208,13 @@ def export_greenbutton(
         )
     out.append("</feed>\n")
     return "".join(out).encode("utf-8")
+
+
+def _length_words(length_s: int) -> str:
+    """``"fifteen-minute"``, ``"hourly"`` ...: a meter's interval length as the feed's titles name it."""
+    return {300: "five-minute", 900: "fifteen-minute", 1800: "thirty-minute", 3600: "hourly"}[length_s]
+
+
+def _length_per(length_s: int) -> str:
+    """``"15 minutes"``, ``"hour"`` ...: what one interval reading spans, for the reading type's title."""
+    return "hour" if length_s == 3600 else f"{length_s // 60} minutes"
