@@ -151,3 +151,35 @@ def _pg_binary_columns(data: bytes, width: int) -> list[IntArray]:
     if (body["fields"] != width).any() or any((body[f"length{k}"] != 8).any() for k in range(width)):
         raise RuntimeError(f"PostgreSQL sent records other than {width} non-null BIGINT columns")
     return [body[f"value{k}"].astype(np.int64) for k in range(width)]
+
+
+def _overlay_latest(
+    ends: IntArray, revision_ends: IntArray, *pairs: tuple[IntArray, IntArray]
+) -> list[IntArray]:
+    """
+    Revision-0 columns of a meter with each interval's latest revision put over them.
+
+    Parameters
+    ----------
+    ends : ndarray of int64
+        Interval ends of the revision-0 rows, increasing. [s]
+    revision_ends : ndarray of int64
+        Interval ends of revisions 1, 2 ..., by end then revision (each also among ``ends``). [s]
+    *pairs : (ndarray, ndarray)
+        Each a revision-0 column and the same column of the revisions.
+
+    Returns
+    -------
+    list of ndarray
+        The columns, with the last revision of each end in place (copies where any was replaced).
+    """
+    if revision_ends.size == 0:
+        return [column for column, _ in pairs]
+    latest = np.append(revision_ends[1:] != revision_ends[:-1], True)  # the last revision of each end
+    at = np.searchsorted(ends, revision_ends[latest])
+    out = []
+    for column, revised in pairs:
+        column = column.copy()
+        column[at] = revised[latest]
+        out.append(column)
+    return out

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, insert, select
 
 from meshmeter.store import _validate as v
 from meshmeter.store.base import StoreBase, UnknownMeterError, _now
-from meshmeter.store.columns import _DAY_S, _INTERVAL_S, IntArray
+from meshmeter.store.columns import _DAY_S, _INTERVAL_S, IntArray, _overlay_latest
 from meshmeter.store.driver import (
     _batch_id,
     _driver,
@@ -365,10 +365,7 @@ class RawIntervalsMixin(StoreBase):
         with self._read() as c:
             ends, energy = _driver_columns(c, "main_energy", (meter_id, lo_s, hi_s), 2)
             r_ends, _, r_energy, _, _ = _revision_columns(c, meter_id, lo_s, hi_s)
-        if r_ends.size:
-            latest = np.append(r_ends[1:] != r_ends[:-1], True)  # the last revision of each end
-            energy = energy.copy()
-            energy[np.searchsorted(ends, r_ends[latest])] = r_energy[latest]
+        (energy,) = _overlay_latest(ends, r_ends, (energy, r_energy))
         return ends, energy
 
     def raw_interval_counters(
@@ -393,9 +390,5 @@ class RawIntervalsMixin(StoreBase):
         with self._read() as c:
             ends, energy, cumulative, _ = _main_columns(c, meter_id, lo_s, hi_s, decode=True)
             r_ends, _, r_energy, r_cumulative, _ = _revision_columns(c, meter_id, lo_s, hi_s)
-        if r_ends.size:
-            latest = np.append(r_ends[1:] != r_ends[:-1], True)  # the last revision of each end
-            at = np.searchsorted(ends, r_ends[latest])
-            energy, cumulative = energy.copy(), cumulative.copy()
-            energy[at], cumulative[at] = r_energy[latest], r_cumulative[latest]
+        energy, cumulative = _overlay_latest(ends, r_ends, (energy, r_energy), (cumulative, r_cumulative))
         return ends, energy, cumulative

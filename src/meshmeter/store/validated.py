@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from meshmeter.intervals import IntervalColumns, Quality
 from meshmeter.store import _validate as v
 from meshmeter.store.base import StoreBase, UnknownMeterError, _now
-from meshmeter.store.columns import IntArray
+from meshmeter.store.columns import IntArray, _overlay_latest
 from meshmeter.store.driver import (
     _epoch_column,
     _in_window,
@@ -311,11 +311,9 @@ class ValidatedIntervalsMixin(StoreBase):
                 .order_by(t.c.interval_end)
             )
             v_ends, v_energy, v_quality = _int_columns(c, query, 3)
-        if r_ends.size:
-            last = np.append(r_ends[1:] != r_ends[:-1], True)  # the latest revision of each end
-            at = np.searchsorted(ends, r_ends[last])
-            energy, batch, codes = energy.copy(), batch.copy(), codes.copy()
-            energy[at], batch[at], codes[at] = r_energy[last], r_batch[last], r_cum[last]
+        energy, batch, codes = _overlay_latest(
+            ends, r_ends, (energy, r_energy), (batch, r_batch), (codes, r_cum)
+        )
         quality = np.full(ends.size, int(Quality.RAW), dtype=np.int64)
         for run_lo, run_hi, watermark in runs:
             a, b = epoch_s(run_lo), epoch_s(run_hi)
