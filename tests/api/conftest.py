@@ -1,25 +1,26 @@
 """Fixtures of the API's tests: the app in process (TestClient) over a fresh store on each backend.
 
 Backends: a SQLite file in a temporary directory, and PostgreSQL where ``MESHMETER_TEST_POSTGRES_URL`` is
-set (a private schema per test, dropped afterwards: :func:`tests.store.conftest.postgres_base_url`).
+set (a migrated schema of the session, emptied for each test:
+:func:`tests.store.conftest.postgres_empty_url`).
 """
 
 from __future__ import annotations
 
-import secrets
 import warnings
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy.engine import URL
 from starlette.exceptions import StarletteDeprecationWarning
 
 from meshmeter.api import Settings, create_app
-from meshmeter.store import METADATA, Store
-from tests.store.conftest import _libpq_url, postgres_base_url
+from meshmeter.store import Store
+from tests.store.conftest import _postgres_session_schema, postgres_empty_url
+
+__all__ = ["_postgres_session_schema", "postgres_empty_url"]  # fixtures of the API tests
 
 with warnings.catch_warnings():
     # Starlette's TestClient warns that it would prefer httpx2; the httpx it has works.
@@ -32,42 +33,13 @@ T0 = datetime(2024, 3, 1, 8, tzinfo=UTC)
 """Local midnight of 2024-03-01 in America/Los_Angeles (PST, UTC-8)."""
 
 
-@pytest.fixture(scope="session")
-def _api_postgres_schema() -> Iterator[URL]:
-    """A private schema of the test server, migrated once for the whole session."""
-    base = postgres_base_url()
-    schema = f"test_api_{secrets.token_hex(6)}"
-    with psycopg.connect(_libpq_url(base), autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    url = base.update_query_dict({"options": f"-csearch_path={schema}"})
-    try:
-        Store(url).close()  # migrate
-        yield url
-    finally:
-        with psycopg.connect(_libpq_url(base), autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-@pytest.fixture
-def api_postgres_url(_api_postgres_schema: URL) -> URL:
-    """The session's schema, emptied: every table but ``schema_version`` truncated, ids from 1 again.
-
-    Emptying a migrated schema takes a few milliseconds where making and migrating one took a few hundred,
-    and each API test on PostgreSQL wants a fresh store.
-    """
-    names = ", ".join(f'"{t.name}"' for t in METADATA.sorted_tables if t.name != "schema_version")
-    with psycopg.connect(_libpq_url(_api_postgres_schema), autocommit=True) as connection:
-        connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-    return _api_postgres_schema
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     """A migrated, empty store on each backend."""
     if request.param == "sqlite":
         url: URL | str = f"sqlite:///{tmp_path / 'meshmeter.db'}"
     else:
-        url = request.getfixturevalue("api_postgres_url")
+        url = request.getfixturevalue("postgres_empty_url")
     opened = Store(url)
     try:
         yield opened

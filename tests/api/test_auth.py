@@ -134,3 +134,23 @@ def test_auth_is_checked_before_the_parameters(client):
     # No token and a bad parameter: 401, not 422 (nothing is said to a caller who is not known).
     response = client.get("/meters/M1/intervals", params={"resolution": "weekly"})
     _assert_problem(response, 401)
+
+
+def test_a_route_without_roles_is_refused_at_start():
+    """check_route_table refuses an app with a route missing from ROUTE_ROLES, though it skips tables it
+    has checked already (the OpenAPI document it builds is costly)."""
+    from meshmeter.api import Settings, create_app
+    from meshmeter.api.auth import check_route_table
+    from meshmeter.store import Store
+
+    app = create_app(Store("sqlite:///:memory:"), Settings(environment="development"))
+    check_route_table(app)  # the app's own table: checked, and agreeing
+
+    @app.get("/not-in-the-table")
+    def extra() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(
+        RuntimeError, match=r"routes without an entry in ROUTE_ROLES: \[\('GET', '/not-in-the-table'\)\]"
+    ):
+        check_route_table(app)

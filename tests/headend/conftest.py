@@ -1,7 +1,7 @@
 """Fixtures of the head-end's tests: a store on a temporary SQLite file (and PostgreSQL), an MQTT broker.
 
-The PostgreSQL cases reuse the store tests' fixture (``tests/store/conftest.py``): each test in a fresh
-schema of the server at ``MESHMETER_TEST_POSTGRES_URL``, dropped afterwards; skipped without the variable,
+The PostgreSQL cases reuse the store tests' fixtures (``tests/store/conftest.py``): each test on an empty
+migrated schema of the server at ``MESHMETER_TEST_POSTGRES_URL``; skipped without the variable,
 failed in CI when the server cannot be reached. The MQTT cases need ``MESHMETER_TEST_MQTT_URL`` (e.g.
 ``mqtt://127.0.0.1:1883``) likewise: skipped without it; with it, an unreachable broker skips them
 locally and fails them in CI (``CI=true``).
@@ -19,9 +19,9 @@ from sqlalchemy.engine import URL
 
 from meshmeter.headend.mqtt import parse_mqtt_url
 from meshmeter.store import Meter, Store
-from tests.store.conftest import postgres_schema_url
+from tests.store.conftest import _postgres_session_schema, postgres_empty_url, postgres_schema_url
 
-__all__ = ["EUI", "KEY", "add_meter", "postgres_schema_url"]
+__all__ = ["EUI", "KEY", "_postgres_session_schema", "add_meter", "postgres_empty_url", "postgres_schema_url"]
 
 MQTT_ENV = "MESHMETER_TEST_MQTT_URL"
 
@@ -44,7 +44,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     if request.param == "sqlite-file":
         url = f"sqlite:///{tmp_path / 'meshmeter.db'}"
     else:
-        url = request.getfixturevalue("postgres_schema_url")
+        url = request.getfixturevalue("postgres_empty_url")
     opened = Store(url)
     try:
         yield opened

@@ -229,7 +229,7 @@ def test_year_of_intervals_in_one_call(store: Store, meter, request):
     t_again = time.perf_counter() - t_again
     assert len(got) == n
     assert [(r.interval_end, r.energy_wh, r.cumulative_wh) for r in got] == [tuple(r) for r in rows]
-    backend = request.node.callspec.params["store_url"]
+    backend = request.node.callspec.params["store"]
     figures = (
         f"{backend}: insert {n} rows {t_insert * 1e3:.0f} ms ({n / t_insert:,.0f} rows/s), "
         f"read back {t_read * 1e3:.0f} ms, re-insert (all duplicates) {t_again * 1e3:.0f} ms"
