@@ -1,9 +1,9 @@
 """A site's meters feeding its AMR mesh: each MDT wired to a meter twin's output "10" (manual §5.1).
 
-:class:`MeterFeed` runs one Mini Meter twin per MDT on a tenant's load profile (profile path) and hands
-each MDT the exact edges of its meter's output "10" a slice of time at a time, as the MDT's pulse input
-sees them. :func:`simulate_site` builds a campus site, its mesh and its meters, runs it and returns the
-Commissioning and Installation Tool report.
+:class:`MeterFeed` runs one Mini Meter twin per MDT on a tenant's load profile (profile path); as a
+:class:`~meshmeter.site.feed.RegisterFeed` it hands each MDT the exact edges of its meter's output "10" a
+slice of time at a time, as the MDT's pulse input sees them. :func:`simulate_site` builds a campus site,
+its mesh and its meters, runs it and returns the Commissioning and Installation Tool report.
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from numpy.typing import NDArray
 from meshmeter.amr.cit import CitReport, cit_report
 from meshmeter.amr.network import MeshNetwork, NetworkConfig, Outage, RepeaterFailure
 from meshmeter.amr.topology import campus_layout
-from meshmeter.meter.pulses import PulseEdges, pulse_edge_times, pulse_edge_times_rows
 from meshmeter.meter.twin import Meter
+from meshmeter.site.feed import RegisterFeed, register_curve
 from meshmeter.site.profiles import residential_profile
 
 __all__ = ["MeterFeed", "SiteRun", "simulate_site"]
@@ -27,14 +27,12 @@ __all__ = ["MeterFeed", "SiteRun", "simulate_site"]
 FloatArray = NDArray[np.float64]
 
 
-class MeterFeed:
+class MeterFeed(RegisterFeed):
     """
     One meter twin per MDT, run on a tenant's load; the edges of its output "10" on demand.
 
-    The meters share one time grid (the profile's steps). When a window asked for starts and ends on
-    it (the network asks for a day at a time), the first call for the window computes the edges of
-    every meter at once (:func:`~meshmeter.meter.pulses.pulse_edge_times_rows`, the same edges to the
-    bit) and the calls for the other meters take theirs from it.
+    A :class:`~meshmeter.site.feed.RegisterFeed` of the meters' runs: the meters share one time grid
+    (the profile's steps), so the network's day at a time goes every meter at once.
 
     Parameters
     ----------
@@ -66,10 +64,9 @@ class MeterFeed:
             raise ValueError(f"mdts must be an int >= 0, got {mdts!r}")
         if not (np.isfinite(duration_s) and duration_s > 0):
             raise ValueError(f"duration_s must be finite and > 0, got {duration_s!r}")
-        self.epoch_s = float(epoch_s)
         days = duration_s / 86_400.0 + 1.0
-        self.times: list[FloatArray] = []
-        self.cumulative: list[FloatArray] = []
+        times: list[FloatArray] = []
+        cumulative: list[FloatArray] = []
         for k in range(mdts):
             profile = residential_profile(days=days, step_s=step_s, lines=2, seed=seed * 100_003 + k)
             meter = Meter(model, serial=f"MM{k:08d}")
@@ -79,45 +76,10 @@ class MeterFeed:
                 current_a=profile.current_a,
                 phase_deg=profile.phase_deg,
             )
-            self.times.append(np.concatenate(([0.0], run.step_end_s)))
-            self.cumulative.append(np.concatenate(([0.0], np.cumsum(run.delivered_wh))))
-        # one grid for all: the registers as rows of one matrix, for the edges of a window at once
-        same = all(np.array_equal(times, self.times[0]) for times in self.times)
-        self._grid = self.times[0] if mdts and same else None
-        self._rows = np.array(self.cumulative) if self._grid is not None else None
-        if self._rows is not None:
-            self.cumulative = list(self._rows)  # views of the matrix's rows, not copies
-        self._window: tuple[float, float] | None = None
-        self._window_edges: list[PulseEdges] | None = None
-
-    def __call__(self, number: int, t0_net: float, t1_net: float) -> PulseEdges:
-        """The output-"10" edges of meter ``number`` in (t0, t1], on the run's clock. [s]"""
-        times, cumulative = self.times[number], self.cumulative[number]
-        t0, t1 = t0_net - self.epoch_s, t1_net - self.epoch_s
-        if self._window != (t0, t1):
-            self._window = (t0, t1)
-            self._window_edges = self._edges_of_all(t0, t1)
-        if self._window_edges is not None:
-            return self._window_edges[number]
-        inside = (times > t0) & (times < t1)
-        t = np.concatenate(([t0], times[inside], [t1]))
-        e = np.interp(t, times, cumulative)
-        return pulse_edge_times(t, e, 10.0)
-
-    def _edges_of_all(self, t0: float, t1: float) -> list[PulseEdges] | None:
-        """Every meter's edges in (t0, t1] (run times) when both are on the grid, else None."""
-        grid, rows = self._grid, self._rows
-        if grid is None or rows is None:
-            return None
-        i0, i1 = (int(i) for i in np.searchsorted(grid, (t0, t1)))
-        if not (i0 < i1 < grid.size and grid[i0] == t0 and grid[i1] == t1):
-            return None
-        # on the grid, the interpolation of __call__ gives the samples themselves
-        return pulse_edge_times_rows(grid[i0 : i1 + 1], rows[:, i0 : i1 + 1], 10.0)
-
-    def energy_wh(self, number: int, t_net: float) -> float:
-        """Meter ``number``'s total register at a network time. [Wh]"""
-        return float(np.interp(t_net - self.epoch_s, self.times[number], self.cumulative[number]))
+            t, e = register_curve(run)
+            times.append(t)
+            cumulative.append(e)
+        super().__init__(times, cumulative, epoch_s=epoch_s, duration_s=duration_s)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ the caller's (``meshmeter.demo``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,9 +20,9 @@ from numpy.typing import NDArray
 from meshmeter.amr.cit import CitReport, cit_report
 from meshmeter.amr.network import MeshNetwork
 from meshmeter.amr.records import INTERVAL_S
-from meshmeter.meter.pulses import PulseEdges, pulse_edge_times
 from meshmeter.meter.twin import Meter
 from meshmeter.site.config import SiteConfig, SiteMeter, site_seed
+from meshmeter.site.feed import Progress, RegisterFeed, register_curve
 from meshmeter.site.profiles import (
     HOUSEHOLD_REFERENCE_KWH,
     LineProfile,
@@ -35,9 +34,6 @@ from meshmeter.site.solar import solar_profile
 __all__ = ["Progress", "SiteFeed", "SiteSimulation", "meter_profile", "simulate_site_file"]
 
 FloatArray = NDArray[np.float64]
-
-Progress = Callable[[str, float, float], None]
-"""``progress(stage, done, total)``: how far a long run has come (stages ``"meters"``, ``"mesh"``)."""
 
 
 def meter_profile(
@@ -117,9 +113,13 @@ HOUSE_REFERENCE_KWH = 30_000.0
 """A house meter's annual consumption when the site file gives none (``house_profile``'s default). [kWh]"""
 
 
-class SiteFeed:
+class SiteFeed(RegisterFeed):
     """
     The site's meter twins, run on their loads; each MDT's pulse input fed from its meter's output "10".
+
+    A :class:`~meshmeter.site.feed.RegisterFeed` of the meters' runs, which also keeps each meter twin
+    and what the head-end stores of its run (received energy, last element powers). The meters run on
+    one profile step, so they share a time grid and the network's day at a time goes every meter at once.
 
     Parameters
     ----------
@@ -134,7 +134,7 @@ class SiteFeed:
     step_s : float
         Profile step (power constant within it, pulse edges exact). [s]
     progress : Progress, optional
-        Told after each meter (stage ``"meters"``).
+        Told after each meter (stage ``"meters"``) and at each window the mesh asks for (``"mesh"``).
     """
 
     def __init__(
@@ -147,9 +147,8 @@ class SiteFeed:
         step_s: float = 300.0,
         progress: Progress | None = None,
     ) -> None:
-        self.epoch_s = start.timestamp()
-        self.times: list[FloatArray] = []
-        self.cumulative: list[FloatArray] = []
+        times: list[FloatArray] = []
+        cumulative: list[FloatArray] = []
         self.received_wh: list[float] = []
         self.last_element_power_w: list[tuple[float, ...]] = []
         self.meters: list[Meter] = []
@@ -165,41 +164,16 @@ class SiteFeed:
                 phase_deg=profile.phase_deg,
             )
             self.meters.append(meter)
-            self.times.append(np.concatenate(([0.0], run.step_end_s)))
-            self.cumulative.append(np.concatenate(([0.0], np.cumsum(run.delivered_wh))))
+            t, e = register_curve(run)
+            times.append(t)
+            cumulative.append(e)
             self.received_wh.append(float(run.received_wh.sum()))
             self.last_element_power_w.append(tuple(float(p) for p in run.element_power_w[:, -1]))
             if progress is not None:
                 progress("meters", k + 1, total)
-        self.progress = progress
-        self.duration_s = duration_s
-
-    def __call__(self, number: int, t0_net: float, t1_net: float) -> PulseEdges:
-        """The output-"10" edges of meter ``number`` in (t0, t1], on the network's clock. [s]"""
-        if number == 0 and self.progress is not None:
-            self.progress("mesh", min(t0_net - self.epoch_s, self.duration_s), self.duration_s)
-        times, cumulative = self.times[number], self.cumulative[number]
-        t0, t1 = t0_net - self.epoch_s, t1_net - self.epoch_s
-        inside = (times > t0) & (times < t1)
-        t = np.concatenate(([t0], times[inside], [t1]))
-        e = np.interp(t, times, cumulative)
-        return pulse_edge_times(t, e, 10.0)
-
-    def first_pulse_s(self, number: int) -> float | None:
-        """Run time at which meter ``number``'s output "10" first closes (at 5 Wh), or None. [s]"""
-        cumulative = self.cumulative[number]
-        k = int(np.searchsorted(cumulative, 5.0, side="left"))
-        if k >= cumulative.size:
-            return None
-        if k == 0:
-            return float(self.times[number][0])
-        e0, e1 = cumulative[k - 1], cumulative[k]
-        t0, t1 = self.times[number][k - 1], self.times[number][k]
-        return float(t0 + (t1 - t0) * (5.0 - e0) / (e1 - e0))
-
-    def energy_wh(self, number: int, t_net: float) -> float:
-        """Meter ``number``'s total (delivered) register at a network time. [Wh]"""
-        return float(np.interp(t_net - self.epoch_s, self.times[number], self.cumulative[number]))
+        super().__init__(
+            times, cumulative, epoch_s=start.timestamp(), progress=progress, duration_s=duration_s
+        )
 
 
 @dataclass(frozen=True)
