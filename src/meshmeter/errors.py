@@ -212,3 +212,36 @@ class SiteFileError(MeshmeterError, ValueError):
 
 class KitCapabilityError(MeshmeterError, ValueError):
     """A kit asked for what it does not have: an MDT on a 6PSMT kit, a temperature on a C02."""
+
+
+class ServiceUnavailableError(MeshmeterError):
+    """
+    A service that the work needs cannot be used now: the database, the MQTT broker, a webhook target.
+
+    The message says what failed and what to do; the ``meshmeter`` command exits with status 3.
+    """
+
+
+class DatabaseUnavailableError(ServiceUnavailableError):
+    """The database cannot be reached (refused, unknown host, authentication) or its file cannot be opened."""
+
+
+class DatabaseLockedError(DatabaseUnavailableError):
+    """A SQLite database whose write lock another process held for longer than the store's busy timeout."""
+
+
+class PendingError(MeshmeterError):
+    """
+    Work left pending (e.g. push messages not yet delivered); the ``meshmeter`` command exits with status 1.
+
+    Parameters
+    ----------
+    message : str
+        What is pending, and why.
+    pending : int
+        How many items are left. [1]
+    """
+
+    def __init__(self, message: str, *, pending: int) -> None:
+        self.pending = pending
+        super().__init__(message)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from meshmeter.api import Settings, create_app
-from meshmeter.errors import MeshmeterError, NotFoundError, NothingToBillError, TariffError
+from meshmeter.errors import (
+    DatabaseLockedError,
+    MeshmeterError,
+    NotFoundError,
+    NothingToBillError,
+    TariffError,
+)
 from meshmeter.store import BillConflictError, SchemaVersionError, Store, UnknownMeterError
 from tests.api.conftest import TestClient
 
@@ -18,6 +24,7 @@ from tests.api.conftest import TestClient
         (NothingToBillError("meter 'M1' has no validated intervals in the period; run meshmeter vee"), 409),
         (BillConflictError("another bill is stored for the same account and period"), 409),
         (SchemaVersionError(6, 5), 503),
+        (DatabaseLockedError("meshmeter.sqlite: another process holds its write lock"), 503),
         (TariffError("fixedchargeunits", "must be $/month"), 400),
         (MeshmeterError("something else that is wrong with the input"), 400),
     ],

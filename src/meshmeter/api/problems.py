@@ -84,14 +84,14 @@ def problem_status(exc: MeshmeterError) -> int:
     validated to bill, a conflicting bill), 503 for a service that cannot be reached or a database newer
     than the code, and 400 for every other bad input.
     """
-    from meshmeter.errors import NotFoundError, NothingToBillError
+    from meshmeter.errors import NotFoundError, NothingToBillError, ServiceUnavailableError
     from meshmeter.store import BillConflictError, SchemaVersionError, UnknownMeterError
 
     if isinstance(exc, NotFoundError | UnknownMeterError):
         return 404
     if isinstance(exc, NothingToBillError | BillConflictError):
         return 409
-    if isinstance(exc, SchemaVersionError | ConnectionError):
+    if isinstance(exc, SchemaVersionError | ServiceUnavailableError | ConnectionError):
         return 503
     return 400
 

@@ -1,8 +1,10 @@
 """The ``meshmeter`` command.
 
 Each command is a thin face over the library: it parses, calls, and prints (a table for people, JSON for
-programs with ``--json``). Errors in the input print one line naming the bad argument and exit with
-status 2.
+programs with ``--json``). Every error of the input or of the environment prints one line (what
+failed, what to do) and exits with a status by kind: 2 bad input, 3 a service unreachable, 1 a check
+failed or work left pending (``common.py``: ``MeshmeterGroup``, ``exit_code_for``); ``meshmeter
+--debug`` shows the traceback instead.
 
 One module per command group; this one builds the program from them, in the order ``--help`` lists
 them. Importing the package (and ``meshmeter --help``) loads typer and rich's console only: each command
@@ -32,7 +34,15 @@ from meshmeter.cli import (
     tokens,
     vee,
 )
-from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console, parse_time
+from meshmeter.cli.common import (
+    DEBUG_KEY,
+    DatabaseOption,
+    JsonOption,
+    MeshmeterGroup,
+    bad_input,
+    console,
+    parse_time,
+)
 from meshmeter.cli.meter import steady_result_to_dict
 
 __all__ = [
@@ -49,8 +59,11 @@ __all__ = [
 app = typer.Typer(
     name="meshmeter",
     help="Electricity sub-metering with wireless AMR: the Mini Meter twin, its mesh and the head-end.",
+    epilog="Exit status: 0 done; 1 a check failed or work is left pending; 2 bad input; "
+    "3 a service unreachable (database, MQTT broker, webhook target). --debug shows the traceback.",
     no_args_is_help=True,
     add_completion=False,
+    cls=MeshmeterGroup,
 )
 
 
@@ -62,15 +75,22 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an error instead of its one line.")
     ] = False,
 ) -> None:
     """meshmeter: the Mini Meter twin, its wireless AMR mesh and the head-end behind the DCAP.
 
-    Exit codes: 0 done; 1 the thing checked failed (site validate, cit, evaluate, decode --json);
-    2 bad input (an option, a file, a database). Start with: meshmeter demo
+    Exit codes: 0 done; 1 the thing checked failed (site validate, cit, evaluate, decode --json) or
+    work is left pending (push); 2 bad input (an option, a file, a database URL); 3 a service
+    unreachable or refusing (the database or its lock, the MQTT broker, a webhook target).
+    Start with: meshmeter demo
     """
+    ctx.meta[DEBUG_KEY] = debug
 
 
 # Commands, then groups, each in the order --help lists them (docs/cli.md).

@@ -459,6 +459,9 @@ class _OutboxSender:
         self.dead_letter_after = dead_letter_after
         self.poll_interval_s = float(poll_interval_s)
         self.last_error: str | None = None
+        self.unavailable: str | None = None
+        """Why the receiver as a whole could not be used in the last :meth:`run_once` (cannot be reached,
+        refused the connection, or answered that it is unavailable), else None."""
 
     # subclasses -----------------------------------------------------------------------------------------
 
@@ -492,6 +495,7 @@ class _OutboxSender:
         if not isinstance(start, datetime) or start.utcoffset() is None:
             raise ValueError(f"now must be a timezone-aware datetime, got {now!r}")
         t0 = time.monotonic()
+        self.unavailable = None
 
         def clock() -> datetime:
             # the run's time plus the whole seconds it has taken: deterministic for a given ``now``
@@ -506,7 +510,7 @@ class _OutboxSender:
                 self._open()
             except (ConnectionError, OSError) as exc:
                 error = f"{type(exc).__name__}: {exc}"
-                self.last_error = error
+                self.last_error = self.unavailable = error
                 retry_at = self._retry_at(clock(), messages[0], None)
                 for message in messages:
                     self._fail(message, retry_at, error)
@@ -531,6 +535,7 @@ class _OutboxSender:
                     self._fail(message, retry_at, outcome.error)
                     failed += 1
                     if outcome.stop:
+                        self.unavailable = outcome.error
                         rest = messages[index + 1 :]
                         for other in rest:
                             self._fail(other, retry_at, f"not attempted: {outcome.error}")

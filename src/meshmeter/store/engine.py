@@ -8,6 +8,11 @@ SQLite is set up as datasette does: WAL journal, foreign keys on, one writer con
 transaction starts with ``BEGIN IMMEDIATE`` (so a write never fails half-way on a lock upgrade), and a
 pool of reader connections whose transactions start with a deferred ``BEGIN`` (a consistent snapshot).
 An in-memory database is one connection shared by all (``StaticPool``).
+
+Two failures of the environment leave the engines as domain errors, each saying what failed and what to
+do (:func:`translate_error`): a database that cannot be reached or opened,
+:class:`~meshmeter.errors.DatabaseUnavailableError`; a SQLite write lock held by another process for
+longer than :data:`SQLITE_BUSY_TIMEOUT_MS`, :class:`~meshmeter.errors.DatabaseLockedError`.
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, ExceptionContext
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
+
+from meshmeter.errors import DatabaseLockedError, DatabaseUnavailableError, MeshmeterError
 
 __all__ = [
     "DEFAULT_DATABASE_URL",
@@ -30,6 +37,7 @@ __all__ = [
     "database_url",
     "make_engines",
     "sqlite_synchronous",
+    "translate_error",
 ]
 
 ENV_DATABASE_URL = "MESHMETER_DATABASE_URL"
@@ -177,6 +185,76 @@ def _sqlite_engine(
     return engine
 
 
+def _shown(url: URL) -> str:
+    """The URL as people write it: no driver name, no password."""
+    backend = url.get_backend_name()
+    return url.set(drivername=backend).render_as_string(hide_password=True)
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0].strip() if lines else type(exc).__name__
+
+
+_SQLITE_LOCKED = ("SQLITE_BUSY", "SQLITE_LOCKED")
+_SQLITE_CANNOT_OPEN = ("SQLITE_CANTOPEN",)
+
+
+def translate_error(url: URL, error: BaseException, *, connecting: bool) -> MeshmeterError | None:
+    """
+    The domain error for a driver's error that is a failure of the environment, else None.
+
+    Parameters
+    ----------
+    url : URL
+        The database (shown without its password).
+    error : BaseException
+        The driver's exception (``sqlite3`` or psycopg).
+    connecting : bool
+        True when the error came while opening a connection, or the connection was lost.
+
+    Returns
+    -------
+    MeshmeterError or None
+        :class:`~meshmeter.errors.DatabaseLockedError` for a SQLite lock not released within
+        :data:`SQLITE_BUSY_TIMEOUT_MS`; :class:`~meshmeter.errors.DatabaseUnavailableError` for a
+        database that cannot be reached or opened; None for anything else (a query's own error).
+    """
+    shown = _shown(url)
+    if url.get_backend_name() == "sqlite":
+        name = getattr(error, "sqlite_errorname", "")
+        text = str(error).lower()
+        if name in _SQLITE_LOCKED or "database is locked" in text:
+            return DatabaseLockedError(
+                f"the database {url.database} is locked: another process has held its write lock for longer "
+                f"than {SQLITE_BUSY_TIMEOUT_MS / 1000:g} s; wait for that process to finish (or stop it), "
+                "then try again"
+            )
+        if name in _SQLITE_CANNOT_OPEN or "unable to open database" in text:
+            return DatabaseUnavailableError(
+                f"the database file {url.database} cannot be opened ({_first_line(error)}); check that its "
+                "folder exists and that this user may write there"
+            )
+        return None
+    if connecting and type(error).__name__ in ("OperationalError", "InterfaceError"):
+        return DatabaseUnavailableError(
+            f"the database {shown} cannot be reached ({_first_line(error)}); "
+            "check that the server is running and that the URL is right"
+        )
+    return None
+
+
+def _translate_errors(engine: Engine, url: URL) -> None:
+    """Raise domain errors from ``engine`` for failures of the environment (:func:`translate_error`)."""
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> BaseException | None:
+        if context.is_pre_ping:  # the pool tests a stale connection and opens another: not a failure yet
+            return None
+        connecting = context.connection is None or context.is_disconnect
+        return translate_error(url, context.original_exception, connecting=connecting)
+
+
 def make_engines(url: str | URL | None = None, *, echo: bool = False) -> Engines:
     """
     Create the engines for a database URL (see :func:`database_url`).
@@ -192,13 +270,16 @@ def make_engines(url: str | URL | None = None, *, echo: bool = False) -> Engines
     -------
     Engines
         The writer and reader engines. Nothing is created in the database (see
-        :func:`meshmeter.store.migrations.migrate`).
+        :func:`meshmeter.store.migrations.migrate`). Connection failures and lock timeouts raise
+        :class:`~meshmeter.errors.DatabaseUnavailableError` and
+        :class:`~meshmeter.errors.DatabaseLockedError` (:func:`translate_error`).
     """
     parsed = database_url(url)
     if parsed.get_backend_name() == "sqlite":
         if _is_memory(parsed):
             engine = _sqlite_engine(parsed, begin="BEGIN IMMEDIATE", memory=True, pool_size=None)
             engine.echo = echo
+            _translate_errors(engine, parsed)
             return Engines(writer=engine, reader=engine)
         synchronous = sqlite_synchronous()
         writer = _sqlite_engine(
@@ -206,6 +287,9 @@ def make_engines(url: str | URL | None = None, *, echo: bool = False) -> Engines
         )
         reader = _sqlite_engine(parsed, begin="BEGIN", memory=False, pool_size=None, synchronous=synchronous)
         writer.echo = reader.echo = echo
+        _translate_errors(writer, parsed)
+        _translate_errors(reader, parsed)
         return Engines(writer=writer, reader=reader)
     engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+    _translate_errors(engine, parsed)
     return Engines(writer=engine, reader=engine)
