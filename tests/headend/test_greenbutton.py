@@ -9,6 +9,7 @@ is absent. Counts are taken from the files themselves: ``test_usage_data.xml`` h
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -326,9 +327,17 @@ def test_import_scales_by_the_multiplier(store: Store) -> None:
         b"<powerOfTenMultiplier>1</powerOfTenMultiplier>\n\t\t\t\t<timeAttribute>",
         1,
     )
-    import_greenbutton(store, data, meter_serial=SERIAL)
+    # ten times 1607 Wh (11:00 UTC, the first of 18 such quarter-hours) is more than a Mini Meter can register
+    with pytest.raises(
+        GreenButtonError,
+        match=r"energy_too_high: .* starting 2012-03-01T11:00:00\+00:00 gives 16070 Wh, above 15180 Wh",
+    ):
+        import_greenbutton(store, data, meter_serial=SERIAL)
+    possible = re.sub(rb"<value>(1519|15[2-9][0-9]|16[0-9][0-9])</value>", b"<value>1518</value>", data)
+    import_greenbutton(store, possible, meter_serial=SERIAL)
     raw = store.raw_intervals(meter_id=meter_id(store), start=MARCH_1, end=MARCH_15)
     assert raw[0].energy_wh == 2820
+    assert max(r.energy_wh for r in raw) == 15180
 
 
 def test_import_unknown_meter(sqlite_store: Store) -> None:

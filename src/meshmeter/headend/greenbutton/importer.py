@@ -21,6 +21,7 @@ from meshmeter.headend.greenbutton.model import (
     ImportResult,
 )
 from meshmeter.headend.greenbutton.parse import parse_greenbutton
+from meshmeter.headend.ingest import IngestReason, max_interval_energy_wh
 from meshmeter.intervals import worst_quality
 
 if TYPE_CHECKING:
@@ -76,8 +77,13 @@ def import_greenbutton(
         than 1 forward, ``accumulationBehaviour`` other than 4 delta, ``intervalLength`` other than
         the meter's interval length ``meter.interval_s``, 900 s for a 15-minute meter); when a reading
         lasts other than the meter's interval length, does not start on the meter's grid, or gives a
-        negative or fractional energy in Wh after the multiplier (``"unsupported"``); when one interval
-        has two values (``"conflict"``); or when the meter is unknown (``"unknown_meter"``).
+        negative or fractional energy in Wh after the multiplier (``"unsupported"``); when a reading
+        gives more energy than the meter can register in one of its intervals (``"energy_too_high"``,
+        the limit of the JSON and CSV ingest,
+        :func:`~meshmeter.headend.ingest.max_interval_energy_wh` at ``meter.interval_s``: 15,180 Wh in
+        15 minutes, 60,720 Wh in an hour); when one interval has two values (``"conflict"``); or when
+        the meter is unknown (``"unknown_meter"``). A number outside its ESPI type is ``"malformed"``
+        (:func:`parse_greenbutton`).
 
     Notes
     -----
@@ -121,6 +127,7 @@ def import_greenbutton(
         if value not in allowed:
             raise GreenButtonError("unsupported", f"ReadingType.{name} must be {meaning}, got {value!r}")
 
+    limit_wh = max_interval_energy_wh(meter.interval_s)
     energy: dict[datetime, int] = {}
     quality: dict[datetime, int] = {}
     counts: dict[int, int] = {}
@@ -138,6 +145,14 @@ def import_greenbutton(
         if r.scaled < 0 or r.scaled != r.scaled.to_integral_value():
             raise GreenButtonError(
                 "unsupported", f"{what} gives {r.scaled} Wh: energy must be whole, non-negative Wh"
+            )
+        if r.scaled > limit_wh:
+            # whole Wh by now; written out in digits unless huge (1E+32767 Wh is not printed in full)
+            shown = r.scaled if r.scaled.adjusted() > 30 else int(r.scaled)
+            raise GreenButtonError(
+                IngestReason.ENERGY_TOO_HIGH.value,
+                f"{what} gives {shown} Wh, above {limit_wh} Wh (the most a meter registers in "
+                f"{meter.interval_s // 60} minutes)",
             )
         end, wh, code = r.end, int(r.scaled), import_quality(r.qualities)
         if energy.setdefault(end, wh) != wh or quality.get(end, code) != code:

@@ -56,9 +56,11 @@ class GreenButtonError(_ReasonedError, ValueError):
     Parameters
     ----------
     reason : str
-        Short machine-readable cause: ``"malformed"`` (not well-formed XML, a bad number), ``"forbidden"``
-        (a DTD, an entity or an external reference), ``"not_espi"`` (not an Atom feed of ESPI
-        resources), ``"unsupported"`` (a unit, interval or direction meshmeter does not store),
+        Short machine-readable cause: ``"malformed"`` (not well-formed XML, a number that is not an
+        integer or lies outside its ESPI type), ``"forbidden"`` (a DTD, an entity or an external
+        reference), ``"not_espi"`` (not an Atom feed of ESPI resources), ``"unsupported"`` (a unit,
+        interval or direction meshmeter does not store), ``"energy_too_high"`` (more energy in one
+        interval than the meter can register, as the JSON and CSV ingest refuse),
         ``"ambiguous"`` (several meter readings), ``"conflict"`` (one interval with two values),
         ``"empty"`` (no interval reading), ``"unknown_meter"``.
     detail : str, optional

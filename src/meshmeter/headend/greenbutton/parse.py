@@ -70,35 +70,86 @@ def _text(element: ET.Element | None) -> str | None:
     return element.text.strip()
 
 
-def _int(element: ET.Element | None, what: str) -> int | None:
+# The ranges of the numbers a Green Button file holds: each element's usage.xsd type, where a type
+# is wider than what the model can hold (TimeType is xs:long) the narrower documented range.
+_Bounds = tuple[int, int, str]
+_INT16: Final[_Bounds] = (-(2**15), 2**15 - 1, "Int16")
+_UINT16: Final[_Bounds] = (0, 2**16 - 1, "UInt16")
+_INT48: Final[_Bounds] = (-(2**47), 2**47, "Int48")
+"""usage.xsd's ``Int48`` as written there: -2**47 .. 2**47 (inclusive), within int64."""
+_MULTIPLIER: Final[_Bounds] = (*_INT16[:2], "UnitMultiplierKind, an Int16")
+_DURATION: Final[_Bounds] = (1, 2**32 - 1, "a positive UInt32 [s]")
+TIME_MIN_S: Final = 0
+"""The earliest instant read from a file: 1970-01-01T00:00:00Z, Unix second 0. [s]"""
+TIME_MAX_S: Final = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
+"""The latest instant read from a file, start or end of a period: 9999-12-31T23:59:59Z. [s]"""
+_TIME: Final[_Bounds] = (TIME_MIN_S, TIME_MAX_S, "Unix seconds of 1970-01-01 .. 9999-12-31T23:59:59Z")
+_OFFSET: Final[_Bounds] = (-86_399, 86_399, "less than a day [s]")
+_MAX_DIGITS: Final = 20
+"""More significant digits than any bounded type has: refused before ``int()`` reads them (which would
+refuse more than 4,300 digits with a bare ``ValueError``)."""
+
+
+def _shown(text: str) -> str:
+    """``text`` for a message: whole when short, else its start and its length."""
+    return repr(text) if len(text) <= 40 else f"{text[:20]!r}... ({len(text)} characters)"
+
+
+def _int(element: ET.Element | None, what: str, bounds: _Bounds) -> int | None:
+    """
+    The integer of ``element``, None where it or its text is absent.
+
+    ``GreenButtonError("malformed")`` naming ``what`` when the text is not an integer or lies outside
+    ``bounds`` (lowest, highest, the type's name), so that no number outside its type reaches the model.
+    """
     text = _text(element)
     if text is None:
         return None
     if not _INT.fullmatch(text):
-        raise GreenButtonError("malformed", f"{what} must be an integer, got {text!r}")
-    return int(text)
+        raise GreenButtonError("malformed", f"{what} must be an integer, got {_shown(text)}")
+    low, high, kind = bounds
+    digits = text.lstrip("+-").lstrip("0") or "0"  # leading zeros count towards int()'s digit limit too
+    value = None if len(digits) > _MAX_DIGITS else int(digits) * (-1 if text.startswith("-") else 1)
+    if value is None or not low <= value <= high:
+        raise GreenButtonError(
+            "malformed", f"{what} must be an integer in [{low}, {high}] ({kind}), got {_shown(text)}"
+        )
+    return value
 
 
-def _child_int(element: ET.Element, tag: str, what: str) -> int | None:
+def _child_int(element: ET.Element, tag: str, what: str, bounds: _Bounds) -> int | None:
     """The integer of ``element``'s ESPI child ``tag``, None where absent; ``what`` names the element."""
-    return _int(element.find(_E + tag), f"{what}.{tag}")
+    return _int(element.find(_E + tag), f"{what}.{tag}", bounds)
 
 
-def _required_int(element: ET.Element, tag: str, what: str) -> int:
-    value = _child_int(element, tag, what)
+def _required_int(element: ET.Element, tag: str, what: str, bounds: _Bounds) -> int:
+    value = _child_int(element, tag, what, bounds)
     if value is None:
         raise GreenButtonError("malformed", f"{what} has no {tag}")
     return value
 
 
-def _instant(seconds: int | None) -> datetime | None:
+def _instant(element: ET.Element, tag: str, what: str) -> datetime | None:
+    """An ESPI ``TimeType`` child (Unix seconds) as an aware UTC instant, within :data:`TIME_MAX_S`."""
+    seconds = _child_int(element, tag, what, _TIME)
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
 def _period(element: ET.Element, what: str) -> tuple[datetime, int]:
-    """An ESPI ``DateTimeInterval`` (``start`` Unix seconds, ``duration`` [s]): aware UTC start, duration."""
-    start = _required_int(element, "start", what)
-    return datetime.fromtimestamp(start, UTC), _required_int(element, "duration", what)
+    """
+    An ESPI ``DateTimeInterval`` (``start`` Unix seconds, ``duration`` [s]): aware UTC start, duration.
+
+    The start lies in 1970-01-01 .. 9999-12-31T23:59:59Z, the duration is positive and a UInt32, and
+    the end (start + duration) is no later than 9999-12-31T23:59:59Z, so that it is a ``datetime`` too.
+    """
+    start = _required_int(element, "start", what, _TIME)
+    duration = _required_int(element, "duration", what, _DURATION)
+    if start + duration > TIME_MAX_S:
+        raise GreenButtonError(
+            "malformed",
+            f"{what} ends after 9999-12-31T23:59:59Z (start {start} + duration {duration} > {TIME_MAX_S})",
+        )
+    return datetime.fromtimestamp(start, UTC), duration
 
 
 def _href(href: str | None) -> str | None:
@@ -144,14 +195,14 @@ def _entries(root: ET.Element) -> Iterator[_Entry]:
 
 
 def _reading_type(entry: _Entry) -> ReadingType:
-    def get(tag: str) -> int | None:
-        return _child_int(entry.resource, tag, "ReadingType")
+    def get(tag: str, bounds: _Bounds = _UINT16) -> int | None:
+        return _child_int(entry.resource, tag, "ReadingType", bounds)
 
     return ReadingType(
         href=entry.self_href,
         uom=get("uom"),
-        power_of_ten_multiplier=get("powerOfTenMultiplier") or 0,
-        interval_length_s=get("intervalLength"),
+        power_of_ten_multiplier=get("powerOfTenMultiplier", _MULTIPLIER) or 0,
+        interval_length_s=get("intervalLength", _DURATION),
         accumulation_behaviour=get("accumulationBehaviour"),
         flow_direction=get("flowDirection"),
         commodity=get("commodity"),
@@ -169,10 +220,13 @@ def _interval_block(entry: _Entry, reading_type: ReadingType | None) -> Interval
         period = r.find(_E + "timePeriod")
         if period is None:
             raise GreenButtonError("malformed", f"{what} has no timePeriod")
-        value = _required_int(r, "value", what)
+        value = _required_int(r, "value", what, _INT48)
         qualities = tuple(
             q
-            for q in (_child_int(rq, "quality", what) for rq in r.findall(_E + "ReadingQuality"))
+            for q in (
+                _child_int(rq, "quality", f"{what}.ReadingQuality", _UINT16)
+                for rq in r.findall(_E + "ReadingQuality")
+            )
             if q is not None
         )
         reading_start, duration_s = _period(period, f"{what}.timePeriod")
@@ -183,7 +237,7 @@ def _interval_block(entry: _Entry, reading_type: ReadingType | None) -> Interval
                 value=value,
                 scaled=Decimal(value) if reading_type is None else reading_type.scale(value),
                 qualities=qualities,
-                cost=_child_int(r, "cost", what),
+                cost=_child_int(r, "cost", what, _INT48),
             )
         )
     return IntervalBlock(entry.self_href, start, duration, tuple(readings))
@@ -193,19 +247,18 @@ def _measurement(element: ET.Element | None, what: str) -> SummaryMeasurement | 
     if element is None:
         return None
     return SummaryMeasurement(
-        value=_child_int(element, "value", what),
-        # unlike the other fields, a bad multiplier's message names the measurement only (as before the split)
-        power_of_ten_multiplier=_int(element.find(_E + "powerOfTenMultiplier"), what) or 0,
-        uom=_child_int(element, "uom", what),
-        timestamp=_instant(_child_int(element, "timeStamp", what)),
+        value=_child_int(element, "value", what, _INT48),
+        power_of_ten_multiplier=_child_int(element, "powerOfTenMultiplier", what, _MULTIPLIER) or 0,
+        uom=_child_int(element, "uom", what, _UINT16),
+        timestamp=_instant(element, "timeStamp", what),
     )
 
 
 def _summary(entry: _Entry, element: str) -> UsageSummary:
     e = entry.resource
 
-    def get(tag: str) -> int | None:
-        return _child_int(e, tag, element)
+    def get(tag: str, bounds: _Bounds) -> int | None:
+        return _child_int(e, tag, element, bounds)
 
     period = e.find(_E + "billingPeriod")
     period_start, period_s = (None, None) if period is None else _period(period, f"{element}.billingPeriod")
@@ -214,9 +267,9 @@ def _summary(entry: _Entry, element: str) -> UsageSummary:
         href=entry.self_href,
         billing_period_start=period_start,
         billing_period_duration_s=period_s,
-        bill_last_period=get("billLastPeriod"),
-        bill_to_date=get("billToDate"),
-        currency=get("currency"),
+        bill_last_period=get("billLastPeriod", _INT48),
+        bill_to_date=get("billToDate", _INT48),
+        currency=get("currency", _UINT16),
         overall_consumption_last_period=_measurement(
             e.find(_E + "overallConsumptionLastPeriod"), f"{element}.overallConsumptionLastPeriod"
         ),
@@ -224,8 +277,8 @@ def _summary(entry: _Entry, element: str) -> UsageSummary:
             e.find(_E + "currentBillingPeriodOverAllConsumption"),
             f"{element}.currentBillingPeriodOverAllConsumption",
         ),
-        quality_of_reading=get("qualityOfReading"),
-        status_timestamp=_instant(get("statusTimeStamp")),
+        quality_of_reading=get("qualityOfReading", _UINT16),
+        status_timestamp=_instant(e, "statusTimeStamp", element),
     )
 
 
@@ -269,7 +322,10 @@ def parse_greenbutton(data: bytes) -> GreenButtonData:
     ------
     GreenButtonError
         ``"forbidden"`` for a DTD (billion laughs, external entities), an entity or external reference;
-        ``"malformed"`` for XML that is not well formed or a number that is not an integer;
+        ``"malformed"`` for XML that is not well formed, or a number that is not an integer or lies
+        outside its ESPI type (``usage.xsd``), the message naming the element: multipliers Int16,
+        values and costs Int48, codes UInt16, times 1970-01-01 .. 9999-12-31T23:59:59Z (periods
+        ending by then too), durations positive UInt32, time zone offsets less than a day;
         ``"not_espi"`` for a document that is not an Atom feed (or entry) of ESPI resources.
 
     Notes
@@ -336,18 +392,25 @@ def parse_greenbutton(data: bytes) -> GreenButtonData:
                     "malformed", f"LocalTimeParameters.{tag} must be 32-bit hex, got {text!r}"
                 )
             rules.append(int(text, 16))
+        tz_offset_s = _required_int(e, "tzOffset", "LocalTimeParameters", _OFFSET)
+        dst_offset_s = _required_int(e, "dstOffset", "LocalTimeParameters", _OFFSET)
+        if not _OFFSET[0] <= tz_offset_s + dst_offset_s <= _OFFSET[1]:
+            raise GreenButtonError(
+                "malformed",
+                f"LocalTimeParameters.tzOffset + dstOffset must be less than a day, got {tz_offset_s} + "
+                f"{dst_offset_s} s",
+            )
         local_time = LocalTimeParameters(
-            tz_offset_s=_required_int(e, "tzOffset", "LocalTimeParameters"),
-            dst_offset_s=_required_int(e, "dstOffset", "LocalTimeParameters"),
-            dst_start_rule=rules[0],
-            dst_end_rule=rules[1],
+            tz_offset_s=tz_offset_s, dst_offset_s=dst_offset_s, dst_start_rule=rules[0], dst_end_rule=rules[1]
         )
 
     usage_points = tuple(
         UsagePoint(
             href=p.self_href,
             title=p.title,
-            service_kind=_int(p.resource.find(f"{_E}ServiceCategory/{_E}kind"), "ServiceCategory.kind"),
+            service_kind=_int(
+                p.resource.find(f"{_E}ServiceCategory/{_E}kind"), "UsagePoint.ServiceCategory.kind", _UINT16
+            ),
             meter_readings=tuple(readings_of[i]),
             summaries=tuple(summaries_of[i]),
         )
