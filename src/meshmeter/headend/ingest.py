@@ -1034,7 +1034,39 @@ def _store_columns(
 _END = itemgetter("interval_end")
 _ENERGY = itemgetter("energy_wh")
 _CUMULATIVE = itemgetter("cumulative_wh")
-_UTC_STAMP_LENGTH = len("2026-01-04T00:15:00Z")
+_UTC_STAMP = "2026-01-04T00:15:00Z"
+_UTC_STAMP_LENGTH = len(_UTC_STAMP)
+_STAMP_DIGITS = np.array([i for i, ch in enumerate(_UTC_STAMP) if ch.isdigit()])
+_STAMP_MARKS = np.array([i for i, ch in enumerate(_UTC_STAMP) if not ch.isdigit()])
+_STAMP_MARK_BYTES = np.frombuffer(_UTC_STAMP.encode("ascii"), dtype=np.uint8)[_STAMP_MARKS]
+_YEAR_1_S = int(datetime(1, 1, 1, tzinfo=UTC).timestamp())
+"""0001-01-01T00:00:00Z, the first instant Python's ``datetime`` (and so the row path) reads. [s]"""
+
+
+def _utc_stamps(stamps: list[str]) -> IntArray | None:
+    """
+    Interval ends written ``YYYY-MM-DDTHH:MM:SSZ`` as seconds since the Unix epoch, or None when any is
+    not exactly that, or not a date and time that :func:`_parse_end` reads to the same instant.
+
+    Each stamp must be 20 ASCII characters, digits where the form has digits and the form's ``-``, ``T``,
+    ``:``, ``Z`` elsewhere: a sign, a five-digit year, a space, a lower-case ``t`` or ``z``, an offset, a
+    fraction go to the row path. numpy then refuses the impossible calendar (month 13, February 30, hour
+    24, a leap second ``:60``), and year 0000, which numpy reads but Python does not, is refused here.
+    What passes is a Python ``datetime`` in UTC, read by numpy to the same second. [s]
+    """
+    raw = "".join(stamps).encode("utf-8")
+    if len(raw) != _UTC_STAMP_LENGTH * len(stamps):  # a stamp of other length, or not ASCII
+        return None
+    table = np.frombuffer(raw, dtype=np.uint8).reshape(len(stamps), _UTC_STAMP_LENGTH)
+    if (table[:, _STAMP_DIGITS] - ord("0") > 9).any() or (table[:, _STAMP_MARKS] != _STAMP_MARK_BYTES).any():
+        return None
+    try:
+        ends_s = np.array([stamp[:-1] for stamp in stamps], dtype="datetime64[s]").astype(np.int64)
+    except ValueError:
+        return None
+    if ends_s.size and int(ends_s.min()) < _YEAR_1_S:
+        return None
+    return ends_s
 
 
 def _fast_json(store: Store, text: str, source: str, meter: str | None) -> IngestResult | None:
@@ -1046,8 +1078,8 @@ def _fast_json(store: Store, text: str, source: str, meter: str | None) -> Inges
     anything differs from that or any check fails: the row-by-row path then decides, and names the
     row and the field of any error. Both paths accept and refuse the same documents.
     """
-    if not isinstance(source, str) or not source.strip():
-        return None
+    if not isinstance(source, str) or not source.strip() or "\\" in text:
+        return None  # an escape (\u0041, \") could hide a colon or a key from the count below
     try:
         document = orjson.loads(text)  # the standard library's parser, about twice as fast
     except orjson.JSONDecodeError:
@@ -1081,15 +1113,15 @@ def _fast_json(store: Store, text: str, source: str, meter: str | None) -> Inges
             return None
         if (
             set(map(type, ends)) != {str}
-            or set(map(len, ends)) != {_UTC_STAMP_LENGTH}
-            or {stamp[-1] for stamp in ends} != {"Z"}
             or set(map(type, energy)) != {int}
             or not set(map(type, cumulative)) <= {int, type(None)}
         ):
             return None
+        ends_s = _utc_stamps(ends)
+        if ends_s is None:
+            return None
         counters = len(cumulative) - cumulative.count(None)
         try:
-            ends_s = np.array([stamp[:-1] for stamp in ends], dtype="datetime64[s]").astype(np.int64)
             energy_wh = np.array(energy, dtype=np.int64)
             if counters < len(cumulative):
                 sent = np.array([c for c in cumulative if c is not None], dtype=np.int64)
@@ -1104,8 +1136,12 @@ def _fast_json(store: Store, text: str, source: str, meter: str | None) -> Inges
         n += len(items)
         with_counter += counters
         by_serial[serial].append((ends_s, energy_wh, cumulative_wh))
-    # Every member in the text ('"name":') is one read: no key was given twice (the last one kept).
-    if text.count('":') != 2 * len(objects) + 3 * n:
+    # No key was given twice (a parser keeps the last one silently): every colon of the text is one
+    # member read or a colon of a string read. The text has no escapes, so each string read is written
+    # as it is; the keys have no colon, an end has two. A member given twice adds its colon (and those of
+    # its value) to the text but not to what was read.
+    colons = 2 * len(objects) + 5 * n + sum(serial.count(":") for serial, _ in parts)
+    if text.count(":") != colons:
         return None
     columns: list[tuple[int | str, IntArray, IntArray, IntArray]] = [
         (serial, *(np.empty(0, dtype=np.int64),) * 3) for serial in serials - by_serial.keys()
@@ -1183,6 +1219,11 @@ def ingest_json(
     fast = _fast_json(store, text, source, meter)
     if fast is not None:
         return fast
+    return _row_json(store, text, source, meter)
+
+
+def _row_json(store: Store, text: str, source: str, meter: str | None) -> IngestResult:
+    """The plain path of :func:`ingest_json`: parsed by the standard library, checked row by row."""
     try:
         document = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:

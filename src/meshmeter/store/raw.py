@@ -7,7 +7,7 @@ writes the new rows by the driver's bulk path (:mod:`meshmeter.store.driver`) in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -195,7 +195,15 @@ class RawIntervalsMixin(StoreBase):
         checked = [v.check_interval_columns(f"batches[{k}]", *b) for k, b in enumerate(batches)]
         out: list[RawInsertResult] = []
         with self._write() as c:
-            batch_id: int | None = None
+            made: list[int] = []
+
+            def batch_id() -> int:
+                """The delivery's ``ingest_batches`` row, made when the first row is written: data
+                already stored, sent again, changes nothing in the store."""
+                if not made:
+                    made.append(_batch_id(c, source, stamp))
+                return made[0]
+
             for meter, ends, energy, cumulative in checked:
                 if isinstance(meter, str):
                     found = _driver(c, "lock_serial", (meter,))
@@ -208,16 +216,20 @@ class RawIntervalsMixin(StoreBase):
                 if ends.size == 0:
                     out.append(RawInsertResult(0, 0, 0))
                     continue
-                if batch_id is None:
-                    batch_id = _batch_id(c, source, stamp)
                 out.append(self._insert_meter_rows(c, meter_id, batch_id, ends, energy, cumulative))
         return out
 
     @staticmethod
     def _insert_meter_rows(
-        c: Connection, meter_id: int, batch_id: int, ends: IntArray, energy: IntArray, cumulative: IntArray
+        c: Connection,
+        meter_id: int,
+        batch_id: Callable[[], int],
+        ends: IntArray,
+        energy: IntArray,
+        cumulative: IntArray,
     ) -> RawInsertResult:
-        """One meter's checked, sorted rows: classify against the stored ones and write (see above)."""
+        """One meter's checked, sorted rows: classify against the stored ones and write (see above).
+        ``batch_id`` gives the delivery's batch, made on its first call: only when a row is written."""
         lo, hi = int(ends[0]), int(ends[-1])
         s_ends, s_energy, s_cum, _ = _main_columns(c, meter_id, lo - _INTERVAL_S - 1, hi, decode=True)
         at = np.searchsorted(s_ends, ends)
@@ -269,16 +281,17 @@ class RawIntervalsMixin(StoreBase):
                         "revision": last_revision.get(e, 0) + 1,
                         "energy_wh": value[0],
                         "cumulative_wh": None if value[1] == CUMULATIVE_NONE else value[1],
-                        "batch_id": batch_id,
                     }
                 )
         if new.all():
             new_ends, new_energy, new_cum, new_derived = ends, energy, cumulative, derived
         else:
             new_ends, new_energy, new_cum, new_derived = ends[new], energy[new], cumulative[new], derived[new]
-        _write_new_rows(c, meter_id, batch_id, new_ends, new_energy, new_cum, new_derived)
+        if new_ends.size:
+            _write_new_rows(c, meter_id, batch_id(), new_ends, new_energy, new_cum, new_derived)
         if revisions:
-            c.execute(insert(raw_interval_revisions), revisions)
+            made = batch_id()
+            c.execute(insert(raw_interval_revisions), [{**r, "batch_id": made} for r in revisions])
         return RawInsertResult(int(new_ends.size), duplicates, revised)
 
     def raw_intervals(
