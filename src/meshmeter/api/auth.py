@@ -6,6 +6,11 @@ a hash. No token, an unknown or revoked one: 401. A token whose role is not allo
 A browser signed in to the dashboard carries its token in the HttpOnly cookie :data:`SESSION_COOKIE`
 instead, which counts on ``GET`` and ``HEAD`` only, and never when an ``Authorization`` header is sent.
 
+Failed authentications are limited per client address (:class:`FailedAuthLimiter`): after
+``MESHMETER_AUTH_MAX_FAILURES`` refused tokens within ``MESHMETER_AUTH_FAILURE_WINDOW_S``, the address is
+answered 429 with ``Retry-After``, before its token is even looked up, until the oldest failure leaves the
+window. Other addresses are not affected, and a success resets no counter.
+
 :data:`ROUTE_ROLES` is the one place where access is decided: every route of the API must have an entry
 (``create_app`` refuses to build an app where one is missing), and :func:`authorize`, a dependency of every
 route, looks the matched route up in it.
@@ -14,7 +19,11 @@ route, looks the matched route up in it.
 from __future__ import annotations
 
 import hmac
-from collections.abc import Iterable, Iterator
+import math
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -23,16 +32,21 @@ from fastapi import FastAPI, Request
 from fastapi.routing import APIRoute
 
 from meshmeter.api.problems import Problem
+from meshmeter.api.settings import Settings
 from meshmeter.store import API_TOKEN_ROLES, Store
 
 __all__ = [
     "ALL_ROLES",
     "ROUTE_ROLES",
     "SESSION_COOKIE",
+    "FailedAuthLimiter",
     "Principal",
     "Role",
+    "auth_limiter",
+    "authenticate",
     "authorize",
     "check_route_table",
+    "client_address",
     "iter_api_routes",
     "route_key",
 ]
@@ -180,13 +194,159 @@ def _bearer(request: Request) -> str:
     return token
 
 
-def authenticate(request: Request, store: Store, admin_token: str | None) -> Principal:
-    """The caller of ``request``; raises a 401 problem when it has no valid token."""
+class FailedAuthLimiter:
+    """
+    Failed authentications per client address, in a sliding window, with bounded memory.
+
+    An address that failed ``max_failures`` times within the last ``window_s`` is refused until the oldest
+    of those failures leaves the window. Only failures are recorded: a success, from the same address or
+    another, resets nothing (an attacker holding one valid token gains no more guesses).
+
+    Memory: at most ``max_clients`` addresses, each with at most ``max_failures`` instants. Addresses are
+    kept in the order of their latest failure; those whose latest failure left the window are dropped at
+    each call, and beyond ``max_clients`` the one that failed least recently is forgotten. Safe to call
+    from several threads (the API's synchronous dependencies run in a thread pool).
+
+    Parameters
+    ----------
+    max_failures : int
+        Failures allowed within the window; the next request of the address is refused.
+    window_s : float
+        The sliding window. [s]
+    max_clients : int
+        Most addresses remembered.
+    clock : callable, optional
+        Monotonic time [s]; default :func:`time.monotonic` (tests give their own, and never sleep).
+    """
+
+    def __init__(
+        self,
+        *,
+        max_failures: int,
+        window_s: float,
+        max_clients: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_failures < 1:
+            raise ValueError(f"max_failures must be at least 1, got {max_failures!r}")
+        if not (window_s > 0 and math.isfinite(window_s)):
+            raise ValueError(f"window_s must be a positive number of seconds, got {window_s!r}")
+        if max_clients < 1:
+            raise ValueError(f"max_clients must be at least 1, got {max_clients!r}")
+        self.max_failures = max_failures
+        self.window_s = float(window_s)
+        self.max_clients = max_clients
+        self._clock = clock
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        """How many addresses are remembered."""
+        with self._lock:
+            return len(self._failures)
+
+    def _expire(self, now: float) -> None:
+        """Drop the addresses whose latest failure left the window (they are first in the order)."""
+        horizon = now - self.window_s
+        while self._failures:
+            address, instants = next(iter(self._failures.items()))
+            if instants[-1] > horizon:
+                break
+            del self._failures[address]
+
+    def retry_after_s(self, address: str) -> int | None:
+        """Whole seconds until ``address`` may try again (at least 1), or None when it may now."""
+        with self._lock:
+            now = self._clock()
+            self._expire(now)
+            instants = self._failures.get(address)
+            if instants is None or len(instants) < self.max_failures:
+                return None
+            wait_s = instants[0] + self.window_s - now
+            if wait_s <= 0:
+                return None
+            return max(1, math.ceil(wait_s))
+
+    def record_failure(self, address: str) -> None:
+        """Count a failed authentication of ``address`` now."""
+        with self._lock:
+            now = self._clock()
+            self._expire(now)
+            instants = self._failures.pop(address, None)
+            if instants is None:
+                while len(self._failures) >= self.max_clients:
+                    self._failures.popitem(last=False)
+                instants = deque(maxlen=self.max_failures)
+            instants.append(now)
+            self._failures[address] = instants  # last: the most recent failure
+
+
+_LIMITER_LOCK = threading.Lock()
+
+
+def auth_limiter(app: FastAPI) -> FailedAuthLimiter:
+    """
+    The app's :class:`FailedAuthLimiter` (``app.state.auth_limiter``), made from its settings on first use.
+
+    A test may set ``app.state.auth_limiter`` itself, with its own clock.
+    """
+    limiter = getattr(app.state, "auth_limiter", None)
+    if isinstance(limiter, FailedAuthLimiter):
+        return limiter
+    with _LIMITER_LOCK:
+        limiter = getattr(app.state, "auth_limiter", None)
+        if not isinstance(limiter, FailedAuthLimiter):
+            settings = getattr(app.state, "settings", None)
+            if not isinstance(settings, Settings):
+                settings = Settings()
+            limiter = FailedAuthLimiter(
+                max_failures=settings.auth_max_failures,
+                window_s=settings.auth_failure_window_s,
+                max_clients=settings.auth_max_clients,
+            )
+            app.state.auth_limiter = limiter
+        return limiter
+
+
+def client_address(request: Request) -> str:
+    """
+    The address failures are counted against: the peer's host.
+
+    Behind a reverse proxy every client has the proxy's address unless the server is told to trust its
+    ``X-Forwarded-For`` (``uvicorn --proxy-headers --forwarded-allow-ips=<proxy>``), as ``docs/api.md`` says.
+    """
+    client = request.client
+    return client.host if client is not None and client.host else "unknown"
+
+
+def authenticate(
+    request: Request, store: Store, admin_token: str | None, limiter: FailedAuthLimiter | None = None
+) -> Principal:
+    """
+    The caller of ``request``.
+
+    Raises
+    ------
+    Problem
+        401 when it has no valid token; 429 (with ``Retry-After``) when ``limiter`` says its address failed
+        too often, before the token is looked up. A token presented and refused counts as a failure.
+    """
     token = _bearer(request)
+    address = client_address(request)
+    if limiter is not None:
+        retry_after_s = limiter.retry_after_s(address)
+        if retry_after_s is not None:
+            raise Problem(
+                429,
+                f"too many failed authentications from this address; try again in {retry_after_s} s",
+                headers={"Retry-After": str(retry_after_s)},
+            )
     if admin_token is not None and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal(Role.ADMIN, None)
     stored = store.find_api_token(token=token)
     if stored is None or not stored.active:
+        if limiter is not None:
+            limiter.record_failure(address)
         raise Problem(401, "the token is not valid (unknown or revoked)", headers=_UNAUTHORIZED)
     return Principal(Role(stored.role), stored.id)
 
@@ -198,10 +358,12 @@ def authorize(request: Request) -> Principal:
     Raises
     ------
     Problem
-        401 without a valid token; 403 when the token's role is not in the route's entry of
+        401 without a valid token; 429 when the caller's address failed too often
+        (:class:`FailedAuthLimiter`); 403 when the token's role is not in the route's entry of
         :data:`ROUTE_ROLES` (or the route has none).
     """
-    principal = authenticate(request, request.app.state.store, request.app.state.admin_token)
+    app = request.app
+    principal = authenticate(request, app.state.store, app.state.admin_token, auth_limiter(app))
     route = request.scope.get("route")
     allowed: frozenset[Role] = frozenset()
     if isinstance(route, APIRoute):

@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from meshmeter import __version__
-from meshmeter.api.auth import authorize, check_route_table
+from meshmeter.api.auth import check_route_table
 from meshmeter.api.dashboard import install_dashboard
+from meshmeter.api.deps import current_principal
+from meshmeter.api.limits import check_guarded, install_limits
 from meshmeter.api.problems import install_problem_handlers
 from meshmeter.api.routes import api_router
 from meshmeter.api.routes.dashboard import BillsProvider
@@ -92,7 +94,11 @@ def create_app(
     app.state.bills = bills
     app.state.admin_token = None if settings.admin_token is None else settings.admin_token.get_secret_value()
     install_problem_handlers(app)
-    app.include_router(api_router, dependencies=[Depends(authorize)])
+    # Every API route is a GuardedRoute: the caller is authorized, and the body bounded, before the body
+    # is read (meshmeter.api.limits); the dependency then gives the principal found.
+    app.include_router(api_router, dependencies=[Depends(current_principal)])
     install_dashboard(app)
+    install_limits(app)
     check_route_table(app)
+    check_guarded(app)
     return app

@@ -43,6 +43,20 @@ class Settings(BaseSettings):
     silence_s : float
         ``MESHMETER_SILENCE_S``: a meter with no interval ending within this is silent; default two
         hours. [s]
+    auth_max_failures : int
+        ``MESHMETER_AUTH_MAX_FAILURES``: failed authentications (a token presented and refused) of one
+        client address within ``auth_failure_window_s`` after which that address is answered 429, before
+        its token is even looked up, until the oldest of them leaves the window. Default 10.
+    auth_failure_window_s : float
+        ``MESHMETER_AUTH_FAILURE_WINDOW_S``: the sliding window of ``auth_max_failures``; default
+        300. [s]
+    auth_max_clients : int
+        ``MESHMETER_AUTH_MAX_CLIENTS``: most client addresses whose failures are remembered; beyond it
+        the address that failed least recently is forgotten. Default 10 000.
+    cookie_secure : bool or None
+        ``MESHMETER_COOKIE_SECURE``: whether the dashboard's session cookie carries ``Secure`` (sent over
+        https only). Default None: on outside development (:attr:`session_cookie_secure`). A request
+        that came over https always gets ``Secure``.
     """
 
     model_config = SettingsConfigDict(env_prefix="MESHMETER_", extra="ignore")
@@ -52,6 +66,18 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = None
     alert_check_s: float = Field(default=300.0, ge=0, le=86400, allow_inf_nan=False)
     silence_s: float = Field(default=DEFAULT_SILENCE_S, gt=0, le=366 * 86400, allow_inf_nan=False)
+    auth_max_failures: int = Field(default=10, ge=1, le=1000)
+    auth_failure_window_s: float = Field(default=300.0, gt=0, le=86400, allow_inf_nan=False)
+    auth_max_clients: int = Field(default=10_000, ge=1, le=1_000_000)
+    cookie_secure: bool | None = None
+
+    @property
+    def session_cookie_secure(self) -> bool:
+        """Whether the session cookie carries ``Secure`` on a plain-http request: ``cookie_secure``, or
+        outside development when it is not set (a TLS-ending proxy in front of the app)."""
+        if self.cookie_secure is not None:
+            return self.cookie_secure
+        return self.environment != "development"
 
     @model_validator(mode="after")
     def _check_admin_token(self) -> Settings:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -24,8 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from meshmeter.api.auth import SESSION_COOKIE, Role, authenticate
+from meshmeter.api.auth import SESSION_COOKIE, Role, auth_limiter, authenticate
 from meshmeter.api.problems import Problem
+from meshmeter.api.settings import Settings
 from meshmeter.intervals import zone
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "PLOTLY_JS",
     "SECURITY_HEADERS",
     "SESSION_MAX_AGE_S",
+    "cross_site",
     "install_dashboard",
     "render",
     "safe_next",
@@ -182,18 +184,79 @@ async def _login_form(request: Request) -> Response:
 
 
 def _check_token(request: Request, token: str) -> Role:
-    """The role of a token, by the API's own rule (:func:`meshmeter.api.auth.authenticate`)."""
+    """The role of a token, by the API's own rule (:func:`meshmeter.api.auth.authenticate`), failures
+    counted against the request's address as on every route."""
     scope = {
         "type": "http",
         "method": "POST",
         "path": request.url.path,
         "headers": [(b"authorization", f"Bearer {token}".encode())],
+        "client": request.scope.get("client"),
     }
-    state = request.app.state
-    return authenticate(Request(scope), state.store, state.admin_token).role
+    app = request.app
+    state = app.state
+    return authenticate(Request(scope), state.store, state.admin_token, auth_limiter(app)).role
+
+
+_SAME_ORIGIN_FETCH = frozenset({"same-origin", "none"})
+"""``Sec-Fetch-Site`` values of a post made by this server's own page, or by the user (typed, bookmarked)."""
+
+
+def _netloc(url: str) -> str | None:
+    """The ``host[:port]`` of an http(s) URL as a browser sends it, lower case; None for anything else."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc or "@" in parts.netloc:
+        return None
+    return parts.netloc.lower()
+
+
+def cross_site(request: Request) -> str | None:
+    """
+    Why a post to the sign-in form comes from another site, or None when it does not.
+
+    The browser's own headers are compared with the request's ``Host`` (what the browser addressed, which
+    a reverse proxy must pass on): ``Sec-Fetch-Site``, when sent, must be ``same-origin`` or ``none``;
+    ``Origin``, when sent, must be this host (``null`` never is); else ``Referer``, when sent, must be.
+    A post with none of them is no browser's cross-site post (every current browser sends ``Origin`` on
+    a cross-origin ``POST``), and is accepted: a script or curl may sign in, as it may call the API.
+    """
+    host = request.headers.get("host", "").strip().lower()
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site.strip().lower() not in _SAME_ORIGIN_FETCH:
+        return f"Sec-Fetch-Site is {fetch_site!r}"
+    origin = request.headers.get("origin")
+    if origin is not None:
+        if not host or _netloc(origin.strip()) != host:
+            return f"Origin {origin!r} is not this server"
+        return None
+    referer = request.headers.get("referer")
+    if referer is not None and (not host or _netloc(referer.strip()) != host):
+        return "the Referer is not this server"
+    return None
+
+
+def _secure_cookie(request: Request) -> bool:
+    """Whether the session cookie carries ``Secure``: over https always, else by the settings
+    (``MESHMETER_COOKIE_SECURE``; by default on outside development, for a TLS-ending proxy)."""
+    if request.url.scheme == "https":
+        return True
+    settings = getattr(request.app.state, "settings", None)
+    return isinstance(settings, Settings) and settings.session_cookie_secure
+
+
+def _clear_session(request: Request, response: Response) -> None:
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=_secure_cookie(request)
+    )
 
 
 async def _login(request: Request) -> Response:
+    reason = cross_site(request)
+    if reason is not None:  # before reading the form: a cross-site post learns nothing, sets nothing
+        raise Problem(403, f"a cross-site sign-in is refused ({reason})")
     body = bytearray()
     async for chunk in request.stream():  # read no more than the limit
         body += chunk
@@ -203,16 +266,27 @@ async def _login(request: Request) -> Response:
     token = (form.get("token") or [""])[0].strip()
     wanted = safe_next((form.get("next") or [""])[0])
     error = None
+    status = 401
+    headers: dict[str, str] = {}
     role: Role | None = None
     if not token:
         error = "Enter an API token."
     else:
         try:
             role = await run_in_threadpool(_check_token, request, token)  # the store is synchronous
-        except Problem:
-            error = "That token is not valid (unknown or revoked)."
+        except Problem as exc:
+            if exc.status_code == 429:
+                status, headers = 429, dict(exc.headers or {})
+                error = (
+                    "Too many failed sign-ins from this address; "
+                    f"try again in {headers.get('Retry-After', 'a few')} seconds."
+                )
+            else:
+                error = "That token is not valid (unknown or revoked)."
     if role is None:
-        return render(request, "login.html", role=None, status=401, next=wanted, error=error)
+        return render(
+            request, "login.html", role=None, status=status, headers=headers, next=wanted, error=error
+        )
     target = wanted if wanted != DASHBOARD_PREFIX else _landing(role)
     response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(
@@ -222,14 +296,14 @@ async def _login(request: Request) -> Response:
         path="/",
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_secure_cookie(request),
     )
     return response
 
 
 async def _logout(request: Request) -> Response:
     response = RedirectResponse(f"{DASHBOARD_PREFIX}/login", status_code=303, headers=SECURITY_HEADERS)
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    _clear_session(request, response)
     return response
 
 
@@ -285,14 +359,14 @@ def install_dashboard(app: FastAPI) -> None:
 
     async def _http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        if not _wants_html(request) or exc.status_code not in (401, 403, 404, 413):
+        if not _wants_html(request) or exc.status_code not in (401, 403, 404, 413, 429):
             answer: Response | JSONResponse = await previous(request, exc)
             return answer
         if exc.status_code == 401:
             target = f"{DASHBOARD_PREFIX}/login?next={quote(safe_next(str(request.url.path)), safe='/')}"
             response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
             if SESSION_COOKIE in request.cookies:
-                response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+                _clear_session(request, response)
             return response
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         return render(
@@ -300,6 +374,7 @@ def install_dashboard(app: FastAPI) -> None:
             "error.html",
             role=None,
             status=exc.status_code,
+            headers=exc.headers,
             status_code=exc.status_code,
             detail=detail,
         )

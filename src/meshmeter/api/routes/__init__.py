@@ -32,6 +32,7 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 
 def _router() -> APIRouter:
+    from meshmeter.api.limits import GuardedRoute
     from meshmeter.api.routes import (
         alerts,
         bills,
@@ -47,7 +48,7 @@ def _router() -> APIRouter:
         tokens,
     )
 
-    router = APIRouter()
+    router = APIRouter(route_class=GuardedRoute)
     modules = (sites, meters, tenants, ingest, events, alerts, network, energy, bills, production, tokens)
     for module in (*modules, dashboard):
         router.include_router(module.router)

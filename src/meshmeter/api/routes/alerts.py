@@ -13,13 +13,14 @@ from pydantic import BaseModel, Field
 
 from meshmeter.api.deps import StoreDep
 from meshmeter.api.intervals import parse_instant
+from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.headend.alerts import Alert, AlertKind, active_alerts, alerts
 
 __all__ = ["AlertPublic", "AlertsPublic", "router"]
 
-router = APIRouter(prefix="/alerts", tags=["alerts"])
+router = APIRouter(prefix="/alerts", tags=["alerts"], route_class=GuardedRoute)
 
 
 class AlertPublic(BaseModel):

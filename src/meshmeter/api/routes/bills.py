@@ -16,8 +16,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from meshmeter.api.deps import StoreDep
+from meshmeter.api.deps import StoreDep, StoreId
 from meshmeter.api.intervals import parse_instant
+from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.billing import Bill
@@ -29,7 +30,7 @@ from meshmeter.store.repository import StoredBill
 
 __all__ = ["BillPublic", "BillsPublic", "router", "stored_bill", "stored_bills"]
 
-router = APIRouter(prefix="/bills", tags=["bills"])
+router = APIRouter(prefix="/bills", tags=["bills"], route_class=GuardedRoute)
 
 
 class BillFormat(StrEnum):
@@ -93,7 +94,7 @@ def _public(b: StoredBill) -> BillPublic:
 @router.get("", response_model=BillsPublic, summary="List stored bills", responses=problems(400, 404))
 def list_bills(
     store: StoreDep,
-    site_id: Annotated[int | None, Query(description="only the bills of this site")] = None,
+    site_id: Annotated[StoreId | None, Query(description="only the bills of this site")] = None,
     account: Annotated[str | None, Query(description="only the bills of this account (as billed)")] = None,
     meter: Annotated[str | None, Query(description="only the bills of this meter (serial)")] = None,
     start: Annotated[
@@ -112,7 +113,7 @@ def list_bills(
         raise Problem(400, str(exc)) from None
     if lo is not None and hi is not None and hi <= lo:
         raise Problem(400, f"end must be after start, got start={start} end={end}")
-    if site_id is not None and (site_id <= 0 or store.get_site(site_id=site_id) is None):
+    if site_id is not None and store.get_site(site_id=site_id) is None:
         raise Problem(404, f"no site has id {site_id}")
     found = store.list_bills(site=site_id, account=account, meter=meter, start=lo, end=hi)
     data = [_public(b) for b in found]
@@ -162,14 +163,14 @@ def stored_bills(store: Store) -> list[Bill]:
     },
 )
 def get_bill(
-    bill_id: int,
+    bill_id: StoreId,
     store: StoreDep,
     format: Annotated[BillFormat, Query(description="json (default), csv, html or pdf")] = BillFormat.JSON,
 ) -> Response:
     """One stored bill: JSON (``meshmeter.billing.Bill.to_dict``: lines, totals, and the inputs that
     produced it, intervals included, with the store's ``id``), or CSV, printable HTML or PDF, made again
     from those inputs and checked to equal the stored lines. 404 when there is none."""
-    stored = store.get_bill(bill_id) if bill_id > 0 else None
+    stored = store.get_bill(bill_id)
     if stored is None:
         raise Problem(404, f"no bill has id {bill_id}")
     name = f"bill-{stored.id}"

@@ -36,7 +36,8 @@ from meshmeter.api.dashboard.views import (
     site_zone,
     vee_for_meter,
 )
-from meshmeter.api.deps import PrincipalDep, StoreDep
+from meshmeter.api.deps import PrincipalDep, StoreDep, StoreId
+from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.api.routes.network import NetworkReportProvider
@@ -48,7 +49,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BillsProvider", "router"]
 
-router = APIRouter(prefix="/dashboard", tags=["dashboard"])
+router = APIRouter(prefix="/dashboard", tags=["dashboard"], route_class=GuardedRoute)
 
 BillsProvider = Callable[[], Sequence["Bill"]]
 """What ``create_app(bills=...)`` takes: a function giving the tenants' bills, in a stable order."""
@@ -68,7 +69,7 @@ def _site(store: Store, site_id: int | None) -> Site | None:
     if site_id is None:
         sites = store.sites()
         return sites[0] if sites else None
-    site = store.get_site(site_id=site_id) if site_id > 0 else None
+    site = store.get_site(site_id=site_id)
     if site is None:
         raise Problem(404, f"no site has id {site_id}")
     return site
@@ -127,7 +128,7 @@ def network(
     request: Request,
     store: StoreDep,
     principal: PrincipalDep,
-    site_id: Annotated[int | None, Query(description="the site; default the first")] = None,
+    site_id: Annotated[StoreId | None, Query(description="the site; default the first")] = None,
 ) -> HTMLResponse:
     """
     The network page (HTML): the mesh drawn as a graph (DCAP, repeaters, MDTs, links coloured by
@@ -230,7 +231,7 @@ def vee_page(
     request: Request,
     store: StoreDep,
     principal: PrincipalDep,
-    site_id: Annotated[int | None, Query(description="the site; default the first")] = None,
+    site_id: Annotated[StoreId | None, Query(description="the site; default the first")] = None,
     days: Annotated[
         int, Query(ge=1, le=MAX_VEE_DAYS, description="the window, ending at the latest data [day]")
     ] = 31,

@@ -29,8 +29,9 @@ import numpy.typing as npt
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from meshmeter.api.deps import StoreDep
+from meshmeter.api.deps import StoreDep, StoreId
 from meshmeter.api.intervals import MAX_SPAN_DAYS, Resolution, boundaries, parse_instant, parse_timezone
+from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.billing.calendar import local_calendar
@@ -56,7 +57,7 @@ __all__ = [
     "router",
 ]
 
-router = APIRouter(prefix="/energy", tags=["energy"])
+router = APIRouter(prefix="/energy", tags=["energy"], route_class=GuardedRoute)
 
 IntArray = npt.NDArray[np.int64]
 
@@ -101,7 +102,7 @@ def _scope(store: Store, site_id: int | None, tenant_id: int | None, tz: str | N
         except ValueError as exc:
             raise Problem(400, str(exc)) from None
     if site_id is not None:
-        site = store.get_site(site_id=site_id) if site_id > 0 else None
+        site = store.get_site(site_id=site_id)
         if site is None:
             raise Problem(404, f"no site has id {site_id}")
         # the site's consumption: its unit and house meters, never production (or the master meter again)
@@ -113,7 +114,7 @@ def _scope(store: Store, site_id: int | None, tenant_id: int | None, tz: str | N
         head: dict[str, Any] = {"site_id": site.id, "site": site.name}
         return _Scope(head, parts, tz if tz is not None else site.timezone)
     assert tenant_id is not None
-    tenant = store.get_tenant(tenant_id=tenant_id) if tenant_id > 0 else None
+    tenant = store.get_tenant(tenant_id=tenant_id)
     if tenant is None:
         raise Problem(404, f"no tenant has id {tenant_id}")
     parts = []
@@ -239,9 +240,11 @@ def _name(scope: _Scope) -> str:
 
 # -- query parameters ----------------------------------------------------------------------------------
 
-SiteQuery = Annotated[int | None, Query(description="the site: the sum of its meters (or give tenant_id)")]
+SiteQuery = Annotated[
+    StoreId | None, Query(description="the site: the sum of its meters (or give tenant_id)")
+]
 TenantQuery = Annotated[
-    int | None, Query(description="the tenant: the sum of its accounts over their occupancy (or site_id)")
+    StoreId | None, Query(description="the tenant: the sum of its accounts over their occupancy (or site_id)")
 ]
 StartQuery = Annotated[
     str, Query(description="ISO 8601 date or date-time at local midnight; without an offset, local time")

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query
 
 from meshmeter.api.deps import StoreDep
 from meshmeter.api.intervals import parse_instant
+from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.models import EventPublic, EventsPublic
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 
-router = APIRouter(prefix="/events", tags=["events"])
+router = APIRouter(prefix="/events", tags=["events"], route_class=GuardedRoute)
 
 
 @router.get("", response_model=EventsPublic, summary="List events", responses=problems(400, 404))

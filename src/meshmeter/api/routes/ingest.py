@@ -12,6 +12,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -21,6 +23,7 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from meshmeter.api.deps import StoreDep
+from meshmeter.api.limits import INGEST_MAX_BODY_BYTES, GuardedRoute
 from meshmeter.api.problems import Problem, problem_response
 from meshmeter.api.routes import problems
 from meshmeter.headend.ingest import IngestError, IngestReason, IngestResult, ingest_csv, ingest_json
@@ -36,10 +39,11 @@ from meshmeter.store import Store
 
 __all__ = ["MAX_BODY_BYTES", "SOURCE", "IngestResultPublic", "router"]
 
-router = APIRouter(tags=["ingest"])
+router = APIRouter(tags=["ingest"], route_class=GuardedRoute)
 
-MAX_BODY_BYTES = 64 * 1024 * 1024
-"""The largest body taken: 64 MiB, about 900 000 CSV rows. [byte]"""
+MAX_BODY_BYTES = INGEST_MAX_BODY_BYTES
+"""The largest body taken: 64 MiB, about 900 000 CSV rows (``meshmeter.api.limits.BODY_LIMITS``: a
+larger body is refused with 413 before it is read whole). [byte]"""
 
 SOURCE = "http"
 """The ``source`` of the rows stored through these routes."""
@@ -156,6 +160,12 @@ def _ingest_mapped(
         return ingest_mapped(store, body, mapping, source=SOURCE, meter=meter)
     except IngestError as exc:
         return exc
+    except ValueError:
+        if not _LONG_INT.search(body):
+            raise
+        return IngestError(
+            IngestReason.BAD_TYPE, f"the body holds an integer of more than {_INT_DIGITS} digits"
+        )
 
 
 def _answer(
@@ -256,27 +266,105 @@ def _one_meter_csv(body: bytes, serial: str) -> bytes | IngestError:
     return out.getvalue().encode("utf-8")
 
 
+_INT_DIGITS = 4300
+"""Python's limit on the digits of an integer read from text (``sys.get_int_max_str_digits``)."""
+_LONG_INT = re.compile(rb"[0-9]{%d}" % (_INT_DIGITS + 1))
+
+
+class _LongInt(str):
+    """An integer of the body too long to read as one: its text."""
+
+
+def _json_long_int(value: Any, path: str) -> tuple[str, str] | None:
+    """The first integer of a parsed document too long to read, as (field, text), or None."""
+    if isinstance(value, _LongInt):
+        return path, str(value)
+    if isinstance(value, dict):
+        items: Any = ((f"{path}.{k}" if path else str(k), v) for k, v in value.items())
+    elif isinstance(value, list):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(value))
+    else:
+        return None
+    for where, inner in items:
+        found = _json_long_int(inner, where)
+        if found is not None:
+            return found
+    return None
+
+
+def _long_int_field(kind: str, body: bytes) -> tuple[str, str] | None:
+    """
+    The field of the body holding an integer of more than 4,300 digits, which Python will not read
+    (``ValueError``), and its text: ``intervals[0].energy_wh`` as ingest names JSON fields, ``line 2:
+    energy_wh`` for CSV. None when there is none.
+    """
+    if not _LONG_INT.search(body):
+        return None
+    try:
+        text = body.decode("utf-8-sig")
+        if kind == "json":
+
+            def parse_int(digits: str) -> int | _LongInt:
+                return _LongInt(digits) if len(digits.lstrip("-")) > _INT_DIGITS else int(digits)
+
+            return _json_long_int(json.loads(text, parse_int=parse_int), "")
+        header: list[str] | None = None
+        for n, cells in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+            if header is None:
+                header = [c.strip() for c in cells] if any(c.strip() for c in cells) else None
+                continue
+            for name, cell in zip(header, cells, strict=False):
+                if len(cell.strip().lstrip("+-")) > _INT_DIGITS:
+                    return f"line {n}: {name}", cell.strip()
+    except (ValueError, RecursionError, csv.Error):
+        return None
+    return None
+
+
+def _ingest(kind: str, body: bytes, run: Callable[[], IngestResult]) -> IngestResult | IngestError:
+    """
+    ``run()``, the ingest of ``body``; its refusal as an :class:`IngestError`. An integer too long for
+    Python to read (more than 4,300 digits, a ``ValueError`` of ``int()``) is refused like any energy out
+    of range, naming its field.
+    """
+    try:
+        return run()
+    except IngestError as exc:
+        return exc
+    except ValueError:
+        found = _long_int_field(kind, body)
+        if found is None:
+            raise
+        field, digits = found
+        negative = digits.startswith("-")
+        reason = IngestReason.NEGATIVE_ENERGY if negative else IngestReason.ENERGY_TOO_HIGH
+        if not field.endswith("_wh"):
+            reason = IngestReason.BAD_TYPE
+        sep = ": " if field.startswith("line ") else "."
+        name = field.rsplit(sep, 1)[-1]
+        return IngestError(
+            reason,
+            f"{field} is an integer of {len(digits.lstrip('+-'))} digits, far outside the range of {name}",
+            field=field,
+        )
+
+
 def _ingest_one(store: Store, serial: str, kind: str, body: bytes) -> IngestResult | IngestError:
     if store.get_meter(serial=serial) is None:
         raise Problem(404, f"no meter has serial {serial!r}")
-    try:
-        if kind == "json":
-            return ingest_json(store, _one_meter_json(body, serial), source=SOURCE, meter=serial)
-        prepared = _one_meter_csv(body, serial)
-        if isinstance(prepared, IngestError):
-            return prepared
-        return ingest_csv(store, prepared, source=SOURCE)
-    except IngestError as exc:
-        return exc
+    if kind == "json":
+        sent = _one_meter_json(body, serial)
+        return _ingest(kind, sent, lambda: ingest_json(store, sent, source=SOURCE, meter=serial))
+    prepared = _one_meter_csv(body, serial)
+    if isinstance(prepared, IngestError):
+        return prepared
+    return _ingest(kind, prepared, lambda: ingest_csv(store, prepared, source=SOURCE))
 
 
 def _ingest_batch(store: Store, kind: str, body: bytes) -> IngestResult | IngestError:
-    try:
-        if kind == "json":
-            return ingest_json(store, body, source=SOURCE)
-        return ingest_csv(store, body, source=SOURCE)
-    except IngestError as exc:
-        return exc
+    if kind == "json":
+        return _ingest(kind, body, lambda: ingest_json(store, body, source=SOURCE))
+    return _ingest(kind, body, lambda: ingest_csv(store, body, source=SOURCE))
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {

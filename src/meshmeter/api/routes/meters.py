@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from meshmeter.api.deps import StoreDep
+from meshmeter.api.deps import StoreDep, StoreId
 from meshmeter.api.intervals import (
     Resolution,
     aggregate_columns,
@@ -18,6 +18,7 @@ from meshmeter.api.intervals import (
     parse_instant,
     parse_timezone,
 )
+from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.models import (
     IntervalsPublic,
     MeterPublic,
@@ -30,7 +31,7 @@ from meshmeter.api.routes import problems
 from meshmeter.intervals import INTERVAL_S
 from meshmeter.store import Meter, Store
 
-router = APIRouter(prefix="/meters", tags=["meters"])
+router = APIRouter(prefix="/meters", tags=["meters"], route_class=GuardedRoute)
 
 
 class Format(StrEnum):
@@ -62,10 +63,10 @@ def _meter(store: Store, serial: str) -> Meter:
 @router.get("", response_model=MetersPublic, summary="List meters", responses=problems(404))
 def list_meters(
     store: StoreDep,
-    site_id: Annotated[int | None, Query(description="only the meters of this site")] = None,
+    site_id: Annotated[StoreId | None, Query(description="only the meters of this site")] = None,
 ) -> MetersPublic:
     """Every meter, or those of one site (404 when the site does not exist), by id."""
-    if site_id is not None and (site_id <= 0 or store.get_site(site_id=site_id) is None):
+    if site_id is not None and store.get_site(site_id=site_id) is None:
         raise Problem(404, f"no site has id {site_id}")
     data = [_public(m) for m in store.meters(site_id=site_id)]
     return MetersPublic(data=data, count=len(data))

@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from meshmeter.amr.cit import CitReport
-from meshmeter.api.deps import StoreDep
+from meshmeter.api.deps import StoreDep, StoreId
+from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.routes import problems
 from meshmeter.headend.alerts import DEFAULT_SILENCE_S, communication_status
 
@@ -22,7 +23,7 @@ __all__ = [
     "router",
 ]
 
-router = APIRouter(prefix="/network", tags=["network"])
+router = APIRouter(prefix="/network", tags=["network"], route_class=GuardedRoute)
 
 NetworkReportProvider = Callable[[], CitReport | None]
 """What ``create_app(network_report=...)`` takes: a function giving the latest CIT report, or None."""
@@ -114,7 +115,7 @@ def network_health(
         float, Query(gt=0, le=366 * 86400, description="a meter not heard for longer is silent [s]")
     ] = DEFAULT_SILENCE_S,
     site_id: Annotated[
-        int | None, Query(gt=0, description="the stored network report of this site; default the latest")
+        StoreId | None, Query(description="the stored network report of this site; default the latest")
     ] = None,
 ) -> NetworkHealthPublic:
     """

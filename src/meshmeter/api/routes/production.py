@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from meshmeter.api.deps import StoreDep
 from meshmeter.api.intervals import parse_timezone
+from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.billing.engine import BILLED_QUALITIES, ESTIMATED_QUALITIES
@@ -30,7 +31,7 @@ from meshmeter.billing.production import (
 
 __all__ = ["ProductionFormat", "ProductionPublic", "router"]
 
-router = APIRouter(prefix="/meters", tags=["production"])
+router = APIRouter(prefix="/meters", tags=["production"], route_class=GuardedRoute)
 
 
 class ProductionFormat(StrEnum):

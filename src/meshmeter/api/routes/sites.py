@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from meshmeter.api.deps import StoreDep
+from meshmeter.api.deps import StoreDep, StoreId
+from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.models import SitePublic, SitesPublic
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 
-router = APIRouter(prefix="/sites", tags=["sites"])
+router = APIRouter(prefix="/sites", tags=["sites"], route_class=GuardedRoute)
 
 
 @router.get("", response_model=SitesPublic, summary="List sites", responses=problems())
@@ -20,9 +21,9 @@ def list_sites(store: StoreDep) -> SitesPublic:
 
 
 @router.get("/{site_id}", response_model=SitePublic, summary="Get a site", responses=problems(404))
-def get_site(site_id: int, store: StoreDep) -> SitePublic:
+def get_site(site_id: StoreId, store: StoreDep) -> SitePublic:
     """One site by its id; 404 when there is none."""
-    site = store.get_site(site_id=site_id) if site_id > 0 else None
+    site = store.get_site(site_id=site_id)
     if site is None:
         raise Problem(404, f"no site has id {site_id}")
     return SitePublic(id=site.id, name=site.name, timezone=site.timezone)

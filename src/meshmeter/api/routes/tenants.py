@@ -6,17 +6,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from meshmeter.api.deps import StoreDep
+from meshmeter.api.deps import StoreDep, StoreId
+from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.models import AccountPublic, AccountsPublic, TenantPublic, TenantsPublic
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.store import Store, Tenant
 
-router = APIRouter(tags=["tenants"])
+router = APIRouter(tags=["tenants"], route_class=GuardedRoute)
 
 
 def _tenant(store: Store, tenant_id: int) -> Tenant:
-    tenant = store.get_tenant(tenant_id=tenant_id) if tenant_id > 0 else None
+    tenant = store.get_tenant(tenant_id=tenant_id)
     if tenant is None:
         raise Problem(404, f"no tenant has id {tenant_id}")
     return tenant
@@ -32,7 +33,7 @@ def list_tenants(store: StoreDep) -> TenantsPublic:
 @router.get(
     "/tenants/{tenant_id}", response_model=TenantPublic, summary="Get a tenant", responses=problems(404)
 )
-def get_tenant(tenant_id: int, store: StoreDep) -> TenantPublic:
+def get_tenant(tenant_id: StoreId, store: StoreDep) -> TenantPublic:
     """One tenant by its id; 404 when there is none."""
     tenant = _tenant(store, tenant_id)
     return TenantPublic(id=tenant.id, name=tenant.name)
@@ -42,7 +43,7 @@ def get_tenant(tenant_id: int, store: StoreDep) -> TenantPublic:
 def list_accounts(
     store: StoreDep,
     meter: Annotated[str | None, Query(description="only the accounts of this meter (serial number)")] = None,
-    tenant_id: Annotated[int | None, Query(description="only the accounts of this tenant")] = None,
+    tenant_id: Annotated[StoreId | None, Query(description="only the accounts of this tenant")] = None,
 ) -> AccountsPublic:
     """Accounts, of a meter and/or a tenant (all when neither is given), by move-in; 404 for an unknown
     meter or tenant."""

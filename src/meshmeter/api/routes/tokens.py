@@ -7,13 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from meshmeter.api.auth import Role
-from meshmeter.api.deps import StoreDep
+from meshmeter.api.deps import StoreDep, StoreId
+from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.models import TokenCreate, TokenCreated, TokenPublic, TokensPublic
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.store import ApiToken
 
-router = APIRouter(prefix="/tokens", tags=["tokens"])
+router = APIRouter(prefix="/tokens", tags=["tokens"], route_class=GuardedRoute)
 
 
 def _public(t: ApiToken) -> TokenPublic:
@@ -55,7 +56,7 @@ def create_token(body: TokenCreate, store: StoreDep) -> TokenCreated:
 @router.delete(
     "/{token_id}", response_model=TokenPublic, summary="Revoke an API token", responses=problems(404)
 )
-def revoke_token(token_id: int, store: StoreDep) -> TokenPublic:
+def revoke_token(token_id: StoreId, store: StoreDep) -> TokenPublic:
     """Revoke a token: it is refused (401) from now on. Idempotent: revoking again keeps the first time."""
     try:
         return _public(store.revoke_api_token(token_id=token_id))
