@@ -187,7 +187,12 @@ def site_simulate(
 ) -> None:
     """Run a site's meters and mesh, store everything, run VEE, bill the accounts; print a summary.
 
-    Exit 0; 2 on a bad file (line and field named), bad option, or a site already in the store.
+    A run that was stopped part-way (killed, the power cut) is finished by running the same command
+    again: the same file, window (--start, --days) and seed; it ends with the store an uninterrupted run
+    leaves (docs/site.md, "A stopped run").
+
+    Exit 0; 2 on a bad file (line and field named), bad option, a site already in the store, or an
+    unfinished run of it from another file, window or seed (the message says how to finish it).
 
     Example: meshmeter site simulate site.toml --days 7 --database sqlite:///site.sqlite
     """

@@ -9,23 +9,39 @@
 - :func:`vee_site`: VEE over every meter of the window (a production meter's nights allowed).
 - :func:`bill_site`: every account in service billed from the validated view
   (:func:`~meshmeter.services.billing.bill_meter_from_store`), each bill kept.
+- :func:`finish_run`: the run marked complete.
+
+A run stores many things in many transactions, so it is made resumable (issue 12, defect 5): its first
+write is a run marker (a ``site_run`` event: the site's name, the window, the seed and the SHA-256 of the
+checked site file, :class:`SiteRun`), its last a ``site_run`` event that says it is complete. A run of a
+site whose unfinished marker is in the store, with the same file, window and seed, finishes it: every
+write of the run is idempotent (the site, meters, MDTs, tenants and accounts found by their natural keys,
+events looked for before they are added, ingest, register reads, alerts and bills idempotent by design,
+VEE run again only on meters it has not validated yet), so the store ends as one uninterrupted run leaves
+it. Anything else of that name is refused with a message that says how to finish it.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
+import os
+import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from meshmeter.amr.dcap import Delivery
 from meshmeter.amr.topology import DeviceKind
 from meshmeter.billing import Bill, Tenant, example_tariff
-from meshmeter.headend import ingest_deliveries
+from meshmeter.headend import IngestResult, ingest_deliveries
 from meshmeter.headend.alerts import (
     alerts_from_dcap,
     check_battery,
@@ -33,6 +49,7 @@ from meshmeter.headend.alerts import (
     check_reverse_phase,
 )
 from meshmeter.headend.vee import VeeConfig, VeeReport, run_vee
+from meshmeter.intervals import Quality
 from meshmeter.meter.diagnostics import ElementMeasurement
 from meshmeter.services.billing import bill_meter_from_store
 from meshmeter.site.run import Progress, SiteSimulation
@@ -41,16 +58,158 @@ from meshmeter.store import Store
 __all__ = [
     "DEMO_TARIFF",
     "ELEMENT_MEASUREMENTS_EVENT",
+    "KILL_AT_ENV",
+    "SITE_RUN_EVENT",
     "SOLAR_ZERO_RUN_MAX_H",
     "BillLine",
+    "SiteRun",
     "StoredSite",
     "bill_site",
     "element_measurements_detail",
+    "finish_run",
     "finite_json",
     "store_element_measurements",
     "store_simulation",
     "vee_site",
 ]
+
+
+SITE_RUN_EVENT = "site_run"
+"""Kind of the events that mark a run of a site into the store: ``detail.stage`` is ``"started"`` (its
+first write) or ``"complete"`` (its last); the other members are :meth:`SiteRun.detail`'s."""
+
+KILL_AT_ENV = "MESHMETER_TEST_KILL_AT"
+"""For tests only: ``<stage>`` or ``<stage>:<n>`` makes a run SIGKILL its own process there
+(:func:`_kill_point`), as a user's kill would, so that a test can stop it at a named point and run it
+again."""
+
+
+def _kill_point(stage: str, n: int | None = None) -> None:
+    """SIGKILL this process when :data:`KILL_AT_ENV` names this stage (tests only; nothing otherwise)."""
+    wanted = os.environ.get(KILL_AT_ENV)
+    if wanted and wanted == (stage if n is None else f"{stage}:{n}"):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _site_sha256(sim: SiteSimulation) -> str:
+    """SHA-256 of the checked site file: its content, not its spelling (comments and layout do not count)."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        if isinstance(value, datetime):
+            return value.isoformat()
+        if value is None or isinstance(value, bool | int | float | str):
+            return value
+        return str(value)
+
+    text = json.dumps(plain(sim.config), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class SiteRun:
+    """What names a run of a site into the store: the site, its window and seed, and its file's content."""
+
+    site: str
+    start: datetime
+    end: datetime
+    days: float
+    """``end - start``. [day]"""
+    seed: int
+    site_sha256: str
+    """SHA-256 of the checked site file (:func:`_site_sha256`), hex."""
+
+    @classmethod
+    def of(cls, sim: SiteSimulation) -> SiteRun:
+        """The run of a simulation."""
+        return cls(
+            site=sim.config.name,
+            start=sim.start,
+            end=sim.end,
+            days=(sim.end - sim.start).total_seconds() / 86_400.0,
+            seed=sim.seed,
+            site_sha256=_site_sha256(sim),
+        )
+
+    def detail(self, stage: str) -> dict[str, Any]:
+        """The ``detail`` of its :data:`SITE_RUN_EVENT` at a stage."""
+        return {
+            "stage": stage,
+            "site": self.site,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "seed": self.seed,
+            "site_sha256": self.site_sha256,
+        }
+
+
+def _open_run(store: Store, run: SiteRun) -> tuple[bool, int]:
+    """
+    Start a run, or find the unfinished one it finishes.
+
+    Returns
+    -------
+    resuming : bool
+        True when the store holds this run unfinished.
+    tenant_floor : int
+        The highest tenant id before the run started: the run's tenants are above it.
+
+    Raises
+    ------
+    ValueError
+        The site is in the store from elsewhere, or complete, or unfinished with another file, window or
+        seed (the message says how to finish it).
+    """
+    marks = [e for e in store.events(kind=SITE_RUN_EVENT) if e.detail.get("site") == run.site]
+    taken = f"site {run.site!r} is already in the store"
+    if any(e.detail.get("stage") == "complete" for e in marks):
+        raise ValueError(f"{taken} (a complete run): use another database or rename it")
+    started = [e.detail for e in marks if e.detail.get("stage") == "started"]
+    if started:
+        mark = started[0]
+        if mark.get("site_sha256") != run.site_sha256:
+            raise ValueError(
+                f"an unfinished run of site {run.site!r} is in the store, from a different site file "
+                f"(SHA-256 {str(mark.get('site_sha256'))[:12]}..., this one {run.site_sha256[:12]}...): "
+                "run that file again to finish it, or use another database or rename the site"
+            )
+        if (mark.get("start"), mark.get("end"), mark.get("seed")) != (
+            run.start.isoformat(),
+            run.end.isoformat(),
+            run.seed,
+        ):
+            begun = datetime.fromisoformat(str(mark["start"]))
+            days = (datetime.fromisoformat(str(mark["end"])) - begun).total_seconds() / 86_400.0
+            raise ValueError(
+                f"an unfinished run of site {run.site!r} is in the store over another window or seed: finish "
+                f"it with --start {begun.isoformat()} --days {days:g} --seed {mark.get('seed')}, or use "
+                "another database"
+            )
+        return True, int(mark.get("tenant_id_floor", 0))
+    if any(s.name == run.site for s in store.sites()):
+        raise ValueError(f"{taken}: use another database or rename it")
+    floor = max((t.id for t in store.tenants()), default=0)
+    store.add_event(
+        kind=SITE_RUN_EVENT, at=run.start, detail={**run.detail("started"), "tenant_id_floor": floor}
+    )
+    return False, floor
+
+
+def finish_run(store: Store, stored: StoredSite) -> None:
+    """Mark a run complete (its last write, after :func:`vee_site` and :func:`bill_site`); idempotent."""
+    run = stored.run
+    done = [
+        e
+        for e in store.events(kind=SITE_RUN_EVENT)
+        if e.detail.get("site") == run.site and e.detail.get("stage") == "complete"
+    ]
+    if not done:
+        store.add_event(kind=SITE_RUN_EVENT, at=run.start, detail=run.detail("complete"))
 
 
 @dataclass(frozen=True)
@@ -61,12 +220,17 @@ class StoredSite:
     meter_ids: dict[str, int]
     """Meter id by serial."""
     intervals: int
-    """Raw intervals stored. [1]"""
+    """Raw intervals stored by this call. [1]"""
     provisional: int
     """Of them, stored with energy 0 because the record before them never arrived. [1]"""
     register_reads: int
+    """Register reads stored by this call. [1]"""
     alerts: int
-    """Alerts raised while storing (tamper, reverse phase, low battery, communication loss). [1]"""
+    """Alerts raised by this call (tamper, reverse phase, low battery, communication loss). [1]"""
+    run: SiteRun = field(compare=False)
+    """The run (its marker)."""
+    resumed: bool = False
+    """True when this call finished a run that had been stopped part-way."""
 
 
 def finite_json(value: Any) -> Any:
@@ -80,14 +244,19 @@ def finite_json(value: Any) -> Any:
     return value
 
 
+def _event_key(kind: str, meter_id: int | None, eui64: bytes | None, at: datetime) -> tuple[Any, ...]:
+    return (kind, meter_id, eui64, at)
+
+
 def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | None = None) -> StoredSite:
     """
-    Store a simulated site as the head-end would have received it.
+    Store a simulated site as the head-end would have received it; resumable.
 
     Parameters
     ----------
     store : Store
-        The store; the site's name must not be in it yet.
+        The store; the site's name must not be in it yet, unless an unfinished run of this same site
+        file, window and seed is (which this call then finishes).
     sim : SiteSimulation
         The run (:func:`meshmeter.site.run.simulate_site_file`).
     progress : Progress, optional
@@ -97,13 +266,20 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
     -------
     StoredSite
 
+    Raises
+    ------
+    ValueError
+        The site's name is in the store from elsewhere or complete, or unfinished from another site file,
+        window or seed (:func:`_open_run`); the head-end refused the DCAP's data.
+
     Notes
     -----
-    In order: the site; its meters (CT ratio from the designation), each with its MDT (EUI-64 and key
-    as commissioned in the DCAP) and an ``install`` event describing its role, unit, CTs, load and MDT
-    placement; an ``install`` event for the DCAP and each repeater (position, power-up order); the
-    tenants and accounts; the DCAP's deliveries of the window's intervals (interval end at or before
-    ``sim.end``) through :func:`~meshmeter.headend.ingest_deliveries`; a register read of each meter at
+    In order: the run marker (:data:`SITE_RUN_EVENT`, ``started``); the site; its meters (CT ratio from
+    the designation), each with its MDT (EUI-64 and key as commissioned in the DCAP) and an ``install``
+    event describing its role, unit, CTs, load and MDT placement; an ``install`` event for the DCAP and
+    each repeater (position, power-up order); the tenants and accounts; the DCAP's deliveries of the
+    window's intervals (interval end at or before ``sim.end``) through
+    :func:`~meshmeter.headend.ingest_deliveries`, a device at a time; a register read of each meter at
     every UTC midnight and at the end; the DCAP's events of the window as alerts (tamper); the
     reverse-phase check of each meter's last measurement and those measurements as an
     ``element_measurements`` event (the dashboard's wiring diagnosis), the MDTs' batteries and
@@ -112,53 +288,73 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
     Nothing stored ends or happens after ``sim.end`` (issue 11): the intervals the MDTs closed in the
     drain after the window (no pulses fed, energy 0, and, for a run up to now, in the future) and events
     of the drain are left out; the drain only brings the window's late reports.
+
+    Finishing a stopped run (issue 12, defect 5) writes only what is missing: rows found by their
+    natural keys (site by name, meter by serial, MDT by EUI-64, tenant by name above the marker's
+    ``tenant_id_floor``, account by tenant, meter, unit and dates, an event by kind, subject and time)
+    are kept; ingest, register reads, alerts and bills are idempotent by design.
     """
     config = sim.config
     net = sim.network
     steps = 7
+    run = SiteRun.of(sim)
 
     def tell(done: int) -> None:
         if progress is not None:
             progress("store", done, steps)
 
-    if any(s.name == config.name for s in store.sites()):
-        raise ValueError(f"site {config.name!r} is already in the store: use another database or rename it")
-    site = store.create_site(name=config.name, timezone=config.timezone)
+    resuming, tenant_floor = _open_run(store, run)
+    _kill_point("started")
+    known: set[tuple[Any, ...]] = set()
+    if resuming:
+        known = {_event_key(e.kind, e.meter_id, e.eui64, e.at) for e in store.events(kind="install")}
+    site = next((s for s in store.sites() if s.name == config.name), None) if resuming else None
+    if site is None:
+        site = store.create_site(name=config.name, timezone=config.timezone)
+    _kill_point("site")
     meter_ids: dict[str, int] = {}
     euis: dict[bytes, int] = {}
     for number, m in enumerate(config.meters):
-        meter = store.create_meter(
-            serial=m.serial,
-            designation=m.designation,
-            ct_ratio=m.ct_ratio,
-            multiplier=m.multiplier,
-            install_date=sim.start.astimezone(ZoneInfo(config.timezone)).date(),
-            site_id=site.id,
-            role=m.role,
-        )
+        found = store.get_meter(serial=m.serial) if resuming else None
+        if found is not None and found.site_id == site.id:
+            meter_id = found.id
+        else:
+            meter_id = store.create_meter(
+                serial=m.serial,
+                designation=m.designation,
+                ct_ratio=m.ct_ratio,
+                multiplier=m.multiplier,
+                install_date=sim.start.astimezone(ZoneInfo(config.timezone)).date(),
+                site_id=site.id,
+                role=m.role,
+            ).id
         device = net.devices[sim.mdt_index(number)]
-        store.create_mdt(eui64=device.eui, kit=m.mdt.kit, key=device.key, meter_id=meter.id)
-        meter_ids[m.serial] = meter.id
-        euis[device.eui] = meter.id
-        store.add_event(
-            kind="install",
-            at=sim.start,
-            meter_id=meter.id,
-            eui64=device.eui,
-            detail={
-                "role": m.kind,
-                "unit": m.unit,
-                "ct": m.ct,
-                "load": {k: v for k, v in m.load.__dict__.items() if v is not None},
-                "mdt": {
-                    "kit": m.mdt.kit,
-                    "position_m": list(m.mdt.position_m),
-                    "walls": m.mdt.walls,
-                    "metal_box": m.mdt.metal_box,
-                    "metal_wall": m.mdt.metal_wall,
+        mdt = store.get_mdt(eui64=device.eui) if resuming else None
+        if mdt is None or mdt.meter_id != meter_id:
+            store.create_mdt(eui64=device.eui, kit=m.mdt.kit, key=device.key, meter_id=meter_id)
+        meter_ids[m.serial] = meter_id
+        euis[device.eui] = meter_id
+        if _event_key("install", meter_id, device.eui, sim.start) not in known:
+            store.add_event(
+                kind="install",
+                at=sim.start,
+                meter_id=meter_id,
+                eui64=device.eui,
+                detail={
+                    "role": m.kind,
+                    "unit": m.unit,
+                    "ct": m.ct,
+                    "load": {k: v for k, v in m.load.__dict__.items() if v is not None},
+                    "mdt": {
+                        "kit": m.mdt.kit,
+                        "position_m": list(m.mdt.position_m),
+                        "walls": m.mdt.walls,
+                        "metal_box": m.mdt.metal_box,
+                        "metal_wall": m.mdt.metal_wall,
+                    },
                 },
-            },
-        )
+            )
+        _kill_point("meters", number + 1)
     tell(1)
     layout = net.layout
     reps = layout.indices(DeviceKind.REPEATER)
@@ -167,6 +363,8 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
     powered = {int(reps[k]): place for place, k in enumerate(order.tolist(), start=1)}
     for i, kind in enumerate(layout.kinds):
         if kind is DeviceKind.MDT:
+            continue
+        if _event_key("install", None, layout.euis[i], sim.start) in known:
             continue
         spec = config.dcap if kind is DeviceKind.DCAP else config.repeaters[i - 1]
         store.add_event(
@@ -181,22 +379,36 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
                 "power_up": powered.get(i, 0),  # the DCAP first (0), then the repeaters 1, 2 ...
             },
         )
-    tenant_ids = {name: store.create_tenant(name=name).id for name in config.tenants}
-    for a in config.accounts:
-        store.create_account(
-            tenant_id=tenant_ids[a.tenant],
-            meter_id=meter_ids[a.meter],
-            unit=a.unit,
-            move_in=a.move_in,
-            move_out=a.move_out,
+    tenant_ids: dict[str, int] = {}
+    if resuming:  # the run's tenants: made after its marker (ids above the floor), the first of each name
+        for tenant in store.tenants():
+            if tenant.id > tenant_floor and tenant.name in config.tenants:
+                tenant_ids.setdefault(tenant.name, tenant.id)
+    for k, name in enumerate(config.tenants):
+        if name not in tenant_ids:
+            tenant_ids[name] = store.create_tenant(name=name).id
+        _kill_point("tenants", k + 1)
+    for k, a in enumerate(config.accounts):
+        tenant_id, meter_id = tenant_ids[a.tenant], meter_ids[a.meter]
+        opened = resuming and any(
+            (o.tenant_id, o.unit, o.move_in, o.move_out) == (tenant_id, a.unit, a.move_in, a.move_out)
+            for o in store.accounts(meter_id=meter_id)
         )
+        if not opened:
+            store.create_account(
+                tenant_id=tenant_id, meter_id=meter_id, unit=a.unit, move_in=a.move_in, move_out=a.move_out
+            )
+        _kill_point("accounts", k + 1)
     tell(2)
     window_end_s = int(sim.end.timestamp())
-    result = ingest_deliveries(
-        store,
-        (d for d in net.dcap.deliveries if d.record.interval_end_s <= window_end_s),
-        source="dcap",
-    )
+    by_device: dict[bytes, list[Delivery]] = {}
+    for d in net.dcap.deliveries:
+        if d.record.interval_end_s <= window_end_s:
+            by_device.setdefault(d.device, []).append(d)
+    result = IngestResult()
+    for k, deliveries in enumerate(by_device.values()):  # each device in its own transaction, as ingest does
+        result += ingest_deliveries(store, deliveries, source="dcap")
+        _kill_point("ingest", k + 1)
     if result.refused:
         raise ValueError(f"the head-end refused the DCAP's data: {dict(result.refused)}")
     tell(3)
@@ -212,6 +424,7 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
                 meter_id=meter_ids[m.serial], read_at=at, energy_wh=int(sim.feed.energy_wh(number, t))
             ):
                 reads += 1
+    _kill_point("reads")
     tell(4)
     end = datetime.fromtimestamp(int(end_s), UTC)
     events = [e for e in net.dcap.events if e.event.time_s <= window_end_s]
@@ -222,9 +435,17 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
         ):
             alerts += 1
     for number, m in enumerate(config.meters):
-        store_element_measurements(
-            store, meter_id=meter_ids[m.serial], at=end, measurements=sim.feed.meters[number].measurements
-        )
+        meter_id = meter_ids[m.serial]
+        if not (
+            resuming
+            and store.events(
+                meter_id=meter_id, kind=ELEMENT_MEASUREMENTS_EVENT, start=end - timedelta(seconds=1), end=end
+            )
+        ):
+            store_element_measurements(
+                store, meter_id=meter_id, at=end, measurements=sim.feed.meters[number].measurements
+            )
+        _kill_point("measurements", number + 1)
     tell(5)
     fractions = {
         bytes.fromhex(row.eui64): row.battery_left
@@ -233,8 +454,12 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
     }
     alerts += len(check_battery(store, fractions, at=end, eui_to_meter=euis))
     alerts += len(check_communication(store, now=end))
+    _kill_point("alerts")
     tell(6)
-    store.save_network_report(site=site.id, report=finite_json(sim.report.to_dict()), taken_at=end)
+    latest = store.latest_network_report(site=site.id) if resuming else None
+    if latest is None or latest.taken_at != end:
+        store.save_network_report(site=site.id, report=finite_json(sim.report.to_dict()), taken_at=end)
+    _kill_point("report")
     tell(7)
     return StoredSite(
         site_id=site.id,
@@ -243,6 +468,8 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
         provisional=result.provisional,
         register_reads=reads,
         alerts=alerts,
+        run=run,
+        resumed=resuming,
     )
 
 
@@ -331,12 +558,22 @@ def vee_site(
 
     A production (solar) meter's night is a run of zero intervals by nature: its zero-run check allows
     :data:`SOLAR_ZERO_RUN_MAX_H` instead of VEE's default 4 h (``docs/site.md``).
+
+    Returns
+    -------
+    list of VeeReport
+        One per meter VEE ran on: every meter, except, when finishing a stopped run
+        (``stored.resumed``), those it had validated already (:func:`_validated`).
     """
     reports = []
     total = len(stored.meter_ids)
     kinds = {m.serial: m.kind for m in sim.config.meters}
     solar = VeeConfig(zero_run_max_h=SOLAR_ZERO_RUN_MAX_H)
     for k, (serial, meter_id) in enumerate(stored.meter_ids.items()):
+        if stored.resumed and _validated(store, meter_id, sim):
+            if progress is not None:
+                progress("vee", k + 1, total)
+            continue
         config = solar if kinds[serial] == "solar" else None
         reports.append(
             run_vee(
@@ -348,9 +585,23 @@ def vee_site(
                 config=config,
             )
         )
+        _kill_point("vee", k + 1)
         if progress is not None:
             progress("vee", k + 1, total)
     return reports
+
+
+def _validated(store: Store, meter_id: int, sim: SiteSimulation) -> bool:
+    """
+    Whether VEE has run on the meter over the window: its view has intervals and none of them raw (14).
+
+    A VEE run covers every raw interval of its window delivered before it (``Store.record_vee_run``),
+    and records that last, after its validated rows: a run stopped before it leaves raw intervals, and
+    runs again. A meter with no interval at all runs again (VEE stores nothing for it but the record
+    of the run).
+    """
+    view = store.interval_view(meter_id=meter_id, start=sim.start, end=sim.end)
+    return bool(view.quality.size) and not bool((view.quality == int(Quality.RAW)).any())
 
 
 DEMO_TARIFF = "tiered-flat-example"
@@ -438,6 +689,7 @@ def bill_site(
                 meter_id=meter_id,
             )
             bill_id = saved.id
+            _kill_point("bills", len(lines) + 1)
         lines.append(
             BillLine(
                 account=account.tenant,
