@@ -388,7 +388,7 @@ def _exercise(parsed: object) -> None:
 
 
 @given(data=st.data())
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 def test_mutated_numbers_parse_or_raise_green_button_error(data: st.DataObject) -> None:
     original = reference("test_usage_data.xml")
     spans = _numbers(original)
@@ -401,7 +401,7 @@ def test_mutated_numbers_parse_or_raise_green_button_error(data: st.DataObject) 
 
 
 @given(data=st.data())
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_mutated_numbers_import_or_raise_green_button_error(
     database: tuple[Store, str], data: st.DataObject
 ) -> None:
