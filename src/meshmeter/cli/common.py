@@ -37,7 +37,16 @@ from meshmeter.errors import (
     ServiceUnavailableError,
 )
 
-console = Console(highlight=False)
+
+class _StdoutConsole:
+    """The console of standard output, made when it prints: its width, colours and terminal are those of
+    the moment (``COLUMNS``, ``NO_COLOR``), not of the moment the module was imported."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(Console(highlight=False), name)
+
+
+console: Any = _StdoutConsole()
 
 EXIT_OK = 0
 EXIT_FAILED = 1
