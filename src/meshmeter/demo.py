@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from rich.console import Console
@@ -34,7 +33,7 @@ from meshmeter.billing import Bill
 from meshmeter.headend.alerts import active_alerts
 from meshmeter.headend.alerts import alerts as all_alerts
 from meshmeter.headend.vee import VeeReport
-from meshmeter.intervals import Quality
+from meshmeter.intervals import Quality, floor_to_grid, zone
 from meshmeter.meter.installation import ElementWiring, Service, element_inputs
 from meshmeter.meter.metrology import Harmonic, LineCycleMeter, synthesize_element
 from meshmeter.meter.twin import Meter, SteadyCondition
@@ -360,13 +359,13 @@ def default_window(days: float, timezone: str, *, now: datetime | None = None) -
     """
     if isinstance(days, bool) or not (math.isfinite(days) and 0 < days <= 366):
         raise ValueError(f"days must be in (0, 366], got {days!r}")
-    zone = ZoneInfo(timezone)
+    local = zone(timezone)
     now = datetime.now(UTC) if now is None else now.astimezone(UTC)
-    end_s = int(now.timestamp()) // 900 * 900
-    today = now.astimezone(zone).date()
+    end = floor_to_grid(now)
+    today = now.astimezone(local).date()
     first = today - timedelta(days=math.ceil(days))
-    start = datetime(first.year, first.month, first.day, tzinfo=zone).astimezone(UTC)
-    return start, (end_s - start.timestamp()) / 86_400.0
+    start = datetime(first.year, first.month, first.day, tzinfo=local).astimezone(UTC)
+    return start, (end - start).total_seconds() / 86_400.0
 
 
 @dataclass

@@ -19,18 +19,19 @@ from meshmeter.errors import MeshmeterError
 def _bill_time(name: str, text: str, timezone: str) -> Any:
     """An ISO-8601 time with offset, or a date meaning local midnight in ``timezone``."""
     from datetime import UTC, date, datetime
-    from zoneinfo import ZoneInfo
+
+    from meshmeter.intervals import zone
 
     try:
         day = date.fromisoformat(text)
     except ValueError:
         return parse_time(name, text)
-    return datetime(day.year, day.month, day.day, tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+    return datetime(day.year, day.month, day.day, tzinfo=zone(timezone)).astimezone(UTC)
 
 
 def _file_zone(timezone: str | None) -> str:
     """The zone an interval CSV is read in: --timezone, which a file needs (checked, IANA name)."""
-    from meshmeter.billing.calendar import zone
+    from meshmeter.intervals import zone
 
     if timezone is None:
         raise ValueError("--timezone is needed with --intervals (IANA name, e.g. America/Los_Angeles)")

@@ -15,7 +15,7 @@ from typing import Any
 from meshmeter.amr.cit import CitReport, DeviceRow
 from meshmeter.catalog.designations import decode_meter
 from meshmeter.headend.alerts import Alert, AlertKind, communication_status
-from meshmeter.intervals import INTERVAL_S, Quality, zone
+from meshmeter.intervals import INTERVAL_S, Quality, floor_to_grid, zone
 from meshmeter.meter.diagnostics import ElementMeasurement, Finding, diagnose
 from meshmeter.meter.display import LcdScreen, lcd_screens
 from meshmeter.store import CONSUMPTION_ROLES, Event, IntervalEdit, Meter, Site, Store, ValidatedInterval
@@ -117,8 +117,7 @@ def as_of(latest: Iterable[datetime | None], now: datetime) -> datetime:
         raise ValueError(f"now must be timezone-aware, got {now!r}")
     known = [t for t in latest if t is not None]
     instant = min(max(known), now) if known else now
-    seconds = int(instant.timestamp()) // INTERVAL_S * INTERVAL_S
-    return datetime.fromtimestamp(seconds, UTC)
+    return floor_to_grid(instant)
 
 
 def _local_midnight(day: date, zone: tzinfo) -> datetime:
