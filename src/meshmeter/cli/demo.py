@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from meshmeter.cli.common import bad_input
-from meshmeter.cli.site import run_site, site_summary_out, site_window
+from meshmeter.cli.site import SeedOption, StartOption, run_site, site_summary_out, site_window
 from meshmeter.errors import MeshmeterError
 
 
@@ -15,11 +15,8 @@ def demo_command(
     days: Annotated[
         float, typer.Option(help="Simulated days; without --start, whole local days and today so far.")
     ] = 31.0,
-    seed: Annotated[int, typer.Option(help="Seed of the loads and the radio.")] = 0,
-    start: Annotated[
-        str | None,
-        typer.Option(help="Start, ISO-8601 with offset, on :00/:15/:30/:45; default: DAYS local days ago."),
-    ] = None,
+    seed: SeedOption = 0,
+    start: StartOption = None,
     database: Annotated[
         str, typer.Option("--database", help="SQLite file of the demo (replaced if it exists).")
     ] = "meshmeter-demo.sqlite",

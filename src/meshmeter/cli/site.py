@@ -170,17 +170,22 @@ def site_validate(
         console.print(f"[yellow]warning:[/] {warning}")
 
 
+SeedOption = Annotated[int, typer.Option(help="Seed of the loads and the radio.")]
+StartOption = Annotated[
+    str | None,
+    typer.Option(help="Start, ISO-8601 with offset, on :00/:15/:30/:45; default: DAYS local days ago."),
+]
+"""The options of a simulated run that ``site simulate`` and ``demo`` share."""
+
+
 @site_app.command("simulate")
 def site_simulate(
     path: Annotated[str, typer.Argument(help="A site file (TOML, docs/site.md).")],
     days: Annotated[
         float, typer.Option(help="Simulated days, 1/96 to 366; without --start, and today so far.")
     ] = 31.0,
-    seed: Annotated[int, typer.Option(help="Seed of the loads and the radio.")] = 0,
-    start: Annotated[
-        str | None,
-        typer.Option(help="Start, ISO-8601 with offset, on :00/:15/:30/:45; default: DAYS local days ago."),
-    ] = None,
+    seed: SeedOption = 0,
+    start: StartOption = None,
     database: DatabaseOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="No progress bar.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
