@@ -4,8 +4,8 @@ Two faults, each driven through :func:`import_greenbutton` and through ``meshmet
 
 - an energy no meter can register in one interval (``<value>1000000000000</value>``, 20,000 Wh in a
   15-minute interval of a Mini Meter) was stored, where the JSON and CSV ingest refuse it
-  (``energy_too_high``, :func:`meshmeter.headend.ingest.max_interval_energy_wh` at the meter's own
-  interval length); now the file is refused whole with the same reason and limit;
+  (``energy_too_high``, :func:`meshmeter.catalog.max_interval_energy_wh` of the meter's own record: its
+  designation, CT ratio and interval length); now the file is refused whole with the same reason and limit;
 - a number outside its ESPI type (``powerOfTenMultiplier`` of ±10⁹, a ``start`` of 10²⁰, a 5,000-digit
   integer ...) ended in a traceback (``OverflowError``, ``decimal.InvalidOperation``, ``ValueError``);
   now every number the parser reads is bounded by its type and refused as ``malformed`` naming the
@@ -28,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from meshmeter.catalog import max_interval_energy_wh
 from meshmeter.cli import app
 from meshmeter.headend.greenbutton import (
     GreenButtonError,
@@ -35,7 +36,6 @@ from meshmeter.headend.greenbutton import (
     import_greenbutton,
     parse_greenbutton,
 )
-from meshmeter.headend.ingest import max_interval_energy_wh
 from meshmeter.store import Store
 
 REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "greenbutton"
@@ -112,9 +112,17 @@ def assert_refused_by_cli(result: object, *words: str) -> None:
 # -- impossible energies ---------------------------------------------------------------------------------
 
 
-def test_the_limit_is_the_ingest_limit_at_the_meters_length() -> None:
-    assert max_interval_energy_wh(900) == 15180  # 2 × 138 V × 220 A × 0.25 h
-    assert max_interval_energy_wh(3600) == 60720
+def limit_wh(store: Store, serial: str) -> int:
+    """The meter's own limit, as every door reads it from its record."""
+    meter = store.get_meter(serial=serial)
+    assert meter is not None
+    return max_interval_energy_wh(meter)
+
+
+def test_the_limit_is_the_ingest_limit_of_the_meters_record(database: tuple[Store, str]) -> None:
+    store, _ = database
+    assert limit_wh(store, SERIAL) == 15180  # 2 × 138 V × 220 A × 0.25 h (manual §3.1)
+    assert limit_wh(store, HOURLY) == 60720  # 2 × 138 V × 220 A × 1 h
 
 
 @pytest.mark.parametrize("value", [1_000_000_000_000, 20_000, 15_181])
@@ -129,7 +137,7 @@ def test_an_impossible_energy_refuses_the_whole_file(
     detail = info.value.detail or ""
     assert "2012-03-01T05:00:00+00:00" in detail  # the reading, by its start
     assert f"{value} Wh" in detail
-    assert f"above {max_interval_energy_wh(900)} Wh" in detail
+    assert f"above {limit_wh(store, SERIAL)} Wh" in detail
     assert stored(store, SERIAL) == []
     assert_refused_by_cli(cli_import(tmp_path, url, data), "energy_too_high", "2012-03-01T05:00:00")
     assert stored(store, SERIAL) == []
@@ -176,7 +184,7 @@ def hourly_file(store: Store, first_wh: int) -> bytes:
 def test_an_hourly_meter_has_the_limit_of_an_hour(database: tuple[Store, str], tmp_path: Path) -> None:
     """20,000 Wh is impossible in 15 minutes but possible in an hour (60,720 Wh); 60,721 Wh is not."""
     store, url = database
-    too_much = hourly_file(store, max_interval_energy_wh(3600) + 1)
+    too_much = hourly_file(store, limit_wh(store, HOURLY) + 1)
     with pytest.raises(GreenButtonError, match="60721 Wh, above 60720 Wh") as info:
         import_greenbutton(store, too_much, meter_serial=HOURLY)
     assert info.value.reason == "energy_too_high"

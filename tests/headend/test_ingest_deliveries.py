@@ -10,11 +10,13 @@ from hypothesis import strategies as st
 
 from meshmeter.amr.dcap import Delivery
 from meshmeter.amr.records import IntervalRecord
-from meshmeter.headend import MAX_INTERVAL_ENERGY_WH, IngestResult, ingest_deliveries
+from meshmeter.catalog import RatedMeter, max_interval_energy_wh
+from meshmeter.headend import IngestResult, ingest_deliveries
 from meshmeter.store import Store
 from tests.headend.conftest import EUI, add_meter
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z, the end of sequence 0
+LIMIT_WH = max_interval_energy_wh(RatedMeter())  # add_meter's dual element meter: 15,180 Wh in 15 minutes
 PULSES = [3, 10, 22, 30, 41, 55]  # cumulative pulses at sequences 0..5, worked by hand:
 TRUE_WH = [30, 70, 120, 80, 110, 140]  # sequence 0 counts from 0; then (10-3)*10, (22-10)*10 ...
 START = datetime.fromtimestamp(T0 - 900, UTC)
@@ -136,7 +138,7 @@ def test_unknown_devices_are_refused_and_others_stored(store: Store) -> None:
         (
             [
                 IntervalRecord(1, T0 + 900, 5),
-                IntervalRecord(2, T0 + 1800, 5 + MAX_INTERVAL_ENERGY_WH // 10 + 1),
+                IntervalRecord(2, T0 + 1800, 5 + LIMIT_WH // 10 + 1),
             ],
             "energy_too_high",
         ),

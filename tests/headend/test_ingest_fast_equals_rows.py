@@ -4,8 +4,11 @@ The fast path (``_fast_json``) must never take a document that the row-by-row pa
 twice with odd whitespace before its colon, a year that is negative, zero or of five digits, an hour 24, a
 leap second, February 30 ... Hostile documents are generated (hypothesis) and sent down both paths: the
 fast one, the plain row one and ``ingest_json`` (fast, else rows) must refuse with the same reason and
-problems, or store the same rows. The two reproduced cases are also sent through the doors: the
-``meshmeter ingest`` command and ``POST /intervals`` with an operator's token.
+problems, or store the same rows. The meters differ from example to example (single and dual element,
+CTs of 100, 200 and 400 A, a free designation; 15-minute and hourly), so that both paths are seen to read
+the same limit of each meter's own record (:func:`meshmeter.catalog.max_interval_energy_wh`). The two
+reproduced cases are also sent through the doors: the ``meshmeter ingest`` command and ``POST /intervals``
+with an operator's token.
 """
 
 from __future__ import annotations
@@ -169,8 +172,9 @@ def _stamps(draw: st.DrawFn) -> str:
     return f'"{draw(pad)}{stamp}{draw(pad)}"'
 
 
-_ENERGIES = ["15180", "15181", "60720", "-1", "-0", "01", "+1", "00", "1.0", "120.0", "0.5", "1e3", "1E2",
-             "1e-2", "-0.0", "9223372036854775807", "9223372036854775808", "18446744073709551616",
+_ENERGIES = ["15180", "15181", "60720", "60721", "7590", "7591", "30360", "30361", "121440", "121441", "3795",
+             "3796", "-1", "-0", "01", "+1", "00", "1.0", "120.0", "0.5", "1e3", "1E2", "1e-2", "-0.0",
+             "9223372036854775807", "9223372036854775808", "18446744073709551616",
              "1" + "0" * 30, "1e400", "NaN", "Infinity", "-Infinity", "true", "false", '"12"', "[]", "{}",
              "null"]  # fmt: skip
 _COUNTERS = ["9223372036854775807", "9223372036854775808", "18446744073709551615", "-1", "-0", "45670.0",
@@ -232,6 +236,14 @@ def documents(draw: st.DrawFn) -> tuple[str, str, bool]:
 
 
 _EXAMPLES = itertools.count()
+RECORDS = [
+    ("MM-D1202001-T-SCC", 2000),  # 15,180 Wh in 15 minutes, 60,720 Wh in an hour (manual §3.1)
+    ("MM-S1202001-T-SCC", 2000),  # single element: 7,590 Wh, 30,360 Wh
+    ("MM-D1202001-T-SCC", 4000),  # 400:0.1 A CTs: 30,360 Wh, 121,440 Wh
+    ("MM-S1202001", 1000),  # 100:0.1 A CTs, single element: 3,795 Wh, 15,180 Wh
+    ("MM-1", 2000),  # a free designation: the default dual element Mini Meter
+]
+"""(designation, CT ratio) of the meters, one after the other."""
 
 
 def _outcome(
@@ -265,12 +277,11 @@ def test_fast_and_row_paths_agree(store: Store, case: tuple[str, str, bool]) -> 
     text, suffix, escape = case
     k = next(_EXAMPLES)
     interval_s = 3600 if k % 5 == 4 else 900
+    designation, ct_ratio = RECORDS[k // 5 % len(RECORDS)]  # every record at both lengths
     outcomes = {}
     for path in ("fast", "rows", "ingest_json"):
         serial = f"{path[0]}{k:06d}{suffix}"  # of one length: messages name the same character
-        store.create_meter(
-            serial=serial, designation="MM-D1202001-T-SCC", ct_ratio=2000, interval_s=interval_s
-        )
+        store.create_meter(serial=serial, designation=designation, ct_ratio=ct_ratio, interval_s=interval_s)
         literal = json.dumps(serial, ensure_ascii=False)[1:-1]
         if escape:
             literal = literal.replace(":", "\\u003a")

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from meshmeter.catalog import RatedMeter, max_interval_energy_wh
 from meshmeter.headend import (
-    MAX_INTERVAL_ENERGY_WH,
     IngestError,
     IngestReason,
     IngestResult,
@@ -18,6 +18,9 @@ from meshmeter.headend import (
 )
 from meshmeter.store import Store
 from tests.headend.conftest import add_meter
+
+LIMIT_WH = max_interval_energy_wh(RatedMeter())
+"""add_meter's dual element meter on 200:0.1 A CTs: 2 × 138 V × 220 A × 0.25 h = 15,180 Wh (manual §3.1)."""
 
 START = datetime(2025, 12, 31, tzinfo=UTC)
 END = datetime(2026, 1, 3, tzinfo=UTC)
@@ -130,7 +133,7 @@ BAD_JSON: list[tuple[str, str, str]] = [
     ),
     (json.dumps(document(_interval(energy_wh=-1))), "negative_energy", "[1].intervals[0].energy_wh"),
     (
-        json.dumps(document(_interval(energy_wh=MAX_INTERVAL_ENERGY_WH + 1))),
+        json.dumps(document(_interval(energy_wh=LIMIT_WH + 1))),
         "energy_too_high",
         "[1].intervals[0].energy_wh",
     ),
@@ -295,7 +298,7 @@ def test_the_column_path_stores_what_the_row_path_stores(store: Store) -> None:
         (json.dumps(FAST).replace("01:15:00Z", "01:15:00 ", 1), "naive_time"),
         (json.dumps(FAST).replace("2026-01-01T01:15", "2026-02-30T01:15", 1), "bad_time"),
         (
-            json.dumps(FAST).replace('"energy_wh": 25', f'"energy_wh": {MAX_INTERVAL_ENERGY_WH + 1}', 1),
+            json.dumps(FAST).replace('"energy_wh": 25', f'"energy_wh": {LIMIT_WH + 1}', 1),
             "energy_too_high",
         ),
         (json.dumps(FAST).replace('"cumulative_wh": 1002', '"cumulative_wh": 999', 1), "counter_backwards"),

@@ -19,7 +19,6 @@ from meshmeter.headend.vee import (
     check_spike,
     check_sum,
     like_day_class,
-    max_interval_energy_wh,
     outage_mask,
     run_vee,
     validate,
@@ -103,10 +102,7 @@ def test_cli_vee_prints_findings_in_words(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("call", "name"),
     [
-        (lambda: max_interval_energy_wh(elements=True), "elements"),  # a bool is not a count
-        (lambda: max_interval_energy_wh(power_factor=1.5), "power_factor"),
-        (lambda: VeeConfig(elements=True), "elements"),
-        (lambda: VeeConfig(power_factor=0.0), "power_factor"),
+        (lambda: VeeConfig(max_interval_wh=-1.0), "max_interval_wh"),
         (lambda: check_spike([1.0], rule="sometimes"), "rule"),
         (lambda: like_day_class(date(2024, 5, 1), holidays=(), by="moon"), "by"),
         (lambda: check_sum([Q], [1.0], [(0, 0), (Q, True)]), r"register_reads\[1\]\.energy_wh"),

@@ -1,4 +1,5 @@
-"""Catalog: model designations, ratings and accuracy classes (certificate p.1, manual §2.4, §3.1)."""
+"""Catalog: model designations, ratings, accuracy classes and what a meter can register (certificate p.1,
+manual §2.4, §3.1)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from meshmeter.catalog.designations import (
     encode_ct,
     encode_meter,
 )
+from meshmeter.catalog.limits import DEFAULT_DESIGNATION, MeterRecord, RatedMeter, max_interval_energy_wh
 from meshmeter.catalog.ratings import (
     C57_13_ACCURACY_CLASSES,
     CT_ACCURACY_CLASS_0_3,
@@ -39,13 +41,16 @@ __all__ = [
     "C57_13_ACCURACY_CLASSES",
     "CT_ACCURACY_CLASS_0_3",
     "CT_COLOURS",
+    "DEFAULT_DESIGNATION",
     "KITS",
     "MINI_METER_RATINGS",
     "PREFIXES",
     "C5713Limits",
     "CtSpec",
     "KitSpec",
+    "MeterRecord",
     "MeterSpec",
+    "RatedMeter",
     "Ratings",
     "Spec",
     "accuracy_tolerance_percent",
@@ -62,6 +67,7 @@ __all__ = [
     "decode_meter",
     "encode_ct",
     "encode_meter",
+    "max_interval_energy_wh",
     "transformer_correction_factor",
     "within_c57_13",
 ]

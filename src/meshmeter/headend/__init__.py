@@ -10,7 +10,6 @@ from __future__ import annotations
 from meshmeter.headend.ingest import (
     CSV_COLUMNS,
     MAX_CUMULATIVE_WH,
-    MAX_INTERVAL_ENERGY_WH,
     IngestError,
     IngestReason,
     IngestResult,
@@ -23,7 +22,6 @@ from meshmeter.headend.mqtt import MqttConnectionError, MqttIngestor, interval_t
 __all__ = [
     "CSV_COLUMNS",
     "MAX_CUMULATIVE_WH",
-    "MAX_INTERVAL_ENERGY_WH",
     "IngestError",
     "IngestReason",
     "IngestResult",

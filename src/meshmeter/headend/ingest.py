@@ -37,15 +37,14 @@ from numpy.typing import NDArray
 
 from meshmeter.amr.dcap import Delivery
 from meshmeter.amr.records import INTERVAL_S, PULSE_WH, IntervalRecord
-from meshmeter.catalog.ratings import MINI_METER_RATINGS
+from meshmeter.catalog.limits import max_interval_energy_wh
 from meshmeter.errors import _ReasonedError
 from meshmeter.intervals import IntervalLength
-from meshmeter.store import CUMULATIVE_NONE, RawInterval, Store, UnknownMeterError
+from meshmeter.store import CUMULATIVE_NONE, Meter, RawInterval, Store, UnknownMeterError
 
 __all__ = [
     "CSV_COLUMNS",
     "MAX_CUMULATIVE_WH",
-    "MAX_INTERVAL_ENERGY_WH",
     "MAX_PROBLEMS",
     "IngestError",
     "IngestProblem",
@@ -56,17 +55,12 @@ __all__ = [
     "ingest_deliveries",
     "ingest_json",
     "ingest_rows",
-    "max_interval_energy_wh",
 ]
 
-MAX_INTERVAL_ENERGY_WH = int(
-    2 * MINI_METER_RATINGS.supply_max_v * MINI_METER_RATINGS.max_current_primary_a * INTERVAL_S / 3600
-)
-"""The most a Mini Meter can register in one 15-minute interval: 2 elements × 138 V × 220 A × 0.25 h
-at unity power factor, 15 180 Wh (manual §3.1 supply and current maxima). Above it is impossible. [Wh]"""
-
 MAX_CUMULATIVE_WH = 2**63 - 1
-"""The largest cumulative register the store holds (a signed 64-bit integer). [Wh]"""
+"""The largest cumulative register the store holds (a signed 64-bit integer), and the largest energy read
+before its meter is known; above its meter's :func:`~meshmeter.catalog.max_interval_energy_wh`, an
+interval's energy is refused where the meter is known. [Wh]"""
 
 CSV_COLUMNS = ("meter", "interval_end", "energy_wh", "cumulative_wh")
 """The CSV header: the first three columns are required, ``cumulative_wh`` is optional (and a last
@@ -79,9 +73,12 @@ _LENGTH_COLUMN = "interval_minutes"
 _FINEST_S = min(int(n) for n in IntervalLength)
 
 
-def max_interval_energy_wh(interval_s: int) -> int:
-    """The most a Mini Meter registers in an interval of ``interval_s`` seconds (15 180 Wh in 15 min). [Wh]"""
-    return MAX_INTERVAL_ENERGY_WH * interval_s // INTERVAL_S
+def _too_much(energy_wh: object, limit_wh: int, meter: Meter, interval_s: int) -> str:
+    """Why ``energy_wh`` is refused: above the meter's own limit (:func:`max_interval_energy_wh`)."""
+    return (
+        f"{energy_wh} Wh, above {limit_wh} Wh, the most meter {meter.serial!r} ({meter.designation}, "
+        f"CT ratio {meter.ct_ratio:g}) registers in {interval_s // 60} minutes"
+    )
 
 
 _INTERVAL = timedelta(seconds=INTERVAL_S)
@@ -107,7 +104,8 @@ class IngestReason(StrEnum):
     """An ``interval_end`` not on :00, :15, :30 or :45 UTC (to the second)."""
     NEGATIVE_ENERGY = "negative_energy"
     ENERGY_TOO_HIGH = "energy_too_high"
-    """Above :data:`MAX_INTERVAL_ENERGY_WH` in one interval, or a counter above :data:`MAX_CUMULATIVE_WH`."""
+    """More in one interval than its meter can register (:func:`meshmeter.catalog.max_interval_energy_wh` of
+    the meter's record), or an energy or counter above :data:`MAX_CUMULATIVE_WH`."""
     CONFLICT = "conflict"
     """One interval (or one sequence number) twice in a batch with different values."""
     COUNTER_BACKWARDS = "counter_backwards"
@@ -357,9 +355,12 @@ def _device_records(device: bytes, records: Sequence[IntervalRecord]) -> dict[in
 
 
 def _ingest_device(
-    store: Store, meter_id: int, device: bytes, records: dict[int, IntervalRecord], source: str, repeats: int
+    store: Store, meter: Meter, device: bytes, records: dict[int, IntervalRecord], source: str, repeats: int
 ) -> IngestResult:
     """Store one device's records (one transaction); raises _RefusedError before writing anything."""
+    meter_id = meter.id
+    # The MDT's records are 15 minutes long (manual §5.1), whatever the meter's record says.
+    limit = max_interval_energy_wh(meter, interval_s=INTERVAL_S)
     batch: dict[datetime, tuple[int, int]] = {}  # interval_end -> (sequence, cumulative_wh)
     for record in records.values():
         batch[_end(record.interval_end_s)] = (record.sequence, record.cumulative_pulses * PULSE_WH)
@@ -394,11 +395,11 @@ def _ingest_device(
             exact = cumulative - before
         else:
             exact = None  # predecessor unknown (or another device's counter): provisional
-        if exact is not None and exact > MAX_INTERVAL_ENERGY_WH:
+        if exact is not None and exact > limit:
             raise _RefusedError(
                 IngestReason.ENERGY_TOO_HIGH,
-                f"device {device.hex()}: sequence {sequence} registers {exact} Wh in one interval, above "
-                f"the meter's maximum {MAX_INTERVAL_ENERGY_WH} Wh",
+                f"device {device.hex()}: sequence {sequence} registers "
+                f"{_too_much(exact, limit, meter, INTERVAL_S)}",
             )
         here = latest.get(end)
         if (
@@ -429,11 +430,11 @@ def _ingest_device(
             and cumulative < successor.cumulative_wh
         ):
             energy = successor.cumulative_wh - cumulative
-            if energy > MAX_INTERVAL_ENERGY_WH:
+            if energy > limit:
                 raise _RefusedError(
                     IngestReason.ENERGY_TOO_HIGH,
                     f"device {device.hex()}: the interval ending {after.isoformat()} would register "
-                    f"{energy} Wh, above the meter's maximum {MAX_INTERVAL_ENERGY_WH} Wh",
+                    f"{_too_much(energy, limit, meter, INTERVAL_S)}",
                 )
             rows.append((after, energy, successor.cumulative_wh))
             rebuilt += 1
@@ -482,8 +483,9 @@ def ingest_deliveries(
     stored), or the counter itself for sequence 0 (the MDT counts from 0 at commissioning). A record whose
     predecessor is not known is stored *provisionally*: energy 0 with its counter. When the predecessor
     arrives, the provisional row is rebuilt exactly (a new revision). Each device's records are stored in
-    one transaction; a device refused (unknown, not assigned, inconsistent, impossible energy) stores
-    nothing and does not hold back the others.
+    one transaction; a device refused (unknown, not assigned, inconsistent, impossible energy: more in one
+    interval than its meter can register, :func:`meshmeter.catalog.max_interval_energy_wh` of the meter's
+    record at 15 minutes) stores nothing and does not hold back the others.
     """
     by_device: dict[bytes, list[IntervalRecord]] = defaultdict(list)
     for i, item in enumerate(deliveries):
@@ -503,10 +505,11 @@ def ingest_deliveries(
             mdt = store.get_mdt(eui64=device)
             if mdt is None:
                 raise _RefusedError(IngestReason.UNKNOWN_DEVICE, f"device {device.hex()} is not a known MDT")
-            if mdt.meter_id is None:
+            meter = None if mdt.meter_id is None else store.get_meter(meter_id=mdt.meter_id)
+            if meter is None:
                 raise _RefusedError(IngestReason.NO_METER, f"MDT {device.hex()} is not assigned to a meter")
             unique = _device_records(device, records)
-            total += _ingest_device(store, mdt.meter_id, device, unique, source, len(records) - len(unique))
+            total += _ingest_device(store, meter, device, unique, source, len(records) - len(unique))
         except _RefusedError as exc:
             refused[device.hex()] = f"{exc.reason}: {exc.detail}"
     if refused:
@@ -536,7 +539,8 @@ class IngestRow(NamedTuple):
     interval_end : datetime
         End of the interval, aware UTC, a whole second on the 5-minute grid.
     energy_wh : int
-        Energy in the interval, 0 to the 60-minute maximum. [Wh]
+        Energy in the interval, 0 to :data:`MAX_CUMULATIVE_WH`; :func:`ingest_rows` refuses one above what
+        its meter can register. [Wh]
     cumulative_wh : int or None
         The register at its end. [Wh]
     interval_s : int or None
@@ -604,11 +608,14 @@ def _check_energy(value: object, where: str, sep: str, name: str, *, cumulative:
         raise _fail(IngestReason.BAD_TYPE, where, sep, name, f"must be an integer [Wh], got {value!r}")
     if value < 0:
         raise _fail(IngestReason.NEGATIVE_ENERGY, where, sep, name, f"must not be negative, got {value} Wh")
-    limit = MAX_CUMULATIVE_WH if cumulative else max_interval_energy_wh(3600)
-    if value > limit:
-        why = "the largest register stored" if cumulative else "the most a meter registers in 60 minutes"
+    if value > MAX_CUMULATIVE_WH:  # the meter's own limit is checked where the meter is known
+        why = "the largest register stored" if cumulative else "the largest value stored"
         raise _fail(
-            IngestReason.ENERGY_TOO_HIGH, where, sep, name, f"is {value} Wh, above {limit} Wh ({why})"
+            IngestReason.ENERGY_TOO_HIGH,
+            where,
+            sep,
+            name,
+            f"is {value} Wh, above {MAX_CUMULATIVE_WH} Wh ({why})",
         )
     return value
 
@@ -853,6 +860,8 @@ def _store_rows(store: Store, parsed: _Parsed, source: str, meter: str | None) -
             )
     meter_ids: dict[str, int] = {}
     lengths: dict[str, int] = {}
+    records: dict[str, Meter] = {}
+    limits: dict[str, int] = {}
     for serial, meter_at in serials.items():
         found = store.get_meter(serial=serial)
         if found is None:
@@ -864,6 +873,8 @@ def _store_rows(store: Store, parsed: _Parsed, source: str, meter: str | None) -
             continue
         meter_ids[serial] = found.id
         lengths[serial] = int(found.interval_s)
+        records[serial] = found
+        limits[serial] = max_interval_energy_wh(found)
     by_serial: dict[str, dict[datetime, IngestRow]] = defaultdict(dict)
     declared: set[str] = set()
     repeats = 0
@@ -895,7 +906,7 @@ def _store_rows(store: Store, parsed: _Parsed, source: str, meter: str | None) -
                         f"{minutes}-minute grid in UTC, to the second), got {row.interval_end.isoformat()}",
                     )
                 )
-            limit = max_interval_energy_wh(length)
+            limit = limits[row.serial]
             if row.energy_wh > limit:
                 problems.add(
                     _fail(
@@ -903,8 +914,7 @@ def _store_rows(store: Store, parsed: _Parsed, source: str, meter: str | None) -
                         row.where,
                         row.sep,
                         "energy_wh",
-                        f"is {row.energy_wh} Wh, above {limit} Wh (the most a meter registers in "
-                        f"{minutes} minutes)",
+                        f"is {_too_much(row.energy_wh, limit, records[row.serial], length)}",
                     )
                 )
         seen = by_serial[row.serial].setdefault(row.interval_end, row)
@@ -1147,20 +1157,18 @@ def _fast_json(store: Store, text: str, source: str, meter: str | None) -> Inges
         (serial, *(np.empty(0, dtype=np.int64),) * 3) for serial in serials - by_serial.keys()
     ]  # an object without intervals names a meter too: it must exist
     lengths: dict[str, int] = {}
+    limits: dict[str, int] = {}
     for serial in by_serial:
         found = store.get_meter(serial=serial)
         if found is None:
             return None  # the row-by-row path names the meter and where
         lengths[serial] = int(found.interval_s)
+        limits[serial] = max_interval_energy_wh(found)  # the row path's limit, of the same record
     repeats = 0
     for serial, chunks in by_serial.items():
         ends_s, energy_wh, cumulative_wh = (np.concatenate(c) for c in zip(*chunks, strict=True))
         length = lengths[serial]
-        if (
-            (ends_s % length).any()
-            or (energy_wh < 0).any()
-            or (energy_wh > max_interval_energy_wh(length)).any()
-        ):
+        if (ends_s % length).any() or (energy_wh < 0).any() or (energy_wh > limits[serial]).any():
             return None
         if not (np.diff(ends_s) > 0).all():
             order = np.argsort(ends_s, kind="stable")
@@ -1197,8 +1205,9 @@ def ingest_json(
     data : str or bytes
         UTF-8 JSON: ``{"meter": SERIAL, "intervals": [{"interval_end": ISO-8601 with an offset or Z,
         "energy_wh": int, "cumulative_wh": int or null (optional)}, ...]}`` or a list of such objects
-        (``docs/ingest.md``). Energy in the interval [Wh], at most :data:`MAX_INTERVAL_ENERGY_WH`;
-        cumulative register at its end [Wh].
+        (``docs/ingest.md``). Energy in the interval [Wh], at most what the meter can register in one of
+        its intervals (:func:`meshmeter.catalog.max_interval_energy_wh` of its record: 15,180 Wh in 15
+        minutes for a dual element Mini Meter on 200:0.1 A CTs); cumulative register at its end [Wh].
     source : str
         The ``source`` of the stored rows (``"http"``, ``"mqtt"``, ``"file"`` ...).
     meter : str, optional
@@ -1212,8 +1221,9 @@ def ingest_json(
     ------
     IngestError
         Malformed JSON, a missing or extra field, a wrong type, an unknown meter, a naive or misaligned
-        ``interval_end``, a negative or impossible energy, one interval twice with different values, a
-        counter running backwards: the reason, the row and the field; nothing is stored.
+        ``interval_end``, a negative energy or one above the meter's own limit, one interval twice with
+        different values, a counter running backwards: the reason, the row and the field; nothing is
+        stored.
     """
     text = _decode(data)
     fast = _fast_json(store, text, source, meter)

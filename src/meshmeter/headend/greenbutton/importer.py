@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
+from meshmeter.catalog.limits import max_interval_energy_wh
 from meshmeter.headend.exports import find_meter
 from meshmeter.headend.greenbutton.model import (
     ACCUMULATION_DELTA,
@@ -21,7 +22,7 @@ from meshmeter.headend.greenbutton.model import (
     ImportResult,
 )
 from meshmeter.headend.greenbutton.parse import parse_greenbutton
-from meshmeter.headend.ingest import IngestReason, max_interval_energy_wh
+from meshmeter.headend.ingest import IngestReason, _too_much
 from meshmeter.intervals import worst_quality
 
 if TYPE_CHECKING:
@@ -79,9 +80,9 @@ def import_greenbutton(
         lasts other than the meter's interval length, does not start on the meter's grid, or gives a
         negative or fractional energy in Wh after the multiplier (``"unsupported"``); when a reading
         gives more energy than the meter can register in one of its intervals (``"energy_too_high"``,
-        the limit of the JSON and CSV ingest,
-        :func:`~meshmeter.headend.ingest.max_interval_energy_wh` at ``meter.interval_s``: 15,180 Wh in
-        15 minutes, 60,720 Wh in an hour); when one interval has two values (``"conflict"``); or when
+        the limit of every door, :func:`meshmeter.catalog.max_interval_energy_wh` of the meter's record:
+        for a dual element Mini Meter on 200:0.1 A CTs 15,180 Wh in 15 minutes, 60,720 Wh in an hour; a
+        single element one half of that); when one interval has two values (``"conflict"``); or when
         the meter is unknown (``"unknown_meter"``). A number outside its ESPI type is ``"malformed"``
         (:func:`parse_greenbutton`).
 
@@ -127,7 +128,7 @@ def import_greenbutton(
         if value not in allowed:
             raise GreenButtonError("unsupported", f"ReadingType.{name} must be {meaning}, got {value!r}")
 
-    limit_wh = max_interval_energy_wh(meter.interval_s)
+    limit_wh = max_interval_energy_wh(meter)
     energy: dict[datetime, int] = {}
     quality: dict[datetime, int] = {}
     counts: dict[int, int] = {}
@@ -151,8 +152,7 @@ def import_greenbutton(
             shown = r.scaled if r.scaled.adjusted() > 30 else int(r.scaled)
             raise GreenButtonError(
                 IngestReason.ENERGY_TOO_HIGH.value,
-                f"{what} gives {shown} Wh, above {limit_wh} Wh (the most a meter registers in "
-                f"{meter.interval_s // 60} minutes)",
+                f"{what} gives {_too_much(shown, limit_wh, meter, meter.interval_s)}",
             )
         end, wh, code = r.end, int(r.scaled), import_quality(r.qualities)
         if energy.setdefault(end, wh) != wh or quality.get(end, code) != code:

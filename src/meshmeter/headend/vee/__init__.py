@@ -2,8 +2,8 @@
 
 Three layers, as in the rest of the package, one module per concept:
 
-- :mod:`~meshmeter.headend.vee.config`: :class:`VeeConfig`, the settings of every check and estimator,
-  and :func:`max_interval_energy_wh`, the rated maximum of one interval;
+- :mod:`~meshmeter.headend.vee.config`: :class:`VeeConfig`, the settings of every check and estimator
+  (the rating check's limit is the meter's own, :func:`meshmeter.catalog.max_interval_energy_wh`);
 - :mod:`~meshmeter.headend.vee.checks`: the pure checks over numpy arrays (``check_*``,
   :func:`outage_mask`, :class:`SumCheck`), each returning a mask;
 - :mod:`~meshmeter.headend.vee.validate`: :class:`IntervalSeries` in, :func:`validate` runs every check
@@ -42,7 +42,7 @@ from meshmeter.headend.vee.checks import (
     check_zero_run,
     outage_mask,
 )
-from meshmeter.headend.vee.config import VeeConfig, max_interval_energy_wh
+from meshmeter.headend.vee.config import VeeConfig
 from meshmeter.headend.vee.estimate import (
     EstimationResult,
     estimate,
@@ -82,7 +82,6 @@ __all__ = [
     "interpolate_linear",
     "largest_remainder",
     "like_day_class",
-    "max_interval_energy_wh",
     "outage_mask",
     "run_vee",
     "validate",

@@ -56,21 +56,6 @@ def choice(name: str, value: _T, options: tuple[_T, ...]) -> _T:
     return value
 
 
-def power_factor(name: str, value: object) -> float:
-    """A power factor magnitude in (0, 1]. [1]"""
-    pf = finite(name, value, low=0.0, low_open=True)
-    if pf > 1.0:
-        raise ValueError(f"{name} must be in (0, 1], got {value!r}")
-    return pf
-
-
-def elements(name: str, value: object) -> int:
-    """Metering elements, 1 or 2 (certificate p.1: ``S`` or ``D``)."""
-    if isinstance(value, bool) or value not in (1, 2):
-        raise ValueError(f"{name} must be 1 or 2, got {value!r}")
-    return 1 if value == 1 else 2
-
-
 def epoch_s(name: str, value: object) -> int:
     """One instant as integer epoch seconds: an aware datetime, a datetime64 or an integer."""
     if isinstance(value, datetime):

@@ -259,8 +259,8 @@ def find_spikes(
     min_wh : float, optional
         Smallest energy the ratio test flags. [Wh]
     max_interval_wh : float, optional
-        Rating test: a value above it is a spike (see
-        :func:`~meshmeter.headend.vee.config.max_interval_energy_wh`). None: no rating test. [Wh]
+        Rating test: a value above it is a spike (the meter's own limit,
+        :func:`meshmeter.catalog.max_interval_energy_wh`). None: no rating test. [Wh]
     rule : {"either", "both", "ratio", "rating"}, optional
         How the two tests combine.
     groups : array-like of int, optional

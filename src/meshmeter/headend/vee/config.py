@@ -1,11 +1,12 @@
-"""VEE's settings (:class:`VeeConfig`) and the rated maximum energy of an interval (``docs/vee.md``)."""
+"""VEE's settings (:class:`VeeConfig`, ``docs/vee.md``)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from meshmeter.catalog.ratings import MINI_METER_RATINGS, Ratings
+from meshmeter.catalog.limits import RatedMeter, max_interval_energy_wh
+from meshmeter.catalog.ratings import MINI_METER_RATINGS
 from meshmeter.headend.vee import _args
 from meshmeter.intervals import INTERVAL_S
 
@@ -16,7 +17,6 @@ __all__ = [
     "LikeDaysBy",
     "SpikeRule",
     "VeeConfig",
-    "max_interval_energy_wh",
 ]
 
 DEFAULT_COUNTER_MODULUS_WH: Final = 2**32 * min(MINI_METER_RATINGS.pulse_output_kh_wh)
@@ -53,14 +53,11 @@ class VeeConfig:
         an interval that fails one of them (default), ``"both"`` one that fails both, ``"ratio"`` and
         ``"rating"`` use one test only.
     max_interval_wh : float or None
-        Highest energy a meter can register in one interval. Default None: from the ratings, see
-        :func:`max_interval_energy_wh` (15,180 Wh for a dual element Mini Meter). [Wh]
-    ratings : Ratings
-        The meter's ratings; default the Mini Meter's (certificate p.1, manual §3.1).
-    elements : int or None
-        Metering elements, 1 or 2. Default None: from the meter's designation in :func:`run_vee`, else 2.
-    power_factor : float
-        Power factor at which the maximum demand is taken, in (0, 1]; default 1 (the largest energy). [1]
+        Highest energy a meter can register in one interval. Default None: the meter's own,
+        :func:`meshmeter.catalog.max_interval_energy_wh` of its record, which :func:`run_vee` reads from
+        the store (a single element meter 7,590 Wh in 15 minutes, a dual element one 15,180 Wh on
+        200:0.1 A CTs); without a meter, the default Mini Meter's at ``interval_s`` (dual element,
+        200:0.1 A CTs: 15,180 Wh in 15 minutes). [Wh]
     zero_run_max_h : float
         Zero consumption check: a run of zero intervals longer than this is questionable, unless the
         intervals lie in a known outage. Default 4. [h]
@@ -111,9 +108,6 @@ class VeeConfig:
     spike_min_wh: float = 100.0
     spike_rule: SpikeRule = "either"
     max_interval_wh: float | None = None
-    ratings: Ratings = MINI_METER_RATINGS
-    elements: int | None = None
-    power_factor: float = 1.0
     zero_run_max_h: float = 4.0
     sum_tolerance_fraction: float = 0.005
     sum_tolerance_wh: float = 10.0
@@ -140,11 +134,6 @@ class VeeConfig:
         _args.choice("spike_rule", self.spike_rule, SPIKE_RULES)
         if self.max_interval_wh is not None:
             _args.finite("max_interval_wh", self.max_interval_wh, low=0.0, low_open=True)
-        if not isinstance(self.ratings, Ratings):
-            raise ValueError(f"ratings must be a Ratings, got {self.ratings!r}")
-        if self.elements is not None:
-            _args.elements("elements", self.elements)
-        _args.power_factor("power_factor", self.power_factor)
         _args.finite("zero_run_max_h", self.zero_run_max_h, low=0.0, low_open=True)
         _args.finite("sum_tolerance_fraction", self.sum_tolerance_fraction, low=0.0)
         _args.finite("sum_tolerance_wh", self.sum_tolerance_wh, low=0.0)
@@ -167,50 +156,17 @@ class VeeConfig:
         return config
 
     def max_energy_wh(self) -> float:
-        """The spike check's rating limit: ``max_interval_wh``, else :func:`max_interval_energy_wh`. [Wh]"""
+        """
+        The rating check's limit: ``max_interval_wh`` when set, else the default Mini Meter's.
+
+        Returns
+        -------
+        energy_wh : float
+            ``max_interval_wh``, or :func:`meshmeter.catalog.max_interval_energy_wh` of
+            :class:`~meshmeter.catalog.RatedMeter` at ``interval_s`` (dual element, 200:0.1 A CTs:
+            2 × 138 V × 220 A × 0.25 h = 15,180 Wh in 15 minutes, manual §3.1). :func:`run_vee` sets
+            ``max_interval_wh`` to the meter's own limit first. [Wh]
+        """
         if self.max_interval_wh is not None:
             return float(self.max_interval_wh)
-        return max_interval_energy_wh(
-            ratings=self.ratings,
-            elements=2 if self.elements is None else self.elements,
-            power_factor=self.power_factor,
-            interval_s=self.interval_s,
-        )
-
-
-def max_interval_energy_wh(
-    *,
-    ratings: Ratings = MINI_METER_RATINGS,
-    elements: int = 2,
-    power_factor: float = 1.0,
-    interval_s: int = INTERVAL_S,
-) -> float:
-    """
-    Highest energy a meter can register in one interval: its maximum demand times the interval.
-
-    Parameters
-    ----------
-    ratings : Ratings, optional
-        Ratings; default the Mini Meter's: 138 V highest supply voltage, 220 A highest primary current
-        (manual §3.1 and note 1).
-    elements : int, optional
-        Metering elements, 1 or 2 (certificate p.1: ``S`` or ``D``). [1]
-    power_factor : float, optional
-        Power factor magnitude in (0, 1]. [1]
-    interval_s : int, optional
-        Interval length. [s]
-
-    Returns
-    -------
-    energy_wh : float
-        ``elements × supply_max_v × max_current_primary_a × power_factor × interval_s / 3600``. [Wh]
-
-    Notes
-    -----
-    For a dual element Mini Meter at power factor 1 over 15 minutes:
-    2 × 138 V × 220 A × 1 × 0.25 h = 15,180 Wh.
-    """
-    count = _args.elements("elements", elements)
-    pf = _args.power_factor("power_factor", power_factor)
-    seconds = _args.integer("interval_s", interval_s, low=1)
-    return count * ratings.supply_max_v * ratings.max_current_primary_a * pf * seconds / 3600.0
+        return float(max_interval_energy_wh(RatedMeter(interval_s=self.interval_s)))

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from meshmeter.catalog.designations import decode_meter
+from meshmeter.catalog.limits import max_interval_energy_wh
 from meshmeter.headend.vee import _args
 from meshmeter.headend.vee._args import IntArray
 from meshmeter.headend.vee.checks import SumCheck
@@ -88,15 +88,11 @@ def _meter_outages(store: Store, meter_id: int, lo: datetime, hi: datetime) -> l
 
 
 def _meter_config(meter: Meter, cfg: VeeConfig) -> VeeConfig:
-    """The settings for this meter: its own interval length, and its elements unless set."""
+    """The settings for this meter: its own interval length, and its own rated maximum unless set."""
     if cfg.interval_s != meter.interval_s:
         cfg = replace(cfg, interval_s=meter.interval_s)  # a meter is validated at its own length
-    if cfg.elements is None:
-        try:
-            elements = decode_meter(meter.designation).elements
-        except ValueError:
-            elements = 2
-        cfg = replace(cfg, elements=elements)
+    if cfg.max_interval_wh is None:
+        cfg = replace(cfg, max_interval_wh=float(max_interval_energy_wh(meter)))
     return cfg
 
 
@@ -138,7 +134,9 @@ def run_vee(
     start, end : datetime
         Aware; on interval boundaries.
     config : VeeConfig, optional
-        Settings; ``elements`` None takes the meter's from its designation.
+        Settings; ``max_interval_wh`` None takes the meter's own limit
+        (:func:`meshmeter.catalog.max_interval_energy_wh` of its record: designation, CT ratio, interval
+        length).
     edited_by : str, optional
         Who, for the audit.
     timezone : str, optional
