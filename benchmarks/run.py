@@ -68,6 +68,7 @@ import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
+from load import LoadResult, bench_load_all, format_load
 from meshmeter.api import Settings, create_app
 from meshmeter.headend.ingest import ingest_json
 from meshmeter.headend.vee import run_vee
@@ -1145,6 +1146,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--billing-meters", type=int, default=10_000, help="meters billed for a month (0 skips billing)"
     )
+    parser.add_argument(
+        "--load-seconds",
+        type=float,
+        default=30.0,
+        help="length of each phase of the readers-under-ingest load benchmark (0 skips it)",
+    )
     args = parser.parse_args(argv)
 
     results = run_all(quick=args.quick)
@@ -1163,6 +1170,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     billing = None
     if args.billing_meters > 0:
         billing = bench_billing(50, 1) if args.quick else bench_billing(args.billing_meters, 3)
+    load: tuple[list[LoadResult], dict[str, str]] | None = None
+    if args.load_seconds > 0:
+        load = (
+            bench_load_all(readers=4, seconds=2.0, max_requests=400, writer_meters=5)
+            if args.quick
+            else bench_load_all(readers=20, seconds=args.load_seconds, max_requests=100_000, writer_meters=50)
+        )
     machine = machine_info()
     if args.json:
         document = {
@@ -1172,6 +1186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "network": asdict(network) if network is not None else None,
             "headend": asdict(headend) if headend is not None else None,
             "billing": asdict(billing) if billing is not None else None,
+            "load": None if load is None else {"results": [asdict(r) for r in load[0]], "skipped": load[1]},
         }
         print(json.dumps(document, indent=2))
     else:
@@ -1185,6 +1200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if billing is not None:
             print()
             print(format_billing(billing))
+        if load is not None:
+            print()
+            print(format_load(*load))
     missed = (
         any(r.verdict == "MISS" for r in results)
         or (
@@ -1193,6 +1211,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         or (headend is not None and any(f.verdict == "MISS" for f in headend.figures))
         or (billing is not None and billing.verdict == "MISS")
+        or (load is not None and any(r.verdict == "MISS" for r in load[0]))
     )
     return 1 if args.strict and missed else 0
 

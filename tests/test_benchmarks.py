@@ -17,7 +17,7 @@ def test_quick_json_reports_both_benchmarks():
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert completed.returncode == 0, completed.stderr
@@ -50,3 +50,15 @@ def test_quick_json_reports_both_benchmarks():
         assert f["verdict"] in {"PASS", "MISS", "-"}
     if ("postgresql", "rows/s") not in figures:
         assert headend["skipped"]["postgresql"]
+    load = document["load"]
+    assert {r["backend"] for r in load["results"]} | set(load["skipped"]) == {"sqlite", "postgresql"}
+    for r in load["results"]:
+        assert r["readers"] == 4
+        for phase in (r["no_writer"], r["with_writer"]):
+            assert phase["requests"] > 0
+            assert phase["errors"] == 0
+            assert 0 < phase["p50_ms"] <= phase["p95_ms"] <= phase["p99_ms"] <= phase["max_ms"]
+        assert r["no_writer"]["writer_documents"] == 0
+        assert r["with_writer"]["writer_documents"] > 0
+        assert r["rows_lost"] == 0
+        assert r["verdict"] in {"PASS", "MISS"}

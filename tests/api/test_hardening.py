@@ -1,4 +1,4 @@
-"""Hardening (issue 12, defects 1 and 4), over HTTP in process.
+"""Hardening (issue 12, defects 1 and 4, and what the schemathesis run found), over HTTP in process.
 
 Defect 1: a caller without a valid token (or with a role not allowed) is answered 401 (403) before the
 body is read, on every route; a body larger than its route can need is refused with 413 before it is
@@ -7,6 +7,12 @@ read whole (``Content-Length`` up front, chunked bodies counted as they stream).
 Defect 4: every id is bounded by its type (1 .. 2**63 - 1): an id out of range is 404 "no ... has id"
 on every route and dashboard page, never a 500 from the database; an integer of thousands of digits in
 intervals sent is a 422 naming the field.
+
+What the schemathesis run found (``test_schemathesis.py``): every input is bounded by its type
+(``meshmeter.api.deps``: ``Name``, ``TimeText``, ``ZoneName``; times by ``parse_instant``), refused with
+a problem naming it, never a 500 (a NUL in a name on PostgreSQL, a time past the calendar's ends); and
+every answer an operation can give is in the OpenAPI document (429 and 413 on every route, 400 on
+``POST /tokens``, 404 on ``GET /network/health``).
 """
 
 from __future__ import annotations
@@ -260,3 +266,180 @@ def test_csv_energy_of_4301_digits_is_422_naming_the_field(client, site_data):
     one = f"interval_end,energy_wh\n2024-03-05T00:15:00Z,{BIG}\n"
     body = _problem(client.post("/meters/M1/intervals", content=one, headers=headers), 422)
     assert body["field"] == "line 2: energy_wh"
+
+
+# --- the schemathesis run: text bounded by its type -------------------------------------------------
+
+_DAY = {"start": "2024-03-01", "end": "2024-03-02"}
+NAMED = [
+    ("GET", "/meters/{}", {}, "path.serial"),
+    ("GET", "/meters/{}/intervals", _DAY, "path.serial"),
+    ("GET", "/meters/{}/register-reads", {}, "path.serial"),
+    ("GET", "/meters/{}/production", {"month": "2024-03"}, "path.serial"),
+    ("GET", "/dashboard/meters/{}", {}, "path.serial"),
+    ("POST", "/meters/{}/intervals", {}, "path.serial"),
+    ("GET", "/accounts", {"meter": "{}"}, "query.meter"),
+    ("GET", "/events", {"meter": "{}"}, "query.meter"),
+    ("GET", "/events", {"kind": "{}"}, "query.kind"),
+    ("GET", "/bills", {"account": "{}"}, "query.account"),
+    ("GET", "/bills", {"meter": "{}"}, "query.meter"),
+    ("POST", "/intervals", {"format": "{}"}, "query.format"),
+    ("POST", "/intervals", {"format": "meshmeter-csv", "meter": "{}"}, "query.meter"),
+    ("GET", "/meters/M1/intervals", {**_DAY, "tz": "{}"}, "query.tz"),
+    ("GET", "/energy/daily", {**_DAY, "site_id": "1", "tz": "{}"}, "query.tz"),
+    ("GET", "/meters/M1/production", {"month": "2024-03", "tz": "{}"}, "query.tz"),
+    ("GET", "/alerts", {"since": "{}"}, "query.since"),
+    ("GET", "/events", {"start": "{}"}, "query.start"),
+]
+"""(method, path, query, the parameter): ``{}`` is where the bad text goes."""
+
+
+def _with(text: str, path: str, query: dict[str, str]) -> tuple[str, dict[str, str]]:
+    quoted = text.replace("\x00", "%00").replace("\n", "%0A")
+    return path.replace("{}", quoted), {k: v.replace("{}", text) for k, v in query.items()}
+
+
+@pytest.mark.parametrize(("method", "path", "query", "name"), NAMED, ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize(
+    "text", ["M1\x00", "\x00", "M1\n", "x" * 300], ids=["nul", "only-nul", "newline", "long"]
+)
+def test_text_outside_its_type_is_422_naming_it_never_500(client, site_data, method, path, query, name, text):
+    """Before: a NUL was a 500 on PostgreSQL (psycopg cannot send it), and any text of any length was
+    looked up (a 404 on SQLite, or an answer). Now the type refuses it, on both backends."""
+    if name == "query.tz" and text == "x" * 300:
+        text = "x" * 65  # longer than any zone name; still refused before it is looked up
+    target, params = _with(text, path, query)
+    body = _problem(client.request(method, target, params=params, headers=ADMIN), 422)
+    assert name in body["detail"], body["detail"]
+
+
+def test_text_within_its_type_still_names_things(client, site_data):
+    assert client.get("/meters/M1", headers=ADMIN).status_code == 200
+    assert client.get("/events", params={"kind": "tamper"}, headers=ADMIN).json()["count"] == 1
+    _problem(client.get("/meters/" + "x" * 200, headers=ADMIN), 404)
+    zone = "America/Argentina/ComodRivadavia"  # the longest zone name
+    day = client.get("/meters/M1/intervals", params={**_DAY, "tz": zone}, headers=ADMIN)
+    assert day.status_code == 200, day.text
+
+
+def test_a_token_label_with_a_control_character_is_422(client):
+    for label in ("a\x00b", "a\nb", "x" * 201):
+        body = _problem(client.post("/tokens", json={"role": "billing", "label": label}, headers=ADMIN), 422)
+        assert "body.label" in body["detail"]
+    assert (
+        client.post("/tokens", json={"role": "billing", "label": "x" * 200}, headers=ADMIN).status_code == 201
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "field"),
+    [
+        ("/intervals", '{"meter": "M1\\u0000", "intervals": []}', "application/json", "meter"),
+        (
+            "/intervals",
+            "meter,interval_end,energy_wh\nM1\x00,2024-03-05T00:15:00Z,1\n",
+            "text/csv",
+            "line 2: meter",
+        ),
+    ],
+    ids=["json", "csv"],
+)
+def test_a_serial_with_nul_in_a_body_is_an_unknown_meter(client, site_data, path, body, content_type, field):
+    """Before: a 500 on PostgreSQL; now no meter has it, on either backend (``Store.get_meter``)."""
+    headers = {**ADMIN, "Content-Type": content_type}
+    answer = _problem(client.post(path, content=body.encode(), headers=headers), 404)
+    assert (answer["reason"], answer["field"]) == ("unknown_meter", field)
+
+
+def test_store_get_meter_of_a_serial_with_nul_is_none(store, site_data):
+    assert store.get_meter(serial="M1\x00") is None
+    assert store.get_meter(serial="M1") is not None
+
+
+# --- the schemathesis run: times bounded by the calendar ---------------------------------------------
+
+FAR = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "9999-12-31", "1969-12-31T23:59:59Z"]
+"""In year 0, in year 10000 (both only by their offsets), after 9999-01-01, before the epoch."""
+TIMED = [
+    ("/alerts", {}, "since"),
+    ("/events", {}, "start"),
+    ("/events", {}, "end"),
+    ("/bills", {}, "start"),
+    ("/bills", {}, "end"),
+    ("/meters/M1/register-reads", {}, "start"),
+    ("/meters/M1/register-reads", {}, "end"),
+    ("/meters/M1/intervals", {"start": "2024-03-01", "end": "2024-03-02"}, "start"),
+    ("/meters/M1/intervals", {"start": "2024-03-01", "end": "2024-03-02"}, "end"),
+    ("/energy/daily", {"site_id": "1", "start": "2024-03-01", "end": "2024-03-02"}, "start"),
+    ("/energy/comparison", {"site_id": "1", "start": "2024-03-01", "end": "2024-03-02"}, "end"),
+]
+
+
+@pytest.mark.parametrize(("path", "query", "name"), TIMED, ids=lambda v: str(v)[:24])
+@pytest.mark.parametrize("when", FAR)
+def test_a_time_past_the_calendar_is_400_naming_it_never_500(client, site_data, path, query, name, when):
+    """Before: 0001-01-01T00:00+14:00 and 9999-12-31T23:59:59-14:00 were 500s (``OverflowError`` turning
+    them into UTC), on both backends."""
+    body = _problem(client.get(path, params={**query, name: when}, headers=ADMIN), 400)
+    assert body["detail"].startswith(f"{name} must lie between 1970-01-01T00:00:00+00:00 and 9999-01-01"), (
+        body
+    )
+
+
+@pytest.mark.parametrize(
+    ("month", "tz"),
+    [
+        ("9999-12", "UTC"),
+        ("0001-01", "Pacific/Kiritimati"),
+        ("0001-01", "America/Los_Angeles"),
+        ("1971-01", "Africa/Monrovia"),
+    ],
+)
+def test_a_production_month_off_the_calendar_or_the_grid_is_400(client, site_data, month, tz):
+    """Before: 500s: year 10000, year 0, and local midnights off the 15-minute grid (local mean time,
+    Liberia's -0:44:30 until 1972) that ``production_report`` refuses."""
+    response = client.get("/meters/M1/production", params={"month": month, "tz": tz}, headers=ADMIN)
+    assert "month" in _problem(response, 400)["detail"]
+
+
+def test_the_first_and_last_instants_are_served(client, site_data):
+    for query in ({"start": "1970-01-01T00:00:00Z"}, {"end": "9999-01-01T00:00:00Z"}):
+        assert client.get("/meters/M1/register-reads", params=query, headers=ADMIN).status_code == 200
+
+
+# --- the schemathesis run: every answer documented ---------------------------------------------------
+
+
+def test_every_operation_documents_what_the_guard_answers(client):
+    """Before: 429 (a bad token after ten failures, on any route) and 413 (a body sent to a route that
+    takes none) were in no operation's responses; 400 was not in ``POST /tokens``'s (a body that is not
+    JSON), nor 404 in ``GET /network/health``'s (a ``site_id`` out of range)."""
+    document = client.get("/openapi.json").json()
+    for method, path in ROUTE_ROLES:
+        responses = document["paths"][path][method.lower()]["responses"]
+        for status in ("401", "403", "413", "422", "429"):
+            assert "application/problem+json" in responses[status]["content"], (method, path, status)
+        assert "Retry-After" in responses["429"]["headers"]
+        ids = [
+            p
+            for p in document["paths"][path][method.lower()].get("parameters", [])
+            if p["name"].endswith("_id")
+        ]
+        if ids:
+            assert "404" in responses, (method, path)
+    assert "400" in document["paths"]["/tokens"]["post"]["responses"]
+
+
+def test_a_token_body_that_is_not_json_is_a_documented_400(client):
+    headers = {**ADMIN, "Content-Type": "application/json"}
+    response = client.post("/tokens", content=b"\xe3\xa9\xca\xf1", headers=headers)  # not UTF-8
+    assert _problem(response, 400)["detail"] == "There was an error parsing the body"
+
+
+def test_ids_and_names_carry_their_bounds_in_the_document(client):
+    document = client.get("/openapi.json").json()
+    site_id = document["paths"]["/sites/{site_id}"]["get"]["parameters"][0]["schema"]
+    assert (site_id["minimum"], site_id["maximum"]) == (1, MAX_ID)
+    serial = document["paths"]["/meters/{serial}"]["get"]["parameters"][0]["schema"]
+    assert (serial["minLength"], serial["maxLength"]) == (1, 200)
+    assert serial["pattern"] == r"^[^\x00-\x1f\x7f]*$"

@@ -38,11 +38,11 @@ def legacy_metadata(version: int) -> MetaData:
     for table in METADATA.sorted_tables:
         if table.name in V3_TABLES | LATER_TABLES or (version == 1 and table.name == "api_tokens"):
             continue
-        if table.name == "meters":  # version 5 added interval_s and role
+        if table.name == "meters":  # version 5 added interval_s and role, version 6 data_version
             Table(
                 "meters",
                 old,
-                *(c._copy() for c in table.columns if c.name not in ("interval_s", "role")),
+                *(c._copy() for c in table.columns if c.name not in ("interval_s", "role", "data_version")),
                 CheckConstraint("ct_ratio > 0", name="ct_ratio_positive"),
                 CheckConstraint("multiplier > 0", name="multiplier_positive"),
             )

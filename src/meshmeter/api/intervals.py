@@ -39,7 +39,9 @@ from meshmeter.intervals import zone
 
 __all__ = [
     "CSV_COLUMNS",
+    "FIRST_INSTANT",
     "INTERVAL_S",
+    "LAST_INSTANT",
     "MAX_SPAN_DAYS",
     "QUALITY_RANK",
     "RAW_QUALITY",
@@ -49,6 +51,7 @@ __all__ = [
     "aggregate",
     "aggregate_columns",
     "boundaries",
+    "check_instant",
     "columns_to_csv",
     "columns_to_json",
     "parse_instant",
@@ -68,6 +71,31 @@ MAX_SPAN_DAYS: dict[Resolution, int] = {
 }
 """Longest range one request may ask for, by resolution (a year and a week; three years and three
 weeks). [day]"""
+
+
+FIRST_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+"""The earliest instant a request may name: the Unix epoch, before any meter's data."""
+
+LAST_INSTANT = datetime(9999, 1, 1, tzinfo=UTC)
+"""The latest instant a request may name. A year short of the last ``datetime``, so that no arithmetic
+on a bound (a local time in any zone, the month after, the period before) leaves the calendar."""
+
+
+def check_instant(name: str, value: datetime) -> datetime:
+    """
+    ``value`` when it lies within :data:`FIRST_INSTANT` .. :data:`LAST_INSTANT`.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` and the value, when it lies outside.
+    """
+    if not FIRST_INSTANT <= value <= LAST_INSTANT:
+        raise ValueError(
+            f"{name} must lie between {FIRST_INSTANT.isoformat()} and {LAST_INSTANT.isoformat()}, "
+            f"got {value.isoformat()}"
+        )
+    return value
 
 
 def parse_timezone(name: str | None) -> tzinfo:
@@ -91,7 +119,8 @@ def parse_instant(name: str, text: str, tz: tzinfo = UTC) -> datetime:
     Raises
     ------
     ValueError
-        When ``text`` is not an ISO 8601 date or date-time.
+        When ``text`` is not an ISO 8601 date or date-time, or names an instant outside
+        :data:`FIRST_INSTANT` .. :data:`LAST_INSTANT` (:func:`check_instant`).
     """
     try:
         value = datetime.fromisoformat(text.strip())
@@ -101,7 +130,14 @@ def parse_instant(name: str, text: str, tz: tzinfo = UTC) -> datetime:
         ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
-    return value.astimezone(UTC)
+    try:
+        instant = value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0, 9999-12-31T23:00-02:00 in year 10000
+        raise ValueError(
+            f"{name} must lie between {FIRST_INSTANT.isoformat()} and {LAST_INSTANT.isoformat()}, "
+            f"got {text!r}"
+        ) from None
+    return check_instant(name, instant)
 
 
 def boundaries(start: datetime, end: datetime, resolution: Resolution, tz: tzinfo = UTC) -> list[int]:

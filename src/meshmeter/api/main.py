@@ -9,6 +9,7 @@ from fastapi import Depends, FastAPI
 
 from meshmeter import __version__
 from meshmeter.api.auth import check_route_table
+from meshmeter.api.cache import ReadCache
 from meshmeter.api.dashboard import install_dashboard
 from meshmeter.api.deps import current_principal
 from meshmeter.api.limits import check_guarded, install_limits
@@ -90,6 +91,7 @@ def create_app(
     )
     app.state.store = served
     app.state.settings = settings
+    app.state.read_cache = ReadCache(round(settings.read_cache_mb * 2**20))
     app.state.network_report = network_report
     app.state.bills = bills
     app.state.admin_token = None if settings.admin_token is None else settings.admin_token.get_secret_value()

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshmeter.api.auth import Role
+from meshmeter.api.deps import Name
 from meshmeter.api.intervals import Resolution
 
 __all__ = [
@@ -181,7 +182,7 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     role: Role
-    label: str | None = Field(None, min_length=1, max_length=200, description="who or what holds it")
+    label: Name | None = Field(None, description="who or what holds it")
 
 
 class TokenPublic(BaseModel):

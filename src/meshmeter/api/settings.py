@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     auth_max_clients : int
         ``MESHMETER_AUTH_MAX_CLIENTS``: most client addresses whose failures are remembered; beyond it
         the address that failed least recently is forgotten. Default 10 000.
+    read_cache_mb : float
+        ``MESHMETER_READ_CACHE_MB``: the most memory kept for answers of interval reads, served again
+        until the meter's intervals change (:mod:`meshmeter.api.cache`); 0 keeps none. Default 64. [MiB]
     cookie_secure : bool or None
         ``MESHMETER_COOKIE_SECURE``: whether the dashboard's session cookie carries ``Secure`` (sent over
         https only). Default None: on outside development (:attr:`session_cookie_secure`). A request
@@ -69,6 +72,7 @@ class Settings(BaseSettings):
     auth_max_failures: int = Field(default=10, ge=1, le=1000)
     auth_failure_window_s: float = Field(default=300.0, gt=0, le=86400, allow_inf_nan=False)
     auth_max_clients: int = Field(default=10_000, ge=1, le=1_000_000)
+    read_cache_mb: float = Field(default=64.0, ge=0, le=65536, allow_inf_nan=False)
     cookie_secure: bool | None = None
 
     @property

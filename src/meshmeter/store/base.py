@@ -96,6 +96,12 @@ class StoreBase:
             raise UnknownMeterError(f"{field} {meter_id!r} is not a known meter")
 
     @staticmethod
+    def _bump_data_version(connection: Connection, meter_id: int) -> None:
+        """Raise the meter's ``data_version`` in the writing transaction: its interval view changed
+        (raw rows, validated rows or a VEE run; :attr:`~meshmeter.store.models.Meter.data_version`)."""
+        _driver(connection, "bump_data_version", (meter_id,))
+
+    @staticmethod
     def _require(connection: Connection, table: Table, key: int, field: str, what: str) -> None:
         if connection.execute(select(table.c.id).where(table.c.id == key)).first() is None:
             raise ValueError(f"{field} {key!r} is not a known {what}")

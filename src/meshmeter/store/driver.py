@@ -98,6 +98,10 @@ _HOT_SQL: dict[str, tuple[str, str]] = {
         "SELECT id FROM meters WHERE id = ?",
         "SELECT id FROM meters WHERE id = %s FOR NO KEY UPDATE",
     ),
+    "bump_data_version": (
+        "UPDATE meters SET data_version = data_version + 1 WHERE id = ?",
+        "UPDATE meters SET data_version = data_version + 1 WHERE id = %s",
+    ),
     "lock_serial": (
         "SELECT id FROM meters WHERE serial = ?",
         "SELECT id FROM meters WHERE serial = %s FOR NO KEY UPDATE",

@@ -345,6 +345,11 @@ def _meter_roles_and_lengths(connection: Connection) -> None:
     _ingest_formats_v5.create(connection)
 
 
+def _meter_data_versions(connection: Connection) -> None:
+    """Version 6: each meter's ``data_version``, raised by every write of its intervals (from 0)."""
+    connection.execute(text("ALTER TABLE meters ADD COLUMN data_version BIGINT NOT NULL DEFAULT 0"))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -364,6 +369,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         5,
         "meters' interval length and role; vee_runs (what VEE validated); ingest_formats (saved mappings)",
         _meter_roles_and_lengths,
+    ),
+    Migration(
+        6,
+        "meters' data version: raised by every write of a meter's intervals, for readers' caches",
+        _meter_data_versions,
     ),
 )
 """Every step, in order. Append only; never edit a released step."""

@@ -63,6 +63,10 @@ class Meter:
         Length of the meter's intervals: 300, 900, 1800 or 3600 (``meshmeter.intervals``). [s]
     role : str
         ``"unit"``, ``"house"``, ``"production"`` or ``"master"``; production is never consumption.
+    data_version : int
+        The version of the meter's interval view when the meter was read: raised by every write of its
+        raw or validated intervals or of a VEE run, in the writing transaction (readers' caches key on it;
+        :mod:`meshmeter.api.cache`). Not part of the meter's equality. [1]
     """
 
     id: int
@@ -74,6 +78,7 @@ class Meter:
     site_id: int | None
     interval_s: int = 900
     role: str = "unit"
+    data_version: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -292,6 +292,8 @@ class RawIntervalsMixin(StoreBase):
         if revisions:
             made = batch_id()
             c.execute(insert(raw_interval_revisions), [{**r, "batch_id": made} for r in revisions])
+        if new_ends.size or revisions:
+            RawIntervalsMixin._bump_data_version(c, meter_id)
         return RawInsertResult(int(new_ends.size), duplicates, revised)
 
     def raw_intervals(

@@ -29,6 +29,7 @@ def _meter(r: Row[Any]) -> Meter:
         r.site_id,
         int(r.interval_s),
         r.role,
+        int(r.data_version),
     )
 
 
@@ -140,9 +141,14 @@ class RegistryMixin(StoreBase):
         )
 
     def get_meter(self, *, serial: str | None = None, meter_id: int | None = None) -> Meter | None:
-        """The meter with this serial number or id (give exactly one), or None."""
+        """The meter with this serial number or id (give exactly one), or None.
+
+        A serial holding NUL names no meter, on either backend: PostgreSQL's text cannot hold one (psycopg
+        refuses to send it), so no meter has it, and the query is not sent."""
         if (serial is None) == (meter_id is None):
             raise ValueError("give exactly one of serial and meter_id")
+        if serial is not None and "\x00" in serial:
+            return None
         where = meters.c.serial == serial if serial is not None else meters.c.id == meter_id
         with self._read() as c:
             row = c.execute(select(meters).where(where)).first()

@@ -130,13 +130,21 @@ meters = Table(
     Column(
         "role", Text, nullable=False, server_default=text("'unit'"), comment="unit, house, production, master"
     ),
+    Column(
+        "data_version",
+        BigInteger,
+        nullable=False,
+        server_default=text("0"),
+        comment="raised by every write of the meter's raw or validated intervals or VEE runs",
+    ),
     CheckConstraint("ct_ratio > 0", name="ct_ratio_positive"),
     CheckConstraint("multiplier > 0", name="multiplier_positive"),
     CheckConstraint(f"interval_s IN ({', '.join(str(int(n)) for n in IntervalLength)})", name="interval_s"),
     CheckConstraint(f"role IN ({', '.join(repr(r) for r in METER_ROLES)})", name="role"),
 )
-"""Meters (``interval_s`` and ``role`` since schema version 5): a meter's intervals all have its length;
-its role says whether its energy is consumption or production."""
+"""Meters (``interval_s`` and ``role`` since schema version 5, ``data_version`` since 6): a meter's
+intervals all have its length; its role says whether its energy is consumption or production; its data
+version changes whenever its interval view may have (readers' caches key on it)."""
 
 mdts = Table(
     "mdts",

@@ -166,6 +166,8 @@ class ValidatedIntervalsMixin(StoreBase):
                 )
             if audits:
                 c.execute(insert(interval_edits), audits)
+            if inserts or updates:
+                self._bump_data_version(c, meter_id)
         return len(inserts) + len(updates)
 
     def validated_intervals(
@@ -254,6 +256,7 @@ class ValidatedIntervalsMixin(StoreBase):
                     ran_at=stamp,
                 )
             )
+            self._bump_data_version(c, meter_id)
 
     def ingest_watermark(self) -> int:
         """The highest ingest batch id so far (0 before any): what a VEE run saw (:meth:`record_vee_run`)."""

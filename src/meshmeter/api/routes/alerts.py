@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from meshmeter.api.deps import StoreDep
+from meshmeter.api.deps import StoreDep, TimeText
 from meshmeter.api.intervals import parse_instant
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
@@ -48,7 +48,7 @@ class AlertsPublic(BaseModel):
 def list_alerts(
     store: StoreDep,
     since: Annotated[
-        str | None, Query(description="only those after this instant (ISO 8601; UTC if no offset)")
+        TimeText | None, Query(description="only those after this instant (ISO 8601; UTC if no offset)")
     ] = None,
     include_cleared: Annotated[
         bool,

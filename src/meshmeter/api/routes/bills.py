@@ -16,7 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from meshmeter.api.deps import StoreDep, StoreId
+from meshmeter.api.deps import Name, StoreDep, StoreId, TimeText
 from meshmeter.api.intervals import parse_instant
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
@@ -95,13 +95,14 @@ def _public(b: StoredBill) -> BillPublic:
 def list_bills(
     store: StoreDep,
     site_id: Annotated[StoreId | None, Query(description="only the bills of this site")] = None,
-    account: Annotated[str | None, Query(description="only the bills of this account (as billed)")] = None,
-    meter: Annotated[str | None, Query(description="only the bills of this meter (serial)")] = None,
+    account: Annotated[Name | None, Query(description="only the bills of this account (as billed)")] = None,
+    meter: Annotated[Name | None, Query(description="only the bills of this meter (serial)")] = None,
     start: Annotated[
-        str | None, Query(description="only periods ending after this instant (ISO 8601; UTC if no offset)")
+        TimeText | None,
+        Query(description="only periods ending after this instant (ISO 8601; UTC if no offset)"),
     ] = None,
     end: Annotated[
-        str | None, Query(description="only periods starting before this instant (ISO 8601)")
+        TimeText | None, Query(description="only periods starting before this instant (ISO 8601)")
     ] = None,
 ) -> BillsPublic:
     """The stored bills (without lines and inputs), by period start, then id; filtered by site (404 when

@@ -36,7 +36,7 @@ from meshmeter.api.dashboard.views import (
     site_zone,
     vee_for_meter,
 )
-from meshmeter.api.deps import PrincipalDep, StoreDep, StoreId
+from meshmeter.api.deps import MAX_ID, Name, PrincipalDep, StoreDep, StoreId
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
@@ -181,7 +181,7 @@ def _month_range(end_day: date, months: int) -> tuple[str, str]:
     summary="Dashboard: a meter",
     responses={**_HTML, **problems(404)},
 )
-def meter_page(request: Request, serial: str, store: StoreDep, principal: PrincipalDep) -> HTMLResponse:
+def meter_page(request: Request, serial: Name, store: StoreDep, principal: PrincipalDep) -> HTMLResponse:
     """
     A meter's page (HTML): interval chart from a year down to 15 minutes, daily and monthly bars (the
     script fetches ``GET /meters/{serial}/intervals`` at the resolution that fits the view), the LCD
@@ -281,7 +281,9 @@ class BillsView(StrEnum):
 def bills_page(
     request: Request,
     principal: PrincipalDep,
-    bill: Annotated[int | None, Query(ge=1, description="one bill, by its number in the list")] = None,
+    bill: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="one bill, by its number in the list")
+    ] = None,
     view: Annotated[
         BillsView, Query(description="with bill: the page, or the printable bill")
     ] = BillsView.PAGE,

@@ -29,7 +29,7 @@ import numpy.typing as npt
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from meshmeter.api.deps import StoreDep, StoreId
+from meshmeter.api.deps import StoreDep, StoreId, TimeText, ZoneName
 from meshmeter.api.intervals import MAX_SPAN_DAYS, Resolution, boundaries, parse_instant, parse_timezone
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
@@ -247,11 +247,11 @@ TenantQuery = Annotated[
     StoreId | None, Query(description="the tenant: the sum of its accounts over their occupancy (or site_id)")
 ]
 StartQuery = Annotated[
-    str, Query(description="ISO 8601 date or date-time at local midnight; without an offset, local time")
+    TimeText, Query(description="ISO 8601 date or date-time at local midnight; without an offset, local time")
 ]
-EndQuery = Annotated[str, Query(description="ISO 8601 date or date-time at local midnight, after start")]
+EndQuery = Annotated[TimeText, Query(description="ISO 8601 date or date-time at local midnight, after start")]
 TzQuery = Annotated[
-    str | None, Query(description="IANA time zone of the days; default the site's (UTC for no site)")
+    ZoneName | None, Query(description="IANA time zone of the days; default the site's (UTC for no site)")
 ]
 FormatQuery = Annotated[Format, Query(description="json (default) or csv")]
 

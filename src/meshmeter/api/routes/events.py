@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from meshmeter.api.deps import StoreDep
+from meshmeter.api.deps import Name, StoreDep, TimeText
 from meshmeter.api.intervals import parse_instant
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.models import EventPublic, EventsPublic
@@ -19,12 +19,12 @@ router = APIRouter(prefix="/events", tags=["events"], route_class=GuardedRoute)
 @router.get("", response_model=EventsPublic, summary="List events", responses=problems(400, 404))
 def list_events(
     store: StoreDep,
-    meter: Annotated[str | None, Query(description="only this meter's (serial number)")] = None,
-    kind: Annotated[str | None, Query(description="only this kind: tamper, reverse_phase ...")] = None,
+    meter: Annotated[Name | None, Query(description="only this meter's (serial number)")] = None,
+    kind: Annotated[Name | None, Query(description="only this kind: tamper, reverse_phase ...")] = None,
     start: Annotated[
-        str | None, Query(description="only after this instant (ISO 8601; UTC if no offset)")
+        TimeText | None, Query(description="only after this instant (ISO 8601; UTC if no offset)")
     ] = None,
-    end: Annotated[str | None, Query(description="only at or before this instant (ISO 8601)")] = None,
+    end: Annotated[TimeText | None, Query(description="only at or before this instant (ISO 8601)")] = None,
 ) -> EventsPublic:
     """Events, oldest first, filtered by meter, kind and ``start < at <= end``."""
     try:

@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from meshmeter.api.deps import StoreDep
+from meshmeter.api.deps import Name, StoreDep
 from meshmeter.api.limits import INGEST_MAX_BODY_BYTES, GuardedRoute
 from meshmeter.api.problems import Problem, problem_response
 from meshmeter.api.routes import problems
@@ -207,6 +207,10 @@ async def _finish(
     return _answer(outcome, response, validated)
 
 
+FormatQuery = Annotated[
+    Name | None,
+    Query(description="a named format (built in or saved, docs/ingest.md) instead of meshmeter's own"),
+]
 VeeQuery = Annotated[
     bool,
     Query(description="then run VEE over what was taken, meter by meter, so that it is billable at once"),
@@ -388,11 +392,11 @@ _BATCH_CSV = "meter,interval_end,energy_wh,cumulative_wh\nMM00000001,2026-01-01T
     openapi_extra=_openapi(_JSON_EXAMPLE, _ONE_CSV),
 )
 async def post_meter_intervals(
-    serial: str,
+    serial: Name,
     request: Request,
     response: Response,
     store: StoreDep,
-    format: str | None = None,
+    format: FormatQuery = None,
     vee: VeeQuery = False,
 ) -> IngestResultPublic | JSONResponse:
     """
@@ -430,8 +434,10 @@ async def post_intervals(
     request: Request,
     response: Response,
     store: StoreDep,
-    format: str | None = None,
-    meter: str | None = None,
+    format: FormatQuery = None,
+    meter: Annotated[
+        Name | None, Query(description="with format: the meter of a file without a meter column")
+    ] = None,
     vee: VeeQuery = False,
 ) -> IngestResultPublic | JSONResponse:
     """

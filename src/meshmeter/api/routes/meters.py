@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from meshmeter.api.deps import StoreDep, StoreId
+from meshmeter.api.cache import CachedAnswer, cached_answer
+from meshmeter.api.deps import Name, StoreDep, StoreId, TimeText, ZoneName
 from meshmeter.api.intervals import (
     Resolution,
     aggregate_columns,
@@ -73,7 +74,7 @@ def list_meters(
 
 
 @router.get("/{serial}", response_model=MeterPublic, summary="Get a meter", responses=problems(404))
-def get_meter(serial: str, store: StoreDep) -> MeterPublic:
+def get_meter(serial: Name, store: StoreDep) -> MeterPublic:
     """One meter by its serial number; 404 when there is none."""
     return _public(_meter(store, serial))
 
@@ -91,19 +92,21 @@ _CSV_EXAMPLE = (
     responses={
         **problems(400, 404),
         200: {"content": {"text/csv": {"example": _CSV_EXAMPLE}}, "description": "JSON, or CSV"},
+        304: {"description": "Not modified: If-None-Match names the ETag of the current answer"},
     },
 )
 def get_intervals(
-    serial: str,
+    serial: Name,
+    request: Request,
     store: StoreDep,
     start: Annotated[
-        str,
+        TimeText,
         Query(description="ISO 8601 date or date-time; without an offset it is local time in tz"),
     ],
-    end: Annotated[str, Query(description="ISO 8601 date or date-time, after start")],
+    end: Annotated[TimeText, Query(description="ISO 8601 date or date-time, after start")],
     resolution: Annotated[Resolution, Query(description="bucket size")] = Resolution.QUARTER_HOUR,
     tz: Annotated[
-        str | None,
+        ZoneName | None,
         Query(description="IANA time zone of the buckets and stamps, e.g. America/Los_Angeles; default UTC"),
     ] = None,
     format: Annotated[Format, Query(description="json (default) or csv")] = Format.JSON,
@@ -118,6 +121,10 @@ def get_intervals(
     ``count`` of the ``expected`` intervals at the meter's own length (an hourly meter has 24 a day and
     cannot be asked for 15-minute buckets). Empty buckets have
     ``energy_wh`` null. At most 372 days at 15 minutes or hourly, 1116 days daily or monthly.
+
+    The answer carries an ``ETag`` that changes whenever the meter's intervals are written; sent back in
+    ``If-None-Match``, it gives 304 and no body while they have not. Answers are kept for the next
+    reader of the same request until the meter's intervals change (``MESHMETER_READ_CACHE_MB``).
     """
     try:
         zone = parse_timezone(tz)
@@ -133,26 +140,44 @@ def get_intervals(
             f"meter {meter.serial} has {meter.interval_s // 60}-minute intervals: ask for resolution hourly, "
             "daily or monthly (nothing finer than a meter's own intervals is invented)",
         )
-    # Columns (numpy arrays), not an object per interval: a year of quarter-hours is 35,136 of them.
-    view = store.interval_view(meter_id=meter.id, start=lo, end=hi)
-    buckets = aggregate_columns(
-        view.interval_end_s, view.energy_wh, view.quality, bounds, interval_s=view.interval_s
-    )
-    if format is Format.CSV:
-        filename = f"{meter.serial}_{resolution.value}_{lo:%Y%m%dT%H%MZ}_{hi:%Y%m%dT%H%MZ}.csv"
-        return Response(
-            columns_to_csv(buckets, zone),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    # The meter (with its data version) is read before the view: the answer filed under the version is
+    # never older than it.
+    shown_tz = tz if tz is not None else "UTC"
+
+    def make() -> CachedAnswer:
+        # Columns (numpy arrays), not an object per interval: a year of quarter-hours is 35,136 of them.
+        view = store.interval_view(meter_id=meter.id, start=lo, end=hi)
+        buckets = aggregate_columns(
+            view.interval_end_s, view.energy_wh, view.quality, bounds, interval_s=view.interval_s
         )
-    head = {
-        "meter": meter.serial,
-        "resolution": resolution.value,
-        "tz": tz if tz is not None else "UTC",
-        "start": lo.astimezone(zone).isoformat(),
-        "end": hi.astimezone(zone).isoformat(),
-    }
-    return Response(columns_to_json(buckets, zone, head), media_type="application/json")
+        if format is Format.CSV:
+            filename = f"{meter.serial}_{resolution.value}_{lo:%Y%m%dT%H%MZ}_{hi:%Y%m%dT%H%MZ}.csv"
+            return CachedAnswer(
+                columns_to_csv(buckets, zone).encode(),
+                "text/csv; charset=utf-8",
+                (("Content-Disposition", f'attachment; filename="{filename}"'),),
+            )
+        head = {
+            "meter": meter.serial,
+            "resolution": resolution.value,
+            "tz": shown_tz,
+            "start": lo.astimezone(zone).isoformat(),
+            "end": hi.astimezone(zone).isoformat(),
+        }
+        return CachedAnswer(columns_to_json(buckets, zone, head).encode(), "application/json")
+
+    key = (
+        "intervals",
+        meter.id,
+        meter.serial,
+        meter.data_version,
+        lo,
+        hi,
+        resolution.value,
+        shown_tz,
+        format.value,
+    )
+    return cached_answer(request, key, make)
 
 
 _DAWN = datetime(1970, 1, 1, tzinfo=UTC)
@@ -166,12 +191,12 @@ _DOOM = datetime(9999, 12, 31, tzinfo=UTC)
     responses=problems(400, 404),
 )
 def get_register_reads(
-    serial: str,
+    serial: Name,
     store: StoreDep,
     start: Annotated[
-        str | None, Query(description="only after this instant (ISO 8601; UTC if no offset)")
+        TimeText | None, Query(description="only after this instant (ISO 8601; UTC if no offset)")
     ] = None,
-    end: Annotated[str | None, Query(description="only at or before this instant (ISO 8601)")] = None,
+    end: Annotated[TimeText | None, Query(description="only at or before this instant (ISO 8601)")] = None,
 ) -> RegisterReadsPublic:
     """Readings of the meter's total register with ``start < read_at <= end``, oldest first."""
     try:

@@ -107,7 +107,7 @@ def _summary(
     )
 
 
-@router.get("/health", response_model=NetworkHealthPublic, summary="Network health", responses=problems())
+@router.get("/health", response_model=NetworkHealthPublic, summary="Network health", responses=problems(404))
 def network_health(
     request: Request,
     store: StoreDep,

@@ -15,8 +15,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from meshmeter.api.deps import StoreDep
-from meshmeter.api.intervals import parse_timezone
+from meshmeter.api.deps import Name, StoreDep, TimeText, ZoneName
+from meshmeter.api.intervals import FIRST_INSTANT, LAST_INSTANT, check_instant, parse_timezone
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
@@ -28,6 +28,7 @@ from meshmeter.billing.production import (
     production_report,
     production_report_csv,
 )
+from meshmeter.intervals import INTERVAL_S
 
 __all__ = ["ProductionFormat", "ProductionPublic", "router"]
 
@@ -109,11 +110,11 @@ def _public(report: ProductionReport, month: str) -> ProductionPublic:
     },
 )
 def get_production(
-    serial: str,
+    serial: Name,
     store: StoreDep,
-    month: Annotated[str, Query(description="the local calendar month, YYYY-MM")],
+    month: Annotated[TimeText, Query(description="the local calendar month, YYYY-MM")],
     tz: Annotated[
-        str | None, Query(description="IANA time zone of the month; default the meter's site's")
+        ZoneName | None, Query(description="IANA time zone of the month; default the meter's site's")
     ] = None,
     format: Annotated[ProductionFormat, Query(description="csv (default) or json")] = ProductionFormat.CSV,
 ) -> Response:
@@ -137,7 +138,23 @@ def get_production(
         if site is None:
             raise Problem(400, f"meter {serial!r} has no site: give tz (an IANA time zone)")
         timezone = site.timezone
-    start, end = month_period(year, mon, timezone)
+    try:
+        start, end = month_period(year, mon, timezone)
+        check_instant("month", start)
+        check_instant("month", end)
+    except (ValueError, OverflowError):  # 9999-12 ends in year 10000; 0001-01 at +14:00 starts in year 0
+        raise Problem(
+            400,
+            f"month must lie between {FIRST_INSTANT.isoformat()} and {LAST_INSTANT.isoformat()} "
+            f"in {timezone}, got {month!r}",
+        ) from None
+    if start.timestamp() % INTERVAL_S or end.timestamp() % INTERVAL_S:
+        # a local midnight off the grid: local mean time (before 1883 in Los Angeles); Monrovia until 1972
+        raise Problem(
+            400,
+            f"month {month!r} in {timezone} does not begin and end on the 15-minute grid: its local "
+            f"midnights are {start.isoformat()} and {end.isoformat()}",
+        )
     view = store.interval_view(meter_id=meter.id, start=start, end=end)
     ends, energy, quality = view.interval_end_s, view.energy_wh, view.quality
     report = production_report(serial, ends, energy, quality, year=year, month=mon, timezone=timezone)

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from meshmeter.api.deps import StoreDep, StoreId
+from meshmeter.api.deps import Name, StoreDep, StoreId
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.models import AccountPublic, AccountsPublic, TenantPublic, TenantsPublic
 from meshmeter.api.problems import Problem
@@ -42,7 +42,9 @@ def get_tenant(tenant_id: StoreId, store: StoreDep) -> TenantPublic:
 @router.get("/accounts", response_model=AccountsPublic, summary="List accounts", responses=problems(404))
 def list_accounts(
     store: StoreDep,
-    meter: Annotated[str | None, Query(description="only the accounts of this meter (serial number)")] = None,
+    meter: Annotated[
+        Name | None, Query(description="only the accounts of this meter (serial number)")
+    ] = None,
     tenant_id: Annotated[StoreId | None, Query(description="only the accounts of this tenant")] = None,
 ) -> AccountsPublic:
     """Accounts, of a meter and/or a tenant (all when neither is given), by move-in; 404 for an unknown

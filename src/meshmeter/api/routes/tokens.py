@@ -44,7 +44,7 @@ def list_tokens(
     response_model=TokenCreated,
     status_code=201,
     summary="Make an API token",
-    responses=problems(),
+    responses=problems(400),
 )
 def create_token(body: TokenCreate, store: StoreDep) -> TokenCreated:
     """Make a token with a role. The answer holds the token itself: it is shown this once and never again
