@@ -443,3 +443,17 @@ def test_ids_and_names_carry_their_bounds_in_the_document(client):
     serial = document["paths"]["/meters/{serial}"]["get"]["parameters"][0]["schema"]
     assert (serial["minLength"], serial["maxLength"]) == (1, 200)
     assert serial["pattern"] == r"^[^\x00-\x1f\x7f]*$"
+
+
+@pytest.mark.parametrize("tail", ["\u0000", "\u0001", "\u007f"])
+def test_an_interval_end_with_a_control_character_after_it_is_refused(client, store, site_data, tail):
+    """``datetime.fromisoformat`` stops reading at a NUL: ``...Z\\u0000`` was stored (201) on both
+    backends (seen by the schemathesis helper run of issue 12)."""
+    body = [{"meter": "M2", "intervals": [{"interval_end": "2024-03-01T00:15:00Z" + tail, "energy_wh": 1}]}]
+    response = client.post("/intervals", json=body, headers=ADMIN)
+    assert response.status_code == 422, response.text
+    assert response.json()["reason"] == "bad_time"
+    assert "interval_end" in response.json()["field"]
+    m2 = store.get_meter(serial="M2")
+    assert m2 is not None
+    assert m2.data_version == 0  # nothing stored

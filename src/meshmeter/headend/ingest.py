@@ -573,7 +573,11 @@ def _parse_end(value: object, where: str, sep: str) -> datetime:
     if not isinstance(value, str):
         raise _fail(IngestReason.BAD_TYPE, where, sep, name, f"must be an ISO-8601 string, got {value!r}")
     try:
-        end = datetime.fromisoformat(value.strip())
+        text = value.strip()
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text):
+            # fromisoformat stops reading at a NUL ("...Z\x00" would be taken): no control character
+            raise ValueError(text)
+        end = datetime.fromisoformat(text)
     except ValueError:
         raise _fail(
             IngestReason.BAD_TIME, where, sep, name, f"is not an ISO-8601 date and time: {value!r}"
