@@ -39,7 +39,6 @@ import http.client
 import json
 import math
 import os
-import secrets
 import socket
 import subprocess
 import sys
@@ -54,8 +53,9 @@ from pathlib import Path
 import numpy as np
 import psycopg
 
+from common import percentile, pg_schema, postgres_url
 from meshmeter.intervals import INTERVAL_S
-from meshmeter.store import ENV_DATABASE_URL, Store, database_url
+from meshmeter.store import Store
 
 __all__ = [
     "LOAD_TARGET_P95_S",
@@ -139,13 +139,6 @@ def _free_port() -> int:
         s.bind((HOST, 0))
         port: int = s.getsockname()[1]
         return port
-
-
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile of sorted values (nearest rank); 0 for none."""
-    if not sorted_values:
-        return 0.0
-    return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
 
 
 def _prepare_store(url: str, readers: int, writer_meters: int) -> tuple[list[str], list[str], str, str]:
@@ -402,15 +395,15 @@ def _phase(
         requests=len(every),
         errors=len(tally.errors),
         requests_per_s=len(every) / elapsed,
-        p50_ms=_percentile(every, 0.50) * 1e3,
-        p95_ms=_percentile(every, 0.95) * 1e3,
-        p99_ms=_percentile(every, 0.99) * 1e3,
+        p50_ms=percentile(every, 0.50) * 1e3,
+        p95_ms=percentile(every, 0.95) * 1e3,
+        p99_ms=percentile(every, 0.99) * 1e3,
         max_ms=(every[-1] if every else 0.0) * 1e3,
         writer_documents=tally.writer_documents,
         writer_rows=tally.writer_rows,
         writer_errors=len(tally.writer_errors),
         writer_rows_per_s=tally.writer_rows / elapsed,
-        writer_p95_ms=_percentile(writer_latencies, 0.95) * 1e3,
+        writer_p95_ms=percentile(writer_latencies, 0.95) * 1e3,
         error_samples=(tally.errors + tally.writer_errors)[:5],
     )
     return phase, tally
@@ -459,37 +452,6 @@ def bench_load(
     )
 
 
-def _libpq_url(url: str) -> str:
-    return database_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-@contextmanager
-def _pg_schema(url: str) -> Iterator[str]:
-    """A private schema, dropped afterwards: the store's URL that uses it."""
-    schema = f"meshmeter_load_{secrets.token_hex(4)}"
-    with psycopg.connect(_libpq_url(url), autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield (
-            database_url(url)
-            .set(drivername="postgresql")
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with psycopg.connect(_libpq_url(url), autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
-def postgres_url() -> tuple[str | None, str]:
-    """The PostgreSQL server to use, and why none when there is none."""
-    for name in (ENV_DATABASE_URL, "MESHMETER_TEST_POSTGRES_URL"):
-        url = os.environ.get(name)
-        if url and database_url(url).get_backend_name() == "postgresql":
-            return url, ""
-    return None, "neither MESHMETER_DATABASE_URL nor MESHMETER_TEST_POSTGRES_URL names a PostgreSQL server"
-
-
 def bench_load_all(
     *, readers: int, seconds: float, max_requests: int, writer_meters: int
 ) -> tuple[list[LoadResult], dict[str, str]]:
@@ -517,7 +479,7 @@ def bench_load_all(
         skipped["postgresql"] = why
     else:
         try:
-            with _pg_schema(url) as store_url:
+            with pg_schema(url) as (store_url, _):
                 results.append(run(store_url, "postgresql"))
         except psycopg.OperationalError as exc:
             skipped["postgresql"] = f"the server could not be reached: {str(exc).strip().splitlines()[0]}"

@@ -48,17 +48,14 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import math
 import os
 import platform
-import secrets
 import sqlite3
 import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +65,7 @@ import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
+from common import libpq_url, percentile, pg_schema, postgres_url
 from load import LoadResult, bench_load_all, format_load
 from meshmeter.api import Settings, create_app
 from meshmeter.headend.ingest import ingest_json
@@ -76,7 +74,7 @@ from meshmeter.meter.metrology import FrontEnd, LineCycleMeter, synthesize_eleme
 from meshmeter.meter.twin import Meter
 from meshmeter.site.mesh import simulate_site
 from meshmeter.site.profiles import residential_profile
-from meshmeter.store import ENV_DATABASE_URL, Store, database_url
+from meshmeter.store import Store
 
 with warnings.catch_warnings():
     # Starlette's TestClient warns that it would prefer httpx2; the httpx it has works.
@@ -736,43 +734,11 @@ def bench_headend_sqlite(meters: int, days: float, workdir: Path) -> list[Headen
     return figures
 
 
-def _libpq_url(url: str) -> str:
-    """A URL psycopg takes (no ``+psycopg`` driver name, no SQLAlchemy-only query)."""
-    return database_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
-def postgres_url() -> tuple[str | None, str]:
-    """The PostgreSQL server to use, and why none when there is none."""
-    for name in (ENV_DATABASE_URL, "MESHMETER_TEST_POSTGRES_URL"):
-        url = os.environ.get(name)
-        if url and database_url(url).get_backend_name() == "postgresql":
-            return url, ""
-    return None, "neither MESHMETER_DATABASE_URL nor MESHMETER_TEST_POSTGRES_URL names a PostgreSQL server"
-
-
-@contextmanager
-def _pg_schema(url: str) -> Iterator[tuple[str, str]]:
-    """A private schema, dropped afterwards: (the store's URL that uses it, the schema's name)."""
-    schema = f"meshmeter_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(_libpq_url(url), autocommit=True) as connection:
-        connection.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield (
-            database_url(url)
-            .update_query_dict({"options": f"-csearch_path={schema}"})
-            .render_as_string(hide_password=False),
-            schema,
-        )
-    finally:
-        with psycopg.connect(_libpq_url(url), autocommit=True) as connection:
-            connection.execute(f'DROP SCHEMA "{schema}" CASCADE')
-
-
 def bench_headend_postgresql(meters: int, days: float, url: str) -> list[HeadendFigure]:
     """Ingest into fresh PostgreSQL schemas beside a plain ``COPY`` into a bare table."""
     ends_s, energy, cumulative = headend_batches(meters, days)
     intervals = energy.size
-    with _pg_schema(url) as (store_url, _):
+    with pg_schema(url) as (store_url, _):
         store, serials = _fresh_store(store_url, meters)
         documents = _json_documents(serials, ends_s, energy, cumulative)
         try:
@@ -780,7 +746,7 @@ def bench_headend_postgresql(meters: int, days: float, url: str) -> list[Headend
         finally:
             store.close()
     ends = [datetime.fromtimestamp(t, UTC) for t in ends_s]
-    with _pg_schema(url) as (store_url, _):
+    with pg_schema(url) as (store_url, _):
         store, _ = _fresh_store(store_url, meters)
         ids = [m.id for m in store.meters()]
         batches = [
@@ -795,7 +761,7 @@ def bench_headend_postgresql(meters: int, days: float, url: str) -> list[Headend
             insert_s = _timed(insert)
         finally:
             store.close()
-    with _pg_schema(url) as (_, schema), psycopg.connect(_libpq_url(url)) as connection:
+    with pg_schema(url) as (_, schema), psycopg.connect(libpq_url(url)) as connection:
         connection.execute(
             f'CREATE TABLE "{schema}".raw_intervals (meter_id bigint NOT NULL, '
             "interval_end timestamptz NOT NULL, energy_wh bigint NOT NULL, cumulative_wh bigint, "
@@ -873,7 +839,7 @@ def bench_api_year(url: str, backend: str, days: float, requests: int) -> Headen
         baseline = sorted(_timed(plain, pause_gc=False) for _ in range(requests))
     finally:
         store.close()
-    p95, baseline_p95 = _percentile(times, 0.95), _percentile(baseline, 0.95)
+    p95, baseline_p95 = percentile(times, 0.95), percentile(baseline, 0.95)
     return HeadendFigure(
         backend=backend,
         name=f"API: {days:g} days of one meter's 15-min data ({len(ends_s)} rows), p95 of {requests}",
@@ -884,13 +850,8 @@ def bench_api_year(url: str, backend: str, days: float, requests: int) -> Headen
         ratio=p95 / baseline_p95,
         target=f"p95 < {HEADEND_TARGET_API_P95_S * 1e3:g} ms",
         verdict=_verdict(p95, HEADEND_TARGET_API_P95_S, at_most=True),
-        detail={"p50_ms": _percentile(times, 0.5) * 1e3, "max_ms": times[-1] * 1e3, "requests": requests},
+        detail={"p50_ms": percentile(times, 0.5) * 1e3, "max_ms": times[-1] * 1e3, "requests": requests},
     )
-
-
-def _percentile(sorted_values: Sequence[float], q: float) -> float:
-    """The ``q`` quantile of sorted values (nearest rank)."""
-    return sorted_values[min(len(sorted_values) - 1, max(0, math.ceil(q * len(sorted_values)) - 1))]
 
 
 def bench_headend(meters: int, days: float, api_days: float, requests: int) -> HeadendResult:
@@ -907,7 +868,7 @@ def bench_headend(meters: int, days: float, api_days: float, requests: int) -> H
     else:
         try:
             figures += bench_headend_postgresql(meters, days, url)
-            with _pg_schema(url) as (store_url, _):
+            with pg_schema(url) as (store_url, _):
                 figures.append(bench_api_year(store_url, "postgresql", api_days, requests))
         except psycopg.OperationalError as exc:
             skipped["postgresql"] = f"the server could not be reached: {str(exc).strip().splitlines()[0]}"
