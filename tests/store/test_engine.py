@@ -110,3 +110,64 @@ def test_sqlite_synchronous_off_or_unknown_is_refused(tmp_path: Path, monkeypatc
     with pytest.raises(ValueError, match="MESHMETER_SQLITE_SYNCHRONOUS must be one of NORMAL, FULL, EXTRA"):
         make_engines(f"sqlite:///{tmp_path / 'm.db'}")
     assert not (tmp_path / "m.db").exists()
+
+
+def _concurrent(n: int, call) -> None:
+    """Run ``call`` in ``n`` threads at once (a barrier lines them up), as the API's worker threads do."""
+    import threading
+
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            call()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+
+
+def test_concurrent_readers_reuse_pooled_connections(durable_store_url):
+    """Issue 12 (readers under load): twenty readers at once, five times over, open twenty connections,
+    not one per request (SQLAlchemy's default pool kept 5 + 10 and opened and closed the rest each time)."""
+    from sqlalchemy import event
+
+    from meshmeter.store import Store
+    from meshmeter.store.engine import READ_POOL_SIZE
+
+    with Store(durable_store_url) as store:
+        store.create_meter(serial="MM-1", designation="6PSMT-200D", ct_ratio=200)
+        opened: list[object] = []
+        event.listen(store.engines.reader, "connect", lambda *_: opened.append(1))
+        for _ in range(5):
+            _concurrent(20, lambda: store.get_meter(serial="MM-1"))
+        assert store.engines.reader.pool.size() == READ_POOL_SIZE
+        assert 1 <= len(opened) <= 20
+
+
+@pytest.mark.postgres
+def test_single_statement_reads_leave_no_autocommit_behind(postgres_schema_url):
+    """The token and meter lookups run in autocommit on PostgreSQL (no BEGIN/COMMIT round trips); the
+    connection goes back to the pool in transaction mode, so the next multi-statement read is one snapshot."""
+    from meshmeter.store import Store
+
+    with Store(postgres_schema_url) as store:
+        store.create_meter(serial="MM-1", designation="6PSMT-200D", ct_ratio=200)
+        with store._read_one() as c:
+            assert c.connection.dbapi_connection.autocommit is True
+            first = c.execute(text("SELECT pg_current_xact_id_if_assigned() IS NULL, now()")).one()
+        assert store.get_meter(serial="MM-1") is not None
+        for _ in range(3):
+            with store._read() as c:
+                assert c.connection.dbapi_connection.autocommit is False
+                a = c.execute(text("SELECT now()")).scalar_one()
+                b = c.execute(text("SELECT now()")).scalar_one()
+                assert a == b  # now() is the transaction's start: both statements in one transaction
+        assert first[0] is True

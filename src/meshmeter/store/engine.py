@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_DATABASE_URL",
     "ENV_DATABASE_URL",
     "ENV_SQLITE_SYNCHRONOUS",
+    "READ_POOL_SIZE",
     "SQLITE_SYNCHRONOUS",
     "Engines",
     "database_url",
@@ -83,6 +84,11 @@ def sqlite_synchronous() -> str:
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 """How long a SQLite connection waits for a lock held by another process before failing. [ms]"""
+
+READ_POOL_SIZE = 40
+"""Connections kept open for reads: as many as the API has worker threads for its synchronous routes
+(anyio's default limit, 40), so that concurrent readers reuse connections instead of opening and closing
+one per request (issue 12: readers under load). More may open for a burst; those are closed after use."""
 
 
 def database_url(url: str | URL | None = None) -> URL:
@@ -161,6 +167,9 @@ def _sqlite_engine(
     elif pool_size is not None:
         kwargs["pool_size"] = pool_size
         kwargs["max_overflow"] = 0
+    else:
+        kwargs["pool_size"] = READ_POOL_SIZE
+        kwargs["max_overflow"] = -1
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -290,6 +299,8 @@ def make_engines(url: str | URL | None = None, *, echo: bool = False) -> Engines
         _translate_errors(writer, parsed)
         _translate_errors(reader, parsed)
         return Engines(writer=writer, reader=reader)
-    engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+    # At most READ_POOL_SIZE + 10 connections (SQLAlchemy's overflow), well under the server's default
+    # max_connections of 100; a request beyond them waits for one.
+    engine = create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=READ_POOL_SIZE)
     _translate_errors(engine, parsed)
     return Engines(writer=engine, reader=engine)

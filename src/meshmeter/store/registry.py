@@ -150,7 +150,7 @@ class RegistryMixin(StoreBase):
         if serial is not None and "\x00" in serial:
             return None
         where = meters.c.serial == serial if serial is not None else meters.c.id == meter_id
-        with self._read() as c:
+        with self._read_one() as c:
             row = c.execute(select(meters).where(where)).first()
         return None if row is None else _meter(row)
 

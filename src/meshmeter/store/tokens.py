@@ -79,7 +79,7 @@ class TokensMixin(StoreBase):
         """The stored token whose hash is that of ``token`` (revoked or not), or None."""
         if not isinstance(token, str) or not token:
             return None
-        with self._read() as c:
+        with self._read_one() as c:
             row = c.execute(
                 select(api_tokens).where(api_tokens.c.token_hash == hash_api_token(token))
             ).first()
