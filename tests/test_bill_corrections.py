@@ -109,3 +109,57 @@ def test_late_data_after_the_bill_is_a_correction(store: Store) -> None:
 def test_correction_of_an_unknown_bill_is_refused(store: Store) -> None:
     with pytest.raises(NotFoundError, match="bill 42 is not in the store"):
         correction(store, 42)
+
+
+# -- the command, as an operator runs it ------------------------------------------------------------------
+
+
+def _run(*args: str):
+    from typer.testing import CliRunner
+
+    from meshmeter.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "160", "NO_COLOR": "1", "TERM": "dumb"})
+
+
+def test_corrections_command_lists_and_shows(tmp_path: Path) -> None:
+    import json
+
+    url = f"sqlite:///{tmp_path / 'cli.sqlite'}"
+    with Store(url) as opened:
+        site = opened.create_site(name="Oak Court", timezone="America/Los_Angeles")
+        opened.create_meter(serial="M1", designation="MM-1", ct_ratio=2000, site_id=site.id)
+        bill_id = _issue(opened)
+    clean = _run("corrections", "list", "--database", url)
+    assert clean.exit_code == 0, clean.output
+    assert "no issued bill is affected" in clean.output
+
+    with Store(url) as opened:
+        meter = opened.get_meter(serial="M1")
+        opened.put_validated_intervals(
+            meter_id=meter.id, rows=[(_end(99), 10_200, 0)], edited_by="ops", reason="x"
+        )
+    listed = _run("corrections", "list", "--site", "Oak Court", "--database", url)
+    assert listed.exit_code == 1, listed.output  # a correction is pending
+    assert "1 bill to correct" in listed.output
+    assert "595.200" in listed.output
+    assert "605.200" in listed.output
+    as_json = json.loads(_run("corrections", "list", "--database", url, "--json").output)
+    assert [(r["bill_id"], r["intervals_changed"]) for r in as_json["affected"]] == [(bill_id, 1)]
+
+    shown = _run("corrections", "show", str(bill_id), "--database", url)
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "issued 84.28 USD for 595.200 kWh; with the data now 85.78 USD for 605.200 kWh (+1.50)"
+        in shown.output
+    )
+    assert "Energy, tier 2  +1.50" in shown.output
+    doc = json.loads(_run("corrections", "show", str(bill_id), "--database", url, "--json").output)
+    assert doc["difference"] == "1.50"
+
+    missing = _run("corrections", "show", "42", "--database", url)
+    assert missing.exit_code == 2
+    assert "bill 42 is not in the store" in missing.output
+    unknown_site = _run("corrections", "list", "--site", "Nowhere", "--database", url)
+    assert unknown_site.exit_code == 2
+    assert "Nowhere" in unknown_site.output

@@ -21,6 +21,7 @@ from meshmeter import __version__
 from meshmeter.cli import (
     alerts,
     billing,
+    corrections,
     decode,
     demo,
     evaluate,
@@ -112,6 +113,7 @@ app.add_typer(network.network_app, name="network")
 app.add_typer(tokens.token_app, name="token")
 app.add_typer(ingest.ingest_format_app, name="ingest-format")
 app.add_typer(site.site_app, name="site")
+app.add_typer(corrections.corrections_app, name="corrections")
 
 
 def main() -> None:
