@@ -7,6 +7,8 @@ package has a more specific error it subclasses both :class:`MeshmeterError` and
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class MeshmeterError(Exception):
     """Root of every error meshmeter raises on purpose."""
@@ -92,12 +94,28 @@ class TariffError(MeshmeterError, ValueError):
         The field at fault, as a path into the document (e.g. ``"energyratestructure[1][0].rate"``).
     detail : str
         What is wrong with it.
+    problems : sequence of (str, str), optional
+        Every ``(field, detail)`` found when a document has several; ``field`` and ``detail`` are then the
+        first of them and the message names them all. Default: the one problem ``(field, detail)``.
     """
 
-    def __init__(self, field: str, detail: str) -> None:
-        super().__init__(f"tariff field {field!r}: {detail}")
+    def __init__(self, field: str, detail: str, *, problems: Sequence[tuple[str, str]] = ()) -> None:
+        self.problems: tuple[tuple[str, str], ...] = tuple(problems) or ((field, detail),)
+        if len(self.problems) == 1:
+            message = f"tariff field {field!r}: {detail}"
+        else:
+            shown = "; ".join(f"field {f!r}: {d}" for f, d in self.problems)
+            message = f"tariff has {len(self.problems)} problems: {shown}"
+        super().__init__(message)
         self.field = field
         self.detail = detail
+
+    @classmethod
+    def of(cls, problems: Sequence[tuple[str, str]]) -> TariffError:
+        """One error naming every ``(field, detail)`` of ``problems`` (at least one)."""
+        if not problems:
+            raise ValueError("problems must name at least one (field, detail)")
+        return cls(problems[0][0], problems[0][1], problems=problems)
 
 
 class BillMismatchError(MeshmeterError):
@@ -245,3 +263,23 @@ class PendingError(MeshmeterError):
     def __init__(self, message: str, *, pending: int) -> None:
         self.pending = pending
         super().__init__(message)
+
+
+class TenancyError(MeshmeterError, ValueError):
+    """
+    A tenancy operation refused (open, move in, move out, transfer, close; ``docs/store.md``,
+    "Tenants, units, accounts and occupancies"); ``problems`` names every problem found, one line each,
+    and nothing was stored.
+
+    Parameters
+    ----------
+    problems : list of str
+        What is wrong, each a sentence naming the thing (``account_id 9 is not a known account``).
+    unknown : bool, optional
+        True when at least one problem is an id that names nothing (the API answers 404, else 409).
+    """
+
+    def __init__(self, problems: list[str], *, unknown: bool = False) -> None:
+        self.problems = list(problems)
+        self.unknown = unknown
+        super().__init__("; ".join(self.problems))

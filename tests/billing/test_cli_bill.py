@@ -133,7 +133,7 @@ def test_bill_bad_options(tmp_path, args, needle):
 def test_bill_refuses_bad_tariff_and_bad_csv(tmp_path):
     tariff = tmp_path / "t.json"
     tariff.write_text(
-        json.dumps({"energyratestructure": [[{"rate": 0.1}]], "demandwindow": 15}), encoding="utf-8"
+        json.dumps({"energyratestructure": [[{"rate": 0.1}]], "demandwindow": 7}), encoding="utf-8"
     )
     csv_file = july_csv(tmp_path / "u.csv")
     tz = ["--timezone", "America/Los_Angeles"]

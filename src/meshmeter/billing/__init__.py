@@ -14,6 +14,9 @@ from meshmeter.billing.bill import (
     bills_to_csv,
     interval_digest,
     printed,
+    shown_lines,
+    shown_quantity,
+    shown_rate,
 )
 from meshmeter.billing.calendar import (
     LocalCalendar,
@@ -40,7 +43,16 @@ from meshmeter.billing.engine import (
 )
 from meshmeter.billing.production import ProductionReport, production_report, production_report_csv
 from meshmeter.billing.reproduce import rebill, verify_bill
-from meshmeter.billing.tariff import HolidayRules, Tariff, Tier, example_tariff, load_tariff, parse_tariff
+from meshmeter.billing.tariff import (
+    HolidayRules,
+    Tariff,
+    Tier,
+    example_tariff,
+    load_tariff,
+    parse_period_names,
+    parse_tariff,
+    select_rate,
+)
 
 __all__ = [
     "ENGINE_VERSION",
@@ -72,12 +84,17 @@ __all__ = [
     "local_calendar",
     "maryland_bills",
     "monthly_consumption",
+    "parse_period_names",
     "parse_tariff",
     "period_index",
     "printed",
     "production_report",
     "production_report_csv",
     "rebill",
+    "select_rate",
+    "shown_lines",
+    "shown_quantity",
+    "shown_rate",
     "split_tiers",
     "tier_totals",
     "top_consumers",

@@ -36,6 +36,9 @@ __all__ = [
     "demand_name",
     "interval_digest",
     "printed",
+    "shown_lines",
+    "shown_quantity",
+    "shown_rate",
 ]
 
 IntArray = npt.NDArray[np.int64]
@@ -246,7 +249,11 @@ class Bill:
         include_intervals : bool
             Put the interval columns into ``inputs.intervals`` (needed to re-bill from the document alone).
         """
-        inputs = dict(self.inputs)
+        # Columns of interval data an input carries as an array (export_wh) are listed here, as the
+        # interval columns are, and left out with them.
+        inputs = {k: v.tolist() if hasattr(v, "tolist") else v for k, v in self.inputs.items()}
+        if not include_intervals:
+            inputs.pop("export_wh", None)
         inputs["interval_digest"] = self.interval_digest
         if include_intervals:
             ends, energy, quality = self.interval_columns
@@ -283,6 +290,42 @@ class Bill:
             "printed_total": str(self.printed_total),
             "inputs": inputs,
         }
+
+
+_SHOWN_PLACES: Final = {"kWh": 3, "kW": 3, "month": 4, "day": 4, "bill": 2}
+"""Decimals a printed line shows of its quantity, by unit (Wh, W, and a part of a month or day)."""
+
+
+def _decimal_text(value: Decimal, places: int) -> str:
+    shown = round(value, places).normalize()
+    return f"{shown:f}" if shown != 0 else "0"
+
+
+def shown_quantity(line: LineItem) -> str:
+    """A line's quantity as printed: 3 decimals for kWh and kW, 4 for months and days (amount exact)."""
+    return _decimal_text(line.quantity, _SHOWN_PLACES.get(line.unit, 4))
+
+
+def shown_rate(line: LineItem) -> str:
+    """A line's rate as printed: to 6 decimals at most (a $/year charge is 1/12 of it a month). [USD]"""
+    return _decimal_text(line.rate, 6)
+
+
+def shown_lines(bill: Bill) -> tuple[LineItem, ...]:
+    """
+    The lines a printed bill shows: all but those whose rate is zero (their amount is zero, so the total
+    is the same); an export line is shown even at a zero sell rate, as it says what was not credited.
+    """
+    return tuple(line for line in bill.lines if line.rate != 0 or line.kind == "export")
+
+
+def bill_demand_s(bill: Bill) -> int:
+    """The demand window of a bill: its tariff's ``demandwindow``, else the meter's interval. [s]"""
+    tariff = bill.inputs.get("tariff") if isinstance(bill.inputs, dict) else None
+    minutes = tariff.get("demandwindow") if isinstance(tariff, dict) else None
+    if isinstance(minutes, (int, float)) and not isinstance(minutes, bool) and minutes > 0:
+        return int(minutes * 60)
+    return bill.interval_s
 
 
 def bill_to_json(bill: Bill, *, include_intervals: bool = True) -> str:
@@ -345,12 +388,12 @@ def _context(bill: Bill) -> dict[str, Any]:
         "lines": [
             {
                 "description": line.description,
-                "quantity": f"{line.quantity.normalize():f}",
+                "quantity": shown_quantity(line),
                 "unit": line.unit,
-                "rate": f"{line.rate.normalize():f}",
+                "rate": shown_rate(line),
                 "amount": f"{printed(line.amount):,.2f}",
             }
-            for line in bill.lines
+            for line in shown_lines(bill)
         ],
         "energy_kwh": kwh(bill.energy_wh),
         "estimated_kwh": kwh(bill.estimated_wh),
@@ -359,7 +402,7 @@ def _context(bill: Bill) -> dict[str, Any]:
         "opening": None if bill.opening_read_wh is None else kwh(bill.opening_read_wh),
         "closing": None if bill.closing_read_wh is None else kwh(bill.closing_read_wh),
         "max_demand": None if bill.max_demand_kw is None else f"{bill.max_demand_kw:.3f}",
-        "max_demand_label": f"Maximum {demand_name(bill.interval_s)} demand",
+        "max_demand_label": f"Maximum {demand_name(bill_demand_s(bill))} demand",
         "total": f"{bill.printed_total:,.2f}",
         "generated": datetime.now(UTC).strftime("%Y-%m-%d"),
         "tariff_sha256": bill.inputs.get("tariff_sha256", ""),

@@ -3,8 +3,8 @@
 Vectorised across meters: the local calendar and each interval's tariff period are computed once per
 billing period and time zone; the intervals fall in groups (energy period, calendar month, demand
 period), and every meter's energy per group is one matrix product with the groups' indicator matrix
-(its demand a masked maximum). Tiers are a cumulative clip of each meter's total against its limits.
-:class:`~decimal.Decimal` appears only where a line item is priced.
+(its demand a masked maximum). Tiers are a cumulative clip of each meter's total against each period's
+limits. :class:`~decimal.Decimal` appears only where a line item is priced.
 
 Rules (the issue is silent on them; ``docs/billing.md`` gives the reasons):
 
@@ -12,9 +12,10 @@ Rules (the issue is silent on them; ``docs/billing.md`` gives the reasons):
   19 revenue quality; billed and flagged as estimated: 8 (reference day), 9 (interpolation); not billed:
   every other code (10 questionable, 14 raw or missing, ...).
 - Tier limits apply to the service's total energy across periods (the baseline allowance is the first
-  limit); ``kWh daily`` limits count the days of service, ``kWh`` ones the part of each calendar month in
-  service. Each period's energy is split over the tiers in proportion to the tiers' shares of the total,
-  in whole Wh by largest remainder.
+  limit), each period with its own tiers, as SAM's Utilityrate5 does within a month; ``kWh daily``
+  limits count the days of service, ``kWh`` ones the part of each calendar month in service. Each
+  period's energy is split over its tiers in proportion to the tiers' shares of the total, in whole Wh
+  by largest remainder.
 - Charges per month (fixed, minimum, demand) are prorated by the part of each local calendar month in
   service, counted in intervals (so a DST month is still one month); charges per day by the days of
   service, a partial day counted in its own intervals.
@@ -22,15 +23,20 @@ Rules (the issue is silent on them; ``docs/billing.md`` gives the reasons):
   meters of one :func:`bill_meters` call share it. An interval covers ``(end - interval_s, end]`` and
   takes the tariff period of its start instant in local time. Nothing is invented: an hourly meter is
   billed from its hourly intervals, and an absent one is not billed (quality 14).
-- Demand is the highest block demand (interval energy / ``interval_s / 3600`` h) in service, per
-  calendar month of the period and per demand period; estimated intervals count, failed ones do not.
-  The demand interval is the meter's interval: with hourly data the demand is an hourly demand, and the
-  bill says so (a tariff's own demand window is not applied).
-- The minimum charge raises the total of energy, demand and fixed charges to it, as its own line.
+- Demand is the highest block demand in service, per calendar month of the period and per demand
+  period: the energy of a demand window over its length. The window is the tariff's ``demandwindow``
+  (fixed clock windows, a whole number of the meter's intervals) or else the meter's interval (with
+  hourly data an hourly demand; the bill says so). Estimated intervals count, failed ones do not.
+- Ratchets raise a month's billing demand to a fraction of earlier months' peaks (``prior_peaks_kw``).
+- Exported energy (``export_wh``) is netted per period (net metering) or credited at the tiers' ``sell``
+  rates (net billing), by the tariff's ``dgrules`` / ``usenetmetering``.
+- The minimum charge raises the total of the charges to it, as its own line; the annual minimum does so
+  on the bill that ends the calendar year, against the year's charges (``year_to_date_charges``).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +55,7 @@ from meshmeter.billing.calendar import (
     interval_grid,
     local_calendar,
     period_index,
+    zone,
 )
 from meshmeter.billing.tariff import Tariff, Tier
 from meshmeter.intervals import BILLED_QUALITIES, ESTIMATED_QUALITIES, Quality
@@ -81,6 +88,8 @@ _ESTIMATED[sorted(ESTIMATED_QUALITIES)] = True
 
 _CHUNK: Final = 1024
 """Meters per vectorised block (bounds the working memory)."""
+_UNBOUNDED_WH: Final = 1 << 60
+"""A tier limit that is never reached (the padding of a period with fewer tiers, a limit of 1e38). [Wh]"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +156,9 @@ def split_tiers(period_wh: IntArray, tiers_wh: IntArray) -> IntArray:
     ----------
     period_wh : ndarray of int, shape (m, P)
         Energy per period. [Wh]
-    tiers_wh : ndarray of int, shape (m, K)
-        Energy per tier (:func:`tier_totals`); rows sum to the rows of ``period_wh``. [Wh]
+    tiers_wh : ndarray of int, shape (m, K) or (m, P, K)
+        Energy per tier (:func:`tier_totals`) of the total, the same for every period, or each period's
+        own (its own limits against the same total); rows sum to the rows of ``period_wh``. [Wh]
 
     Returns
     -------
@@ -158,16 +168,27 @@ def split_tiers(period_wh: IntArray, tiers_wh: IntArray) -> IntArray:
     """
     e_p = np.asarray(period_wh, dtype=np.int64)
     t_k = np.asarray(tiers_wh, dtype=np.int64)
-    k = t_k.shape[1]
+    t_pk = t_k if t_k.ndim == 3 else t_k[:, None, :]
+    k = t_pk.shape[2]
     if k == 1:
         return e_p[:, :, None].copy()
     total = np.maximum(e_p.sum(axis=1), 1)
-    num = e_p[:, :, None] * t_k[:, None, :]
+    num = e_p[:, :, None] * t_pk
     base = num // total[:, None, None]
     rem = num % total[:, None, None]
     short = e_p - base.sum(axis=2)
     rank = np.argsort(np.argsort(-rem, axis=2, kind="stable"), axis=2, kind="stable")
     out: IntArray = base + (rank < short[:, :, None]).astype(np.int64)
+    return out
+
+
+def _period_tier_totals(total_wh: IntArray, limits_wh: IntArray) -> IntArray:
+    """:func:`tier_totals` of one total against each period's limits: (m,), (m, P, K-1) -> (m, P, K). [Wh]"""
+    m, p = limits_wh.shape[0], limits_wh.shape[1]
+    whole = np.broadcast_to(total_wh[:, None, None], (m, p, 1))
+    cum = np.minimum(whole, limits_wh)
+    edges = np.concatenate([np.zeros((m, p, 1), np.int64), cum, whole], axis=2)
+    out: IntArray = np.diff(edges, axis=2)
     return out
 
 
@@ -228,7 +249,9 @@ def align_intervals(
         raise ValueError(f"energy_wh must be integer Wh, got dtype {energy.dtype}")
     q = _quality("quality", quality, ends.shape)
     if energy.size and energy.min() < 0:
-        raise ValueError(f"energy_wh must not be negative, got {int(energy.min())}")
+        raise ValueError(
+            f"energy_wh must not be negative, got {int(energy.min())} (exported energy goes in export_wh)"
+        )
     off = ends % step != 0
     if off.any():
         raise ValueError(f"interval_end_s must be on the {grid_name(step)} grid, got {int(ends[off][0])}")
@@ -262,9 +285,31 @@ class _Layout:
     demand_pos: IntArray  # demand period of each interval (0 when none)
     demand_keys: tuple[tuple[int, int], ...]  # (segment, demand period) pairs that occur
     interval_s: int  # length of each interval [s]
+    window_s: int  # length of a demand window: the tariff's demandwindow, else interval_s [s]
+    window_starts: IntArray | None  # first interval of each demand window; None: windows are intervals
+    demand_masks: dict[tuple[int, int], BoolArray]  # windows of each (segment, demand period)
+    segment_masks: dict[int, BoolArray]  # windows of each segment
+    coincident_masks: dict[tuple[int, int], BoolArray]  # windows of each (segment, coincident period)
+    hour_starts: IntArray  # first interval of each clock hour (net billing hourly)
+
+
+def _window_starts(grid: IntArray, interval_s: int, window_s: int) -> IntArray | None:
+    """First grid position of each fixed clock window of ``window_s`` (None when it is the interval)."""
+    if window_s == interval_s:
+        return None
+    # The interval (end - interval_s, end] lies in the window ending at ceil(end / window_s) * window_s.
+    ids = (grid + window_s - 1) // window_s
+    return np.concatenate([[0], np.flatnonzero(np.diff(ids)) + 1]).astype(np.int64)
 
 
 def _layout(tariff: Tariff, grid: IntArray, timezone: str, interval_s: int) -> _Layout:
+    window_s = tariff.demand_window_s or interval_s
+    if window_s < interval_s or window_s % interval_s:
+        raise ValueError(
+            f"the tariff's demandwindow of {window_s // 60} min must be a whole number of the meter's"
+            f" intervals (interval_s={interval_s}, {interval_s // 60} min): demand is not invented from"
+            " longer intervals"
+        )
     cal = local_calendar(grid, timezone, tariff.holidays, interval_s=interval_s)
     energy_p = period_index(tariff.energy_weekday, tariff.energy_weekend, cal)
     if tariff.demand_weekday is not None and tariff.demand_weekend is not None:
@@ -282,7 +327,28 @@ def _layout(tariff: Tariff, grid: IntArray, timezone: str, interval_s: int) -> _
     indicator[np.arange(grid.size), group_of.ravel()] = 1.0
     group_to_period = np.zeros((group_keys.size, len(tariff.energy_tiers)), dtype=np.int64)
     group_to_period[np.arange(group_keys.size), group_keys // (n_seg * n_demand)] = 1
-    pairs = sorted(set(zip(segment_pos.tolist(), demand_p.tolist(), strict=True)))
+    # Demand windows take the period of their start instant: that of their first interval (a window
+    # divides an hour, so it lies in one local hour).
+    starts = _window_starts(grid, interval_s, window_s)
+    w_seg = segment_pos if starts is None else segment_pos[starts]
+    w_dem = demand_p if starts is None else demand_p[starts]
+    pairs = sorted(set(zip(w_seg.tolist(), w_dem.tolist(), strict=True)))
+    demand_masks = (
+        {pair: (w_seg == pair[0]) & (w_dem == pair[1]) for pair in pairs} if tariff.demand_tiers else {}
+    )
+    need_segments = tariff.flat_demand_months is not None or tariff.has_ratchet
+    segment_masks = {s: w_seg == s for s in range(n_seg)} if need_segments else {}
+    coincident_masks: dict[tuple[int, int], BoolArray] = {}
+    if tariff.coincident_schedule is not None:
+        cp = period_index(tariff.coincident_schedule, tariff.coincident_schedule, cal)
+        w_cp = cp if starts is None else cp[starts]
+        for pair in sorted(set(zip(w_seg.tolist(), w_cp.tolist(), strict=True))):
+            coincident_masks[pair] = (w_seg == pair[0]) & (w_cp == pair[1])
+    # A clock hour starts where the local hour or the UTC hour changes (the repeated hour of a DST day is
+    # two hours).
+    utc_hour = (grid - interval_s) // 3600
+    change = (np.diff(cal.hour) != 0) | (np.diff(utc_hour) != 0)
+    hour_starts = np.concatenate([[0], np.flatnonzero(change) + 1]).astype(np.int64)
     return _Layout(
         grid=grid,
         calendar=cal,
@@ -293,6 +359,12 @@ def _layout(tariff: Tariff, grid: IntArray, timezone: str, interval_s: int) -> _
         demand_pos=demand_p,
         demand_keys=tuple(pairs),
         interval_s=interval_s,
+        window_s=window_s,
+        window_starts=starts,
+        demand_masks=demand_masks,
+        segment_masks=segment_masks,
+        coincident_masks=coincident_masks,
+        hour_starts=hour_starts,
     )
 
 
@@ -303,11 +375,16 @@ class _Proration:
     month_parts: tuple[Decimal, ...]  # per segment, 0 to 1 [month]
     months: Decimal  # sum of month_parts [month]
     days: Decimal  # days of service [day]
-    tier_limits_wh: tuple[int, ...]
+    tier_limits_wh: tuple[int, ...]  # the first segment's reference period's limits [Wh]
+    period_limits_wh: IntArray  # (P, K-1): each period's limits, padded with _UNBOUNDED_WH [Wh]
 
 
 def _fraction(num: int, den: int) -> Decimal:
     return Decimal(1) if num == den else Decimal(num) / Decimal(den)
+
+
+def _wh(kwh: Decimal) -> int:
+    return min(int((kwh * 1000).to_integral_value()), _UNBOUNDED_WH)
 
 
 def _proration(tariff: Tariff, layout: _Layout, i0: int, i1: int) -> _Proration:
@@ -325,29 +402,35 @@ def _proration(tariff: Tariff, layout: _Layout, i0: int, i1: int) -> _Proration:
     day_len = cal.intervals_in_day[sl][np.searchsorted(cal.day[sl], days_u)] if days_u.size else days_u
     day_parts = [_fraction(int(a), int(b)) for a, b in zip(day_counts, day_len, strict=True)]
     days = sum(day_parts, Decimal(0))
-    limits: list[int] = []
-    if tariff.tier_count > 1:
+    n_periods, k_max = len(tariff.energy_tiers), tariff.tier_count
+    period_limits = np.full((n_periods, max(k_max - 1, 0)), _UNBOUNDED_WH, dtype=np.int64)
+    if k_max > 1:
         months_of_day = cal.month[sl][np.searchsorted(cal.day[sl], days_u)] if days_u.size else days_u
-        for k in range(tariff.tier_count - 1):
-            if tariff.tier_unit == "kWh daily":
-                kwh = sum(
-                    (
-                        part * tariff.tier_limits_kwh(int(mo))[k]
-                        for part, mo in zip(day_parts, months_of_day, strict=True)
-                    ),
-                    Decimal(0),
-                )
+        day_months = [int(mo) for mo in months_of_day]
+        seg_months = [int(key) % 12 + 1 for key in layout.segment_keys]
+        for p, tiers in enumerate(tariff.energy_tiers):
+            if len(tiers) < 2:
+                continue
+            # kWh daily: each day of service takes its month's limit; kWh: each month its part in service.
+            if tiers[0].unit == "kWh daily":
+                parts, months = day_parts, day_months
             else:
+                parts, months = list(month_parts), seg_months
+            for k in range(len(tiers) - 1):
                 kwh = sum(
-                    (
-                        part * tariff.tier_limits_kwh(int(key) % 12 + 1)[k]
-                        for part, key in zip(month_parts, layout.segment_keys, strict=True)
-                    ),
+                    (part * tariff.tier_limits_for(mo, p)[k] for part, mo in zip(parts, months, strict=True)),
                     Decimal(0),
                 )
-            limits.append(int((kwh * 1000).to_integral_value()))
+                period_limits[p, k] = _wh(kwh)
+    # The bill's figure (the baseline allowance): the limits of the first month's reference period.
+    ref = int(tariff.energy_weekday[int(layout.segment_keys[int(seg[0])]) % 12, 0]) if seg.size else 0
+    limits = tuple(int(v) for v in period_limits[ref, : max(len(tariff.energy_tiers[ref]) - 1, 0)])
     return _Proration(
-        month_parts=month_parts, months=sum(month_parts, Decimal(0)), days=days, tier_limits_wh=tuple(limits)
+        month_parts=month_parts,
+        months=sum(month_parts, Decimal(0)),
+        days=days,
+        tier_limits_wh=limits,
+        period_limits_wh=period_limits,
     )
 
 
@@ -419,6 +502,59 @@ def _recurring(tariff: Tariff, rate: Decimal, unit: str, pr: _Proration) -> tupl
     return pr.months, "month", rate
 
 
+def _shown(value: Decimal, places: int = 4) -> str:
+    """A quantity or rate in a line's description: rounded for people (the amount stays exact)."""
+    return f"{round(value, places).normalize():f}"
+
+
+def _month_name(key: int) -> str:
+    return f"{key // 12}-{key % 12 + 1:02d}"
+
+
+def _ratchet_floor(tariff: Tariff, key: int, peaks: dict[int, Decimal]) -> tuple[Decimal, str]:
+    """
+    The least billing demand of month ``key`` (``year * 12 + month - 1``) from the peaks of earlier months.
+
+    ``demandratchetpercentage[month]`` of the highest peak of the 11 months before; ``lookbackpercent``
+    of the highest peak of the ``lookbackrange`` months before, or of the ``lookbackmonths`` among the 12
+    months ending with this one. Returns the floor [kW] and how it was set, for the line.
+    """
+    floor, why = Decimal(0), ""
+
+    def consider(percent: Decimal, months: Sequence[int]) -> None:
+        nonlocal floor, why
+        known = [(peaks[k], k) for k in months if k in peaks]
+        if not known or not percent:
+            return
+        top, at = max(known)
+        value = percent * top
+        if value > floor:
+            floor, why = value, f"{_shown(percent * 100, 2)} % of {_shown(top, 3)} kW in {_month_name(at)}"
+
+    if tariff.ratchet_percent:
+        consider(tariff.ratchet_percent[key % 12], range(key - 11, key))
+    if tariff.lookback_percent > 0:
+        if tariff.lookback_range:
+            consider(tariff.lookback_percent, range(key - tariff.lookback_range, key))
+        elif tariff.lookback_months:
+            flags = tariff.lookback_months
+            consider(tariff.lookback_percent, [k for k in range(key - 11, key + 1) if flags[k % 12]])
+    return floor, why
+
+
+@dataclass(frozen=True)
+class _Extras:
+    """A meter's inputs beyond its energy and demand, for the features a tariff may use."""
+
+    coincident_max_wh: dict[tuple[int, int], int] | None = None
+    credit_tier_wh: Sequence[Sequence[int]] | None = None
+    peaks_kw: dict[int, Decimal] | None = None  # month key -> recorded peak, months before the bill
+    annual: tuple[int, Decimal] | None = None  # (year the bill ends, charges of that year billed before)
+
+
+_NO_EXTRAS: Final = _Extras()
+
+
 def _price(
     tariff: Tariff,
     layout: _Layout,
@@ -426,12 +562,14 @@ def _price(
     period_tier_wh: Sequence[Sequence[int]],
     demand_max_wh: dict[tuple[int, int], int],
     flat_max_wh: dict[int, int],
+    extras: _Extras = _NO_EXTRAS,
 ) -> list[LineItem]:
     lines: list[LineItem] = []
-    # The demand interval is the meter's; a length other than the Mini Meter's 15 minutes is named.
-    demand_note = "" if layout.interval_s == INTERVAL_S else f" ({demand_name(layout.interval_s)} demand)"
+    # The demand interval is the tariff's window, else the meter's; other than 15 minutes it is named.
+    window = layout.window_s
+    demand_note = "" if window == INTERVAL_S else f" ({demand_name(window)} demand)"
     many_periods = len(tariff.energy_tiers) > 1
-    many_tiers = tariff.tier_count > 1
+    named = tariff.period_names.get("energy", {})
     for p, tiers in enumerate(tariff.energy_tiers):
         for k, tier in enumerate(tiers):
             wh = period_tier_wh[p][k]
@@ -439,52 +577,118 @@ def _price(
                 continue
             kwh = Decimal(wh) / 1000
             name = "Energy"
-            if many_periods:
-                name += f", period {p + 1}"
-            if many_tiers:
-                baseline = k == 0 and tariff.tier_unit == "kWh daily"
+            if many_periods or p in named:
+                name += f", {tariff.period_name('energy', p)}"
+            if len(tiers) > 1:
+                baseline = k == 0 and tier.unit == "kWh daily"
                 name += ", baseline (tier 1)" if baseline else f", tier {k + 1}"
             lines.append(LineItem("energy", name, kwh, "kWh", tier.rate, Decimal(1), kwh * tier.rate, p, k))
+    if extras.credit_tier_wh is not None:
+        netting = tariff.export_rule == "net metering"
+        for p, tiers in enumerate(tariff.energy_tiers):
+            for k, tier in enumerate(tiers):
+                wh = extras.credit_tier_wh[p][k]
+                if wh == 0:
+                    continue
+                kwh = Decimal(wh) / 1000
+                name = "Net excess generation" if netting else "Export credit"
+                if many_periods or p in named:
+                    name += f", {tariff.period_name('energy', p)}"
+                if len(tiers) > 1:
+                    name += f", tier {k + 1}"
+                if not tier.sell:
+                    name += " (no sell rate: not credited)"
+                rate = -tier.sell
+                lines.append(LineItem("export", name, kwh, "kWh", rate, Decimal(1), kwh * rate, p, k))
+    demand_names = tariff.period_names.get("demand", {})
+    ratchet_tou = tariff.has_ratchet and tariff.flat_demand_months is None
+    peaks = dict(extras.peaks_kw or {})
     for (seg, d), wh in sorted(demand_max_wh.items()):
         factor = pr.month_parts[seg]
-        if wh == 0 or factor == 0:
+        if factor == 0:
             continue
         key = int(layout.segment_keys[seg])
-        label = f"Demand {key // 12}-{key % 12 + 1:02d}"
-        if len(tariff.demand_tiers) > 1:
-            label += f", period {d + 1}"
+        kw = _kw(wh, window)
+        why = ""
+        if ratchet_tou:
+            peaks[key] = kw
+            floor, why = _ratchet_floor(tariff, key, peaks)
+            if floor > kw:
+                kw = floor
+        if kw == 0:
+            continue
+        label = f"Demand {_month_name(key)}"
+        if len(tariff.demand_tiers) > 1 or d in demand_names:
+            label += f", {tariff.period_name('demand', d)}"
         label += demand_note
-        kw = _kw(wh, layout.interval_s)
+        if why and kw > _kw(wh, window):
+            label += f" (ratchet: {why})"
         lines.extend(_tiered_demand("demand", label, kw, tariff.demand_tiers[d], factor, d))
     if tariff.flat_demand_months is not None:
+        flat_names = tariff.period_names.get("flat_demand", {})
         for seg, wh in sorted(flat_max_wh.items()):
+            factor = pr.month_parts[seg]
+            if factor == 0:
+                continue
+            key = int(layout.segment_keys[seg])
+            fp = int(tariff.flat_demand_months[key % 12])
+            actual = kw = _kw(wh, window)
+            why = ""
+            if tariff.has_ratchet:
+                peaks[key] = actual
+                floor, why = _ratchet_floor(tariff, key, peaks)
+                kw = max(kw, floor)
+            if kw == 0:
+                continue
+            label = f"Demand (flat) {_month_name(key)}"
+            if fp in flat_names:
+                label += f", {flat_names[fp]}"
+            label += demand_note
+            if kw > actual:
+                label += f" (ratchet: {why})"
+            lines.extend(_tiered_demand("flat_demand", label, kw, tariff.flat_demand_tiers[fp], factor, fp))
+    if extras.coincident_max_wh is not None:
+        for (seg, cp), wh in sorted(extras.coincident_max_wh.items()):
             factor = pr.month_parts[seg]
             if wh == 0 or factor == 0:
                 continue
             key = int(layout.segment_keys[seg])
-            fp = int(tariff.flat_demand_months[key % 12])
-            label = f"Demand (flat) {key // 12}-{key % 12 + 1:02d}{demand_note}"
-            kw = _kw(wh, layout.interval_s)
-            lines.extend(_tiered_demand("flat_demand", label, kw, tariff.flat_demand_tiers[fp], factor, fp))
+            label = f"Coincident demand {_month_name(key)}"
+            if len(tariff.coincident_tiers) > 1 or cp in tariff.period_names.get("coincident", {}):
+                label += f", {tariff.period_name('coincident', cp)}"
+            label += demand_note
+            kw = _kw(wh, window)
+            lines.extend(_tiered_demand("coincident", label, kw, tariff.coincident_tiers[cp], factor, cp))
     if tariff.fixed_charge:
         qty, unit, rate = _recurring(tariff, tariff.fixed_charge, tariff.fixed_charge_unit, pr)
         lines.append(LineItem("fixed", "Customer charge", qty, unit, rate, Decimal(1), qty * rate))
+    minima: list[tuple[Decimal, str]] = []
     if tariff.min_charge:
         qty, unit, rate = _recurring(tariff, tariff.min_charge, tariff.min_charge_unit, pr)
-        minimum = qty * rate
+        minima.append((qty * rate, f"Minimum charge ({_shown(qty)} {unit} at {_shown(rate)})"))
+    if tariff.min_monthly_charge:
+        qty, rate = pr.months, tariff.min_monthly_charge
+        minima.append((qty * rate, f"Minimum monthly charge ({_shown(qty)} month at {_shown(rate)})"))
+    if minima:
+        minimum, text = max(minima, key=lambda item: item[0])
         subtotal = sum((line.amount for line in lines), Decimal(0))
         if subtotal < minimum:
+            top_up = minimum - subtotal
             lines.append(
                 LineItem(
-                    "minimum",
-                    f"Minimum charge ({qty.normalize():f} {unit} at {rate.normalize():f}) less charges above",
-                    Decimal(1),
-                    "bill",
-                    minimum - subtotal,
-                    Decimal(1),
-                    minimum - subtotal,
+                    "minimum", f"{text} less charges above", Decimal(1), "bill", top_up, Decimal(1), top_up
                 )
             )
+    if extras.annual is not None and tariff.annual_min_charge:
+        year, before = extras.annual
+        charged = before + sum((line.amount for line in lines), Decimal(0))
+        if charged < tariff.annual_min_charge:
+            top_up = tariff.annual_min_charge - charged
+            text = (
+                f"Annual minimum charge ({_shown(tariff.annual_min_charge, 2)} for {year}) less the year's"
+                f" charges ({_shown(charged, 2)})"
+            )
+            lines.append(LineItem("minimum", text, Decimal(1), "bill", top_up, Decimal(1), top_up))
     return lines
 
 
@@ -510,6 +714,88 @@ def _reads(name: str, values: Sequence[int | None] | None, m: int) -> list[int |
     return [None if v is None else int(v) for v in values]
 
 
+class _Column:
+    """An interval column in a bill's inputs, listed only when the bill's document is made (as the
+    interval columns are): a month of 10,000 meters' exports is not 30 million Python ints."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: IntArray) -> None:
+        self.values = values
+
+    def tolist(self) -> list[int]:
+        out: list[int] = self.values.tolist()
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Column) and bool(np.array_equal(self.values, other.values))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _exports(name: str, export_wh: npt.ArrayLike | None, shape: tuple[int, ...]) -> IntArray | None:
+    if export_wh is None:
+        return None
+    x = np.asarray(export_wh)
+    if x.shape != shape:
+        raise ValueError(f"{name} must have the shape of energy_wh {shape}, got {x.shape}")
+    if x.size and not np.issubdtype(x.dtype, np.integer):
+        raise ValueError(f"{name} must be integer Wh, got dtype {x.dtype}")
+    if x.size and x.min() < 0:
+        raise ValueError(f"{name} must not be negative (energy exported to the grid), got {int(x.min())}")
+    return x.astype(np.int64, copy=False)
+
+
+def _peaks(
+    values: Sequence[Sequence[object] | None] | None, m: int, first_key: int
+) -> list[dict[int, Decimal] | None]:
+    """Each meter's recorded monthly peaks before the bill, by month key (``prior_peaks_kw``)."""
+    if values is None:
+        return [None] * m
+    if len(values) != m:
+        raise ValueError(f"prior_peaks_kw must have one sequence per meter ({m}), got {len(values)}")
+    out: list[dict[int, Decimal] | None] = []
+    for row in values:
+        if row is None:
+            out.append(None)
+            continue
+        got: dict[int, Decimal] = {}
+        for j, v in enumerate(row):
+            key = first_key - len(row) + j
+            if v is None or (isinstance(v, float) and np.isnan(v)):
+                continue
+            if isinstance(v, bool) or not isinstance(v, (int, float, Decimal, np.integer, np.floating)):
+                raise ValueError(f"prior_peaks_kw must hold demands in kW or None, got {v!r}")
+            kw = Decimal(str(v))
+            if not kw.is_finite() or kw < 0:
+                raise ValueError(f"prior_peaks_kw must hold non-negative demands in kW, got {v!r}")
+            got[key] = kw
+        out.append(got)
+    return out
+
+
+def _charges(values: Sequence[Decimal | None] | None, m: int) -> list[Decimal | None]:
+    if values is None:
+        return [None] * m
+    if len(values) != m:
+        raise ValueError(f"year_to_date_charges must have one value per meter ({m}), got {len(values)}")
+    for v in values:
+        if v is not None and not (isinstance(v, Decimal) and v.is_finite()):
+            raise ValueError(f"year_to_date_charges must be Decimal USD or None, got {v!r}")
+    return list(values)
+
+
+def _year_end(t0: datetime, t1: datetime, timezone: str) -> tuple[int, int] | None:
+    """The last calendar year that ends inside ``(t0, t1]`` in local time, and that instant [s]."""
+    tz = zone(timezone)
+    found = None
+    for year in range(t0.astimezone(tz).year, t1.astimezone(tz).year + 1):
+        instant = int(datetime(year + 1, 1, 1, tzinfo=tz).timestamp())
+        if t0.timestamp() < instant <= t1.timestamp():
+            found = (year, instant)
+    return found
+
+
 def bill_meters(
     tariff: Tariff,
     energy_wh: npt.ArrayLike,
@@ -523,6 +809,9 @@ def bill_meters(
     opening_reads_wh: Sequence[int | None] | None = None,
     closing_reads_wh: Sequence[int | None] | None = None,
     interval_s: int = INTERVAL_S,
+    export_wh: npt.ArrayLike | None = None,
+    prior_peaks_kw: Sequence[Sequence[object] | None] | None = None,
+    year_to_date_charges: Sequence[Decimal | None] | None = None,
 ) -> list[Bill]:
     """
     Bill many meters over one billing period at a tariff (California re-rating, PU Code §739.5).
@@ -532,7 +821,8 @@ def bill_meters(
     tariff : Tariff
         The residential schedule each submeter is billed at.
     energy_wh : array-like of int, shape (m, n)
-        Energy of each meter's intervals on the period's grid at ``interval_s`` (:func:`interval_grid`). [Wh]
+        Energy imported (delivered to the load) in each meter's intervals on the period's grid at
+        ``interval_s`` (:func:`interval_grid`). [Wh]
     quality : array-like of int, shape (m, n)
         ESPI quality code of each interval (``docs/billing.md``: which are billed).
     start, end : datetime
@@ -544,12 +834,25 @@ def bill_meters(
     tenants : sequence of Tenant or None, optional
         Each meter's tenant (move-in and move-out); None for a whole period under the meter's serial.
     opening_reads_wh, closing_reads_wh : sequence of int or None, optional
-        Register reads at the start and end of service. When only the opening read is known the closing
-        read is the opening read plus the billed energy. [Wh]
+        Register reads (of imported energy) at the start and end of service. When only the opening read
+        is known the closing read is the opening read plus the energy imported. [Wh]
     interval_s : int
         Length of every interval of these meters: 300, 900 (default), 1800 or 3600. Proration counts
-        intervals of this length; demand is interval energy over this length (hourly data gives an hourly
-        demand). [s]
+        intervals of this length; demand is the energy of a demand window over its length, the window
+        being the tariff's ``demandwindow`` (a whole number of intervals) or this length. [s]
+    export_wh : array-like of int, shape (m, n), optional
+        Energy exported to the grid in each interval, with the quality of ``quality``: netted per energy
+        period (net metering) or credited at the tiers' ``sell`` rates (net billing), by the tariff's
+        :attr:`~meshmeter.billing.tariff.Tariff.export_rule`. None (default): the meters do not export. [Wh]
+    prior_peaks_kw : sequence of (sequence of float or None) or None, optional
+        For a tariff with a demand ratchet: each meter's recorded maximum demand (in the tariff's demand
+        window) of each calendar month before the local month in which the billing period starts,
+        oldest first, the last being the month before; None for unknown. None (default): no history,
+        and a ratchet looks only at the months of this bill (a warning says so). [kW]
+    year_to_date_charges : sequence of Decimal or None, optional
+        For a tariff with ``annualmincharge``: each meter's charges billed earlier in the calendar year
+        that this billing period ends; the annual minimum is applied against them plus this bill's. None
+        on a bill that ends the year: the annual minimum is not applied (a warning says so). [USD]
 
     Returns
     -------
@@ -565,9 +868,12 @@ def bill_meters(
     if energy.size and not np.issubdtype(energy.dtype, np.integer):
         raise ValueError(f"energy_wh must be integer Wh, got dtype {energy.dtype}")
     if energy.size and energy.min() < 0:
-        raise ValueError(f"energy_wh must not be negative, got {int(energy.min())}")
+        raise ValueError(
+            f"energy_wh must not be negative, got {int(energy.min())} (exported energy goes in export_wh)"
+        )
     m = energy.shape[0]
     q_all = _quality("quality", quality, energy.shape)
+    exports = _exports("export_wh", export_wh, energy.shape)
     if len(meters) != m:
         raise ValueError(f"meters must name each of the {m} meters, got {len(meters)}")
     if tenants is not None and len(tenants) != m:
@@ -575,6 +881,15 @@ def bill_meters(
     opening = _reads("opening_reads_wh", opening_reads_wh, m)
     closing = _reads("closing_reads_wh", closing_reads_wh, m)
     layout = _layout(tariff, grid, timezone, step)
+    first_key = int(layout.segment_keys[0])
+    peaks_in = _peaks(prior_peaks_kw, m, first_key)
+    ytd_in = _charges(year_to_date_charges, m)
+    year_end = _year_end(t0, t1, timezone) if tariff.annual_min_charge else None
+    if exports is not None and tariff.export_rule == "buy all sell all" and exports.any():
+        raise ValueError(
+            "export_wh: the tariff sells all generation and buys all load (dgrules Buy All Sell All): bill"
+            " the production meter's output apart, not a net meter's exports"
+        )
     windows = [_window(grid, None if tenants is None else tenants[i], step) for i in range(m)]
     prorations: dict[tuple[int, int], _Proration] = {}
     common: dict[str, Any] = {
@@ -591,7 +906,9 @@ def bill_meters(
         # stored one still matches it); re-billing takes 900 when it is absent.
         common["interval_s"] = step
     bills: list[Bill] = []
-    n_seg = layout.segment_keys.size
+    trim = any(len(t) != tariff.tier_count for t in tariff.energy_tiers)
+    no_history: list[str] = []
+    no_ytd: list[str] = []
     for c0 in range(0, m, _CHUNK):
         c1 = min(m, c0 + _CHUNK)
         e = np.asarray(energy[c0:c1], dtype=np.int64)
@@ -623,42 +940,80 @@ def bill_meters(
         else:
             unbilled_n = unbilled_wh = np.zeros(c1 - c0, dtype=np.int64)
         period_wh = group_sum @ layout.group_to_period
+        imported = period_wh.sum(axis=1)
+        credit_wh = None
+        if exports is not None:
+            xb = np.where(billed, exports[c0:c1], 0)
+            ee = eb
+            if tariff.export_rule == "net billing hourly":
+                # Import and export net within each clock hour, on the hour's first interval.
+                hs = layout.hour_starts
+                net = np.add.reduceat(eb, hs, axis=1) - np.add.reduceat(xb, hs, axis=1)
+                ee, xb = np.zeros_like(eb), np.zeros_like(xb)
+                ee[:, hs], xb[:, hs] = np.maximum(net, 0), np.maximum(-net, 0)
+                period_wh = np.rint(ee.astype(np.float64) @ layout.indicator).astype(np.int64)
+                period_wh = period_wh @ layout.group_to_period
+            export_p = np.rint(xb.astype(np.float64) @ layout.indicator).astype(np.int64)
+            export_p = export_p @ layout.group_to_period
+            if tariff.export_rule == "net metering":
+                net_p = period_wh - export_p
+                period_wh, credit_wh = np.maximum(net_p, 0), np.maximum(-net_p, 0)
+            else:
+                credit_wh = export_p
         total = period_wh.sum(axis=1)
-        # Demand maxima per (segment, demand period) and per segment, over the intervals in each.
-        dmax = (
-            {
-                key: eb.max(
-                    axis=1, where=(layout.segment_pos == key[0]) & (layout.demand_pos == key[1]), initial=0
-                )
-                for key in layout.demand_keys
-            }
-            if tariff.demand_tiers
-            else {}
-        )
-        smax = (
-            {s: eb.max(axis=1, where=layout.segment_pos == s, initial=0) for s in range(n_seg)}
-            if tariff.flat_demand_months is not None
-            else {}
-        )
-        overall_max = eb.max(axis=1, initial=0)
-        # Tiers: one proration per service window.
+        # Demand: windows of the tariff's length (or the intervals), their maxima per (segment, period).
+        ew = eb if layout.window_starts is None else np.add.reduceat(eb, layout.window_starts, axis=1)
+        dmax = {key: ew.max(axis=1, where=mask, initial=0) for key, mask in layout.demand_masks.items()}
+        smax = {key: ew.max(axis=1, where=mask, initial=0) for key, mask in layout.segment_masks.items()}
+        cmax = {key: ew.max(axis=1, where=mask, initial=0) for key, mask in layout.coincident_masks.items()}
+        overall_max = ew.max(axis=1, initial=0)
+        # Tiers: one proration per service window; each period's own limits against the total.
         for w in set(win):
             if w not in prorations:
                 prorations[w] = _proration(tariff, layout, *w)
-        limits = np.array([prorations[w].tier_limits_wh for w in win], dtype=np.int64).reshape(c1 - c0, -1)
-        tiers_wh = tier_totals(total, limits)
-        period_tier = split_tiers(period_wh, tiers_wh).tolist()
+        limits = np.stack([prorations[w].period_limits_wh for w in win])
+        period_tier_arr = split_tiers(period_wh, _period_tier_totals(total, limits))
+        period_tier = period_tier_arr.tolist()
+        credit_tier = None
+        if credit_wh is not None:
+            credit_tier = split_tiers(credit_wh, _period_tier_totals(credit_wh.sum(axis=1), limits)).tolist()
         period_list = period_wh.tolist()
         total_list = total.tolist()
+        imported_list = imported.tolist()
         max_list = overall_max.tolist()
         est_wh_list, est_n_list = est_wh.tolist(), est_n.tolist()
         unbilled_n_list, unbilled_wh_list = unbilled_n.tolist(), unbilled_wh.tolist()
         dmax_lists = {key: v.tolist() for key, v in dmax.items()}
         smax_lists = {key: v.tolist() for key, v in smax.items()}
+        cmax_lists = {key: v.tolist() for key, v in cmax.items()} if cmax else None
         for j in range(c1 - c0):
             i = c0 + j
             w = win[j]
             pr = prorations[w]
+            service_start = datetime.fromtimestamp(int(grid[w[0]]) - step, UTC)
+            service_end = datetime.fromtimestamp(int(grid[w[1] - 1]), UTC)
+            extras = _NO_EXTRAS
+            if cmax_lists is not None or credit_tier is not None or tariff.has_ratchet or year_end:
+                annual = None
+                if (
+                    year_end is not None
+                    and service_start.timestamp() < year_end[1] <= service_end.timestamp()
+                ):
+                    ytd = ytd_in[i]
+                    if ytd is None:
+                        no_ytd.append(meters[i])
+                    else:
+                        annual = (year_end[0], ytd)
+                if tariff.has_ratchet and peaks_in[i] is None:
+                    no_history.append(meters[i])
+                extras = _Extras(
+                    coincident_max_wh=None
+                    if cmax_lists is None
+                    else {k: v[j] for k, v in cmax_lists.items()},
+                    credit_tier_wh=None if credit_tier is None else credit_tier[j],
+                    peaks_kw=peaks_in[i],
+                    annual=annual,
+                )
             lines = _price(
                 tariff,
                 layout,
@@ -666,15 +1021,14 @@ def bill_meters(
                 period_tier[j],
                 {key: v[j] for key, v in dmax_lists.items()},
                 {key: v[j] for key, v in smax_lists.items()},
+                extras,
             )
             tenant = None if tenants is None else tenants[i]
             account = meters[i] if tenant is None else tenant.account
-            service_start = datetime.fromtimestamp(int(grid[w[0]]) - step, UTC)
-            service_end = datetime.fromtimestamp(int(grid[w[1] - 1]), UTC)
             billed_wh = total_list[j]
             close = closing[i]
             if close is None and opening[i] is not None:
-                close = opening[i] + billed_wh
+                close = opening[i] + imported_list[j]
             inputs = dict(common)
             inputs.update(
                 {
@@ -690,6 +1044,20 @@ def bill_meters(
                     "closing_read_wh": closing[i],
                 }
             )
+            # Recorded only when given, so a bill without them has the document it always had.
+            if exports is not None:
+                inputs["export_wh"] = _Column(exports[i])
+            if prior_peaks_kw is not None:
+                row = prior_peaks_kw[i]
+                inputs["prior_peaks_kw"] = (
+                    None if row is None else [None if v is None else str(v) for v in row]
+                )
+            if year_to_date_charges is not None:
+                ytd = year_to_date_charges[i]
+                inputs["year_to_date_charges"] = None if ytd is None else str(ytd)
+            tier_rows = period_tier[j]
+            if trim:
+                tier_rows = [row[: len(t)] for row, t in zip(tier_rows, tariff.energy_tiers, strict=True)]
             bills.append(
                 Bill(
                     account=account,
@@ -705,9 +1073,9 @@ def bill_meters(
                     closing_read_wh=close,
                     energy_wh=billed_wh,
                     energy_by_period_wh=tuple(period_list[j]),
-                    energy_by_period_tier_wh=tuple(tuple(row) for row in period_tier[j]),
+                    energy_by_period_tier_wh=tuple(tuple(row) for row in tier_rows),
                     tier_limits_wh=pr.tier_limits_wh,
-                    max_demand_kw=_kw(max_list[j], step),
+                    max_demand_kw=_kw(max_list[j], layout.window_s),
                     estimated_wh=est_wh_list[j],
                     estimated_intervals=est_n_list[j],
                     unbilled_intervals=unbilled_n_list[j],
@@ -718,6 +1086,22 @@ def bill_meters(
                     interval_s=step,
                 )
             )
+    if no_history:
+        warnings.warn(
+            f"the tariff's demand ratchet looks back {tariff.ratchet_months} months but prior_peaks_kw"
+            f" was not given for {', '.join(no_history[:5])}{' ...' if len(no_history) > 5 else ''}:"
+            " their billing demand looks only at the months of this bill",
+            UserWarning,
+            stacklevel=2,
+        )
+    if no_ytd:
+        warnings.warn(
+            f"the bill ends the year {year_end[0] if year_end else ''} and the tariff has an annual minimum"
+            f" charge, but year_to_date_charges was not given for {', '.join(no_ytd[:5])}"
+            f"{' ...' if len(no_ytd) > 5 else ''}: the annual minimum is not applied",
+            UserWarning,
+            stacklevel=2,
+        )
     return bills
 
 
@@ -735,6 +1119,9 @@ def bill_meter(
     opening_read_wh: int | None = None,
     closing_read_wh: int | None = None,
     interval_s: int = INTERVAL_S,
+    export_wh: npt.ArrayLike | None = None,
+    prior_peaks_kw: Sequence[object] | None = None,
+    year_to_date_charges: Decimal | None = None,
 ) -> Bill:
     """
     Bill one meter from its intervals, in any order and with gaps (California re-rating).
@@ -747,7 +1134,7 @@ def bill_meter(
         Interval ends, seconds since the Unix epoch, on the grid of ``interval_s``; those outside the
         period are ignored, absent ones are not billed (quality 14). [s]
     energy_wh : array-like of int
-        Energy of each interval. [Wh]
+        Energy imported in each interval. [Wh]
     quality : array-like of int, optional
         ESPI quality codes; default all 0 (valid).
     start, end : datetime
@@ -762,6 +1149,13 @@ def bill_meter(
         Register reads at the start and end of service. [Wh]
     interval_s : int
         Length of each of the meter's intervals: 300, 900 (default), 1800 or 3600 (:func:`bill_meters`). [s]
+    export_wh : array-like of int, optional
+        Energy exported in each interval, beside ``energy_wh`` (:func:`bill_meters`). [Wh]
+    prior_peaks_kw : sequence of float or None, optional
+        The meter's recorded maximum demand of each month before the billing period's first month,
+        oldest first (:func:`bill_meters`). [kW]
+    year_to_date_charges : Decimal, optional
+        The meter's charges billed earlier in the year this period ends (:func:`bill_meters`). [USD]
 
     Returns
     -------
@@ -771,6 +1165,15 @@ def bill_meter(
     ends = np.asarray(interval_end_s, dtype=np.int64)
     q = np.zeros(ends.shape, dtype=np.int64) if quality is None else quality
     energy, qual = align_intervals(grid, ends, energy_wh, q, interval_s=interval_s)
+    exports = None
+    if export_wh is not None:
+        given = np.asarray(export_wh)
+        if given.size and np.issubdtype(given.dtype, np.integer) and given.min() < 0:
+            raise ValueError(
+                f"export_wh must not be negative (energy exported to the grid), got {int(given.min())}"
+            )
+        exported, _ = align_intervals(grid, ends, given, q, interval_s=interval_s)
+        exports = exported[None, :]
     return bill_meters(
         tariff,
         energy[None, :],
@@ -783,4 +1186,7 @@ def bill_meter(
         opening_reads_wh=[opening_read_wh],
         closing_reads_wh=[closing_read_wh],
         interval_s=interval_s,
+        export_wh=exports,
+        prior_peaks_kw=None if prior_peaks_kw is None else [prior_peaks_kw],
+        year_to_date_charges=None if year_to_date_charges is None else [year_to_date_charges],
     )[0]

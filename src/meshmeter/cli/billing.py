@@ -62,6 +62,13 @@ def bill_command(
             "(california mode)."
         ),
     ] = None,
+    label: Annotated[
+        str | None, typer.Option(help="The rate's URDB label, when the tariff file holds several rates.")
+    ] = None,
+    period_names: Annotated[
+        str | None,
+        typer.Option(help="Period names for the bill lines, e.g. 0=peak,1=off-peak,demand:0=on-peak."),
+    ] = None,
     mode: Annotated[
         str,
         typer.Option(help="california (re-rate one meter at --tariff) or maryland (share a master bill)."),
@@ -126,6 +133,7 @@ def bill_command(
     --start 2026-07-01 --end 2026-08-01 --save
     """
     import sys
+    import warnings
     from pathlib import Path
 
     from meshmeter.billing import (
@@ -135,15 +143,15 @@ def bill_command(
         bill_to_json,
         bill_to_pdf,
         bills_to_csv,
-        example_tariff,
-        load_tariff,
     )
+    from meshmeter.cli.tariff import read_tariff
 
     fmt = "json" if as_json else bill_format
     if mode != "california":
         others = {
             "--tariff": tariff, "--intervals": intervals, "--meter": meter, "--account": account,
             "--move-in": move_in, "--move-out": move_out, "--opening-read-wh": opening_read_wh,
+            "--label": label, "--period-names": period_names,
         }  # fmt: skip
         _bill_maryland(
             mode, site_name, master_total, admin_fee, start, end, timezone, fmt, output, database, save,
@@ -168,13 +176,7 @@ def bill_command(
             raise ValueError("give exactly one of --intervals FILE.csv and --meter SERIAL")
         if save and meter is None:
             raise ValueError("--save stores the bill beside its meter's data: it needs --meter SERIAL")
-        if tariff.startswith("example:"):
-            rate = example_tariff(tariff.removeprefix("example:"))
-        else:
-            try:
-                rate = load_tariff(Path(tariff))
-            except OSError as exc:
-                raise ValueError(f"cannot read tariff {tariff!r}: {exc.strerror}") from None
+        rate = read_tariff(tariff, label, period_names)
 
         def tenant_in(tz: str) -> Tenant | None:
             if account is None and move_in is None and move_out is None:
@@ -185,37 +187,43 @@ def bill_command(
                 None if move_out is None else _bill_time("move_out", move_out, tz),
             )
 
-        if intervals is not None:
-            timezone = _file_zone(timezone)
-            t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
-            ends, energy, quality = _read_intervals(intervals)
-            serial = Path(intervals).stem
-            bill = bill_meter(
-                rate, ends, energy, quality, start=t0, end=t1, timezone=timezone, meter=serial,
-                tenant=tenant_in(timezone), opening_read_wh=opening_read_wh,
-            )  # fmt: skip
-        else:
-            from meshmeter.services.billing import (
-                bill_meter_from_store,
-                find_meter,
-                meter_timezone,
-                save_meter_bill,
-            )
-            from meshmeter.store import Store
-
-            assert meter is not None
-            serial = meter
-            with Store(database) as store:
-                found = find_meter(store, meter)
-                timezone = meter_timezone(store, found, timezone)
+        with warnings.catch_warnings(record=True) as seen:
+            # The engine warns where a bill lacks history it needs (a ratchet's earlier peaks, the year's
+            # charges for an annual minimum): said on stderr, as the bill is still made.
+            warnings.simplefilter("always", UserWarning)
+            if intervals is not None:
+                timezone = _file_zone(timezone)
                 t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
-                bill = bill_meter_from_store(
-                    store, meter=found, tariff=rate, start=t0, end=t1, timezone=timezone,
+                ends, energy, quality = _read_intervals(intervals)
+                serial = Path(intervals).stem
+                bill = bill_meter(
+                    rate, ends, energy, quality, start=t0, end=t1, timezone=timezone, meter=serial,
                     tenant=tenant_in(timezone), opening_read_wh=opening_read_wh,
                 )  # fmt: skip
-                if save:
-                    saved, new = save_meter_bill(store, bill, found)
-                    typer.echo(f"{'saved as' if new else 'already stored as'} bill {saved.id}", err=True)
+            else:
+                from meshmeter.services.billing import (
+                    bill_meter_from_store,
+                    find_meter,
+                    meter_timezone,
+                    save_meter_bill,
+                )
+                from meshmeter.store import Store
+
+                assert meter is not None
+                serial = meter
+                with Store(database) as store:
+                    found = find_meter(store, meter)
+                    timezone = meter_timezone(store, found, timezone)
+                    t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
+                    bill = bill_meter_from_store(
+                        store, meter=found, tariff=rate, start=t0, end=t1, timezone=timezone,
+                        tenant=tenant_in(timezone), opening_read_wh=opening_read_wh,
+                    )  # fmt: skip
+                    if save:
+                        saved, new = save_meter_bill(store, bill, found)
+                        typer.echo(f"{'saved as' if new else 'already stored as'} bill {saved.id}", err=True)
+        for w in seen:
+            typer.echo(f"warning: {w.message}", err=True)
     except (ValueError, MeshmeterError) as exc:
         raise bad_input(str(exc)) from None
     if fmt == "text":
@@ -238,16 +246,18 @@ def bill_command(
 
 
 def _print_bill(bill: Any) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
-    from meshmeter.billing import printed
+    from meshmeter.billing import printed, shown_lines, shown_quantity, shown_rate
 
     table = Table(title=f"{bill.account}  meter {bill.meter}  {bill.tariff_name}")
     for col in ("charge", "quantity", "unit", "rate", "amount [USD]"):
         table.add_column(col, justify="left" if col in ("charge", "unit") else "right")
-    for line in bill.lines:
+    # Lines at a zero rate are not printed (their amount is zero); quantities are rounded for people.
+    for line in shown_lines(bill):
         table.add_row(
-            line.description, f"{line.quantity.normalize():f}", line.unit, f"{line.rate.normalize():f}",
+            escape(line.description), shown_quantity(line), line.unit, shown_rate(line),
             f"{printed(line.amount):,.2f}",
         )  # fmt: skip
     table.add_row("Total", "", "", "", f"{bill.printed_total:,.2f}")
