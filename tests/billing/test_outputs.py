@@ -109,3 +109,22 @@ def test_html_and_pdf(bill):
     pdf = bill_to_pdf(bill)
     assert pdf.startswith(b"%PDF-")
     assert len(pdf) > 1000
+
+
+def test_a_bill_with_exports_prior_peaks_and_year_charges_is_reproduced():
+    """The inputs a bill records only when given (exports, prior monthly peaks, the year's charges) are
+    passed again when it is re-billed, so verify_bill holds for it too."""
+    from meshmeter.billing import bill_meter, example_tariff, interval_grid, verify_bill
+    from tests.billing.conftest import LA, local
+
+    start, end = local(2026, 12, 1), local(2027, 1, 1)
+    grid = interval_grid(start, end)
+    energy = np.full(grid.size, 250, dtype=np.int64)
+    exports = np.where(np.arange(grid.size) % 96 == 48, 100, 0).astype(np.int64)
+    bill = bill_meter(
+        example_tariff("tiered-flat-example"), grid, energy, start=start, end=end, timezone=LA,
+        export_wh=exports, prior_peaks_kw=[Decimal("1.5"), None], year_to_date_charges=Decimal("1000.00"),
+    )  # fmt: skip
+    doc = bill.to_dict()
+    assert doc["inputs"]["export_wh"] == exports.tolist()
+    assert verify_bill(doc).printed_total == bill.printed_total

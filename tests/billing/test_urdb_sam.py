@@ -22,10 +22,31 @@ fixed charge in **``$/day``**. PySAM's URDB conversion turns it into a monthly c
 charge ``rate × days`` in the month. For those tariffs the test asserts SAM's figure is ``rate × 365/12``
 and meshmeter's is ``rate × days in the month``.
 
-SAM itself refuses one corpus rate, ``reopt-jl-multi-tier.json``: SAM requires every period used in a
-month to have the same tier limits ("Tiers should have the same Max. Usage across Periods in the same
-month"), and that rate has 1- and 2-tier periods side by side. Its test checks SAM's refusal; once
-meshmeter reads the rate the test fails asking for hand-checked figures (there is no SAM reference).
+SAM itself refuses some corpus rates (``Case.sam_refuses``), and its test checks the refusal; once
+meshmeter reads such a rate the test fails asking for hand-checked figures (there is no SAM reference):
+
+- ``reopt-jl-multi-tier.json`` and ``tep-tgsgsdt.json``: SAM requires every period used in a month to have
+  the same tier limits ("Tiers should have the same Max. Usage across Periods in the same month"), and
+  they have 1- and 2-tier periods side by side (energy tiers in the first, demand tiers in TEP's);
+- ``doniphan-gsl-90.json`` (a ``lookbackpercent`` ratchet): see "Demand ratchets" below;
+- ``aps-residential-lookup.json``: an API response of 32 rates without their rate structure (the API's
+  minimal detail), there is nothing to bill; the rate chosen by its label is ``aps-et-2.json``'s.
+
+Demand ratchets: SAM is no reference for them.
+
+- ``demandratchetpercentage`` (URDB's older ratchet field, ``wallingford-primary-northford.json``): PySAM's
+  conversion does not read it, so SAM bills each month's own peak (``Case.sam_ignores``: SAM runs, but its
+  figures are not the tariff's; ``test_sam_ignores_demandratchetpercentage``).
+- ``lookbackpercent`` / ``lookbackmonths`` / ``lookbackrange`` (``doniphan-gsl-90.json``: 80 % of the
+  highest July–September demand): PySAM's conversion turns on SAM's billing demand but (1) puts the
+  percentage in all twelve months whatever ``lookbackmonths`` says (its twelve rows are one list),
+  (2) takes ``lookbackrange`` 0 as a lookback period of 0 months and never lets the month's actual peak
+  count, and (3) leaves out ``ur_yearzero_usage_peaks``, which SAM then requires. As converted SAM refuses
+  the rate; given the year-zero peaks it bills 80 % of each month's own peak, less than no ratchet at all
+  (``test_sam_misreads_lookbackpercent``).
+
+A ``demandwindow`` other than the meter's 15 minutes (``tep-tgsgsdt.json``: 60) has no SAM counterpart
+either: SAM's demand is the mean of its own time step.
 
 Export variants (PV exporting at midday, for the net-metering and net-billing rates): SAM takes
 ``dgrules`` through PySAM's conversion: "Net Metering" → ``ur_metering_option`` 0, "Net Billing
@@ -49,8 +70,10 @@ Run: ``python -m pytest tests/billing/test_urdb_sam.py -n 0 -q`` (about 3 s).
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -66,6 +89,8 @@ from meshmeter.errors import TariffError
 from tests.billing import _sam
 
 KINDS = ("energy", "demand", "flat_demand", "fixed", "minimum")
+NO_SAM_OUTPUT = frozenset({"coincident"})
+"""Line kinds SAM bills nothing for (it ignores coincident demand): left out of the comparison."""
 """meshmeter's line kinds compared, in the order of SAM's outputs below."""
 SAM_OUTPUT = {
     "energy": "year1_monthly_ec_charge_with_system",
@@ -93,6 +118,8 @@ class Case:
     label: str | None = None
     sam_refuses: str | None = None
     """Part of SAM's error when SAM itself refuses the rate (then there is no SAM reference)."""
+    sam_ignores: str | None = None
+    """What of the rate SAM runs without billing (then its figures are no reference for the rate)."""
 
     @property
     def id(self) -> str:
@@ -106,7 +133,7 @@ CORPUS = [
         "items wrapper; demandunits, dgrules, revisions, voltageminimum",
         "commercial",
         400,
-        refused="revisions",
+        refused=None,
     ),
     Case(
         "coned-sc-9-zone-j.json",
@@ -114,7 +141,7 @@ CORPUS = [
         "(2 periods), $/month fixed; items, demandunits, dgrules, revisions",
         "commercial",
         600,
-        refused="revisions",
+        refused=None,
     ),
     Case(
         "fpl-gsld-1.json",
@@ -122,14 +149,14 @@ CORPUS = [
         "load; demandunits, dgrules, revisions",
         "commercial",
         70,
-        refused="revisions",
+        refused=None,
     ),
     Case(
         "pge-a-10.json",
         "PG&E A-10: 5 TOU energy periods, flat demand, $/day fixed; demandunits, dgrules, revisions",
         "commercial",
         150,
-        refused="revisions",
+        refused=None,
     ),
     Case(
         "pge-bev-2-s.json",
@@ -137,7 +164,7 @@ CORPUS = [
         "energytoulabels, demandunits, revisions",
         "commercial",
         100,
-        refused="revisions",
+        refused="demandreactivepowercharge",
     ),
     Case(
         "sce-tou-8-d.json",
@@ -145,7 +172,7 @@ CORPUS = [
         "demandreactivepowercharge, demandunits, revisions, voltagemaximum",
         "commercial",
         800,
-        refused="revisions",
+        refused="demandreactivepowercharge",
     ),
     Case(
         "jackson-emc-a-residential-senior.json",
@@ -153,7 +180,7 @@ CORPUS = [
         "dgrules Net Metering (export variant)",
         "residential",
         5,
-        refused="dgrules",
+        refused=None,
         export_pv_kw=6,
     ),
     Case(
@@ -162,7 +189,7 @@ CORPUS = [
         "demand with 2 tiers; the file is a JSON string of an items response",
         "industrial",
         1500,
-        refused="demandunits",
+        refused="energyratestructure",
     ),
     Case(
         "reopt-jl-multi-tier.json",
@@ -170,7 +197,7 @@ CORPUS = [
         "$/day fixed",
         "commercial",
         300,
-        refused="energyratestructure",
+        refused=None,
         sam_refuses="Tiers should have the same Max. Usage across Periods in the same month",
     ),
     Case(
@@ -179,7 +206,7 @@ CORPUS = [
         "fixedmonthlycharge, demandwindow 15, usenetmetering (export variant)",
         "industrial",
         2000,
-        refused="revisions",
+        refused=None,
         export_pv_kw=1500,
     ),
     Case(
@@ -189,7 +216,7 @@ CORPUS = [
         "(export variant)",
         "commercial",
         300,
-        refused="dgrules",
+        refused=None,
         export_pv_kw=250,
     ),
     Case(
@@ -198,7 +225,7 @@ CORPUS = [
         "energyattrs, demandattrs, peakkwcapacityhistory",
         "commercial",
         60,
-        refused="demandattrs",
+        refused=None,
     ),
     Case(
         "pge-e-19-secondary.json",
@@ -206,7 +233,7 @@ CORPUS = [
         "energyattrs, demandattrs, demandunits, dgrules",
         "commercial",
         500,
-        refused="demandattrs",
+        refused=None,
     ),
     Case(
         "psco-rd-residential-demand.json",
@@ -214,7 +241,7 @@ CORPUS = [
         "demandunits, dgrules, revisions",
         "residential",
         8,
-        refused="revisions",
+        refused=None,
     ),
     Case(
         "peco-gs-ht.json",
@@ -222,7 +249,7 @@ CORPUS = [
         "(coincidentratestructure/-unit/-schedule), demandattrs (export variant)",
         "industrial",
         3000,
-        refused="coincidentrateunit",
+        refused=None,
         export_pv_kw=2500,
     ),
     Case(
@@ -230,7 +257,83 @@ CORPUS = [
         "FPL RS-1 residential: 2 tiers (1000 kWh/month) with adj, fixedmonthlycharge",
         "residential",
         5,
-        refused="fixedmonthlycharge",
+        refused=None,
+    ),
+    Case(
+        "santa-clara-d-1-tou.json",
+        "Silicon Valley Power (Santa Clara) D-1 TOU: residential time of use WITH energy tiers, 3 periods "
+        "(weekday off-peak and peak, weekend) x 2 tiers (300 kWh/month) with adj and sell, $/month fixed; "
+        "items, demandunits, revisions, enddate",
+        "residential",
+        6,
+        refused=None,
+    ),
+    Case(
+        "tep-tgsgsdt.json",
+        "Tucson Electric Power TGSGSDT: demandwindow 60, TOU demand with 2 tiers (7 kW) on peak and 1 off "
+        "peak, 4 TOU energy periods with adj and sell, $/month fixed, dgrules Net Billing Instantaneous; "
+        "items, demandunits, peakkwcapacitymax, revisions",
+        "commercial",
+        30,
+        refused=None,
+        sam_refuses="Tiers should have the same Max. Usage across Periods in the same month",
+    ),
+    Case(
+        "pge-e-1-region-t.json",
+        "PG&E E-1 Region T: baseline tiers in kWh daily (6.8/27.2 and 8.2/32.8 kWh a day, 3 tiers), "
+        "2 seasons, mincharge $10/month; items, dgrules, revisions, supersedes, is_default",
+        "residential",
+        5,
+        refused=None,
+    ),
+    Case(
+        "sdge-dr-coastal.json",
+        "SDG&E DR coastal baseline: 4 tiers in kWh daily (9.6/12.48/19.2 kWh a day in one season) with adj, "
+        "2 seasons, no fixed charge; items, demandunits, revisions, enddate",
+        "residential",
+        5,
+        refused=None,
+    ),
+    Case(
+        "aps-et-2.json",
+        "APS ET-2 Time Advantage 7PM-Noon: residential TOU, 4 energy periods (2 seasons x on/off peak) "
+        "with adj, $/month fixed; items, dgrules Net Metering (export variant), revisions, "
+        "basicinformationcomments, an enddate before its startdate",
+        "residential",
+        6,
+        refused=None,
+        export_pv_kw=6,
+    ),
+    Case(
+        "aps-residential-lookup.json",
+        "APS residential rates: an API response holding 32 rates (minimal detail: no rate structure), 3 of "
+        "them named 'Residential Service TOU Time Advantage 7PM-Noon (ET-2)'; the rate is chosen by label "
+        "(aps-et-2.json's)",
+        "residential",
+        6,
+        refused="energyratestructure",
+        label="574613aa5457a3557e906f5b",
+        sam_refuses="ur_ec_sched_weekday not assigned",
+    ),
+    Case(
+        "doniphan-gsl-90.json",
+        "Doniphan Electric Coop GSL-90: demand ratchet lookbackpercent 0.8 of the July-September peak "
+        "(lookbackmonths), lookbackrange 0; flat energy, flat demand $15/kW, $/month fixed; items, "
+        "demandunits, peakkwcapacitymin",
+        "industrial",
+        300,
+        refused=None,
+        sam_refuses="ur_yearzero_usage_peaks",
+    ),
+    Case(
+        "wallingford-primary-northford.json",
+        "Wallingford (CT) Primary Service - Northford: legacy demandratchetpercentage 35% in every month, "
+        "seasonal flat energy with adj, seasonal flat demand (2 periods), fixedmonthlycharge $275; "
+        "demandreactivepowercharge, peakkwcapacitymin, revisions, approved as the string 'True'",
+        "industrial",
+        800,
+        refused="demandreactivepowercharge",
+        sam_ignores="demandratchetpercentage (PySAM's conversion does not read it)",
     ),
 ]
 """The corpus: at least ten real URDB tariffs (``tests/data/urdb/SOURCES.md``), each with its load."""
@@ -273,17 +376,22 @@ def meshmeter_monthly(tariff: Tariff, energy_wh: np.ndarray) -> Monthly:
     ends = _sam.interval_ends()
     out: Monthly = {kind: [] for kind in KINDS}
     for month in range(1, 13):
-        bill = bill_meter(
-            tariff,
-            ends,
-            energy_wh,
-            start=_sam.month_start(month),
-            end=_sam.month_start(month + 1),
-            timezone=_sam.TIMEZONE,
-            interval_s=_sam.INTERVAL_S,
-        )
+        with warnings.catch_warnings():
+            # Billed month by month with no history: a ratchet looks only at the bill's own months (said).
+            warnings.filterwarnings("ignore", message=".*prior_peaks_kw was not given")
+            bill = bill_meter(
+                tariff,
+                ends,
+                energy_wh,
+                start=_sam.month_start(month),
+                end=_sam.month_start(month + 1),
+                timezone=_sam.TIMEZONE,
+                interval_s=_sam.INTERVAL_S,
+            )
         sums = dict.fromkeys(KINDS, Decimal(0))
         for line in bill.lines:
+            if line.kind in NO_SAM_OUTPUT:
+                continue
             if line.kind not in sums:
                 raise AssertionError(f"month {month}: a line of kind {line.kind!r} SAM has no output for")
             sums[line.kind] += line.amount
@@ -324,11 +432,17 @@ def _read_as_published(case: Case) -> Tariff:
     """
     ``load_tariff`` on the file; a file that stores the API's response as a JSON string (PySAM's
     ``urdb_rate_539f…json``) is given the response text inside it, which is what the API published.
+
+    A response holding several rates is read with ``label=case.label`` once ``load_tariff`` takes a label;
+    a reader without one is given the whole response (and must refuse it on ``items``).
     """
     path = _sam.CORPUS / case.file
     data = json.loads(path.read_text(encoding="utf-8"))
     if isinstance(data, str):
         return load_tariff(data)
+    if case.label is not None and "label" in inspect.signature(load_tariff).parameters:
+        read: Callable[..., Tariff] = load_tariff
+        return read(path, label=case.label)
     return load_tariff(path)
 
 
@@ -346,20 +460,26 @@ def _expect_refusal(case: Case, read: Callable[[], Tariff]) -> Tariff:
 
 
 def _sam_reference(document: dict[str, Any], case: Case, *, export: bool = False) -> Monthly | None:
-    """SAM's charges (``expected_from_sam``), or None after checking SAM refuses the rate as the case says."""
-    if case.sam_refuses is None:
-        return expected_from_sam(document, sam_monthly(document, case, export=export))
-    with pytest.raises(Exception, match=case.sam_refuses):
-        sam_monthly(document, case, export=export)
-    return None
+    """
+    SAM's charges (``expected_from_sam``), or None after checking SAM refuses the rate as the case says,
+    or after running SAM on a rate it bills without part of it (``case.sam_ignores``).
+    """
+    if case.sam_refuses is not None:
+        with pytest.raises(Exception, match=case.sam_refuses):
+            sam_monthly(document, case, export=export)
+        return None
+    sam = expected_from_sam(document, sam_monthly(document, case, export=export))
+    return None if case.sam_ignores is not None else sam
 
 
 def _compare(case: Case, sam: Monthly | None, mine: Monthly, what: str) -> None:
     if sam is None:
-        raise AssertionError(
-            f"{case.file} ({what}): meshmeter reads it now, but SAM refuses the rate ({case.sam_refuses!r}),"
-            " so there is no SAM reference: check these months by hand and write them here"
-        )
+        # No SAM reference (SAM refuses the rate, or bills it without a part of it): meshmeter must bill
+        # every month; the rules SAM lacks are checked on months worked by hand in test_engine_tariffs.py
+        # (periods with their own tier limits, demand windows, ratchets).
+        totals = [sum(mine[kind][m] for kind in KINDS) for m in range(12)]
+        assert all(t > 0 for t in totals), f"{case.file} ({what}): a month billed nothing: {totals}"
+        return
     problems = mismatches(sam, mine)
     assert not problems, f"{case.file} ({what}):\n" + "\n".join(problems)
 
@@ -472,6 +592,89 @@ def test_a_cent_per_kwh_more_is_caught() -> None:
     assert all(" energy:" in p for p in problems)
 
 
+# -----------------------------------------------------------------------------------------------------
+# Where SAM is no reference: demand ratchets, and a response of several rates
+# -----------------------------------------------------------------------------------------------------
+
+
+def _monthly_peaks(load_kw: np.ndarray) -> list[float]:
+    """The highest 15-minute step of each month of SAM's year. [kW]"""
+    month = _sam._calendar()[1]
+    return [float(load_kw[month == m].max()) for m in range(12)]
+
+
+def test_sam_ignores_demandratchetpercentage() -> None:
+    """
+    Wallingford's rate sets ``demandratchetpercentage`` 35 % in every month; PySAM's conversion never reads
+    the field, so SAM bills each month's flat demand on that month's own peak. On REopt's test load for this
+    rate (1 kW all year, 100 kW once in January: NREL/REopt_API ``reo/tests/test_demand_ratchet.py``,
+    REopt.jl "Lookback Demand Charges"), REopt expects 100 kW in January and 35 kW, the ratchet, in every
+    later month: 100 × (10.5 + 0.35 × 10.5 × 5 + 0.35 × 11.5 × 6) = $5,302.50 of flat demand charges in the
+    year. SAM bills 1 kW in those months: $1,171.50.
+    """
+    document = _sam.read_document("wallingford-primary-northford.json")
+    assert document["demandratchetpercentage"] == [0.35] * 12
+    load = np.ones(_sam.STEPS)
+    load[32] = 100.0  # 1 January, 08:00-08:15
+    bill = _sam.run_sam(_sam.sam_rates(document), load)
+    rate = [11.5 if period == 0 else 10.5 for period in document["flatdemandmonths"]]
+    assert [round(x, 6) for x in bill.peak_kw] == [100.0] + [1.0] * 11
+    assert [round(x, 6) for x in bill.demand_flat] == [100 * rate[0]] + [1 * r for r in rate[1:]]
+    reopt_expected = 100 * (10.5 + 0.35 * 10.5 * 5 + 0.35 * 11.5 * 6)
+    assert math.isclose(reopt_expected, 5302.5)
+    assert math.isclose(sum(bill.demand_flat), 1171.5)  # no ratchet
+
+
+def test_sam_misreads_lookbackpercent() -> None:
+    """
+    Doniphan's GSL-90 bills demand "never less than 80 % of the highest demand established during the
+    previous months of July, August and September" (its description): ``lookbackpercent`` 0.8,
+    ``lookbackmonths`` July to September, ``lookbackrange`` 0. PySAM's conversion puts 80 % in all twelve
+    months (the twelve rows of its table are one list), a lookback period of 0 months, and never lets the
+    month's actual peak count; it sets no ``ur_yearzero_usage_peaks``, which SAM then requires. Given those
+    peaks, SAM bills 80 % of each month's own peak (February on; January looks at the year before): less
+    than the bill without any ratchet, where the tariff's ratchet can only raise the demand billed.
+    """
+    document = _sam.read_document("doniphan-gsl-90.json")
+    assert document["lookbackmonths"] == [False] * 6 + [True] * 3 + [False] * 3
+    rates = _sam.sam_rates(document)
+    assert rates["ur_billing_demand_lookback_percentages"] == [[80.0, 0]] * 12
+    assert rates["ur_billing_demand_lookback_period"] == 0
+    case = next(c for c in CORPUS if c.file == "doniphan-gsl-90.json")
+    load = _sam.from_wh(_sam.to_wh(_sam.load_kw(case.load, case.peak_kw, case.seed)))
+    with pytest.raises(Exception, match="ur_yearzero_usage_peaks"):
+        _sam.run_sam(rates, load)
+    peaks = _monthly_peaks(load)
+    bill = _sam.run_sam({**rates, "ur_yearzero_usage_peaks": peaks}, load)
+    flat_rate = document["flatdemandstructure"][0][0]["rate"]
+    for m in range(1, 12):
+        assert not _sam.cents_apart(bill.demand_flat[m], flat_rate * 0.8 * peaks[m]), m
+    assert sum(bill.demand_flat) < flat_rate * sum(peaks)
+
+
+def test_several_rates_in_a_response_need_a_label() -> None:
+    """
+    ``aps-residential-lookup.json`` is the API's answer for one place: 32 APS residential rates, three of
+    them named "Residential Service TOU Time Advantage 7PM-Noon (ET-2)", so only the label chooses one. The
+    API gave them without rate structure (minimal detail); the rate of the corpus case's label, with its
+    structure, is ``aps-et-2.json``.
+    """
+    case = next(c for c in CORPUS if c.file == "aps-residential-lookup.json")
+    items = json.loads((_sam.CORPUS / case.file).read_text(encoding="utf-8"))["items"]
+    labels = [item["label"] for item in items]
+    assert len(items) == 32
+    assert len(set(labels)) == len(labels)
+    et_2 = "Residential Service TOU Time Advantage 7PM-Noon (ET-2)"
+    assert sum(item["name"] == et_2 for item in items) == 3
+    with pytest.raises(ValueError, match="name a label"):
+        _sam.read_document(case.file)
+    chosen = _sam.read_document(case.file, case.label)
+    assert chosen["name"] == et_2
+    assert "energyratestructure" not in chosen
+    full = _sam.read_document("aps-et-2.json")
+    assert (full["label"], full["name"], full["utility"]) == (case.label, et_2, chosen["utility"])
+
+
 # =====================================================================================================
 # Arithmetic today: the current reader, with only the descriptive fields it refuses dropped
 # =====================================================================================================
@@ -545,7 +748,7 @@ def _readable_today(doc: dict[str, Any]) -> dict[str, Any]:
 
 STILL_REFUSED = {
     "south-central-ppd-lp1.json": "energyratestructure[0][0].unit",  # kWh/kW: energy tiers by hours use
-    "reopt-jl-multi-tier.json": "energyratestructure",  # 1, 2 and 1 tiers in its periods
+    "aps-residential-lookup.json": "energyratestructure",  # is missing: minimal detail, no rate to bill
 }
 """Documents whose refusal is not descriptive: the arithmetic itself is missing."""
 

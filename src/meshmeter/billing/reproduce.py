@@ -27,6 +27,8 @@ from meshmeter.errors import BillMismatchError
 
 __all__ = ["rebill", "verify_bill"]
 
+_ABSENT = object()
+
 
 def _time(value: object) -> datetime | None:
     return None if value is None else datetime.fromisoformat(str(value))
@@ -119,10 +121,19 @@ def rebill(document: Mapping[str, Any] | str) -> Bill:
         new_inputs = dict(mine.inputs)
         new_inputs.update({"unit_index": index, "units_energy_wh": units})
         return replace(mine, lines=tuple(lines), inputs=new_inputs)
+    # Inputs recorded only when the bill had them (exports, prior monthly peaks, the year's charges).
+    exports = inputs.get("export_wh")
+    prior = inputs.get("prior_peaks_kw", _ABSENT)
+    ytd = inputs.get("year_to_date_charges", _ABSENT)
     return bill_meters(
         parse_tariff(tariff_doc),
         energy[None, :],
         quality[None, :],
+        export_wh=None if exports is None else np.asarray(exports, dtype=np.int64)[None, :],
+        prior_peaks_kw=None
+        if prior is _ABSENT
+        else [None if prior is None else [None if v is None else Decimal(v) for v in prior]],
+        year_to_date_charges=None if ytd is _ABSENT else [None if ytd is None else Decimal(ytd)],
         start=start,
         end=end,
         timezone=inputs["timezone"],
