@@ -2,14 +2,60 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
 import pytest
 
 from meshmeter.api import ROUTE_ROLES
 from meshmeter.api.problems import PROBLEM_JSON
-from tests.api.conftest import ADMIN, bearer
+from meshmeter.store import Store
+from tests.api.conftest import ADMIN, T0, bearer
 
-# A request for each entry of ROUTE_ROLES that succeeds for an allowed role (with site_data).
-REQUESTS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
+Request = tuple[str, dict[str, object]]
+_n = itertools.count(1)
+
+
+def _fresh_unit(store: Store) -> int:
+    """A unit of site 1 on a meter of its own (no occupancy shares its meter)."""
+    k = next(_n)
+    meter = store.create_meter(serial=f"FRESH{k}", designation="MM-1", ct_ratio=2000, site_id=1)
+    return store.create_unit(site_id=1, name=f"F{k}", meter_id=meter.id).id
+
+
+def _occupying(store: Store) -> int:
+    """An account of site 1 in a unit of its own since T0."""
+    account = store.open_account(tenant_id=1, site_id=1)
+    store.move_in(account_id=account.id, unit_id=_fresh_unit(store), at=T0)
+    return account.id
+
+
+def _move_in(store: Store) -> Request:
+    account = store.open_account(tenant_id=1, site_id=1)
+    return f"/accounts/{account.id}/move-in", {"json": {"unit_id": _fresh_unit(store), "at": "2024-03-01"}}
+
+
+def _move_out(store: Store) -> Request:
+    return f"/accounts/{_occupying(store)}/move-out", {"json": {"at": "2024-03-05"}}
+
+
+def _transfer(store: Store) -> Request:
+    account_id = _occupying(store)
+    return f"/accounts/{account_id}/transfer", {"json": {"unit_id": _fresh_unit(store), "at": "2024-03-05"}}
+
+
+def _close(store: Store) -> Request:
+    account = store.open_account(tenant_id=1, site_id=1, opened_at=T0)
+    return f"/accounts/{account.id}/close", {"json": {"at": "2024-03-05"}}
+
+
+def _unit(store: Store) -> Request:
+    return "/units", {"json": {"site_id": 1, "name": f"N{next(_n)}", "meter": "M1", "address": "1 Oak Ct"}}
+
+
+# A request for each entry of ROUTE_ROLES that succeeds for an allowed role (with site_data); a function
+# makes a request afresh for each caller, with what it needs stored (a write cannot be made twice).
+REQUESTS: dict[tuple[str, str], Request | Callable[[Store], Request]] = {
     ("GET", "/sites"): ("/sites", {}),
     ("GET", "/sites/{site_id}"): ("/sites/1", {}),
     ("GET", "/meters"): ("/meters", {}),
@@ -18,10 +64,25 @@ REQUESTS: dict[tuple[str, str], tuple[str, dict[str, object]]] = {
         "/meters/M1/intervals",
         {"params": {"start": "2024-03-01T08:00Z", "end": "2024-03-01T09:00Z"}},
     ),
+    ("GET", "/meters/{serial}/greenbutton"): (
+        "/meters/M1/greenbutton",
+        {"params": {"start": "2024-03-01", "end": "2024-03-02"}},
+    ),
     ("GET", "/meters/{serial}/register-reads"): ("/meters/M1/register-reads", {}),
+    ("GET", "/units"): ("/units", {"params": {"site_id": 1}}),
+    ("POST", "/units"): _unit,
     ("GET", "/tenants"): ("/tenants", {}),
+    ("POST", "/tenants"): ("/tenants", {"json": {"name": "Uma"}}),
     ("GET", "/tenants/{tenant_id}"): ("/tenants/1", {}),
     ("GET", "/accounts"): ("/accounts", {"params": {"meter": "M1"}}),
+    ("POST", "/accounts"): ("/accounts", {"json": {"tenant_id": 1, "site_id": 1}}),
+    ("GET", "/accounts/{account_id}"): ("/accounts/1", {}),
+    ("GET", "/accounts/{account_id}/history"): ("/accounts/1/history", {}),
+    ("POST", "/accounts/{account_id}/move-in"): _move_in,
+    ("POST", "/accounts/{account_id}/move-out"): _move_out,
+    ("POST", "/accounts/{account_id}/transfer"): _transfer,
+    ("POST", "/accounts/{account_id}/close"): _close,
+    ("GET", "/occupancies"): ("/occupancies", {"params": {"current": True}}),
     ("POST", "/meters/{serial}/intervals"): (
         "/meters/M1/intervals",
         {"json": {"intervals": [{"interval_end": "2024-03-05T00:00:00Z", "energy_wh": 5}]}},
@@ -89,10 +150,16 @@ def _assert_problem(response, status):
     return body
 
 
+def request_for(key: tuple[str, str], store: Store) -> Request:
+    """The request of :data:`REQUESTS` for ``key``, made afresh when it is a function."""
+    made = REQUESTS[key]
+    return made(store) if callable(made) else made
+
+
 @pytest.mark.parametrize("key", sorted(ROUTE_ROLES))
-def test_roles_on_every_route(client, tokens, site_data, key):
-    path, kwargs = REQUESTS[key]
+def test_roles_on_every_route(client, store, tokens, site_data, key):
     for role, token in tokens.items():
+        path, kwargs = request_for(key, store)
         response = client.request(key[0], path, headers=bearer(token), **kwargs)
         if role in ROUTE_ROLES[key]:
             assert response.status_code in (200, 201), (role, response.text)
@@ -102,8 +169,8 @@ def test_roles_on_every_route(client, tokens, site_data, key):
 
 
 @pytest.mark.parametrize("key", sorted(ROUTE_ROLES))
-def test_no_token_is_401_on_every_route(client, site_data, key):
-    path, kwargs = REQUESTS[key]
+def test_no_token_is_401_on_every_route(client, store, site_data, key):
+    path, kwargs = request_for(key, store)
     response = client.request(key[0], path, **kwargs)
     body = _assert_problem(response, 401)
     assert body["instance"] == path

@@ -125,12 +125,14 @@ def test_tenants_and_accounts(client, store, site_data):
     closed = store.create_account(tenant_id=ada.id, meter_id=site_data["m1"], unit="1A", move_in=moved_in)
     store.close_account(account_id=closed.id, move_out=datetime(2024, 2, 1, 8, tzinfo=UTC))
     every = client.get("/accounts", headers=ADMIN).json()
-    assert [(a["tenant"], a["meter"], a["unit"]) for a in every["data"]] == [
-        ("Ada", "M1", "1A"),
-        ("Tess", "M2", "2A"),
-    ]
-    assert every["data"][0]["move_out"] == "2024-02-01T08:00:00Z"
-    assert every["data"][1]["move_out"] is None
+    # by id: an account, its number in its site, and its occupancies with their unit and meter
+    assert [
+        (a["tenant"], a["number"], [(o["meter"], o["unit"]) for o in a["occupancies"]]) for a in every["data"]
+    ] == [("Tess", "1001", [("M2", "2A")]), ("Ada", "1002", [("M1", "1A")])]
+    assert every["data"][1]["occupancies"][0]["move_out"] == "2024-02-01T08:00:00Z"
+    assert every["data"][1]["closed_at"] == "2024-02-01T08:00:00Z"
+    assert every["data"][0]["occupancies"][0]["move_out"] is None
+    assert every["data"][0]["closed_at"] is None
     of_m2 = client.get("/accounts", params={"meter": "M2"}, headers=ADMIN).json()
     assert [a["tenant_id"] for a in of_m2["data"]] == [site_data["tess"]]
     of_ada = client.get("/accounts", params={"tenant_id": ada.id, "meter": "M2"}, headers=ADMIN).json()

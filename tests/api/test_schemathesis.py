@@ -14,7 +14,8 @@ not, ids past the store's 64-bit keys.
 Each answer must be no server error (``not_a_server_error``) and conform to the document: a status code
 it lists for the operation, a content type it lists for that status, a body its schema accepts.
 
-The callers: a stored token of each role, no token, a bad token. The admin's run is the deep one (every
+The callers: a stored token of each role (the tenant's bound to the dataset's account), an operator
+bound to one site, no token, a bad token. The admin's run is the deep one (every
 route is open to it): examples, coverage and :data:`ADMIN_EXAMPLES` generated cases per operation. The
 other callers differ from it only in the routes they are refused (401, 403, 429, before any parameter is
 read) and in what the dashboard shows a role: their runs send :data:`OTHER_EXAMPLES` generated cases per
@@ -22,7 +23,7 @@ operation. The bad token's run passes the failed-authentication limit after ten 
 settings), so its answers are 401 and then 429.
 
 Reproducible and bounded for CI: derandomized with a fixed seed (the same requests every run), no example
-database, no stateful phase: about 500 requests for the admin and 34 for each other caller, some 20 s of
+database, no stateful phase: about 700 requests for the admin and 50 for each other caller, some 30 s of
 the suite on 2 cores.
 """
 
@@ -52,7 +53,17 @@ ADMIN_EXAMPLES = 5
 OTHER_EXAMPLES = 1
 """Generated cases per operation for every other caller (no coverage phase)."""
 
-CALLERS = ("admin", "operator", "billing", "read-only", "no token", "bad token")
+CALLERS = (
+    "admin",
+    "operator",
+    "billing",
+    "read-only",
+    "tenant",
+    "site-bound operator",
+    "no token",
+    "bad token",
+)
+"""The callers; the tenant is Tess's account, the site-bound operator is bound to the site Oak Court."""
 BAD_TOKEN = "mm_" + "x" * 43
 """A token of the right form that no one holds."""
 
@@ -256,7 +267,12 @@ def test_every_answer_is_documented(
     if caller == "bad token":
         headers["Authorization"] = f"Bearer {BAD_TOKEN}"
     elif caller != "no token":
-        record, token = store.create_api_token(role=caller, label=f"schemathesis {caller}")
+        kwargs: dict[str, Any] = {"role": caller}
+        if caller == "tenant":
+            kwargs["account_id"] = store.accounts(tenant_id=site_data["tess"])[0].id
+        elif caller == "site-bound operator":
+            kwargs = {"role": "operator", "site_ids": [site_data["la"]]}
+        record, token = store.create_api_token(**kwargs, label=f"schemathesis {caller}")
         headers["Authorization"] = f"Bearer {token}"
         own = record.id
     app = AsServed(

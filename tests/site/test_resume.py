@@ -89,10 +89,22 @@ def snapshot(url: str) -> dict[str, Any]:
             out["meters"] = rows(s.meters, site_id=site_name)
             out["mdts"] = rows(s.mdts, meter_id=serial)
             out["tenants"] = rows(s.tenants)
-            out["accounts"] = rows(s.accounts, tenant_id=tenant, meter_id=serial)
-            account = {
-                r.id: (serial[r.meter_id], r.unit, r.move_in) for r in c.execute(sa.select(s.accounts))
+            unit = {r.id: (site_name.get(r.site_id), r.name) for r in c.execute(sa.select(s.units))}
+            account = {r.id: (site_name.get(r.site_id), r.number) for r in c.execute(sa.select(s.accounts))}
+            occupancy = {
+                r.id: (account[r.account_id], r.move_in) for r in c.execute(sa.select(s.occupancies))
             }
+            out["units"] = rows(s.units, site_id=site_name, meter_id=serial)
+            out["accounts"] = rows(s.accounts, site_id=site_name, tenant_id=tenant)
+            out["occupancies"] = rows(s.occupancies, account_id=account, unit_id=unit)
+            out["tenancy_events"] = rows(
+                s.tenancy_events,
+                "recorded_at",
+                tenant_id=tenant,
+                account_id=account,
+                unit_id=unit,
+                occupancy_id=occupancy,
+            )
             out["raw_intervals"] = rows(s.raw_intervals, "batch_id", meter_id=serial)
             out["raw_interval_revisions"] = rows(s.raw_interval_revisions, "batch_id", meter_id=serial)
             out["validated_intervals"] = rows(s.validated_intervals, meter_id=serial)

@@ -1,7 +1,9 @@
 """Databases as older versions of the schema made them, to test the migrations that bring them forward.
 
-The tables that versions 1 and 2 had are taken from today's METADATA, except those that version 3
-changed or added: ``raw_intervals`` is written out here as versions 1 and 2 had it.
+The tables that versions 1 and 2 had are taken from today's METADATA, except those that later versions
+changed or added: ``raw_intervals`` (version 3), ``meters`` (versions 5 and 6), ``accounts`` and
+``api_tokens`` (version 7) are written out here as versions 1 and 2 had them. A database at a later
+version is one at version 2 brought forward by the released steps (:func:`create_at_version`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from sqlalchemy import (
     Column,
     Connection,
     ForeignKey,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -26,7 +29,9 @@ from meshmeter.store.schema import _ID, METADATA
 from meshmeter.store.types import UtcDateTime
 
 V3_TABLES = frozenset({"ingest_batches", "raw_intervals", "raw_interval_revisions", "network_reports"})
-LATER_TABLES = frozenset({"bills", "vee_runs", "ingest_formats"})
+LATER_TABLES = frozenset(
+    {"bills", "vee_runs", "ingest_formats", "units", "occupancies", "tenancy_events", "api_token_sites"}
+)
 """Tables that versions after 3 added: none of the legacy versions has them."""
 
 
@@ -45,6 +50,34 @@ def legacy_metadata(version: int) -> MetaData:
                 *(c._copy() for c in table.columns if c.name not in ("interval_s", "role", "data_version")),
                 CheckConstraint("ct_ratio > 0", name="ct_ratio_positive"),
                 CheckConstraint("multiplier > 0", name="multiplier_positive"),
+            )
+            continue
+        if table.name == "accounts":  # version 7 reshaped it into accounts, units and occupancies
+            Table(
+                "accounts",
+                old,
+                Column("id", _ID, primary_key=True),
+                Column("tenant_id", _ID, ForeignKey("tenants.id"), nullable=False, index=True),
+                Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False, index=True),
+                Column("unit", Text, nullable=False),
+                Column("move_in", UtcDateTime, nullable=False),
+                Column("move_out", UtcDateTime, nullable=True),
+                CheckConstraint("move_out IS NULL OR move_out > move_in", name="move_out_after_move_in"),
+            )
+            continue
+        if table.name == "api_tokens":  # version 7 added account_id and the tenant role
+            Table(
+                "api_tokens",
+                old,
+                Column("id", _ID, primary_key=True),
+                Column("token_hash", LargeBinary, nullable=False, unique=True),
+                Column("prefix", Text, nullable=False),
+                Column("role", Text, nullable=False),
+                Column("label", Text, nullable=True),
+                Column("created_at", UtcDateTime, nullable=False),
+                Column("revoked_at", UtcDateTime, nullable=True),
+                CheckConstraint("length(token_hash) = 32", name="token_hash_length"),
+                CheckConstraint("role IN ('admin', 'operator', 'billing', 'read-only')", name="role"),
             )
             continue
         table.to_metadata(old)
@@ -81,3 +114,20 @@ def create_legacy(connection: Connection, version: int) -> MetaData:
         ],
     )
     return old
+
+
+def create_at_version(connection: Connection, version: int) -> None:
+    """Drop every table of today's schema and build the schema at ``version`` (2 .. latest - 1) as the
+    released steps made it: version 2's tables, then steps 3 .. ``version``, stamped."""
+    if not 2 <= version < len(MIGRATIONS):
+        raise ValueError(f"version must be from 2 to {len(MIGRATIONS) - 1}, got {version!r}")
+    old = create_legacy(connection, 2)
+    for step in MIGRATIONS[2:version]:
+        step.apply(connection)
+    connection.execute(
+        old.tables["schema_version"].insert(),
+        [
+            {"version": m.version, "description": m.description, "applied_at": datetime.now(UTC)}
+            for m in MIGRATIONS[2:version]
+        ],
+    )

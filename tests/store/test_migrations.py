@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, inspect, select
 
+from meshmeter.errors import TenancyError
 from meshmeter.store import (
     LATEST_VERSION,
     METADATA,
@@ -17,9 +18,11 @@ from meshmeter.store import (
     make_engines,
     migrate,
 )
-from meshmeter.store.migrations import current_version
+from meshmeter.store.migrations import _accounts_v6, _api_tokens_v6, current_version
 from meshmeter.store.schema import schema_version
-from tests.store.legacy import create_legacy
+from meshmeter.store.tokens import hash_api_token
+from tests.api.test_bills import make_bill
+from tests.store.legacy import create_at_version, create_legacy
 
 
 @pytest.fixture
@@ -146,5 +149,112 @@ def test_migration_from_version_2_carries_raw_intervals_forward(durable_store_ur
             store.insert_raw_intervals(meter_id=7, rows=[(nxt, 30, 1000 + 21 * 8 + 30)], source="dcap") == 1
         )
         assert store.raw_intervals(meter_id=7, start=t0, end=nxt)[-1].cumulative_wh == 1000 + 21 * 8 + 30
+    finally:
+        store.close()
+
+
+def test_migration_from_version_6_reshapes_accounts_keeping_bills_and_tokens(durable_store_url):
+    """Version 6's accounts (a tenant in a unit of a meter, move-in to move-out) become units, accounts
+    under the same ids (bills still point at them), occupancies and their history; tokens keep their roles."""
+    t0 = datetime(2024, 1, 1, 8, tzinfo=UTC)
+    day = timedelta(days=1)
+    engines = make_engines(durable_store_url)
+    try:
+        with engines.writer.begin() as c:
+            create_at_version(c, 6)
+            m = METADATA.tables
+            c.execute(
+                insert(m["sites"]),
+                [
+                    {"id": 1, "name": "Oak", "timezone": "America/Los_Angeles"},
+                    {"id": 2, "name": "Elm", "timezone": "UTC"},
+                ],
+            )
+            c.execute(
+                insert(m["meters"]),
+                [
+                    {
+                        "id": i,
+                        "serial": s,
+                        "designation": "MM",
+                        "ct_ratio": 2000.0,
+                        "multiplier": 1.0,
+                        "site_id": site,
+                    }
+                    for i, s, site in ((1, "M1", 1), (2, "M2", 1), (3, "E1", 2), (4, "LOOSE", None))
+                ],
+            )
+            c.execute(insert(m["tenants"]), [{"id": 1, "name": "Ada"}, {"id": 2, "name": "Ben"}])
+            rows = [  # the accounts of version 6: a tenant in a unit of a meter, move-in to move-out
+                (1, 1, "1A", t0, t0 + 30 * day),
+                (2, 1, "1A", t0 + 30 * day, None),
+                (2, 2, "1A", t0, None),  # another meter's unit of the same name at the site
+                (1, 3, "9", t0, None),
+                (1, 4, "shed", t0, None),
+            ]
+            for r in rows:  # ids 1 .. 5 from the table's own sequence, as version 6 made them
+                c.execute(
+                    insert(_accounts_v6),
+                    dict(zip(("tenant_id", "meter_id", "unit", "move_in", "move_out"), r, strict=True)),
+                )
+            c.execute(
+                insert(_api_tokens_v6).values(
+                    token_hash=hash_api_token("mm_old"),
+                    prefix="mm_abcdef",
+                    role="billing",
+                    label="svc",
+                    created_at=t0,
+                )
+            )
+        store = Store(durable_store_url, migrate=False)
+        try:
+            bill, _ = store.save_bill(
+                document=make_bill("Ben", "M1").to_dict(), site_id=1, account_id=2, meter_id=1
+            )
+        finally:
+            store.close()
+        assert migrate(engines.writer) == LATEST_VERSION
+    finally:
+        engines.dispose()
+    store = Store(durable_store_url)
+    try:
+        accounts = {a.id: a for a in store.accounts()}
+        assert [(a.id, a.number, a.site_id, a.tenant_id) for a in accounts.values()] == [
+            (1, "1001", 1, 1),
+            (2, "1002", 1, 2),
+            (3, "1003", 1, 2),
+            (4, "1001", 2, 1),
+            (5, "1001", None, 1),
+        ]
+        assert (accounts[1].opened_at, accounts[1].closed_at) == (t0, t0 + 30 * day)
+        assert accounts[2].closed_at is None
+        assert [(u.site_id, u.name, u.meter_id) for u in store.units()] == [
+            (1, "1A", 1),
+            (1, "1A (M2)", 2),
+            (2, "9", 3),
+            (None, "shed", 4),
+        ]
+        assert [(o.account_id, o.unit, o.move_in, o.move_out) for o in store.occupancies(meter_id=1)] == [
+            (1, "1A", t0, t0 + 30 * day),
+            (2, "1A", t0 + 30 * day, None),
+        ]
+        assert [e.kind for e in store.account_history(account_id=1)] == [
+            "account_opened",
+            "moved_in",
+            "moved_out",
+            "account_closed",
+        ]
+        assert {e.recorded_by for e in store.tenancy_history()} == {"migration to schema version 7"}
+        # the stored bill still names its account; new rows follow the migrated ones
+        assert store.get_bill(bill.id).account_id == 2
+        assert store.list_bills(account_id=2)[0].id == bill.id
+        fresh = store.open_account(tenant_id=1, site_id=1)
+        assert (fresh.id, fresh.number) == (6, "1004")
+        with pytest.raises(TenancyError, match="occupied"):
+            store.move_in(account_id=fresh.id, unit_id=store.units()[0].id, at=t0 + 40 * day)
+        token = store.find_api_token(token="mm_old")
+        assert (token.role, token.label, token.account_id, token.site_ids) == ("billing", "svc", None, ())
+        tenant_token, _ = store.create_api_token(role="tenant", account_id=2)
+        assert tenant_token.account_id == 2
     finally:
         store.close()

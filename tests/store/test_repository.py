@@ -59,10 +59,15 @@ def test_site_meter_mdt_tenant_account_round_trip(store: Store, meter):
     tenant = store.create_tenant(name="A. Tenant")
     assert store.get_tenant(tenant_id=tenant.id) == tenant
     account = store.create_account(tenant_id=tenant.id, meter_id=meter.id, unit="4B", move_in=T0)
-    assert account.move_out is None
+    assert account.closed_at is None
+    assert [(o.unit, o.move_in, o.move_out) for o in store.occupancies(account_id=account.id)] == [
+        ("4B", T0, None)
+    ]
     closed = store.close_account(account_id=account.id, move_out=T0 + timedelta(days=30))
+    assert closed.closed_at == T0 + timedelta(days=30)
     assert store.accounts(meter_id=meter.id) == [closed]
     assert store.accounts(tenant_id=tenant.id) == [closed]
+    assert store.occupancies(meter_id=meter.id)[0].move_out == T0 + timedelta(days=30)
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,8 @@
 A request carries ``Authorization: Bearer <token>``. The token is either the bootstrap admin token of the
 settings (``MESHMETER_ADMIN_TOKEN``) or one made through ``POST /tokens``, of which the store keeps only
 a hash. No token, an unknown or revoked one: 401. A token whose role is not allowed on the route: 403.
+A tenant token, or a token bound to sites, then sees only its part of the store
+(:mod:`meshmeter.api.scope`).
 A browser signed in to the dashboard carries its token in the HttpOnly cookie :data:`SESSION_COOKIE`
 instead, which counts on ``GET`` and ``HEAD`` only, and never when an ``Authorization`` header is sent.
 
@@ -39,6 +41,7 @@ __all__ = [
     "ALL_ROLES",
     "ROUTE_ROLES",
     "SESSION_COOKIE",
+    "STAFF",
     "FailedAuthLimiter",
     "Principal",
     "Role",
@@ -63,39 +66,60 @@ class Role(StrEnum):
     """A billing service: sites, meters, intervals and register reads; not events."""
     READ_ONLY = "read-only"
     """Looks at everything a person monitoring the site needs: every read route; no tokens."""
+    TENANT = "tenant"
+    """A tenant, bound to its one account: its intervals within its occupancies, its bills, its Green
+    Button download and its account; nothing else."""
 
 
 assert tuple(r.value for r in Role) == API_TOKEN_ROLES, "roles of the API and of the store must agree"
 
 ALL_ROLES = frozenset(Role)
+STAFF = frozenset({Role.ADMIN, Role.OPERATOR, Role.BILLING, Role.READ_ONLY})
+"""The roles of those who run, bill or monitor the head-end: every role but the tenant's."""
 _MONITOR = frozenset({Role.ADMIN, Role.OPERATOR, Role.READ_ONLY})
 _ADMIN = frozenset({Role.ADMIN})
 _OPERATE = frozenset({Role.ADMIN, Role.OPERATOR})
 _ACCOUNTS = frozenset({Role.ADMIN, Role.OPERATOR, Role.BILLING})
 """Tenants, accounts and bills name people: those who run the head-end and those who bill them."""
+_OWN_USAGE = STAFF | {Role.TENANT}
+"""A meter's intervals and its Green Button file: a tenant reads them within its occupancies."""
+_OWN_ACCOUNT = _ACCOUNTS | {Role.TENANT}
+"""An account and its bills: a tenant reads its own."""
 
 ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
-    ("GET", "/sites"): ALL_ROLES,
-    ("GET", "/sites/{site_id}"): ALL_ROLES,
-    ("GET", "/meters"): ALL_ROLES,
-    ("GET", "/meters/{serial}"): ALL_ROLES,
-    ("GET", "/meters/{serial}/intervals"): ALL_ROLES,
-    ("GET", "/meters/{serial}/register-reads"): ALL_ROLES,
+    ("GET", "/sites"): STAFF,
+    ("GET", "/sites/{site_id}"): STAFF,
+    ("GET", "/meters"): STAFF,
+    ("GET", "/meters/{serial}"): STAFF,
+    ("GET", "/meters/{serial}/intervals"): _OWN_USAGE,
+    ("GET", "/meters/{serial}/greenbutton"): _OWN_USAGE,
+    ("GET", "/meters/{serial}/register-reads"): STAFF,
+    ("GET", "/units"): STAFF,
+    ("POST", "/units"): _OPERATE,
     ("GET", "/tenants"): _ACCOUNTS,
+    ("POST", "/tenants"): _OPERATE,
     ("GET", "/tenants/{tenant_id}"): _ACCOUNTS,
     ("GET", "/accounts"): _ACCOUNTS,
+    ("POST", "/accounts"): _OPERATE,
+    ("GET", "/accounts/{account_id}"): _OWN_ACCOUNT,
+    ("GET", "/accounts/{account_id}/history"): _ACCOUNTS,
+    ("POST", "/accounts/{account_id}/move-in"): _OPERATE,
+    ("POST", "/accounts/{account_id}/move-out"): _OPERATE,
+    ("POST", "/accounts/{account_id}/transfer"): _OPERATE,
+    ("POST", "/accounts/{account_id}/close"): _OPERATE,
+    ("GET", "/occupancies"): _ACCOUNTS,
     ("POST", "/meters/{serial}/intervals"): _OPERATE,
     ("POST", "/intervals"): _OPERATE,
     ("GET", "/events"): _MONITOR,
     ("GET", "/alerts"): _MONITOR,
     ("GET", "/network/health"): _MONITOR,
-    ("GET", "/energy/daily"): ALL_ROLES,
-    ("GET", "/energy/monthly"): ALL_ROLES,
-    ("GET", "/energy/load-profile"): ALL_ROLES,
-    ("GET", "/energy/top-consumers"): ALL_ROLES,
-    ("GET", "/energy/comparison"): ALL_ROLES,
-    ("GET", "/bills"): _ACCOUNTS,
-    ("GET", "/bills/{bill_id}"): _ACCOUNTS,
+    ("GET", "/energy/daily"): STAFF,
+    ("GET", "/energy/monthly"): STAFF,
+    ("GET", "/energy/load-profile"): STAFF,
+    ("GET", "/energy/top-consumers"): STAFF,
+    ("GET", "/energy/comparison"): STAFF,
+    ("GET", "/bills"): _OWN_ACCOUNT,
+    ("GET", "/bills/{bill_id}"): _OWN_ACCOUNT,
     ("GET", "/meters/{serial}/production"): _ACCOUNTS,
     ("GET", "/tokens"): _ADMIN,
     ("POST", "/tokens"): _ADMIN,
@@ -104,17 +128,43 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/dashboard/network"): _MONITOR,
     ("GET", "/dashboard/meters/{serial}"): _MONITOR,
     ("GET", "/dashboard/vee"): _MONITOR,
-    ("GET", "/dashboard/bills"): _ACCOUNTS,
+    ("GET", "/dashboard/bills"): _OWN_ACCOUNT,
 }
 """(method, path template) → the roles allowed. The one table of access; ``docs/api.md`` shows it."""
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The caller of a request: its role, and the stored token's id (None for the bootstrap token)."""
+    """
+    The caller of a request: its role, the stored token's id (None for the bootstrap token), and its scope.
+
+    Attributes
+    ----------
+    account_id : int or None
+        A tenant's account: the one account it reads (:mod:`meshmeter.api.scope`).
+    site_ids : frozenset of int or None
+        The sites an operator, billing or read-only token is bound to; None: every site.
+    label : str or None
+        The token's label, for the history of what it did.
+    """
 
     role: Role
     token_id: int | None
+    account_id: int | None = None
+    site_ids: frozenset[int] | None = None
+    label: str | None = None
+
+    @property
+    def scoped(self) -> bool:
+        """True when the caller sees part of the store only: a tenant, or a token bound to sites."""
+        return self.account_id is not None or self.site_ids is not None
+
+    @property
+    def recorded_as(self) -> str:
+        """Who, as the history of tenancies records it: ``token 4 (front desk)``, ``admin token``."""
+        if self.token_id is None:
+            return "admin token (MESHMETER_ADMIN_TOKEN)"
+        return f"token {self.token_id}" + (f" ({self.label})" if self.label else "")
 
 
 def route_key(route: APIRoute) -> list[tuple[str, str]]:
@@ -348,7 +398,8 @@ def authenticate(
         if limiter is not None:
             limiter.record_failure(address)
         raise Problem(401, "the token is not valid (unknown or revoked)", headers=_UNAUTHORIZED)
-    return Principal(Role(stored.role), stored.id)
+    sites = frozenset(stored.site_ids) if stored.site_ids else None
+    return Principal(Role(stored.role), stored.id, stored.account_id, sites, stored.label)
 
 
 def authorize(request: Request) -> Principal:

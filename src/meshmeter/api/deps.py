@@ -16,6 +16,7 @@ from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from meshmeter.api.auth import Principal, authorize
+from meshmeter.api.scope import scoped
 from meshmeter.store import Store
 
 __all__ = [
@@ -43,9 +44,18 @@ ID_OUT_OF_RANGE = "id_out_of_range"
 
 
 def get_store(request: Request) -> Store:
-    """The app's store."""
+    """
+    The app's store as the caller sees it: the store itself for an unscoped caller; for a tenant, or a
+    token bound to sites, a :class:`~meshmeter.api.scope.ScopedStore` that sees only its scope. Every
+    route takes the store through this dependency (:data:`StoreDep`), so the scope is applied here once.
+    """
     store: Store = request.app.state.store
-    return store
+    found = getattr(request.state, "store", None)
+    if isinstance(found, Store):
+        return found
+    seen = scoped(store, current_principal(request))
+    request.state.store = seen
+    return seen
 
 
 def current_principal(request: Request) -> Principal:

@@ -53,6 +53,13 @@ SMALL_JSON_BYTES = 4 * 1024
 
 BODY_LIMITS: dict[tuple[str, str], int] = {
     ("POST", "/tokens"): SMALL_JSON_BYTES,
+    ("POST", "/tenants"): SMALL_JSON_BYTES,
+    ("POST", "/units"): SMALL_JSON_BYTES,
+    ("POST", "/accounts"): SMALL_JSON_BYTES,
+    ("POST", "/accounts/{account_id}/move-in"): SMALL_JSON_BYTES,
+    ("POST", "/accounts/{account_id}/move-out"): SMALL_JSON_BYTES,
+    ("POST", "/accounts/{account_id}/transfer"): SMALL_JSON_BYTES,
+    ("POST", "/accounts/{account_id}/close"): SMALL_JSON_BYTES,
     ("POST", "/intervals"): INGEST_MAX_BODY_BYTES,
     ("POST", "/meters/{serial}/intervals"): INGEST_MAX_BODY_BYTES,
 }
@@ -151,8 +158,9 @@ def install_limits(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         for error in exc.errors():
             if error.get("type") == ID_OUT_OF_RANGE:
-                name = str(error.get("loc", ("", "id"))[-1])
-                noun = _NOUNS.get(name, name.removesuffix("_id").replace("_", " "))
+                loc = error.get("loc", ("", "id"))
+                name = str(next((part for part in reversed(loc) if isinstance(part, str)), "id"))
+                noun = _NOUNS.get(name, name.removesuffix("_ids").removesuffix("_id").replace("_", " "))
                 value = error.get("ctx", {}).get("id", error.get("input"))
                 http_error = request.app.exception_handlers[StarletteHTTPException]
                 answer = http_error(request, Problem(404, f"no {noun} has id {_shown(value)}"))

@@ -11,29 +11,42 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from meshmeter.api.auth import Role
-from meshmeter.api.deps import Name
+from meshmeter.api.deps import Name, StoreId, TimeText
 from meshmeter.api.intervals import Resolution
 
 __all__ = [
+    "AccountCreate",
+    "AccountHistoryPublic",
     "AccountPublic",
     "AccountsPublic",
+    "Close",
     "EventPublic",
     "EventsPublic",
+    "HistoryEntryPublic",
     "IntervalPublic",
     "IntervalsPublic",
     "MeterPublic",
     "MetersPublic",
+    "MoveIn",
+    "MoveOut",
+    "OccupanciesPublic",
+    "OccupancyPublic",
     "ProblemDetails",
     "RegisterReadPublic",
     "RegisterReadsPublic",
     "SitePublic",
     "SitesPublic",
+    "TenantCreate",
     "TenantPublic",
     "TenantsPublic",
     "TokenCreate",
     "TokenCreated",
     "TokenPublic",
     "TokensPublic",
+    "Transfer",
+    "UnitCreate",
+    "UnitPublic",
+    "UnitsPublic",
 ]
 
 
@@ -46,6 +59,11 @@ class ProblemDetails(BaseModel):
     detail: str = Field(description="what exactly is wrong")
     instance: str = Field(description="the path of the request")
     errors: list[dict[str, Any]] | None = Field(None, description="validation errors (422 only)")
+    problems: list[str | dict[str, Any]] | None = Field(
+        None,
+        description="every problem found: a sentence each for a refused tenancy operation; reason, field "
+        "and detail each for intervals refused",
+    )
 
 
 class SitePublic(BaseModel):
@@ -96,23 +114,157 @@ class TenantsPublic(BaseModel):
     count: int
 
 
-class AccountPublic(BaseModel):
-    """A tenant's occupancy of a unit served by a meter, from ``move_in`` to ``move_out``."""
+class TenantCreate(BaseModel):
+    """A tenant to make."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name = Field(description="the tenant's name: a person, a household, a business")
+
+
+class UnitPublic(BaseModel):
+    """A unit of a site (apartment, suite), measured by one meter."""
 
     id: int
+    site_id: int | None
+    name: str = Field(description="unique in its site")
+    address: str | None
+    meter_id: int
+    meter: str = Field(description="serial number of the unit's meter")
+
+
+class UnitsPublic(BaseModel):
+    """Units, by id."""
+
+    data: list[UnitPublic]
+    count: int
+
+
+class UnitCreate(BaseModel):
+    """A unit to make."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    site_id: StoreId
+    name: Name = Field(description="unique in the site: 2A, Suite 110 ...")
+    meter: Name = Field(description="serial number of the meter that measures it, a meter of the site")
+    address: Name | None = Field(None, description="its postal address")
+
+
+class OccupancyPublic(BaseModel):
+    """An account's tenure of a unit, ``(move_in, move_out]``: the unit meter's intervals ending in it
+    are the account's."""
+
+    id: int
+    account_id: int
+    unit_id: int
+    unit: str = Field(description="the unit's name")
+    meter_id: int
+    meter: str = Field(description="serial number of the unit's meter")
+    move_in: datetime
+    move_out: datetime | None = Field(description="null while the account stays")
+
+
+class OccupanciesPublic(BaseModel):
+    """Occupancies, by move-in."""
+
+    data: list[OccupancyPublic]
+    count: int
+
+
+class AccountPublic(BaseModel):
+    """A tenant's account at a site, with its occupancies."""
+
+    id: int
+    number: str = Field(description="the account's number, unique in its site")
+    site_id: int | None
     tenant_id: int
     tenant: str = Field(description="the tenant's name")
-    meter_id: int
-    meter: str = Field(description="serial number of the meter serving the unit")
-    unit: str = Field(description="the unit (apartment, suite) served")
-    move_in: datetime
-    move_out: datetime | None = Field(description="null while the tenant stays")
+    opened_at: datetime
+    closed_at: datetime | None = Field(description="null while open; a closed account takes no move-in")
+    occupancies: list[OccupancyPublic] = Field(description="its tenures of units, by move-in")
 
 
 class AccountsPublic(BaseModel):
-    """Accounts, by move-in."""
+    """Accounts, by id."""
 
     data: list[AccountPublic]
+    count: int
+
+
+class AccountCreate(BaseModel):
+    """An account to open."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant_id: StoreId
+    site_id: StoreId
+    number: Name | None = Field(None, description="unique in the site; default the next number (1001 ...)")
+    opened: TimeText | None = Field(
+        None, description="when: ISO 8601 date or date-time, local to the site without an offset; default now"
+    )
+
+
+_AT = "ISO 8601 date (the site's local midnight) or date-time (local to the site without an offset)"
+
+
+class MoveIn(BaseModel):
+    """A move-in: the account's occupancy of a unit begins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: StoreId
+    at: TimeText = Field(description=_AT)
+
+
+class MoveOut(BaseModel):
+    """A move-out: the account's open occupancy ends."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: TimeText = Field(description=_AT)
+
+
+class Transfer(BaseModel):
+    """A transfer: move-out of the unit the account occupies and move-in to another, at one instant."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    unit_id: StoreId = Field(description="the unit moved to, of the account's site")
+    at: TimeText = Field(description=_AT)
+
+
+class Close(BaseModel):
+    """Closing an account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: TimeText | None = Field(None, description=f"{_AT}; default now")
+
+
+class HistoryEntryPublic(BaseModel):
+    """One operation of the history of tenancies."""
+
+    id: int
+    kind: str = Field(
+        description="tenant_created, unit_created, account_opened, moved_in, moved_out, transferred, "
+        "account_closed"
+    )
+    at: datetime = Field(description="when it takes effect")
+    recorded_at: datetime
+    recorded_by: str | None = Field(description="the token, command or file that recorded it")
+    tenant_id: int | None
+    account_id: int | None
+    unit_id: int | None
+    occupancy_id: int | None
+    detail: dict[str, Any]
+
+
+class AccountHistoryPublic(BaseModel):
+    """An account's history, in the order it was recorded."""
+
+    account_id: int
+    data: list[HistoryEntryPublic]
     count: int
 
 
@@ -183,6 +335,13 @@ class TokenCreate(BaseModel):
 
     role: Role
     label: Name | None = Field(None, description="who or what holds it")
+    account_id: StoreId | None = Field(None, description="the account of a tenant token: required for it")
+    site_ids: list[StoreId] = Field(
+        default_factory=list,
+        max_length=100,
+        description="the sites (at most 100) an operator, billing or read-only token is bound to; none: "
+        "every site",
+    )
 
 
 class TokenPublic(BaseModel):
@@ -195,6 +354,8 @@ class TokenPublic(BaseModel):
     created_at: datetime
     revoked_at: datetime | None
     active: bool
+    account_id: int | None = Field(description="a tenant token's account")
+    site_ids: list[int] = Field(description="the sites it is bound to; empty: every site")
 
 
 class TokenCreated(TokenPublic):

@@ -81,12 +81,16 @@ def problem_status(exc: MeshmeterError) -> int:
     The HTTP status of a domain error: the one place the API decides it.
 
     404 for what the store does not hold, 409 for a request the data's state refuses (a bill with nothing
-    validated to bill, a conflicting bill), 503 for a service that cannot be reached or a database newer
-    than the code, and 400 for every other bad input.
+    validated to bill, a conflicting bill, a tenancy operation that the stored tenancies refuse: an
+    overlapping occupancy, a closed account ...), 503 for a service that cannot be reached or a database
+    newer than the code, and 400 for every other bad input. A refused tenancy operation that names an
+    unknown id is 404.
     """
-    from meshmeter.errors import NotFoundError, NothingToBillError, ServiceUnavailableError
+    from meshmeter.errors import NotFoundError, NothingToBillError, ServiceUnavailableError, TenancyError
     from meshmeter.store import BillConflictError, SchemaVersionError, UnknownMeterError
 
+    if isinstance(exc, TenancyError):
+        return 404 if exc.unknown else 409
     if isinstance(exc, NotFoundError | UnknownMeterError):
         return 404
     if isinstance(exc, NothingToBillError | BillConflictError):
@@ -98,7 +102,10 @@ def problem_status(exc: MeshmeterError) -> int:
 
 async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, MeshmeterError)
-    return problem_response(request, problem_status(exc), str(exc))
+    from meshmeter.errors import TenancyError
+
+    extra = {"problems": exc.problems} if isinstance(exc, TenancyError) else None
+    return problem_response(request, problem_status(exc), str(exc), extra=extra)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

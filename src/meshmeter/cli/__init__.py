@@ -19,6 +19,7 @@ import typer
 
 from meshmeter import __version__
 from meshmeter.cli import (
+    account,
     alerts,
     billing,
     corrections,
@@ -32,7 +33,10 @@ from meshmeter.cli import (
     push,
     serve,
     site,
+    tariff,
+    tenant,
     tokens,
+    unit,
     vee,
 )
 from meshmeter.cli.common import (
@@ -113,6 +117,10 @@ app.add_typer(network.network_app, name="network")
 app.add_typer(tokens.token_app, name="token")
 app.add_typer(ingest.ingest_format_app, name="ingest-format")
 app.add_typer(site.site_app, name="site")
+app.add_typer(unit.unit_app, name="unit")
+app.add_typer(tenant.tenant_app, name="tenant")
+app.add_typer(account.account_app, name="account")
+app.add_typer(tariff.tariff_app, name="tariff")
 app.add_typer(corrections.corrections_app, name="corrections")
 
 

@@ -151,3 +151,15 @@ def parse_time(name: str, text: str) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"{name} must carry a UTC offset (e.g. 2026-01-01T00:00Z), got {text!r}")
     return value.astimezone(UTC)
+
+
+def recorded_by(command: str) -> str:
+    """Who did it, as the history of tenancies records a command's operation: ``meshmeter account
+    move-in (alice)``, the login name where the system gives one."""
+    import getpass
+
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):  # no login name (a container without a passwd entry)
+        return f"meshmeter {command}"
+    return f"meshmeter {command} ({user})"

@@ -18,7 +18,7 @@ from meshmeter.billing.calendar import interval_grid
 from meshmeter.billing.engine import align_intervals
 from meshmeter.errors import NotFoundError, NothingToBillError
 from meshmeter.intervals import IntervalColumns, Quality, rollup, zone
-from meshmeter.store import Account, Meter, Site, Store, StoredBill
+from meshmeter.store import Meter, Occupancy, Site, Store, StoredBill
 
 __all__ = [
     "MarylandRun",
@@ -142,13 +142,10 @@ def bill_meter_from_store(
     )
 
 
-def accounts_in_service(store: Store, meter: Meter, start: datetime, end: datetime) -> list[Account]:
-    """The meter's accounts in service at some time of ``(start, end]``."""
-    return [
-        a
-        for a in store.accounts(meter_id=meter.id)
-        if a.move_in < end and (a.move_out is None or a.move_out > start)
-    ]
+def accounts_in_service(store: Store, meter: Meter, start: datetime, end: datetime) -> list[Occupancy]:
+    """The occupancies of the meter's units in service at some time of ``(start, end]``: each account's
+    tenure (its ``account_id``, unit, move-in and move-out), by move-in."""
+    return [o for o in store.occupancies(meter_id=meter.id) if o.covers(start, end)]
 
 
 def save_meter_bill(store: Store, bill: Bill, meter: Meter) -> tuple[StoredBill, bool]:
@@ -161,16 +158,16 @@ def save_meter_bill(store: Store, bill: Bill, meter: Meter) -> tuple[StoredBill,
     return store.save_bill(
         document=bill.to_dict(),
         site_id=meter.site_id,
-        account_id=served[0].id if len(served) == 1 else None,
+        account_id=served[0].account_id if len(served) == 1 else None,
         meter_id=meter.id,
     )
 
 
 @dataclass(frozen=True)
 class MarylandUnit:
-    """One account's part in a shared master bill."""
+    """One account's part in a shared master bill (``account``: its tenure of the unit billed)."""
 
-    account: Account
+    account: Occupancy
     meter: Meter
     tenant: Tenant
     billed_intervals: int
@@ -251,7 +248,7 @@ def share_master_bill(
     zone(tz)
     if end <= start:
         raise ValueError(f"end must be after start, got start={start.isoformat()} end={end.isoformat()}")
-    served: list[tuple[Meter, list[Account]]] = []
+    served: list[tuple[Meter, list[Occupancy]]] = []
     for meter in store.meters(site_id=site.id):
         accounts = accounts_in_service(store, meter, start, end)
         if accounts:
@@ -262,7 +259,7 @@ def share_master_bill(
     grid = interval_grid(start, end, interval_s=length)
     energy: list[np.ndarray] = []
     quality: list[np.ndarray] = []
-    parts: list[tuple[Account, Meter, Tenant, int]] = []
+    parts: list[tuple[Occupancy, Meter, Tenant, int]] = []
     for meter, accounts in served:
         view = rollup(store.interval_view(meter_id=meter.id, start=start, end=end), length)
         on_grid, q_grid = align_intervals(
@@ -300,7 +297,7 @@ def share_master_bill(
         stored = None
         if save:
             stored = store.save_bill(
-                document=bill.to_dict(), site_id=site.id, account_id=account.id, meter_id=meter.id
+                document=bill.to_dict(), site_id=site.id, account_id=account.account_id, meter_id=meter.id
             )
         units.append(MarylandUnit(account, meter, tenant, billed, bill, stored))
     return MarylandRun(site, tz, start, end, master_total, admin_fee, length, units)

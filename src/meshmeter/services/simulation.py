@@ -386,17 +386,26 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
                 tenant_ids.setdefault(tenant.name, tenant.id)
     for k, name in enumerate(config.tenants):
         if name not in tenant_ids:
-            tenant_ids[name] = store.create_tenant(name=name).id
+            tenant_ids[name] = store.create_tenant(
+                name=name, at=sim.start, by=f"site file ({config.name})"
+            ).id
         _kill_point("tenants", k + 1)
     for k, a in enumerate(config.accounts):
         tenant_id, meter_id = tenant_ids[a.tenant], meter_ids[a.meter]
         opened = resuming and any(
-            (o.tenant_id, o.unit, o.move_in, o.move_out) == (tenant_id, a.unit, a.move_in, a.move_out)
-            for o in store.accounts(meter_id=meter_id)
+            # by tenant and dates on the meter: the unit's stored name gains the serial where two meters
+            # of the site name their units alike
+            (o.tenant_id, o.move_in, o.move_out) == (tenant_id, a.move_in, a.move_out)
+            for o in store.occupancies(meter_id=meter_id)
         )
         if not opened:
             store.create_account(
-                tenant_id=tenant_id, meter_id=meter_id, unit=a.unit, move_in=a.move_in, move_out=a.move_out
+                tenant_id=tenant_id,
+                meter_id=meter_id,
+                unit=a.unit,
+                move_in=a.move_in,
+                move_out=a.move_out,
+                by=f"site file ({config.name})",
             )
         _kill_point("accounts", k + 1)
     tell(2)
@@ -678,9 +687,9 @@ def bill_site(
         bill_id = None
         if save:
             account_ids = [
-                a.id
-                for a in store.accounts(meter_id=meter_id)
-                if a.unit == account.unit and a.move_in == account.move_in
+                o.account_id
+                for o in store.occupancies(meter_id=meter_id)
+                if o.move_in == account.move_in  # a meter's occupancies do not overlap
             ]
             saved, _ = store.save_bill(
                 document=bill.to_dict(),

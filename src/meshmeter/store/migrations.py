@@ -38,10 +38,12 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     case,
+    column,
     func,
     insert,
     inspect,
     select,
+    table,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -188,8 +190,8 @@ def _compact_raw_intervals(connection: Connection) -> None:
         connection.execute(
             text("ALTER TABLE raw_intervals_v2 RENAME CONSTRAINT pk_raw_intervals TO pk_raw_intervals_v2")
         )
-    for table in (_ingest_batches_v3, _raw_intervals_v3, _raw_interval_revisions_v3, _network_reports_v3):
-        table.create(connection)
+    for made in (_ingest_batches_v3, _raw_intervals_v3, _raw_interval_revisions_v3, _network_reports_v3):
+        made.create(connection)
     old, batches = _raw_intervals_v2, _ingest_batches_v3
     connection.execute(
         insert(batches).from_select(
@@ -350,6 +352,320 @@ def _meter_data_versions(connection: Connection) -> None:
     connection.execute(text("ALTER TABLE meters ADD COLUMN data_version BIGINT NOT NULL DEFAULT 0"))
 
 
+_V7 = MetaData(naming_convention=METADATA.naming_convention)
+_V7_JSON = JSON().with_variant(JSONB(), "postgresql")
+for _name in ("sites", "meters", "tenants"):
+    Table(_name, _V7, Column("id", _ID, primary_key=True))
+_units_v7 = Table(
+    "units",
+    _V7,
+    Column("id", _ID, primary_key=True),
+    Column("site_id", _ID, ForeignKey("sites.id"), nullable=True),
+    Column("name", Text, nullable=False),
+    Column("address", Text, nullable=True),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False, index=True),
+    UniqueConstraint("site_id", "name"),
+)
+_accounts_v7 = Table(
+    "accounts",
+    _V7,
+    Column("id", _ID, primary_key=True),
+    Column("number", Text, nullable=False),
+    Column("site_id", _ID, ForeignKey("sites.id"), nullable=True, index=True),
+    Column("tenant_id", _ID, ForeignKey("tenants.id"), nullable=False, index=True),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("closed_at", UtcDateTime, nullable=True),
+    UniqueConstraint("site_id", "number"),
+)
+_occupancies_v7 = Table(
+    "occupancies",
+    _V7,
+    Column("id", _ID, primary_key=True),
+    Column("account_id", _ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("unit_id", _ID, ForeignKey("units.id"), nullable=False),
+    Column("move_in", UtcDateTime, nullable=False),
+    Column("move_out", UtcDateTime, nullable=True),
+    CheckConstraint("move_out IS NULL OR move_out > move_in", name="move_out_after_move_in"),
+    Index(None, "unit_id", "move_in"),
+)
+_tenancy_events_v7 = Table(
+    "tenancy_events",
+    _V7,
+    Column("id", _ID, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("recorded_by", Text, nullable=True),
+    Column("tenant_id", _ID, ForeignKey("tenants.id"), nullable=True),
+    Column("account_id", _ID, ForeignKey("accounts.id"), nullable=True),
+    Column("unit_id", _ID, ForeignKey("units.id"), nullable=True),
+    Column("occupancy_id", _ID, ForeignKey("occupancies.id"), nullable=True),
+    Column("detail", _V7_JSON, nullable=False),
+    CheckConstraint(
+        "kind IN ('tenant_created', 'unit_created', 'account_opened', 'moved_in', 'moved_out', "
+        "'transferred', 'account_closed')",
+        name="kind",
+    ),
+    Index(None, "account_id", "id"),
+    Index(None, "tenant_id"),
+)
+_V7_TOKEN_ROLES = "role IN ('admin', 'operator', 'billing', 'read-only', 'tenant')"
+_V7_TENANT_ACCOUNT = (
+    "(role = 'tenant' AND account_id IS NOT NULL) OR (role <> 'tenant' AND account_id IS NULL)"
+)
+_api_tokens_v7 = Table(
+    "api_tokens",
+    _V7,
+    Column("id", _ID, primary_key=True),
+    Column("token_hash", LargeBinary, nullable=False, unique=True),
+    Column("prefix", Text, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("label", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime, nullable=True),
+    Column("account_id", _ID, ForeignKey("accounts.id"), nullable=True),
+    CheckConstraint("length(token_hash) = 32", name="token_hash_length"),
+    CheckConstraint(_V7_TOKEN_ROLES, name="role"),
+    CheckConstraint(_V7_TENANT_ACCOUNT, name="tenant_account"),
+)
+_api_token_sites_v7 = Table(
+    "api_token_sites",
+    _V7,
+    Column("token_id", _ID, ForeignKey("api_tokens.id"), nullable=False),
+    Column("site_id", _ID, ForeignKey("sites.id"), nullable=False),
+    PrimaryKeyConstraint("token_id", "site_id"),
+)
+"""The tables version 7 made or reshaped, frozen here (``sites``, ``meters``, ``tenants`` only as the
+targets of keys)."""
+
+_accounts_v6 = table(
+    "accounts",
+    column("id", _ID),
+    column("tenant_id", _ID),
+    column("meter_id", _ID),
+    column("unit", Text),
+    column("move_in", UtcDateTime),
+    column("move_out", UtcDateTime),
+)
+_api_tokens_v6 = table(
+    "api_tokens",
+    *(column(c.name, c.type) for c in _api_tokens_v2.columns),
+)
+"""``accounts`` and ``api_tokens`` as version 6 had them, to read their rows."""
+
+_V7_BY = "migration to schema version 7"
+"""``recorded_by`` of the history rows the step writes for the accounts it finds."""
+
+FIRST_ACCOUNT_NUMBER = 1001
+"""The number of a site's first account when the operator gives none: 1001, 1002 ... per site."""
+
+
+def _v7_units_and_numbers(
+    olds: list[dict[str, object]], meters: dict[int, tuple[int | None, str]]
+) -> tuple[list[dict[str, object]], dict[int, tuple[int | None, str]], dict[int, str]]:
+    """
+    The units to make for version 6's accounts, the unit (site, name) of each account, and each
+    account's number.
+
+    A unit is each distinct (meter, unit name) of the accounts, in the site of the meter; a name already
+    taken in that site by another meter's unit gets the meter's serial: ``"2A (MM26000013)"``. Numbers
+    are 1001, 1002 ... per site, in the order of the accounts' ids.
+    """
+    units: list[dict[str, object]] = []
+    by_meter_name: dict[tuple[int, str], tuple[int | None, str]] = {}
+    taken: set[tuple[int | None, str]] = set()
+    unit_of: dict[int, tuple[int | None, str]] = {}
+    numbers: dict[int, str] = {}
+    next_number: dict[int | None, int] = {}
+    for row in olds:
+        account_id, meter_id, name = int(str(row["id"])), int(str(row["meter_id"])), str(row["unit"])
+        site_id, serial = meters[meter_id]
+        key = (meter_id, name)
+        if key not in by_meter_name:
+            shown = name
+            if (site_id, shown) in taken:
+                shown = f"{name} ({serial})"
+            k = 2
+            while (site_id, shown) in taken:
+                shown, k = f"{name} ({serial}, {k})", k + 1
+            taken.add((site_id, shown))
+            by_meter_name[key] = (site_id, shown)
+            units.append({"site_id": site_id, "name": shown, "address": None, "meter_id": meter_id})
+        unit_of[account_id] = by_meter_name[key]
+        number = next_number.get(site_id, FIRST_ACCOUNT_NUMBER)
+        numbers[account_id] = str(number)
+        next_number[site_id] = number + 1
+    return units, unit_of, numbers
+
+
+def _tenancies(connection: Connection) -> None:
+    """
+    Version 7: tenants' accounts reshaped into units, accounts and occupancies, with their history;
+    tenant tokens bound to an account, other tokens optionally to sites.
+
+    Version 6's ``accounts`` row (a tenant in a unit of a meter, from move-in to move-out) becomes:
+    a unit (:func:`_v7_units_and_numbers`), the account under the same id (so stored bills keep
+    pointing at it) with a number, its site the meter's, opened at the move-in and, where it had a
+    move-out, closed then (a version 6 account could not go on after its tenant left), and one
+    occupancy of the unit over the same dates; its history says so (``recorded_by`` the migration).
+    Occupancies that overlapped in version 6 (nothing refused them) are kept as they were.
+
+    SQLite cannot alter a table's columns or constraints in place: ``accounts`` and ``api_tokens`` are
+    dropped and made again, with the foreign keys into ``accounts`` (``bills``) deferred to the commit,
+    where the same ids are back. PostgreSQL alters them in place.
+    """
+    now = datetime.now(UTC).replace(microsecond=0)
+    old = _accounts_v6
+    olds = [dict(r._mapping) for r in connection.execute(select(old).order_by(old.c.id))]
+    meters = {
+        int(r.id): (None if r.site_id is None else int(r.site_id), str(r.serial))
+        for r in connection.execute(text("SELECT id, site_id, serial FROM meters"))
+    }
+    units, unit_of, numbers = _v7_units_and_numbers(olds, meters)
+    new_accounts = [
+        {
+            "id": row["id"],
+            "number": numbers[int(str(row["id"]))],
+            "site_id": meters[int(str(row["meter_id"]))][0],
+            "tenant_id": row["tenant_id"],
+            "opened_at": row["move_in"],
+            "closed_at": row["move_out"],
+        }
+        for row in olds
+    ]
+    sqlite = connection.dialect.name == "sqlite"
+    if sqlite:
+        tokens = [dict(r._mapping) for r in connection.execute(select(_api_tokens_v6))]
+        connection.execute(text("PRAGMA defer_foreign_keys = ON"))  # bills -> accounts, until the commit
+        connection.execute(text("DROP TABLE accounts"))
+        connection.execute(text("DROP TABLE api_tokens"))
+        _accounts_v7.create(connection)
+        if new_accounts:
+            connection.execute(insert(_accounts_v7), new_accounts)
+        _api_tokens_v7.create(connection)
+        if tokens:
+            connection.execute(insert(_api_tokens_v7), [{**t, "account_id": None} for t in tokens])
+    else:
+        for ddl in (
+            "ALTER TABLE accounts ADD COLUMN number TEXT",
+            "ALTER TABLE accounts ADD COLUMN site_id BIGINT "
+            "CONSTRAINT fk_accounts_site_id_sites REFERENCES sites (id)",
+            "ALTER TABLE accounts ADD COLUMN opened_at TIMESTAMP WITH TIME ZONE",
+            "ALTER TABLE accounts ADD COLUMN closed_at TIMESTAMP WITH TIME ZONE",
+        ):
+            connection.execute(text(ddl))
+        reshaped = table(
+            "accounts",
+            column("id", _ID),
+            column("number", Text),
+            column("site_id", _ID),
+            column("opened_at", UtcDateTime),
+            column("closed_at", UtcDateTime),
+        )
+        for row in new_accounts:
+            connection.execute(
+                reshaped.update()
+                .where(reshaped.c.id == row["id"])
+                .values(
+                    number=row["number"],
+                    site_id=row["site_id"],
+                    opened_at=row["opened_at"],
+                    closed_at=row["closed_at"],
+                )
+            )
+        for ddl in (
+            "ALTER TABLE accounts DROP COLUMN meter_id",
+            "ALTER TABLE accounts DROP COLUMN unit",
+            "ALTER TABLE accounts DROP COLUMN move_in",
+            "ALTER TABLE accounts DROP COLUMN move_out",
+            "ALTER TABLE accounts ALTER COLUMN number SET NOT NULL",
+            "ALTER TABLE accounts ALTER COLUMN opened_at SET NOT NULL",
+            "ALTER TABLE accounts ADD CONSTRAINT uq_accounts_site_id_number UNIQUE (site_id, number)",
+            "CREATE INDEX ix_accounts_site_id ON accounts (site_id)",
+            "ALTER TABLE api_tokens ADD COLUMN account_id BIGINT "
+            "CONSTRAINT fk_api_tokens_account_id_accounts REFERENCES accounts (id)",
+            "ALTER TABLE api_tokens DROP CONSTRAINT ck_api_tokens_role",
+            f"ALTER TABLE api_tokens ADD CONSTRAINT ck_api_tokens_role CHECK ({_V7_TOKEN_ROLES})",
+            "ALTER TABLE api_tokens ADD CONSTRAINT ck_api_tokens_tenant_account "
+            f"CHECK ({_V7_TENANT_ACCOUNT})",
+        ):
+            connection.execute(text(ddl))
+    for made in (_units_v7, _occupancies_v7, _tenancy_events_v7, _api_token_sites_v7):
+        made.create(connection)
+    if not olds:
+        return
+    connection.execute(insert(_units_v7), units)
+    unit_ids = {
+        (r.site_id, r.name): int(r.id)
+        for r in connection.execute(select(_units_v7.c.id, _units_v7.c.site_id, _units_v7.c.name))
+    }
+    connection.execute(
+        insert(_occupancies_v7),
+        [
+            {
+                "account_id": row["id"],
+                "unit_id": unit_ids[unit_of[int(str(row["id"]))]],
+                "move_in": row["move_in"],
+                "move_out": row["move_out"],
+            }
+            for row in olds
+        ],
+    )
+    occupancy_of = {
+        int(r.account_id): int(r.id)
+        for r in connection.execute(select(_occupancies_v7.c.id, _occupancies_v7.c.account_id))
+    }
+    history: list[dict[str, object]] = []
+    for row, account in zip(olds, new_accounts, strict=True):
+        account_id = int(str(row["id"]))
+        unit_id = unit_ids[unit_of[account_id]]
+        common = {
+            "recorded_at": now,
+            "recorded_by": _V7_BY,
+            "tenant_id": row["tenant_id"],
+            "account_id": account_id,
+            "unit_id": unit_id,
+        }
+        history.append(
+            {
+                **common,
+                "kind": "account_opened",
+                "at": row["move_in"],
+                "occupancy_id": None,
+                "detail": {"number": account["number"], "site_id": account["site_id"]},
+            }
+        )
+        history.append(
+            {
+                **common,
+                "kind": "moved_in",
+                "at": row["move_in"],
+                "occupancy_id": occupancy_of[account_id],
+                "detail": {"unit": unit_of[account_id][1], "meter_id": row["meter_id"]},
+            }
+        )
+        if row["move_out"] is not None:
+            history.append(
+                {
+                    **common,
+                    "kind": "moved_out",
+                    "at": row["move_out"],
+                    "occupancy_id": occupancy_of[account_id],
+                    "detail": {"unit": unit_of[account_id][1]},
+                }
+            )
+            history.append(
+                {
+                    **common,
+                    "kind": "account_closed",
+                    "at": row["move_out"],
+                    "occupancy_id": None,
+                    "detail": {},
+                }
+            )
+    connection.execute(insert(_tenancy_events_v7), history)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -374,6 +690,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         6,
         "meters' data version: raised by every write of a meter's intervals, for readers' caches",
         _meter_data_versions,
+    ),
+    Migration(
+        7,
+        "tenancies: units, accounts with numbers, occupancies and their history (tenancy_events); "
+        "tenant tokens bound to an account, tokens bound to sites (api_token_sites)",
+        _tenancies,
     ),
 )
 """Every step, in order. Append only; never edit a released step."""

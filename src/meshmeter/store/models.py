@@ -19,13 +19,16 @@ __all__ = [
     "Mdt",
     "Meter",
     "NetworkReport",
+    "Occupancy",
     "OutboxMessage",
     "RawInsertResult",
     "RawInterval",
     "RawIntervalIn",
     "RegisterRead",
     "Site",
+    "TenancyEvent",
     "Tenant",
+    "Unit",
     "ValidatedInterval",
     "ValidatedIntervalIn",
 ]
@@ -101,15 +104,132 @@ class Tenant:
 
 
 @dataclass(frozen=True, slots=True)
-class Account:
-    """A tenant's occupancy of a unit served by a meter, from ``move_in`` to ``move_out`` (open if None)."""
+class Unit:
+    """
+    A unit of a site (apartment, suite), measured by one meter (schema version 7).
+
+    Attributes
+    ----------
+    site_id : int or None
+        Its site; None only for a unit made for a meter of no site (before version 7, or by
+        :meth:`~meshmeter.store.Store.create_account` on such a meter).
+    name : str
+        As the operator names it, unique in its site.
+    address : str or None
+        Its postal address.
+    meter_id : int
+        The meter that measures it.
+    """
 
     id: int
-    tenant_id: int
+    site_id: int | None
+    name: str
+    address: str | None
     meter_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """
+    A tenant's account at a site (schema version 7): its number, open from ``opened_at`` until closed.
+
+    Which units it occupies, and when, are its :class:`Occupancy` records; a closed account takes no
+    move-in. Its id is what stored bills point at.
+
+    Attributes
+    ----------
+    number : str
+        The number the operator and the tenant see, unique in its site (1001, 1002 ... unless given).
+    site_id : int or None
+        Its site (None only for accounts of meters of no site).
+    tenant_id : int
+        Whose account it is.
+    opened_at, closed_at : datetime
+        When it was opened, and closed (None while open), UTC.
+    """
+
+    id: int
+    number: str
+    site_id: int | None
+    tenant_id: int
+    opened_at: datetime
+    closed_at: datetime | None
+
+    @property
+    def is_open(self) -> bool:
+        """True until the account is closed."""
+        return self.closed_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class Occupancy:
+    """
+    An account's tenure of a unit, over ``(move_in, move_out]`` (schema version 7): the intervals of the
+    unit's meter that end in it are the account's.
+
+    Attributes
+    ----------
+    id : int
+        The occupancy's own id (not the account's: that is ``account_id``).
+    account_id, tenant_id : int
+        The account and its tenant.
+    unit_id : int
+        The unit occupied.
+    unit : str
+        Its name.
+    meter_id : int
+        The unit's meter.
+    move_in, move_out : datetime
+        The tenure, UTC; ``move_out`` None while the account stays.
+    """
+
+    id: int
+    account_id: int
+    tenant_id: int
+    unit_id: int
     unit: str
+    meter_id: int
     move_in: datetime
     move_out: datetime | None
+
+    def covers(self, start: datetime, end: datetime) -> bool:
+        """True when the tenure overlaps ``(start, end]``."""
+        return self.move_in < end and (self.move_out is None or self.move_out > start)
+
+
+@dataclass(frozen=True, slots=True)
+class TenancyEvent:
+    """
+    One row of the history of tenancies (schema version 7): what was done, when it takes effect, when and
+    by whom it was recorded.
+
+    Attributes
+    ----------
+    kind : str
+        ``tenant_created``, ``unit_created``, ``account_opened``, ``moved_in``, ``moved_out``,
+        ``transferred`` or ``account_closed``.
+    at : datetime
+        When it takes effect (a move-in's instant), UTC.
+    recorded_at : datetime
+        When it was recorded, UTC.
+    recorded_by : str or None
+        Who recorded it: ``token 4 (front desk)``, ``meshmeter account``, a site file ...
+    tenant_id, account_id, unit_id, occupancy_id : int or None
+        What it concerns.
+    detail : dict
+        The operation's particulars (the units of a transfer, an account's number ...).
+    """
+
+    id: int
+    kind: str
+    at: datetime
+    recorded_at: datetime
+    recorded_by: str | None
+    tenant_id: int | None
+    account_id: int | None
+    unit_id: int | None
+    occupancy_id: int | None
+    detail: dict[str, Any]
 
 
 class RawIntervalIn(NamedTuple):
@@ -266,11 +386,15 @@ class ApiToken:
     prefix : str
         The first characters of the token, by which a person recognises it.
     role : str
-        ``"admin"``, ``"operator"``, ``"billing"`` or ``"read-only"``.
+        ``"admin"``, ``"operator"``, ``"billing"``, ``"read-only"`` or ``"tenant"``.
     label : str or None
         Who or what holds it.
     created_at, revoked_at : datetime
         When it was made, and revoked (None while valid), UTC.
+    account_id : int or None
+        A tenant token's account (schema version 7); None for every other role.
+    site_ids : tuple of int
+        The sites an operator, billing or read-only token is bound to, ascending; empty: every site.
     """
 
     id: int
@@ -279,6 +403,8 @@ class ApiToken:
     label: str | None
     created_at: datetime
     revoked_at: datetime | None
+    account_id: int | None = None
+    site_ids: tuple[int, ...] = ()
 
     @property
     def active(self) -> bool:

@@ -1,19 +1,20 @@
-"""The registry of the store: sites, meters, MDTs, tenants and their accounts (``docs/store.md``)."""
+"""The registry of the store: sites, meters and MDTs (``docs/store.md``); tenants, units and accounts are in
+:mod:`meshmeter.store.tenancy`."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from meshmeter.intervals import INTERVAL_S, IntervalLength
 from meshmeter.store import _validate as v
 from meshmeter.store.base import StoreBase
-from meshmeter.store.models import Account, Mdt, Meter, Site, Tenant
-from meshmeter.store.schema import METER_ROLES, accounts, mdts, meters, sites, tenants
+from meshmeter.store.models import Mdt, Meter, Site
+from meshmeter.store.schema import METER_ROLES, mdts, meters, sites
 
 __all__ = ["RegistryMixin"]
 
@@ -34,7 +35,7 @@ def _meter(r: Row[Any]) -> Meter:
 
 
 class RegistryMixin(StoreBase):
-    """Sites, meters, MDTs, tenants and accounts."""
+    """Sites, meters and MDTs."""
 
     def create_site(self, *, name: str, timezone: str) -> Site:
         """
@@ -202,85 +203,3 @@ class RegistryMixin(StoreBase):
         if row is None:
             return None
         return Mdt(id=row.id, eui64=bytes(row.eui64), kit=row.kit, key=bytes(row.key), meter_id=row.meter_id)
-
-    def create_tenant(self, *, name: str) -> Tenant:
-        """Create a tenant."""
-        name = v.check_text("name", name)
-        with self._write() as c:
-            tenant_id = c.execute(insert(tenants).values(name=name).returning(tenants.c.id)).scalar_one()
-        return Tenant(id=int(tenant_id), name=name)
-
-    def get_tenant(self, *, tenant_id: int) -> Tenant | None:
-        """The tenant with this id, or None."""
-        with self._read() as c:
-            row = c.execute(select(tenants).where(tenants.c.id == tenant_id)).first()
-        return None if row is None else Tenant(id=row.id, name=row.name)
-
-    def tenants(self) -> list[Tenant]:
-        """Every tenant, by id."""
-        with self._read() as c:
-            rows = c.execute(select(tenants).order_by(tenants.c.id)).all()
-        return [Tenant(id=r.id, name=r.name) for r in rows]
-
-    def create_account(
-        self,
-        *,
-        tenant_id: int,
-        meter_id: int,
-        unit: str,
-        move_in: datetime,
-        move_out: datetime | None = None,
-    ) -> Account:
-        """
-        Open an account: a tenant in a unit served by a meter from ``move_in`` (to ``move_out``).
-
-        Parameters
-        ----------
-        tenant_id, meter_id : int
-            Existing tenant and meter.
-        unit : str
-            The unit (apartment, suite) served.
-        move_in, move_out : datetime
-            Aware instants; ``move_out`` after ``move_in``, None while the tenant stays.
-        """
-        tenant_id = v.check_id("tenant_id", tenant_id)
-        meter_id = v.check_id("meter_id", meter_id)
-        unit = v.check_text("unit", unit)
-        move_in = v.check_utc("move_in", move_in)
-        if move_out is not None:
-            move_out = v.check_utc("move_out", move_out)
-            if move_out <= move_in:
-                raise ValueError(f"move_out must be after move_in, got {move_out.isoformat()}")
-        with self._write() as c:
-            self._require(c, tenants, tenant_id, "tenant_id", "tenant")
-            self._require(c, meters, meter_id, "meter_id", "meter")
-            account_id = c.execute(
-                insert(accounts)
-                .values(tenant_id=tenant_id, meter_id=meter_id, unit=unit, move_in=move_in, move_out=move_out)
-                .returning(accounts.c.id)
-            ).scalar_one()
-        return Account(int(account_id), tenant_id, meter_id, unit, move_in, move_out)
-
-    def close_account(self, *, account_id: int, move_out: datetime) -> Account:
-        """Record the tenant's move-out; returns the account as stored."""
-        account_id = v.check_id("account_id", account_id)
-        move_out = v.check_utc("move_out", move_out)
-        with self._write() as c:
-            row = c.execute(select(accounts).where(accounts.c.id == account_id)).first()
-            if row is None:
-                raise ValueError(f"account_id {account_id!r} is not a known account")
-            if move_out <= row.move_in:
-                raise ValueError(f"move_out must be after move_in, got {move_out.isoformat()}")
-            c.execute(update(accounts).where(accounts.c.id == account_id).values(move_out=move_out))
-        return Account(row.id, row.tenant_id, row.meter_id, row.unit, row.move_in, move_out)
-
-    def accounts(self, *, meter_id: int | None = None, tenant_id: int | None = None) -> list[Account]:
-        """Accounts of a meter and/or a tenant (all when neither is given), by move-in."""
-        query = select(accounts).order_by(accounts.c.move_in, accounts.c.id)
-        if meter_id is not None:
-            query = query.where(accounts.c.meter_id == meter_id)
-        if tenant_id is not None:
-            query = query.where(accounts.c.tenant_id == tenant_id)
-        with self._read() as c:
-            rows = c.execute(query).all()
-        return [Account(r.id, r.tenant_id, r.meter_id, r.unit, r.move_in, r.move_out) for r in rows]

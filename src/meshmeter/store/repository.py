@@ -12,7 +12,8 @@ ingest); one whose values conflict with every value already stored for it is kep
 connections of :class:`~meshmeter.store.base.StoreBase` (``docs/store.md``, "Code layout"):
 
 ========================================  ===========================================================
-:mod:`meshmeter.store.registry`           sites, meters, MDTs, tenants, accounts
+:mod:`meshmeter.store.registry`           sites, meters, MDTs
+:mod:`meshmeter.store.tenancy`            tenants, units, accounts, occupancies and their history
 :mod:`meshmeter.store.raw`                raw intervals and their revisions (ingest, reads)
 :mod:`meshmeter.store.validated`          validated intervals, their audit, VEE runs, the validated view
 :mod:`meshmeter.store.formats`            saved ingest formats
@@ -74,6 +75,7 @@ from meshmeter.store.raw import RawIntervalsMixin
 from meshmeter.store.registry import RegistryMixin
 from meshmeter.store.registry import _meter as _meter
 from meshmeter.store.reports import NetworkReportsMixin
+from meshmeter.store.tenancy import FIRST_ACCOUNT_NUMBER, TenancyMixin
 from meshmeter.store.tokens import API_TOKEN_PREFIX, TokensMixin, hash_api_token
 from meshmeter.store.tokens import _api_token as _api_token
 from meshmeter.store.validated import AUDIT_FREE_QUALITIES, ValidatedIntervalsMixin
@@ -81,6 +83,7 @@ from meshmeter.store.validated import AUDIT_FREE_QUALITIES, ValidatedIntervalsMi
 __all__ = [
     "API_TOKEN_PREFIX",
     "AUDIT_FREE_QUALITIES",
+    "FIRST_ACCOUNT_NUMBER",
     "BillConflictError",
     "Store",
     "StoredBill",
@@ -95,6 +98,7 @@ _MAX_INT64 = MAX_INT64
 
 class Store(
     RegistryMixin,
+    TenancyMixin,
     RawIntervalsMixin,
     ValidatedIntervalsMixin,
     IngestFormatsMixin,

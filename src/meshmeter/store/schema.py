@@ -43,7 +43,10 @@ __all__ = [
     "METADATA",
     "METER_ROLES",
     "QUALITY_CODES",
+    "SITE_BOUND_ROLES",
+    "TENANCY_EVENT_KINDS",
     "accounts",
+    "api_token_sites",
     "api_tokens",
     "bills",
     "events",
@@ -54,13 +57,16 @@ __all__ = [
     "mdts",
     "meters",
     "network_reports",
+    "occupancies",
     "push_outbox",
     "raw_interval_revisions",
     "raw_intervals",
     "register_reads",
     "schema_version",
     "sites",
+    "tenancy_events",
     "tenants",
+    "units",
     "validated_intervals",
     "vee_runs",
 ]
@@ -76,8 +82,12 @@ CONSUMPTION_ROLES: tuple[str, ...] = ("unit", "house")
 """The roles whose energy is the site's consumption: a production meter's is production, and the master
 meter's is the same consumption measured again at the service entrance."""
 
-API_TOKEN_ROLES: tuple[str, ...] = ("admin", "operator", "billing", "read-only")
-"""The roles an API token may carry (``docs/api.md``); what each may do is decided by ``meshmeter.api``."""
+API_TOKEN_ROLES: tuple[str, ...] = ("admin", "operator", "billing", "read-only", "tenant")
+"""The roles an API token may carry (``docs/api.md``); what each may do is decided by ``meshmeter.api``.
+A ``tenant`` token is bound to one account (schema version 7)."""
+
+SITE_BOUND_ROLES: tuple[str, ...] = ("operator", "billing", "read-only")
+"""The roles whose tokens may be bound to a set of sites (``api_token_sites``); admin tokens never are."""
 
 METADATA = MetaData(
     naming_convention={
@@ -165,17 +175,79 @@ tenants = Table(
     Column("name", Text, nullable=False),
 )
 
+units = Table(
+    "units",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("site_id", _ID, ForeignKey("sites.id"), nullable=True, comment="NULL only for a meter of no site"),
+    Column("name", Text, nullable=False, comment="apartment, suite: as the operator names it"),
+    Column("address", Text, nullable=True, comment="postal address of the unit"),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False, index=True),
+    UniqueConstraint("site_id", "name"),
+)
+"""The units of a site (schema version 7): a name unique in its site, an address, and the meter that
+measures it."""
+
 accounts = Table(
     "accounts",
     METADATA,
     Column("id", _ID, primary_key=True),
+    Column("number", Text, nullable=False, comment="operator-visible account number, unique per site"),
+    Column("site_id", _ID, ForeignKey("sites.id"), nullable=True, index=True),
     Column("tenant_id", _ID, ForeignKey("tenants.id"), nullable=False, index=True),
-    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False, index=True),
-    Column("unit", Text, nullable=False),
-    Column("move_in", UtcDateTime, nullable=False),
-    Column("move_out", UtcDateTime, nullable=True),
-    CheckConstraint("move_out IS NULL OR move_out > move_in", name="move_out_after_move_in"),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column(
+        "closed_at", UtcDateTime, nullable=True, comment="NULL while open; a closed account takes no move-in"
+    ),
+    UniqueConstraint("site_id", "number"),
 )
+"""Accounts (reshaped in schema version 7): a tenant's account at a site, under a number the operator
+sees, open until closed. Which unit it occupies, and when, is in :data:`occupancies`."""
+
+occupancies = Table(
+    "occupancies",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("account_id", _ID, ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("unit_id", _ID, ForeignKey("units.id"), nullable=False),
+    Column("move_in", UtcDateTime, nullable=False),
+    Column("move_out", UtcDateTime, nullable=True, comment="NULL while the account stays"),
+    CheckConstraint("move_out IS NULL OR move_out > move_in", name="move_out_after_move_in"),
+    Index(None, "unit_id", "move_in"),
+)
+"""An account's tenure of a unit, ``(move_in, move_out]`` (schema version 7): the intervals of the unit's
+meter that end in it are the account's. Never deleted; a move-out sets ``move_out`` once."""
+
+TENANCY_EVENT_KINDS: tuple[str, ...] = (
+    "tenant_created",
+    "unit_created",
+    "account_opened",
+    "moved_in",
+    "moved_out",
+    "transferred",
+    "account_closed",
+)
+"""What the history of tenancies records, one row per operation (:data:`tenancy_events`)."""
+
+tenancy_events = Table(
+    "tenancy_events",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("kind", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False, comment="when it takes effect"),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("recorded_by", Text, nullable=True, comment="who: a token, the command line, a site file"),
+    Column("tenant_id", _ID, ForeignKey("tenants.id"), nullable=True),
+    Column("account_id", _ID, ForeignKey("accounts.id"), nullable=True),
+    Column("unit_id", _ID, ForeignKey("units.id"), nullable=True),
+    Column("occupancy_id", _ID, ForeignKey("occupancies.id"), nullable=True),
+    Column("detail", _JSON, nullable=False),
+    CheckConstraint(f"kind IN ({', '.join(repr(k) for k in TENANCY_EVENT_KINDS)})", name="kind"),
+    Index(None, "account_id", "id"),
+    Index(None, "tenant_id"),
+)
+"""The history of tenants, units, accounts and occupancies (schema version 7): every operation appends a
+row; none is changed or deleted."""
 
 ingest_batches = Table(
     "ingest_batches",
@@ -331,10 +403,26 @@ api_tokens = Table(
     Column("label", Text, nullable=True, comment="who or what holds it"),
     Column("created_at", UtcDateTime, nullable=False),
     Column("revoked_at", UtcDateTime, nullable=True),
+    Column("account_id", _ID, ForeignKey("accounts.id"), nullable=True, comment="a tenant token's account"),
     CheckConstraint("length(token_hash) = 32", name="token_hash_length"),
     CheckConstraint(f"role IN ({', '.join(repr(r) for r in API_TOKEN_ROLES)})", name="role"),
+    CheckConstraint(
+        "(role = 'tenant' AND account_id IS NOT NULL) OR (role <> 'tenant' AND account_id IS NULL)",
+        name="tenant_account",
+    ),
 )
-"""API tokens (schema version 2): only a hash of each token is kept; the token is shown once, at creation."""
+"""API tokens (schema version 2): only a hash of each token is kept; the token is shown once, at creation.
+Since version 7 a ``tenant`` token names its account (and only it does)."""
+
+api_token_sites = Table(
+    "api_token_sites",
+    METADATA,
+    Column("token_id", _ID, ForeignKey("api_tokens.id"), nullable=False),
+    Column("site_id", _ID, ForeignKey("sites.id"), nullable=False),
+    PrimaryKeyConstraint("token_id", "site_id"),
+)
+"""The sites an operator, billing or read-only token is bound to (schema version 7); a token with no row
+here sees every site."""
 
 network_reports = Table(
     "network_reports",

@@ -174,7 +174,7 @@ _MAX_FORM_BYTES = 4096
 
 
 def _landing(role: Role) -> str:
-    return f"{DASHBOARD_PREFIX}/bills" if role is Role.BILLING else DASHBOARD_PREFIX
+    return f"{DASHBOARD_PREFIX}/bills" if role in (Role.BILLING, Role.TENANT) else DASHBOARD_PREFIX
 
 
 async def _login_form(request: Request) -> Response:

@@ -17,6 +17,7 @@ _WHY = {
     401: "No valid bearer token",
     403: "The token's role may not do this",
     404: "Not found",
+    409: "Refused by the stored state: an occupied unit, a closed account, a move-out before the move-in ...",
     413: "The body is too large: larger than the route takes (none, but for the routes that take one)",
     415: "The body's content type is not one the route takes",
     422: "The request does not have the required form",

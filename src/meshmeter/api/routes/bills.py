@@ -21,6 +21,7 @@ from meshmeter.api.intervals import parse_instant
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
+from meshmeter.api.scope import bill_document
 from meshmeter.billing import Bill
 from meshmeter.billing.bill import bill_to_html, bill_to_pdf, bills_to_csv
 from meshmeter.billing.reproduce import verify_bill
@@ -170,14 +171,15 @@ def get_bill(
 ) -> Response:
     """One stored bill: JSON (``meshmeter.billing.Bill.to_dict``: lines, totals, and the inputs that
     produced it, intervals included, with the store's ``id``), or CSV, printable HTML or PDF, made again
-    from those inputs and checked to equal the stored lines. 404 when there is none."""
+    from those inputs and checked to equal the stored lines. 404 when there is none. A tenant reads its
+    account's bills; their intervals only within its occupancies."""
     stored = store.get_bill(bill_id)
     if stored is None:
         raise Problem(404, f"no bill has id {bill_id}")
     name = f"bill-{stored.id}"
     if format is BillFormat.JSON:
         body: dict[str, Any] = {"id": stored.id, "site_id": stored.site_id, "account_id": stored.account_id}
-        body.update(stored.document)
+        body.update(bill_document(store, stored))  # a tenant's: its occupancy's intervals only
         body["created_at"] = stored.created_at.isoformat()
         return Response(json.dumps(body, ensure_ascii=False), media_type="application/json")
     bill = stored_bill(stored)

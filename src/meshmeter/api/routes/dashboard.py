@@ -41,6 +41,7 @@ from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.api.routes.network import NetworkReportProvider
+from meshmeter.api.scope import is_scoped
 from meshmeter.headend.alerts import AlertKind, active_alerts, communication_status
 from meshmeter.store import Site, Store
 
@@ -90,7 +91,9 @@ def _report(
             return cit_from_dict(stored.report), stored.taken_at, None
         except ValueError as exc:
             problem = f"the report stored at {stored.taken_at.isoformat()} cannot be read: {exc}"
-    provider: NetworkReportProvider | None = getattr(request.app.state, "network_report", None)
+    provider: NetworkReportProvider | None = (
+        None if is_scoped(store) else getattr(request.app.state, "network_report", None)
+    )
     return (None if provider is None else provider()), None, problem
 
 
@@ -281,6 +284,7 @@ class BillsView(StrEnum):
 def bills_page(
     request: Request,
     principal: PrincipalDep,
+    store: StoreDep,
     bill: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="one bill, by its number in the list")
     ] = None,
@@ -293,14 +297,15 @@ def bills_page(
     The bills page (HTML): the tenants' bills with their totals; with ``bill=n`` one bill's detail
     (lines, energy by period and tier, estimated share, reads), with ``view=print`` the printable bill;
     with ``csv=true`` the list as CSV. Bills come from the app's provider (``create_app(bills=...)``)
-    when it has one, else from the store (``GET /bills``), each made again from its stored inputs.
+    when it has one, else from the store (``GET /bills``), each made again from its stored inputs; a
+    tenant's are its account's, a site-bound token's its sites'.
     """
-    provider: BillsProvider | None = getattr(request.app.state, "bills", None)
+    # a tenant or a site-bound caller reads the stored bills of its scope, never the app's provider's
+    provider: BillsProvider | None = None if is_scoped(store) else getattr(request.app.state, "bills", None)
     if provider is None and bill is not None and not csv:
         # one bill's page: make again from its stored inputs only that bill, not every stored one
         from meshmeter.api.routes.bills import stored_bill
 
-        store: Store = request.app.state.store
         listed = store.list_bills()
         found = store.get_bill(listed[bill - 1].id) if bill <= len(listed) else None
         if found is None:
@@ -311,7 +316,7 @@ def bills_page(
     else:
         from meshmeter.api.routes.bills import stored_bills
 
-        bills = stored_bills(request.app.state.store)
+        bills = stored_bills(store)
     if csv:
         from meshmeter.billing.bill import bills_to_csv
 

@@ -6,7 +6,7 @@ The maths is :mod:`meshmeter.billing.energy`; this module reads the store and sh
 billed (:data:`meshmeter.billing.engine.BILLED_QUALITIES`); raw intervals VEE has not yet validated and
 intervals that failed it are left out, and each answer says how many intervals it counted.
 
-* A **site** is the sum of its meters; a **tenant** the sum of its accounts, each over its occupancy
+* A **site** is the sum of its meters; a **tenant** the sum of its accounts' occupancies, each over its tenure
   (``move_in < interval_end <= move_out``).
 * Days and months are local to the site's time zone (``tz`` overrides it); ``start`` and ``end`` are
   local midnights (the first of a month for monthly figures), and the range ``(start, end]`` holds
@@ -109,7 +109,7 @@ def _scope(store: Store, site_id: int | None, tenant_id: int | None, tz: str | N
         meters = [m for m in store.meters(site_id=site.id) if m.role in CONSUMPTION_ROLES]
         units: dict[int, list[str]] = {}
         for meter in meters:
-            units[meter.id] = sorted({a.unit for a in store.accounts(meter_id=meter.id)})
+            units[meter.id] = sorted({o.unit for o in store.occupancies(meter_id=meter.id)})
         parts = [_Part(m.id, m.serial, tuple(units[m.id]), None, None) for m in meters]
         head: dict[str, Any] = {"site_id": site.id, "site": site.name}
         return _Scope(head, parts, tz if tz is not None else site.timezone)
@@ -119,10 +119,13 @@ def _scope(store: Store, site_id: int | None, tenant_id: int | None, tz: str | N
         raise Problem(404, f"no tenant has id {tenant_id}")
     parts = []
     zone = tz
-    for account in store.accounts(tenant_id=tenant.id):
-        served = store.get_meter(meter_id=account.meter_id)
-        assert served is not None  # an account's meter exists (foreign key)
-        parts.append(_Part(served.id, served.serial, (account.unit,), account.move_in, account.move_out))
+    for occupancy in store.occupancies(tenant_id=tenant.id):
+        served = store.get_meter(meter_id=occupancy.meter_id)
+        if served is None:  # a meter outside the caller's sites: not part of what it sees
+            continue
+        parts.append(
+            _Part(served.id, served.serial, (occupancy.unit,), occupancy.move_in, occupancy.move_out)
+        )
         if zone is None and served.site_id is not None:
             home = store.get_site(site_id=served.site_id)
             zone = None if home is None else home.timezone

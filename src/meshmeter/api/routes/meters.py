@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -29,6 +29,8 @@ from meshmeter.api.models import (
 )
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
+from meshmeter.api.scope import view_key
+from meshmeter.headend.greenbutton import export_greenbutton
 from meshmeter.intervals import INTERVAL_S
 from meshmeter.store import Meter, Store
 
@@ -171,6 +173,7 @@ def get_intervals(
         meter.id,
         meter.serial,
         meter.data_version,
+        view_key(store, meter.id),
         lo,
         hi,
         resolution.value,
@@ -178,6 +181,67 @@ def get_intervals(
         format.value,
     )
     return cached_answer(request, key, make)
+
+
+GREENBUTTON_MAX_DAYS = 372
+"""Longest range of one Green Button download: a year and a week. [day]"""
+
+GREENBUTTON_XML = "application/atom+xml"
+
+
+@router.get(
+    "/{serial}/greenbutton",
+    summary="Download a meter's Green Button file",
+    responses={
+        **problems(400, 404),
+        200: {
+            "content": {GREENBUTTON_XML: {"schema": {"type": "string"}}},
+            "description": "Green Button (ESPI Atom feed) of the meter's intervals, as an attachment",
+        },
+    },
+)
+def get_greenbutton(
+    serial: Name,
+    store: StoreDep,
+    start: Annotated[
+        TimeText | None,
+        Query(
+            description="ISO 8601 date or date-time, local to the meter's site without an offset; "
+            "default a year before end"
+        ),
+    ] = None,
+    end: Annotated[
+        TimeText | None, Query(description="ISO 8601 date or date-time, after start; default now")
+    ] = None,
+    tz: Annotated[
+        ZoneName | None, Query(description="IANA time zone of the usage point; default the meter's site's")
+    ] = None,
+) -> Response:
+    """Green Button "Download My Data": the meter's intervals over ``(start, end]`` (at most 372 days)
+    as an ESPI Atom feed (``docs/greenbutton.md``), the validated view with quality codes, one
+    IntervalBlock per local day. A tenant downloads the meters it occupies, cut to its occupancies: the
+    intervals outside them are not in the file. 404 for an unknown meter (or one outside the caller's
+    scope), 400 for a bad range or time zone."""
+    meter = _meter(store, serial)
+    site = None if meter.site_id is None else store.get_site(site_id=meter.site_id)
+    try:
+        zone = parse_timezone(tz if tz is not None else None if site is None else site.timezone)
+        hi = datetime.now(UTC).replace(microsecond=0) if end is None else parse_instant("end", end, zone)
+        lo = hi - timedelta(days=366) if start is None else parse_instant("start", start, zone)
+        if hi <= lo:
+            raise ValueError(f"end must be after start, got start={lo.isoformat()} end={hi.isoformat()}")
+        if hi - lo > timedelta(days=GREENBUTTON_MAX_DAYS):
+            raise ValueError(f"the range may span at most {GREENBUTTON_MAX_DAYS} days")
+        data = export_greenbutton(store, meter_serial=meter.serial, start=lo, end=hi, timezone=tz)
+    except ValueError as exc:
+        raise Problem(400, str(exc)) from None
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in meter.serial)
+    filename = f"greenbutton-{safe}-{lo:%Y%m%d}-{hi:%Y%m%d}.xml"
+    return Response(
+        data,
+        media_type=GREENBUTTON_XML,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
 
 
 _DAWN = datetime(1970, 1, 1, tzinfo=UTC)

@@ -12,7 +12,9 @@ from pydantic import BaseModel, Field
 from meshmeter.amr.cit import CitReport
 from meshmeter.api.deps import StoreDep, StoreId
 from meshmeter.api.limits import GuardedRoute
+from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
+from meshmeter.api.scope import is_scoped
 from meshmeter.headend.alerts import DEFAULT_SILENCE_S, communication_status
 
 __all__ = [
@@ -121,8 +123,11 @@ def network_health(
     """
     Per meter, its latest raw interval, when it was received and its age; the meters silent for longer
     than ``silence_s``; counts; and the summary of a CIT report: the app's own when it was given a
-    provider, else the latest one stored (``Store.save_network_report``), of ``site_id`` when given.
+    provider, else the latest one stored (``Store.save_network_report``), of ``site_id`` when given (404
+    when it names no site).
     """
+    if site_id is not None and store.get_site(site_id=site_id) is None:
+        raise Problem(404, f"no site has id {site_id}")
     now = datetime.now(UTC).replace(microsecond=0)
     statuses = communication_status(store, now=now, silence_s=silence_s)
     meters = [
@@ -138,7 +143,10 @@ def network_health(
     ]
     never = sum(1 for s in statuses if s.last_interval_end is None)
     silent = [s.serial for s in statuses if s.silent]
-    provider: NetworkReportProvider | None = getattr(request.app.state, "network_report", None)
+    # the app's own report is of no stored site: a caller bound to sites reads the stored ones only
+    provider: NetworkReportProvider | None = (
+        None if is_scoped(store) else getattr(request.app.state, "network_report", None)
+    )
     summary: NetworkSummaryPublic | None = None
     if provider is not None:
         report = provider()

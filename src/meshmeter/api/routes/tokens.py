@@ -12,6 +12,7 @@ from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.models import TokenCreate, TokenCreated, TokenPublic, TokensPublic
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
+from meshmeter.errors import MeshmeterError
 from meshmeter.store import ApiToken
 
 router = APIRouter(prefix="/tokens", tags=["tokens"], route_class=GuardedRoute)
@@ -26,6 +27,8 @@ def _public(t: ApiToken) -> TokenPublic:
         created_at=t.created_at,
         revoked_at=t.revoked_at,
         active=t.active,
+        account_id=t.account_id,
+        site_ids=list(t.site_ids),
     )
 
 
@@ -44,12 +47,21 @@ def list_tokens(
     response_model=TokenCreated,
     status_code=201,
     summary="Make an API token",
-    responses=problems(400),
+    responses=problems(400, 404),
 )
 def create_token(body: TokenCreate, store: StoreDep) -> TokenCreated:
     """Make a token with a role. The answer holds the token itself: it is shown this once and never again
-    (only its SHA-256 is stored)."""
-    record, token = store.create_api_token(role=body.role.value, label=body.label)
+    (only its SHA-256 is stored). A ``tenant`` token names its ``account_id`` (it reads that account only);
+    an operator, billing or read-only token may name ``site_ids`` (it sees those sites only). 400 for an
+    account or sites given to a role that takes none; 404 for an unknown account or site."""
+    try:
+        record, token = store.create_api_token(
+            role=body.role.value, label=body.label, account_id=body.account_id, site_ids=body.site_ids
+        )
+    except MeshmeterError:
+        raise
+    except ValueError as exc:
+        raise Problem(400, str(exc)) from None
     return TokenCreated(**_public(record).model_dump(), token=token)
 
 
