@@ -41,7 +41,7 @@ def test_payloads_in_a_saved_format(
         publisher(topic, b'{"readings": [{"ts": "2026-01-01T01:00:00Z", "kwh": 1.25}]}')
         publisher(topic, b'{"readings": [{"ts": "2026-01-01T02:00:00Z", "kwh": 1.2345}]}')  # sub-Wh
         publisher(topic, b'{"readings": [{"ts": "2026-01-01T02:00:00Z", "kwh": 2}]}')
-        wait_for(lambda: ingestor.messages == 3)
+        wait_for(lambda: ingestor.accepted + ingestor.rejected_total + ingestor.failed == 3)  # handled
     assert ingestor.rejected == {"not_whole_wh": 1}
     meter = sqlite_store.get_meter(serial="UTIL-1")
     assert meter is not None
