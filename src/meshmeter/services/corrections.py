@@ -17,6 +17,7 @@ from meshmeter.billing.bill import Bill, LineItem
 from meshmeter.billing.corrections import adjustment_lines, changed_intervals, rebill_with_intervals
 from meshmeter.billing.engine import align_intervals
 from meshmeter.errors import NotFoundError
+from meshmeter.intervals import INTERVAL_S
 from meshmeter.store import Store, StoredBill
 
 __all__ = ["AffectedBill", "Correction", "affected_bills", "correction"]
@@ -82,7 +83,7 @@ def _current(store: Store, stored: StoredBill) -> tuple[np.ndarray, np.ndarray, 
     """The bill's grid and the meter's validated intervals on it now."""
     inputs = stored.document.get("inputs", {})
     grid = np.asarray(inputs["intervals"]["interval_end_s"], dtype=np.int64)
-    interval_s = int(inputs.get("interval_s", 900))
+    interval_s = int(inputs.get("interval_s", INTERVAL_S))  # recorded only when not 15 min
     meter = (
         store.get_meter(meter_id=stored.meter_id)
         if stored.meter_id is not None
