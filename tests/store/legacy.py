@@ -1,9 +1,10 @@
 """Databases as older versions of the schema made them, to test the migrations that bring them forward.
 
 The tables that versions 1 and 2 had are taken from today's METADATA, except those that later versions
-changed or added: ``raw_intervals`` (version 3), ``meters`` (versions 5 and 6), ``accounts`` and
-``api_tokens`` (version 7) are written out here as versions 1 and 2 had them. A database at a later
-version is one at version 2 brought forward by the released steps (:func:`create_at_version`).
+changed or added: ``raw_intervals`` (version 3), ``meters`` (versions 5, 6 and 8), ``accounts`` and
+``api_tokens`` (version 7) and ``sites`` (version 8) are written out here as versions 1 and 2 had them.
+A database at a later version is one at version 2 brought forward by the released steps
+(:func:`create_at_version`).
 """
 
 from __future__ import annotations
@@ -30,7 +31,17 @@ from meshmeter.store.types import UtcDateTime
 
 V3_TABLES = frozenset({"ingest_batches", "raw_intervals", "raw_interval_revisions", "network_reports"})
 LATER_TABLES = frozenset(
-    {"bills", "vee_runs", "ingest_formats", "units", "occupancies", "tenancy_events", "api_token_sites"}
+    {
+        "bills",
+        "vee_runs",
+        "ingest_formats",
+        "units",
+        "occupancies",
+        "tenancy_events",
+        "api_token_sites",
+        "meter_changes",
+        "bill_corrections",
+    }
 )
 """Tables that versions after 3 added: none of the legacy versions has them."""
 
@@ -43,11 +54,15 @@ def legacy_metadata(version: int) -> MetaData:
     for table in METADATA.sorted_tables:
         if table.name in V3_TABLES | LATER_TABLES or (version == 1 and table.name == "api_tokens"):
             continue
-        if table.name == "meters":  # version 5 added interval_s and role, version 6 data_version
+        if table.name == "sites":  # version 8 added what a site's bills say and do
+            Table("sites", old, *(c._copy() for c in table.columns if c.name in ("id", "name", "timezone")))
+            continue
+        if table.name == "meters":  # version 5 added interval_s and role, 6 data_version, 8 register_digits
+            later = ("interval_s", "role", "data_version", "register_digits")
             Table(
                 "meters",
                 old,
-                *(c._copy() for c in table.columns if c.name not in ("interval_s", "role", "data_version")),
+                *(c._copy() for c in table.columns if c.name not in later),
                 CheckConstraint("ct_ratio > 0", name="ct_ratio_positive"),
                 CheckConstraint("multiplier > 0", name="multiplier_positive"),
             )

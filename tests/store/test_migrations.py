@@ -258,3 +258,59 @@ def test_migration_from_version_6_reshapes_accounts_keeping_bills_and_tokens(dur
         assert tenant_token.account_id == 2
     finally:
         store.close()
+
+
+def test_migration_from_version_7_keeps_what_sites_units_and_meters_did(durable_store_url):
+    """Version 8 adds what a site's bills say and do, units' floor area and occupants and meters'
+    register digits with values that keep version 7's behaviour, and the two tables of meter life and
+    issued corrections, empty."""
+    engines = make_engines(durable_store_url)
+    try:
+        with engines.writer.begin() as c:
+            create_at_version(c, 7)
+            c.exec_driver_sql("INSERT INTO sites (id, name, timezone) VALUES (1, 'Oak', 'America/Denver')")
+            c.exec_driver_sql(
+                "INSERT INTO meters (id, serial, designation, ct_ratio, multiplier, site_id) "
+                "VALUES (1, 'M1', 'MM', 2000.0, 1.0, 1)"
+            )
+            c.exec_driver_sql("INSERT INTO units (id, site_id, name, meter_id) VALUES (1, 1, '1A', 1)")
+        assert migrate(engines.writer) == LATEST_VERSION == 8
+    finally:
+        engines.dispose()
+    store = Store(durable_store_url)
+    try:
+        (site,) = store.sites()
+        assert (site.owner_name, site.payment_instructions, site.due_days, site.correction_mode) == (
+            None,
+            None,
+            21,
+            "corrected_bill",
+        )
+        assert store.get_meter(serial="M1").register_digits is None
+        (unit,) = store.units()
+        assert (unit.floor_area_ft2, unit.occupants) == (None, None)
+        changed = store.update_site(site_id=1, owner_name="Oak LLC", due_days=14, correction_mode="next_bill")
+        assert (changed.owner_name, changed.due_days, changed.correction_mode) == ("Oak LLC", 14, "next_bill")
+        assert store.get_site(site_id=1) == changed
+    finally:
+        store.close()
+
+
+def test_site_settings_are_checked_all_at_once_and_nothing_changes(store_url):
+    store = Store(store_url)
+    try:
+        site = store.create_site(name="Elm", timezone="UTC", owner_name="Elm Mgmt")
+        with pytest.raises(ValueError) as raised:
+            store.update_site(site_id=site.id, due_days=120, correction_mode="later", colour="red")
+        message = str(raised.value)
+        for part in (
+            "due_days must be whole days, 0 to 90, got 120",
+            "correction_mode must be one of",
+            "colour",
+        ):
+            assert part in message
+        assert store.get_site(site_id=site.id) == site
+        with pytest.raises(ValueError, match="is not in the store"):
+            store.update_site(site_id=site.id + 99, due_days=5)
+    finally:
+        store.close()

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Float,
     ForeignKey,
     Index,
     LargeBinary,
@@ -666,6 +667,83 @@ def _tenancies(connection: Connection) -> None:
     connection.execute(insert(_tenancy_events_v7), history)
 
 
+_V8 = MetaData(naming_convention=METADATA.naming_convention)
+for _name in ("meters", "units", "bills"):
+    Table(_name, _V8, Column("id", _ID, primary_key=True))
+_meter_changes_v8 = Table(
+    "meter_changes",
+    _V8,
+    Column("id", _ID, primary_key=True),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("read_wh", BigInteger, nullable=True),
+    Column("value", Float, nullable=True),
+    Column("replaces_meter_id", _ID, ForeignKey("meters.id"), nullable=True),
+    Column("unit_id", _ID, ForeignKey("units.id"), nullable=True),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("recorded_by", Text, nullable=True),
+    Column("detail", _V7_JSON, nullable=False),
+    CheckConstraint("kind IN ('install', 'remove', 'multiplier', 'ct_ratio')", name="kind"),
+    CheckConstraint("read_wh IS NULL OR read_wh >= 0", name="read_wh_nonnegative"),
+    CheckConstraint("value IS NULL OR value > 0", name="value_positive"),
+    CheckConstraint("(kind IN ('multiplier', 'ct_ratio')) = (value IS NOT NULL)", name="value_of_kind"),
+    Index(None, "meter_id", "at"),
+    Index(None, "unit_id", "at"),
+)
+_bill_corrections_v8 = Table(
+    "bill_corrections",
+    _V8,
+    Column("id", _ID, primary_key=True),
+    Column("bill_id", _ID, ForeignKey("bills.id"), nullable=False),
+    Column("sequence", SmallInteger, nullable=False),
+    Column("mode", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("difference", Text, nullable=False),
+    Column("document", _V7_JSON, nullable=False),
+    Column("lines", _V7_JSON, nullable=False),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("issued_by", Text, nullable=True),
+    Column("applied_bill_id", _ID, ForeignKey("bills.id"), nullable=True),
+    UniqueConstraint("bill_id", "sequence"),
+    CheckConstraint("sequence >= 1", name="sequence_positive"),
+    CheckConstraint("mode IN ('corrected_bill', 'next_bill')", name="mode"),
+    Index(None, "applied_bill_id"),
+)
+"""The tables version 8 made, frozen here (``meters``, ``units``, ``bills`` only as the targets of keys)."""
+
+
+def _meter_life_and_corrections(connection: Connection) -> None:
+    """
+    Version 8: what a site's bills say and do (owner, payment instructions, due days, correction mode);
+    units' floor area and occupants; meters' register digits; a meter's life (``meter_changes``); issued
+    corrections of bills (``bill_corrections``).
+
+    Every column added is nullable or has a default that keeps what version 7 did: bills due 21 days after
+    issue, corrections as corrected bills, registers that never roll over. Nothing is backfilled: a
+    meter's install date stays on ``meters.install_date``, and its life starts being recorded now.
+    """
+    for ddl in (
+        "ALTER TABLE sites ADD COLUMN owner_name TEXT",
+        "ALTER TABLE sites ADD COLUMN owner_address TEXT",
+        "ALTER TABLE sites ADD COLUMN payment_instructions TEXT",
+        "ALTER TABLE sites ADD COLUMN due_days INTEGER NOT NULL DEFAULT 21 "
+        "CONSTRAINT ck_sites_due_days CHECK (due_days >= 0 AND due_days <= 90)",
+        "ALTER TABLE sites ADD COLUMN correction_mode TEXT NOT NULL DEFAULT 'corrected_bill' "
+        "CONSTRAINT ck_sites_correction_mode CHECK (correction_mode IN ('corrected_bill', 'next_bill'))",
+        "ALTER TABLE units ADD COLUMN floor_area_ft2 FLOAT "
+        "CONSTRAINT ck_units_floor_area_positive CHECK (floor_area_ft2 IS NULL OR floor_area_ft2 > 0)",
+        "ALTER TABLE units ADD COLUMN occupants INTEGER "
+        "CONSTRAINT ck_units_occupants_nonnegative CHECK (occupants IS NULL OR occupants >= 0)",
+        "ALTER TABLE meters ADD COLUMN register_digits INTEGER "
+        "CONSTRAINT ck_meters_register_digits "
+        "CHECK (register_digits IS NULL OR register_digits BETWEEN 3 AND 12)",
+    ):
+        connection.execute(text(ddl))
+    _meter_changes_v8.create(connection)
+    _bill_corrections_v8.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -696,6 +774,13 @@ MIGRATIONS: tuple[Migration, ...] = (
         "tenancies: units, accounts with numbers, occupancies and their history (tenancy_events); "
         "tenant tokens bound to an account, tokens bound to sites (api_token_sites)",
         _tenancies,
+    ),
+    Migration(
+        8,
+        "bills of a site: owner, payment instructions, due days, correction mode; units' floor area and "
+        "occupants; meters' register digits; meter_changes (install, removal, exchange, multiplier, CT "
+        "ratio); bill_corrections (issued corrections of bills)",
+        _meter_life_and_corrections,
     ),
 )
 """Every step, in order. Append only; never edit a released step."""

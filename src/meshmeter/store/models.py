@@ -36,11 +36,33 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Site:
-    """A site: a building with its meters. ``timezone`` is an IANA name (local time for bills)."""
+    """
+    A site: a building with its meters.
+
+    Attributes
+    ----------
+    timezone : str
+        IANA name (local time for bills).
+    owner_name, owner_address : str or None
+        The owner or manager who bills the site's tenants, as printed on bills (schema version 8).
+    payment_instructions : str or None
+        How tenants pay, as printed on bills.
+    due_days : int
+        Days from a bill's issue to its due date, 0 to 90 (default 21). [d]
+    correction_mode : str
+        How corrections of issued bills go out: ``"corrected_bill"`` (default), a corrected bill that
+        references the original, or ``"next_bill"``, adjustment lines on the account's next bill
+        (:data:`~meshmeter.store.schema.CORRECTION_MODES`).
+    """
 
     id: int
     name: str
     timezone: str
+    owner_name: str | None = None
+    owner_address: str | None = None
+    payment_instructions: str | None = None
+    due_days: int = 21
+    correction_mode: str = "corrected_bill"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +92,9 @@ class Meter:
         The version of the meter's interval view when the meter was read: raised by every write of its
         raw or validated intervals or of a VEE run, in the writing transaction (readers' caches key on it;
         :mod:`meshmeter.api.cache`). Not part of the meter's equality. [1]
+    register_digits : int or None
+        Whole-kWh digits of the register: it rolls over to 0 at ``10 ** register_digits`` kWh; None: it
+        never does (schema version 8).
     """
 
     id: int
@@ -82,6 +107,7 @@ class Meter:
     interval_s: int = 900
     role: str = "unit"
     data_version: int = field(default=0, compare=False)
+    register_digits: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +144,11 @@ class Unit:
     address : str or None
         Its postal address.
     meter_id : int
-        The meter that measures it.
+        The meter that measures it now.
+    floor_area_ft2 : float or None
+        Its floor area, which weighs its share of what no tenant meter measures (schema version 8). [ft²]
+    occupants : int or None
+        The people living there, for the same allocation by occupants. [1]
     """
 
     id: int
@@ -126,6 +156,8 @@ class Unit:
     name: str
     address: str | None
     meter_id: int
+    floor_area_ft2: float | None = None
+    occupants: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

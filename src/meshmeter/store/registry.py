@@ -7,14 +7,15 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Row, insert, select
+from sqlalchemy import Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from meshmeter.errors import NotFoundError
 from meshmeter.intervals import INTERVAL_S, IntervalLength
 from meshmeter.store import _validate as v
 from meshmeter.store.base import StoreBase
 from meshmeter.store.models import Mdt, Meter, Site
-from meshmeter.store.schema import METER_ROLES, mdts, meters, sites
+from meshmeter.store.schema import CORRECTION_MODES, METER_ROLES, mdts, meters, sites
 
 __all__ = ["RegistryMixin"]
 
@@ -31,13 +32,53 @@ def _meter(r: Row[Any]) -> Meter:
         int(r.interval_s),
         r.role,
         int(r.data_version),
+        None if r.register_digits is None else int(r.register_digits),
     )
+
+
+def _site(r: Row[Any]) -> Site:
+    return Site(
+        int(r.id),
+        r.name,
+        r.timezone,
+        r.owner_name,
+        r.owner_address,
+        r.payment_instructions,
+        int(r.due_days),
+        r.correction_mode,
+    )
+
+
+_SITE_SETTINGS = ("owner_name", "owner_address", "payment_instructions", "due_days", "correction_mode")
+"""What :meth:`RegistryMixin.update_site` may change: what a site's bills say and do."""
+
+
+def _site_settings(settings: dict[str, object]) -> dict[str, object]:
+    """The settings checked, each problem named at once (ValueError)."""
+    problems: list[str] = []
+    checked: dict[str, object] = {}
+    for name, value in settings.items():
+        if name not in _SITE_SETTINGS:
+            problems.append(f"{name} is not a setting of a site (one of {', '.join(_SITE_SETTINGS)})")
+            continue
+        try:
+            if name == "due_days":
+                checked[name] = v.check_int(name, value, low=0, high=91, expected="whole days, 0 to 90")
+            elif name == "correction_mode":
+                checked[name] = v.check_choice(name, value, CORRECTION_MODES)
+            else:
+                checked[name] = None if value is None else v.check_text(name, value)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ValueError("; ".join(problems))
+    return checked
 
 
 class RegistryMixin(StoreBase):
     """Sites, meters and MDTs."""
 
-    def create_site(self, *, name: str, timezone: str) -> Site:
+    def create_site(self, *, name: str, timezone: str, **settings: object) -> Site:
         """
         Create a site.
 
@@ -47,6 +88,9 @@ class RegistryMixin(StoreBase):
             Unique name.
         timezone : str
             IANA time zone of the site, e.g. ``"America/Los_Angeles"``.
+        **settings
+            What its bills say and do: ``owner_name``, ``owner_address``, ``payment_instructions``,
+            ``due_days``, ``correction_mode`` (:class:`~meshmeter.store.Site`).
         """
         name = v.check_text("name", name)
         timezone = v.check_text("timezone", timezone)
@@ -54,26 +98,56 @@ class RegistryMixin(StoreBase):
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"timezone must be an IANA time zone name, got {timezone!r}") from None
+        checked = _site_settings(dict(settings))
         with self._write() as c:
             try:
-                site_id = c.execute(
-                    insert(sites).values(name=name, timezone=timezone).returning(sites.c.id)
-                ).scalar_one()
+                row = c.execute(
+                    insert(sites).values(name=name, timezone=timezone, **checked).returning(*sites.c)
+                ).one()
             except IntegrityError:
                 raise ValueError(f"name {name!r} is already a site") from None
-        return Site(id=int(site_id), name=name, timezone=timezone)
+        return _site(row)
+
+    def update_site(self, *, site_id: int, **settings: object) -> Site:
+        """
+        Change what a site's bills say and do; returns the site as it is now.
+
+        Parameters
+        ----------
+        site_id : int
+            The site.
+        **settings
+            Any of ``owner_name``, ``owner_address``, ``payment_instructions`` (None clears them),
+            ``due_days`` (0 to 90) and ``correction_mode`` (``"corrected_bill"`` or ``"next_bill"``).
+
+        Raises
+        ------
+        ValueError
+            Naming every bad setting at once; nothing is changed.
+        NotFoundError
+            When there is no such site.
+        """
+        site_id = v.check_id("site_id", site_id)
+        checked = _site_settings(dict(settings))
+        with self._write() as c:
+            if checked:
+                c.execute(update(sites).where(sites.c.id == site_id).values(**checked))
+            row = c.execute(select(sites).where(sites.c.id == site_id)).first()
+            if row is None:
+                raise NotFoundError("site", str(site_id), "meshmeter site add")
+        return _site(row)
 
     def get_site(self, *, site_id: int) -> Site | None:
         """The site with this id, or None."""
         with self._read() as c:
             row = c.execute(select(sites).where(sites.c.id == site_id)).first()
-        return None if row is None else Site(id=row.id, name=row.name, timezone=row.timezone)
+        return None if row is None else _site(row)
 
     def sites(self) -> list[Site]:
         """Every site, by id."""
         with self._read() as c:
             rows = c.execute(select(sites).order_by(sites.c.id)).all()
-        return [Site(id=r.id, name=r.name, timezone=r.timezone) for r in rows]
+        return [_site(r) for r in rows]
 
     def create_meter(
         self,

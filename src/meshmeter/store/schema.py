@@ -39,8 +39,10 @@ from meshmeter.store.types import UtcDateTime
 __all__ = [
     "API_TOKEN_ROLES",
     "CONSUMPTION_ROLES",
+    "CORRECTION_MODES",
     "CUMULATIVE_NONE",
     "METADATA",
+    "METER_CHANGE_KINDS",
     "METER_ROLES",
     "QUALITY_CODES",
     "SITE_BOUND_ROLES",
@@ -48,6 +50,7 @@ __all__ = [
     "accounts",
     "api_token_sites",
     "api_tokens",
+    "bill_corrections",
     "bills",
     "events",
     "frame_audit",
@@ -55,6 +58,7 @@ __all__ = [
     "ingest_formats",
     "interval_edits",
     "mdts",
+    "meter_changes",
     "meters",
     "network_reports",
     "occupancies",
@@ -73,6 +77,10 @@ __all__ = [
 
 QUALITY_CODES: dict[int, str] = {int(q): q.text for q in Quality}
 """ESPI (NAESB REQ.21) ``QualityOfReading`` codes that validated intervals may carry (:class:`Quality`)."""
+
+CORRECTION_MODES: tuple[str, ...] = ("corrected_bill", "next_bill")
+"""How a site issues the correction of a bill whose data changed (schema version 8): as a corrected bill
+that references the original, or as adjustment lines on the account's next bill."""
 
 METER_ROLES: tuple[str, ...] = ("unit", "house", "production", "master")
 """What a meter measures for its site: a tenant's unit, the house (common areas), production (rooftop
@@ -118,7 +126,30 @@ sites = Table(
     Column("id", _ID, primary_key=True),
     Column("name", Text, nullable=False, unique=True),
     Column("timezone", Text, nullable=False, comment="IANA time zone name, e.g. America/Los_Angeles"),
+    Column("owner_name", Text, nullable=True, comment="owner or manager, as printed on bills"),
+    Column("owner_address", Text, nullable=True, comment="owner's or manager's postal address"),
+    Column("payment_instructions", Text, nullable=True, comment="how tenants pay, as printed on bills"),
+    Column(
+        "due_days",
+        Integer,
+        nullable=False,
+        server_default=text("21"),
+        comment="days from a bill's issue to its due date",
+    ),
+    Column(
+        "correction_mode",
+        Text,
+        nullable=False,
+        server_default=text("'corrected_bill'"),
+        comment="how corrections of issued bills go out: corrected_bill or next_bill",
+    ),
+    CheckConstraint("due_days >= 0 AND due_days <= 90", name="due_days"),
+    CheckConstraint(
+        f"correction_mode IN ({', '.join(repr(m) for m in CORRECTION_MODES)})", name="correction_mode"
+    ),
 )
+"""Sites: a building with its meters, its time zone, and what its bills say and do (``owner_*``,
+``payment_instructions``, ``due_days``, ``correction_mode`` since schema version 8)."""
 
 meters = Table(
     "meters",
@@ -147,14 +178,52 @@ meters = Table(
         server_default=text("0"),
         comment="raised by every write of the meter's raw or validated intervals or VEE runs",
     ),
+    Column(
+        "register_digits",
+        Integer,
+        nullable=True,
+        comment="whole-kWh digits of the register: it rolls over to 0 at 10**digits kWh; NULL: never",
+    ),
     CheckConstraint("ct_ratio > 0", name="ct_ratio_positive"),
     CheckConstraint("multiplier > 0", name="multiplier_positive"),
     CheckConstraint(f"interval_s IN ({', '.join(str(int(n)) for n in IntervalLength)})", name="interval_s"),
     CheckConstraint(f"role IN ({', '.join(repr(r) for r in METER_ROLES)})", name="role"),
+    CheckConstraint("register_digits IS NULL OR register_digits BETWEEN 3 AND 12", name="register_digits"),
 )
-"""Meters (``interval_s`` and ``role`` since schema version 5, ``data_version`` since 6): a meter's
-intervals all have its length; its role says whether its energy is consumption or production; its data
-version changes whenever its interval view may have (readers' caches key on it)."""
+"""Meters (``interval_s`` and ``role`` since schema version 5, ``data_version`` since 6,
+``register_digits`` since 8): a meter's intervals all have its length; its role says whether its energy is
+consumption or production; its data version changes whenever its interval view may have (readers' caches
+key on it); its register's digits say where the register rolls over. What changed in its life (install,
+removal, exchange, multiplier or CT ratio) is in :data:`meter_changes`."""
+
+METER_CHANGE_KINDS: tuple[str, ...] = ("install", "remove", "multiplier", "ct_ratio")
+"""What a meter's life records (:data:`meter_changes`). An exchange is the old meter's ``remove`` with its
+final read and the new meter's ``install`` with its first read, naming the meter it replaces."""
+
+meter_changes = Table(
+    "meter_changes",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("at", UtcDateTime, nullable=False, comment="when it took effect"),
+    Column("read_wh", BigInteger, nullable=True, comment="the register read at that moment [Wh]"),
+    Column("value", Float, nullable=True, comment="the new multiplier or CT ratio from then on"),
+    Column("replaces_meter_id", _ID, ForeignKey("meters.id"), nullable=True, comment="install: exchange of"),
+    Column("unit_id", _ID, ForeignKey("units.id"), nullable=True, comment="the unit it serves or served"),
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Column("recorded_by", Text, nullable=True, comment="who: a token, the command line, a site file"),
+    Column("detail", _JSON, nullable=False),
+    CheckConstraint(f"kind IN ({', '.join(repr(k) for k in METER_CHANGE_KINDS)})", name="kind"),
+    CheckConstraint("read_wh IS NULL OR read_wh >= 0", name="read_wh_nonnegative"),
+    CheckConstraint("value IS NULL OR value > 0", name="value_positive"),
+    CheckConstraint("(kind IN ('multiplier', 'ct_ratio')) = (value IS NOT NULL)", name="value_of_kind"),
+    Index(None, "meter_id", "at"),
+    Index(None, "unit_id", "at"),
+)
+"""A meter's life (schema version 8), one row per change, never edited: installed (with its first read),
+removed (with its final read), exchanged (a ``remove`` and an ``install`` that replaces it), a multiplier
+or CT ratio changed from a date on. Bills show the changes of their period."""
 
 mdts = Table(
     "mdts",
@@ -183,10 +252,15 @@ units = Table(
     Column("name", Text, nullable=False, comment="apartment, suite: as the operator names it"),
     Column("address", Text, nullable=True, comment="postal address of the unit"),
     Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False, index=True),
+    Column("floor_area_ft2", Float, nullable=True, comment="floor area, for allocation by area [ft²]"),
+    Column("occupants", Integer, nullable=True, comment="people living there, for allocation by occupants"),
     UniqueConstraint("site_id", "name"),
+    CheckConstraint("floor_area_ft2 IS NULL OR floor_area_ft2 > 0", name="floor_area_positive"),
+    CheckConstraint("occupants IS NULL OR occupants >= 0", name="occupants_nonnegative"),
 )
 """The units of a site (schema version 7): a name unique in its site, an address, and the meter that
-measures it."""
+measures it now (:data:`meter_changes` says which measured it before); its floor area and occupants
+(version 8) weigh its share of what no tenant meter measures."""
 
 accounts = Table(
     "accounts",
@@ -468,6 +542,36 @@ bills = Table(
 )
 """Tenants' bills with the inputs that produced them (schema version 4): re-billing a stored bill gives it
 exactly (``meshmeter.billing.verify_bill``); one per account, meter, period and tariff."""
+
+bill_corrections = Table(
+    "bill_corrections",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("bill_id", _ID, ForeignKey("bills.id"), nullable=False, comment="the issued bill it corrects"),
+    Column("sequence", SmallInteger, nullable=False, comment="1, 2 ... per bill, in the order issued"),
+    Column("mode", Text, nullable=False, comment="corrected_bill or next_bill"),
+    Column("reason", Text, nullable=False, comment="what changed under the bill, in words"),
+    Column("difference", Text, nullable=False, comment="printed total now less before, decimal text [USD]"),
+    Column("document", _JSON, nullable=False, comment="the corrected bill with its inputs"),
+    Column("lines", _JSON, nullable=False, comment="the adjustment lines (printed-cent differences)"),
+    Column("issued_at", UtcDateTime, nullable=False),
+    Column("issued_by", Text, nullable=True),
+    Column(
+        "applied_bill_id",
+        _ID,
+        ForeignKey("bills.id"),
+        nullable=True,
+        comment="next_bill: the account's bill that carries the lines; NULL until it is issued",
+    ),
+    UniqueConstraint("bill_id", "sequence"),
+    CheckConstraint("sequence >= 1", name="sequence_positive"),
+    CheckConstraint(f"mode IN ({', '.join(repr(m) for m in CORRECTION_MODES)})", name="mode"),
+    Index(None, "applied_bill_id"),
+)
+"""Corrections of issued bills (schema version 8). An issued bill never changes: when the data under it
+does, the correction is kept here beside it, with the corrected bill and the adjustment lines, and goes
+out as a corrected bill referencing the original or as lines on the account's next bill (the site's
+``correction_mode`` at the time of issue)."""
 
 vee_runs = Table(
     "vee_runs",

@@ -55,7 +55,15 @@ def _tenant(r: Row[Any]) -> Tenant:
 
 
 def _unit(r: Row[Any]) -> Unit:
-    return Unit(int(r.id), None if r.site_id is None else int(r.site_id), r.name, r.address, int(r.meter_id))
+    return Unit(
+        int(r.id),
+        None if r.site_id is None else int(r.site_id),
+        r.name,
+        r.address,
+        int(r.meter_id),
+        None if r.floor_area_ft2 is None else float(r.floor_area_ft2),
+        None if r.occupants is None else int(r.occupants),
+    )
 
 
 def _account(r: Row[Any]) -> Account:
