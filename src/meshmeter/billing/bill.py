@@ -29,6 +29,8 @@ __all__ = [
     "ENGINE_VERSION",
     "Bill",
     "LineItem",
+    "MeterEvent",
+    "MeterRead",
     "bill_to_html",
     "bill_to_json",
     "bill_to_pdf",
@@ -137,6 +139,79 @@ class LineItem:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class MeterRead:
+    """
+    One meter's register reads over the part of the billing period it served the account (``docs/billing.md``,
+    "A meter's life"): a period served by one meter has one, an exchange within the period two.
+
+    Attributes
+    ----------
+    meter : str
+        The meter's serial.
+    start, end : datetime
+        The part of the period it served, ``(start, end]``, UTC.
+    opening_wh, closing_wh : int or None
+        The register at ``start`` and ``end`` (after the multiplier), when known. [Wh]
+    opening_source, closing_source : str
+        Where each read comes from: ``"stored"`` (a register read taken then), ``"install"`` (the first
+        read recorded when the meter was installed), ``"removal"`` (the final read recorded when it was
+        removed) or ``"intervals"`` (computed from the intervals' cumulative), or ``"none"``.
+    multiplier : float
+        The multiplier in force over ``(start, end]``. [1]
+    """
+
+    meter: str
+    start: datetime
+    end: datetime
+    opening_wh: int | None
+    closing_wh: int | None
+    opening_source: str
+    closing_source: str
+    multiplier: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "meter": self.meter,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "opening_wh": self.opening_wh,
+            "closing_wh": self.closing_wh,
+            "opening_source": self.opening_source,
+            "closing_source": self.closing_source,
+            "multiplier": self.multiplier,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MeterEvent:
+    """
+    A change in a meter's life within the billing period, shown on the bill: installed, removed, exchanged,
+    a multiplier or CT ratio changed, the register rolled over.
+
+    Attributes
+    ----------
+    at : datetime
+        When, UTC.
+    meter : str
+        The meter's serial.
+    kind : str
+        ``"install"``, ``"remove"``, ``"exchange"``, ``"multiplier"``, ``"ct_ratio"`` or ``"rollover"``.
+    text : str
+        In words, as printed (no raw floats).
+    """
+
+    at: datetime
+    meter: str
+    kind: str
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {"at": self.at.isoformat(), "meter": self.meter, "kind": self.kind, "text": self.text}
+
+
 @dataclass(frozen=True)
 class Bill:
     """
@@ -191,6 +266,11 @@ class Bill:
     interval_s : int
         Length of each of the meter's intervals (900 unless the meter has another): the grid of
         :attr:`interval_columns` and the demand interval of :attr:`max_demand_kw`. [s]
+    reads : tuple of MeterRead
+        The register reads of each meter that served the account in the period (empty: only
+        :attr:`opening_read_wh` and :attr:`closing_read_wh` are known).
+    meter_events : tuple of MeterEvent
+        What changed in the meters' life within the period, in time order.
     """
 
     account: str
@@ -217,6 +297,8 @@ class Bill:
     inputs: dict[str, Any] = field(repr=False)
     interval_columns: tuple[IntArray, IntArray, IntArray] = field(repr=False, compare=False)
     interval_s: int = INTERVAL_S
+    reads: tuple[MeterRead, ...] = ()
+    meter_events: tuple[MeterEvent, ...] = ()
 
     @property
     def total(self) -> Decimal:
@@ -285,6 +367,8 @@ class Bill:
             "estimated_share": str(self.estimated_share),
             "unbilled_intervals": self.unbilled_intervals,
             "unbilled_wh": self.unbilled_wh,
+            "reads": [r.to_dict() for r in self.reads],
+            "meter_events": [e.to_dict() for e in self.meter_events],
             "lines": [line.to_dict() for line in self.lines],
             "total": str(self.total),
             "printed_total": str(self.printed_total),
