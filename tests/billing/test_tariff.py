@@ -184,6 +184,7 @@ def test_every_problem_is_named_at_once_and_nothing_is_made():
     fields = [f for f, _ in info.value.problems]
     assert fields == [
         "energyratestructure[1][0].rate",
+        "energyweekdayschedule[2][17]",
         "energyweekendschedule",
         "demandunits",
         "demandwindow",
@@ -192,7 +193,7 @@ def test_every_problem_is_named_at_once_and_nothing_is_made():
     # The first is the error's field (as before); the message names them all, on one line.
     assert info.value.field == "energyratestructure[1][0].rate"
     message = str(info.value)
-    assert message.startswith("tariff has 5 problems: ")
+    assert message.startswith("tariff has 6 problems: ")
     assert "\n" not in message
     assert all(repr(f) in message for f in fields)
 

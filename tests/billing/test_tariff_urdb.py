@@ -220,3 +220,20 @@ def test_a_missing_required_structure_and_other_problems_are_named_together():
         "energyratestructure[0][1].rate",
         "fixedchargeunits",
     ]
+
+
+def test_a_broken_schedule_is_named_beside_a_negative_rate():
+    """Issue 13, bad input: a schedule naming a period that does not exist and a negative rate in the same
+    document (PG&E A-10 as published, two fields changed) are refused together, each named."""
+    doc = rate("pge-a-10.json")
+    doc["energyratestructure"][0][0]["rate"] = -0.1
+    doc["energyweekdayschedule"][0][0] = 9
+    with pytest.raises(TariffError) as info:
+        parse_tariff(doc)
+    assert info.value.problems == (
+        ("energyratestructure[0][0].rate", "must not be negative, got -0.1"),
+        (
+            "energyweekdayschedule[0][0]",
+            f"period 9 is not in energyratestructure (periods 0 to {len(doc['energyratestructure']) - 1})",
+        ),
+    )

@@ -300,7 +300,7 @@ def test_site_settings_are_checked_all_at_once_and_nothing_changes(store_url):
     store = Store(store_url)
     try:
         site = store.create_site(name="Elm", timezone="UTC", owner_name="Elm Mgmt")
-        with pytest.raises(ValueError) as raised:
+        with pytest.raises(ValueError, match="due_days") as raised:
             store.update_site(site_id=site.id, due_days=120, correction_mode="later", colour="red")
         message = str(raised.value)
         for part in (

@@ -731,17 +731,21 @@ class _Reader:
                 out[m, h] = period
         if not ok:
             return None
-        if structure is not None:
+        # The periods the document lists, even where one of them could not be read (a negative rate):
+        # a schedule naming a period that is not there is named beside that problem.
+        listed = self.doc.get(what)
+        count = len(structure) if structure is not None else len(listed) if isinstance(listed, list) else 0
+        if count:
             # One problem per period the schedule names that the structure lacks (not one per hour).
             for value in sorted(set(out.ravel().tolist())):
                 m, h = (int(x) for x in np.argwhere(out == value)[0])
-                if not 0 <= value < len(structure):
+                if not 0 <= value < count:
                     self.bad(
                         f"{name}[{m}][{h}]",
-                        f"period {value} is not in {what} (periods 0 to {len(structure) - 1})",
+                        f"period {value} is not in {what} (periods 0 to {count - 1})",
                     )
                     ok = False
-                elif not structure[value]:
+                elif structure is not None and not structure[value]:
                     self.bad(f"{name}[{m}][{h}]", f"period {value} of {what} has no tiers")
                     ok = False
         if not ok:
