@@ -8,12 +8,42 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+RUN = [sys.executable, str(ROOT / "benchmarks" / "run.py")]
+ONLY_BILLING = ["--network-days", "0", "--headend-meters", "0", "--load-seconds", "0"]
+"""Flags that skip the long sections (the metrology benchmarks always run, at --quick sizes in seconds)."""
+
+
+def check_billing(billing):
+    """The billing section: each real URDB tariff it names, billed and beside its checked baseline."""
+    assert [(r["tariff_file"], r["label"]) for r in billing] == [
+        ("tep-tgsgsdt.json", "5c780b3f5457a33773f3afb2"),
+        ("santa-clara-d-1-tou.json", "539f74c3ec4f024411ed0c0d"),
+    ]
+    tep, santa_clara = billing
+    # The names come from the documents, read by load_tariff: real rates, not the example tariff.
+    assert tep["utility"] == "Tucson Electric Power Co"
+    assert tep["tariff"] == "Small General Service Demand Time-of-Use TGSGSDT (Single Phase)"
+    assert tep["timezone"] == "America/Phoenix"
+    assert "2 tiers in period 2, 60-minute window" in tep["structure"]
+    assert "60-minute windows" in tep["baseline"]
+    assert santa_clara["tariff"] == "RS Schedule D-1 (TOU)"
+    assert santa_clara["structure"] == "energy: 3 TOU periods (3 this month), 2 tiers; no demand charge"
+    assert "windows" not in santa_clara["baseline"]
+    for r in billing:
+        assert r["intervals_per_meter"] == 31 * 96
+        assert r["time_s"] > 0
+        assert r["baseline_time_s"] > 0
+        assert r["ratio"] == pytest.approx(r["time_s"] / r["baseline_time_s"])
+        assert r["target_ratio"] == 20
+        assert r["verdict"] in {"PASS", "MISS"}
+        # The loads reach the second tier on some bills and not on others: both branches are billed.
+        assert 0 < r["bills_past_first_tier"] < r["meters"]
 
 
 @pytest.mark.slow
 def test_quick_json_reports_both_benchmarks():
     completed = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--json"],
+        [*RUN, "--quick", "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -50,6 +80,8 @@ def test_quick_json_reports_both_benchmarks():
         assert f["verdict"] in {"PASS", "MISS", "-"}
     if ("postgresql", "rows/s") not in figures:
         assert headend["skipped"]["postgresql"]
+    check_billing(document["billing"])
+    assert {r["meters"] for r in document["billing"]} == {50}
     load = document["load"]
     assert {r["backend"] for r in load["results"]} | set(load["skipped"]) == {"sqlite", "postgresql"}
     for r in load["results"]:
@@ -62,3 +94,57 @@ def test_quick_json_reports_both_benchmarks():
         assert r["with_writer"]["writer_documents"] > 0
         assert r["rows_lost"] == 0
         assert r["verdict"] in {"PASS", "MISS"}
+
+
+def test_billing_section_on_real_urdb_tariffs():
+    completed = subprocess.run(
+        [*RUN, "--json", "--billing-meters", "120", *ONLY_BILLING],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert document["network"] is None
+    assert document["headend"] is None
+    assert document["load"] is None
+    check_billing(document["billing"])
+    assert {r["meters"] for r in document["billing"]} == {120}
+    assert {r["repeats"] for r in document["billing"]} == {3}
+
+
+def test_billing_section_as_text():
+    completed = subprocess.run(
+        [*RUN, "--quick", *ONLY_BILLING],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    out = completed.stdout
+    assert "billing: 50 meters x 2976 intervals (July 2026, America/Phoenix)" in out
+    assert "Tucson Electric Power Co, Small General Service Demand Time-of-Use TGSGSDT" in out
+    assert "URDB 539f74c3ec4f024411ed0c0d, tests/data/urdb/santa-clara-d-1-tou.json" in out
+    assert out.count("(target <= 20)") == 2
+
+
+@pytest.mark.parametrize("value", ["-5", "ten", "2.5"])
+def test_billing_meters_refused(value):
+    completed = subprocess.run(
+        [*RUN, "--billing-meters", value, *ONLY_BILLING],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 2
+    assert completed.stdout == ""  # nothing was run
+    assert (
+        f"argument --billing-meters: must be a whole number of meters, 0 or more (0 skips), got '{value}'"
+        in completed.stderr
+    )
