@@ -79,3 +79,22 @@ def test_without_save_nothing_is_stored(database: str) -> None:
     assert result.exit_code == 0, result.output
     with Store(database) as store:
         assert store.list_bills() == []
+
+
+def test_saving_again_after_the_owner_moved_keeps_the_bill_as_issued(database: str) -> None:
+    """An issued bill never changes: saved again after the owner's address changed (its statement differs,
+    its charges do not), the store answers with the bill as it was issued, not a conflict."""
+    with Store(database) as store:
+        store.update_site(site_id=store.sites()[0].id, owner_name="Oak LLC", owner_address="1 Old Road")
+    first = runner.invoke(app, [*ARGS, "--meter", "M1", "--database", database, "--save", "--json"])
+    assert first.exit_code == 0, first.output
+    with Store(database) as store:
+        store.update_site(site_id=store.sites()[0].id, owner_address="9 New Avenue")
+    again = runner.invoke(app, [*ARGS, "--meter", "M1", "--database", database, "--save", "--json"])
+    assert again.exit_code == 0, again.output
+    assert "already stored as bill 1" in again.stderr
+    with Store(database) as store:
+        (listed,) = store.list_bills()
+        stored = store.get_bill(listed.id)
+        assert stored is not None
+        assert stored.document["statement"]["owner_address"] == "1 Old Road"

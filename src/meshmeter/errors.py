@@ -173,6 +173,11 @@ class BillConflictError(MeshmeterError):
     """A bill of the same account, meter, period and tariff is stored with other figures."""
 
 
+class CorrectionConflictError(BillConflictError):
+    """A correction of a bill that the bill's state refuses: nothing changed under it since it (or its last
+    correction) was issued, or another correction was issued meanwhile (``docs/billing.md``)."""
+
+
 class SchemaVersionError(MeshmeterError):
     """The database's schema is newer than this code knows (an older meshmeter on a newer database)."""
 
@@ -283,3 +288,12 @@ class TenancyError(MeshmeterError, ValueError):
         self.problems = list(problems)
         self.unknown = unknown
         super().__init__("; ".join(self.problems))
+
+
+class MeterLifeError(TenancyError):
+    """
+    A change in a meter's life refused (install, removal, exchange, multiplier or CT ratio change;
+    ``docs/billing.md``, "A meter's life"): ``problems`` names every problem found, and nothing was stored.
+    An exchange re-points a unit to another meter, so it is refused as tenancy operations are (the API
+    answers 404 when an id or serial names nothing, else 409, with the problems listed).
+    """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -53,6 +54,82 @@ def _unit(store: Store) -> Request:
     return "/units", {"json": {"site_id": 1, "name": f"N{next(_n)}", "meter": "M1", "address": "1 Oak Ct"}}
 
 
+def _changed_bill(store: Store) -> Request:
+    """Bill 1 (July 2026, meter M1) after a new edit of one of its intervals: a correction to issue."""
+    at = datetime(2026, 7, 10, tzinfo=UTC)
+    store.put_validated_intervals(meter_id=1, rows=[(at, 1000 + next(_n), 0)], edited_by="t", reason="t")
+    return "/bills/1/corrections", {}
+
+
+def _corrected_bill(store: Store) -> Request:
+    """Bill 1 with a correction issued (its July 2026 intervals are not stored: its data changed)."""
+    from meshmeter.services.corrections import issue_correction
+
+    if not store.list_corrections(bill_id=1):
+        issue_correction(store, 1)
+    return "/bills/1/corrections/1", {"params": {"format": "html"}}
+
+
+def _fresh_meter(store: Store) -> str:
+    """A meter of site 1 made afresh, serving nothing (a meter's life: install, exchange ...)."""
+    serial = f"LIFE{next(_n)}"
+    store.create_meter(serial=serial, designation="MM-1", ct_ratio=2000, site_id=1)
+    return serial
+
+
+def _meter_life(path: str, body: dict[str, object]) -> Callable[[Store], Request]:
+    def made(store: Store) -> Request:
+        return f"/meters/{_fresh_meter(store)}/{path}", {"json": body}
+
+    return made
+
+
+def _exchange(store: Store) -> Request:
+    body = {"new": _fresh_meter(store), "at": "2024-03-09", "final_read_wh": 0, "first_read_wh": 0}
+    return f"/meters/{_fresh_meter(store)}/exchange", {"json": body}
+
+
+def _allocation(store: Store) -> Request:
+    """Site 1's house meter (made once, 40 Wh quarter-hours on 2024-03-11, validated) shared by floor area
+    between its units (each 800 ft²) in a day when Tess is in 2A."""
+    day = datetime(2024, 3, 11, 7, tzinfo=UTC)
+    if store.get_meter(serial="HOUSE") is None:
+        house = store.create_meter(serial="HOUSE", designation="MM-1", ct_ratio=2000, site_id=1, role="house")
+        rows = [(day + timedelta(minutes=15 * (i + 1)), 40, 40 * (i + 1)) for i in range(96)]
+        store.insert_raw_intervals(meter_id=house.id, rows=rows, source="test")
+        store.record_vee_run(
+            meter_id=house.id,
+            start=day,
+            end=day + timedelta(days=1),
+            batch_watermark=store.ingest_watermark(),
+            ran_by="t",
+        )
+    for unit in store.units(site_id=1):
+        store.update_unit(unit_id=unit.id, floor_area_ft2=800.0)
+    body = {"start": "2024-03-11", "end": "2024-03-12", "by": "area", "what": "house", "rate": "0.20"}
+    return "/sites/1/allocation", {"json": body}
+
+
+def _account_bill(store: Store) -> Request:
+    """An account in a unit of meter M1 since T0 (made once), M1's three days validated, billed at the
+    example tiered tariff."""
+    found = [u for u in store.units(site_id=1) if u.name == "M1-unit"]
+    if not found:
+        unit = store.create_unit(site_id=1, name="M1-unit", meter_id=1)
+        account = store.open_account(tenant_id=1, site_id=1, opened_at=T0)
+        store.move_in(account_id=account.id, unit_id=unit.id, at=T0)
+        store.record_vee_run(
+            meter_id=1,
+            start=T0,
+            end=T0 + timedelta(days=3),
+            batch_watermark=store.ingest_watermark(),
+            ran_by="t",
+        )
+    (tenure,) = [o for o in store.occupancies(meter_id=1) if o.unit == "M1-unit"]
+    body = {"start": "2024-03-01", "end": "2024-03-04", "example": "tiered-flat-example"}
+    return f"/accounts/{tenure.account_id}/bills", {"json": body}
+
+
 # A request for each entry of ROUTE_ROLES that succeeds for an allowed role (with site_data); a function
 # makes a request afresh for each caller, with what it needs stored (a write cannot be made twice).
 REQUESTS: dict[tuple[str, str], Request | Callable[[Store], Request]] = {
@@ -69,8 +146,21 @@ REQUESTS: dict[tuple[str, str], Request | Callable[[Store], Request]] = {
         {"params": {"start": "2024-03-01", "end": "2024-03-02"}},
     ),
     ("GET", "/meters/{serial}/register-reads"): ("/meters/M1/register-reads", {}),
+    ("GET", "/meters/{serial}/history"): ("/meters/M1/history", {}),
+    ("POST", "/meters/{serial}/exchange"): _exchange,
+    ("POST", "/meters/{serial}/install"): _meter_life("install", {"at": "2024-03-09", "first_read_wh": 0}),
+    ("POST", "/meters/{serial}/remove"): _meter_life("remove", {"at": "2024-03-09", "final_read_wh": 0}),
+    ("POST", "/meters/{serial}/multiplier"): _meter_life("multiplier", {"at": "2024-03-09", "value": 2}),
+    ("POST", "/meters/{serial}/ct-ratio"): _meter_life("ct-ratio", {"at": "2024-03-09", "value": 4000}),
+    ("PATCH", "/units/{unit_id}"): lambda store: (
+        f"/units/{store.units()[0].id}",
+        {"json": {"occupants": 2}},
+    ),
+    ("POST", "/sites/{site_id}/allocation"): _allocation,
+    ("POST", "/accounts/{account_id}/bills"): _account_bill,
     ("GET", "/units"): ("/units", {"params": {"site_id": 1}}),
     ("POST", "/units"): _unit,
+    ("POST", "/meters"): lambda store: ("/meters", {"json": {"serial": f"NEW{next(_n)}", "site_id": 1}}),
     ("GET", "/tenants"): ("/tenants", {}),
     ("POST", "/tenants"): ("/tenants", {"json": {"name": "Uma"}}),
     ("GET", "/tenants/{tenant_id}"): ("/tenants/1", {}),
@@ -116,6 +206,10 @@ REQUESTS: dict[tuple[str, str], Request | Callable[[Store], Request]] = {
     ),
     ("GET", "/bills"): ("/bills", {}),
     ("GET", "/bills/{bill_id}"): ("/bills/1", {"params": {"format": "csv"}}),
+    ("GET", "/bills/affected"): ("/bills/affected", {"params": {"site_id": 1}}),
+    ("GET", "/bills/{bill_id}/corrections"): ("/bills/1/corrections", {}),
+    ("POST", "/bills/{bill_id}/corrections"): _changed_bill,
+    ("GET", "/bills/{bill_id}/corrections/{sequence}"): _corrected_bill,
     ("GET", "/meters/{serial}/production"): ("/meters/M1/production", {"params": {"month": "2024-03"}}),
     ("GET", "/tokens"): ("/tokens", {}),
     ("POST", "/tokens"): ("/tokens", {"json": {"role": "read-only"}}),

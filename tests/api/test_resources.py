@@ -53,6 +53,7 @@ def test_meter(client, site_data):
         "multiplier": 1.0,
         "install_date": "2024-01-02",
         "site_id": site_data["la"],
+        "export_of_meter_id": None,
     }
     assert _problem(client.get("/meters/NOPE", headers=ADMIN), 404)["detail"] == "no meter has serial 'NOPE'"
 

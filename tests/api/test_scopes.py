@@ -237,6 +237,70 @@ def _oak_occupying(w: World) -> int:
     return account.id
 
 
+def _corrected(w: World, bill: str) -> int:
+    """The bill, corrected once (its July 2026 intervals are not in the store: the data changed)."""
+    from meshmeter.services.corrections import issue_correction
+
+    if not w.store.list_corrections(bill_id=w[bill]):
+        issue_correction(w.store, w[bill], by="probe")
+    return w[bill]
+
+
+def _changed_under(w: World, *bills: str) -> list[int]:
+    """The bills, after a new edit of one of their meter's July 2026 intervals (a correction to issue)."""
+    value = 1000 + next(w.serial)
+    for bill in bills:
+        meter_id = w.store.get_bill(w[bill]).meter_id
+        at = datetime(2026, 7, 10, tzinfo=UTC)
+        w.store.put_validated_intervals(meter_id=meter_id, rows=[(at, value, 0)], edited_by="p", reason="p")
+    return [w[bill] for bill in bills]
+
+
+def _issue_probes(w: World) -> list[Probe]:
+    uma, vic = _changed_under(w, "uma_bill", "vic_bill")
+    return [Probe(f"/bills/{uma}/corrections", site=CREATED), Probe(f"/bills/{vic}/corrections", site=404)]
+
+
+def _allocation(w: World) -> list[Probe]:
+    """Oak Court's house meter (made here, with 50 Wh quarter-hours) shared by floor area among its units
+    (each given 800 ft² here); Elm House's unit has no floor area, so the admin is refused there (400)."""
+    k = next(w.serial)
+    house = w.store.create_meter(
+        serial=f"OAK-H{k}", designation="MM-1", ct_ratio=2000, site_id=w["oak"], role="house"
+    )
+    rows = [(T0 + timedelta(minutes=15 * (i + 1)), 50, 50 * (i + 1)) for i in range(96 * 4)]
+    w.store.insert_raw_intervals(meter_id=house.id, rows=rows, source="test")
+    w.store.record_vee_run(
+        meter_id=house.id, start=T0, end=T0 + 4 * DAY, batch_watermark=w.store.ingest_watermark(), ran_by="t"
+    )
+    for unit in w.store.units(site_id=w["oak"]):
+        w.store.update_unit(unit_id=unit.id, floor_area_ft2=800.0)
+    body = {**_DAYS, "by": "area", "what": "house", "rate": "0.20"}
+    return [
+        Probe(f"/sites/{w['oak']}/allocation", json=body),
+        Probe(f"/sites/{w['elm']}/allocation", json=body, site=404, admin=400),
+    ]
+
+
+def _account_bills(w: World) -> list[Probe]:
+    """Uma's account billed (1A from the third day), Tess's billed and kept (1A, then 2B: two bills); Vic's
+    is Elm House's."""
+    body = {**_DAYS, "example": "tiered-flat-example"}
+    return [
+        Probe(f"/accounts/{w['uma_account']}/bills", json=body),
+        Probe(f"/accounts/{w['tess_account']}/bills", json={**body, "save": True}),
+        Probe(f"/accounts/{w['vic_account']}/bills", json=body, site=404),
+    ]
+
+
+def _fresh_meter(w: World, site: str) -> str:
+    """A meter of the site made afresh, serving nothing (a meter's life: install, exchange ...)."""
+    k = next(w.serial)
+    serial = f"{site.upper()}-L{k}"
+    w.store.create_meter(serial=serial, designation="MM-1", ct_ratio=2000, site_id=w[site])
+    return serial
+
+
 PROBES: dict[tuple[str, str], ProbeMaker] = {
     ("GET", "/sites"): lambda w: [Probe("/sites")],
     ("GET", "/sites/{site_id}"): lambda w: [
@@ -261,6 +325,40 @@ PROBES: dict[tuple[str, str], ProbeMaker] = {
         Probe("/meters/OAK-M1/register-reads"),
         Probe("/meters/ELM-M3/register-reads", site=404),
     ],
+    ("GET", "/meters/{serial}/history"): lambda w: [
+        Probe("/meters/OAK-M1/history"),
+        Probe("/meters/ELM-M3/history", site=404),
+    ],
+    ("POST", "/meters/{serial}/exchange"): lambda w: [
+        Probe(
+            f"/meters/{_fresh_meter(w, 'oak')}/exchange",
+            json={"new": _fresh_meter(w, "oak"), "at": "2024-03-09", "final_read_wh": 0, "first_read_wh": 0},
+            site=CREATED,
+        ),
+        Probe(
+            f"/meters/{_fresh_meter(w, 'elm')}/exchange",
+            json={"new": _fresh_meter(w, "elm"), "at": "2024-03-09", "final_read_wh": 0, "first_read_wh": 0},
+            site=404,
+        ),
+    ],
+    **{
+        ("POST", f"/meters/{{serial}}/{path}"): (
+            lambda w, path=path, body=body: [
+                Probe(f"/meters/{_fresh_meter(w, 'oak')}/{path}", json=body, site=CREATED),
+                Probe(f"/meters/{_fresh_meter(w, 'elm')}/{path}", json=body, site=404),
+            ]
+        )
+        for path, body in (
+            ("install", {"at": "2024-03-09", "first_read_wh": 0}),
+            ("remove", {"at": "2024-03-09", "final_read_wh": 0}),
+            ("multiplier", {"at": "2024-03-09", "value": 2}),
+            ("ct-ratio", {"at": "2024-03-09", "value": 4000}),
+        )
+    },
+    ("POST", "/meters"): lambda w: [
+        Probe("/meters", json={"serial": f"NEW{next(w.serial)}", "site_id": w["oak"]}, site=CREATED),
+        Probe("/meters", json={"serial": f"NEW{next(w.serial)}", "site_id": w["elm"]}, site=404),
+    ],
     ("GET", "/units"): lambda w: [Probe("/units"), Probe("/units", params={"site_id": w["elm"]}, site=404)],
     ("POST", "/units"): lambda w: [
         Probe(
@@ -271,6 +369,12 @@ PROBES: dict[tuple[str, str], ProbeMaker] = {
         Probe("/units", json={"site_id": w["elm"], "name": "N", "meter": "ELM-M3"}, site=404),
         Probe("/units", json={"site_id": w["oak"], "name": "N", "meter": "ELM-M3"}, site=404, admin=409),
     ],
+    ("PATCH", "/units/{unit_id}"): lambda w: [
+        Probe(f"/units/{w['1A']}", json={"occupants": 2, "floor_area_ft2": 650.5}),
+        Probe(f"/units/{w['ELM-3C']}", json={"occupants": 2}, site=404),
+    ],
+    ("POST", "/sites/{site_id}/allocation"): _allocation,
+    ("POST", "/accounts/{account_id}/bills"): _account_bills,
     ("GET", "/tenants"): lambda w: [Probe("/tenants")],
     ("POST", "/tenants"): lambda w: [Probe("/tenants", json={"name": "Newt"}, site=CREATED)],
     ("GET", "/tenants/{tenant_id}"): lambda w: [
@@ -382,6 +486,23 @@ PROBES: dict[tuple[str, str], ProbeMaker] = {
         Probe(f"/bills/{w['uma_bill']}"),
         Probe(f"/bills/{w['vic_bill']}", site=404),
         Probe(f"/bills/{w['vic_bill']}", params={"format": "pdf"}, site=404),
+    ],
+    ("GET", "/bills/affected"): lambda w: [
+        Probe("/bills/affected"),
+        Probe("/bills/affected", params={"site_id": w["elm"]}, site=404),
+    ],
+    ("GET", "/bills/{bill_id}/corrections"): lambda w: [
+        Probe(f"/bills/{_corrected(w, 'tess_bill')}/corrections", tenant=OK),
+        Probe(f"/bills/{_corrected(w, 'uma_bill')}/corrections"),
+        Probe(f"/bills/{_corrected(w, 'vic_bill')}/corrections", site=404),
+    ],
+    ("POST", "/bills/{bill_id}/corrections"): _issue_probes,
+    ("GET", "/bills/{bill_id}/corrections/{sequence}"): lambda w: [
+        Probe(f"/bills/{_corrected(w, 'tess_bill')}/corrections/1", tenant=OK),
+        Probe(f"/bills/{_corrected(w, 'tess_bill')}/corrections/1", tenant=OK, params={"format": "html"}),
+        Probe(f"/bills/{_corrected(w, 'uma_bill')}/corrections/1", params={"format": "pdf"}),
+        Probe(f"/bills/{_corrected(w, 'vic_bill')}/corrections/1", site=404),
+        Probe(f"/bills/{_corrected(w, 'vic_bill')}/corrections/1", params={"format": "pdf"}, site=404),
     ],
     ("GET", "/meters/{serial}/production"): lambda w: [
         Probe("/meters/OAK-M1/production", params={"month": "2024-03"}),

@@ -243,25 +243,50 @@ class SamBill:
     """``year1_monthly_minimum_with_system``: the minimum charge's top-up."""
     peak_kw: tuple[float, ...]
     """``year1_monthly_peak_w_system``: the month's highest step. [kW]"""
+    true_up: tuple[float, ...] = (0.0,) * 12
+    """``year1_true_up_credits``: the true-up payment, in the true-up month (December here)."""
+    bank_kwh: tuple[float, ...] = (0.0,) * 12
+    """``year1_monthly_cumulative_excess_generation``: net metering's kWh bank, netted over the month's
+    periods (what SAM's true-up pays for). [kWh]"""
+    surplus_kwh: tuple[dict[int, float], ...] = ()
+    """``surplus_w_sys_ec_<mon>_tp``: each month's net excess per energy period (0-based, as URDB numbers
+    them), all tiers, the credit carried in included: what net metering carries to the next month. [kWh]"""
 
 
-def run_sam(rates: dict[str, Any], load: FloatArray, gen: FloatArray | None = None) -> SamBill:
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def run_sam(
+    rates: dict[str, Any],
+    load: FloatArray,
+    gen: FloatArray | None = None,
+    *,
+    yearend_sell_rate: float = 0.0,
+    credit_in_month: bool = False,
+) -> SamBill:
     """
-    Run SAM's ``Utilityrate5`` for one year on 15-minute ``load`` (and ``gen``, default none). [kW]
+    Run SAM's ``Utilityrate5`` for one year on 15-minute (or hourly) ``load`` and ``gen`` (default none). [kW]
 
-    One year (``analysis_period`` 1), no inflation, escalation or degradation, year-one outputs.
+    One year (``analysis_period`` 1), no inflation, escalation or degradation, year-one outputs; the
+    true-up month is December (``ur_nm_credit_month`` 11) and a net metering true-up is paid, not rolled
+    into the next year (``ur_nm_credit_rollover`` 0), at ``yearend_sell_rate`` [USD/kWh]
+    (``ur_nm_yearend_sell_rate``). ``credit_in_month`` sets ``ur_nb_apply_credit_current_month``: net
+    billing's export credits offset the month's own energy charges before the rest is carried (else SAM
+    keeps a month's credits for the next month).
     """
     from PySAM import Utilityrate5
 
-    if load.shape != (STEPS,):
-        raise ValueError(f"load must have {STEPS} steps, got {load.shape}")
+    if load.shape not in ((STEPS,), (STEPS // 4,)):
+        raise ValueError(f"load must have {STEPS} (or {STEPS // 4} hourly) steps, got {load.shape}")
     model = Utilityrate5.new()
     model.ElectricityRates.assign(
         {
             "rate_escalation": (0.0,),
             "ur_metering_option": 0,
             "ur_sell_eq_buy": 0,
-            "ur_nm_yearend_sell_rate": 0.0,
+            "ur_nm_yearend_sell_rate": float(yearend_sell_rate),
+            "ur_nb_apply_credit_current_month": int(credit_in_month),
+            "ur_nb_credit_expire": 0,
             "ur_nm_credit_month": 11,
             "ur_nm_credit_rollover": 0,
             "ur_monthly_fixed_charge": 0.0,
@@ -275,7 +300,7 @@ def run_sam(rates: dict[str, Any], load: FloatArray, gen: FloatArray | None = No
     model.ElectricityRates.assign(rates)
     model.Load.load = tuple(float(x) for x in load)
     model.Load.load_escalation = (0.0,)
-    model.SystemOutput.gen = tuple(float(x) for x in (np.zeros(STEPS) if gen is None else gen))
+    model.SystemOutput.gen = tuple(float(x) for x in (np.zeros(load.shape) if gen is None else gen))
     model.SystemOutput.degradation = (0.0,)
     model.Lifetime.analysis_period = 1
     model.Lifetime.inflation_rate = 0.0
@@ -289,7 +314,15 @@ def run_sam(rates: dict[str, Any], load: FloatArray, gen: FloatArray | None = No
         fixed=tuple(out.year1_monthly_fixed_with_system),
         minimum=tuple(out.year1_monthly_minimum_with_system),
         peak_kw=tuple(out.year1_monthly_peak_w_system),
+        true_up=tuple(out.year1_true_up_credits),
+        bank_kwh=tuple(out.year1_monthly_cumulative_excess_generation),
+        surplus_kwh=tuple(_by_period(getattr(out, f"surplus_w_sys_ec_{name}_tp")) for name in _MONTHS),
     )
+
+
+def _by_period(table: Any) -> dict[int, float]:
+    """A SAM month table (a header row, then one row per period: its 1-based number, tiers, total). [kWh]"""
+    return {int(row[0]) - 1: float(row[-1]) for row in table[1:-1]}
 
 
 def sam_fixed_per_day_month(rate_per_day: float) -> float:

@@ -48,11 +48,28 @@ Demand ratchets: SAM is no reference for them.
 A ``demandwindow`` other than the meter's 15 minutes (``tep-tgsgsdt.json``: 60) has no SAM counterpart
 either: SAM's demand is the mean of its own time step.
 
-Export variants (PV exporting at midday, for the net-metering and net-billing rates): SAM takes
-``dgrules`` through PySAM's conversion: "Net Metering" → ``ur_metering_option`` 0, "Net Billing
-Instantaneous" → 2, "Net Billing Hourly" → **3, which in SAM is net billing with carry-over of dollar
-credits to the next month, not hourly netting**, "Buy All Sell All" → 4; no ``dgrules`` → net metering.
-Those tests use SAM as configured that way; review the metering option before making them pass.
+Export variants (PV exporting at midday, for the net-metering and net-billing rates), billed as a year of
+monthly bills chained by the credit each carries to the next:
+
+- meshmeter is given the two registers of a bidirectional meter, import and export, whole Wh a quarter hour
+  (``registers``: load and PV are steady within a quarter hour, so one register advances, by the net); SAM
+  the load and the PV apart, in kW from the same Wh.
+- SAM takes ``dgrules`` through PySAM's conversion: "Net Metering" (and no ``dgrules``) →
+  ``ur_metering_option`` 0, net metering with kWh credit carried month to month per period (into the
+  period of the same time of day) and a true-up; "Net Billing Instantaneous" → 2; "Net Billing Hourly" →
+  3, net billing whose dollar credit left after a month's energy charges is carried to the next month. The
+  true-up is December (``ur_nm_credit_month`` 11), paid (``ur_nm_credit_rollover`` 0) at
+  ``TRUE_UP_RATE`` $/kWh for net metering (``ur_nm_yearend_sell_rate``, an operator's figure: URDB has
+  none). SAM keeps a month's net billing credits for the next month unless
+  ``ur_nb_apply_credit_current_month`` is set; it is set, as a bill offsets its own charges first.
+- "Net Billing Hourly" nets within each clock hour, which SAM does only at its time step: SAM's energy
+  charges and true-up for it come from SAM run on hourly steps (each hour the sum of its quarter hours),
+  its demand charges from the quarter hours.
+- SAM's net metering true-up pays its kWh bank netted over all of a month's periods
+  (``year1_monthly_cumulative_excess_generation``); meshmeter pays the credit left in each period, what
+  its bills showed as carried (SAM's December ``surplus_w_sys_ec_dec_tp``). They are the same when
+  December has one period (Jackson EMC: checked against SAM's true-up to the cent); on a time-of-use rate
+  SAM's is smaller (APS ET-2), and the test checks meshmeter's against SAM's per-period surplus instead.
 
 Nothing is skipped: a tariff meshmeter cannot read yet is an expected failure, ``xfail(strict=True,
 raises=TariffError)``, whose reason names the field the reader refuses **first** (the test also checks the
@@ -64,7 +81,7 @@ The second part of the module ("Arithmetic today", below the line) checks the ar
 engine already has, on each document with only the descriptive fields the current reader refuses dropped
 (``_readable_today``).
 
-Run: ``python -m pytest tests/billing/test_urdb_sam.py -n 0 -q`` (about 3 s).
+Run: ``python -m pytest tests/billing/test_urdb_sam.py -n 0 -q`` (about 5 s).
 """
 
 from __future__ import annotations
@@ -75,7 +92,7 @@ import json
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -84,7 +101,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 
-from meshmeter.billing import Tariff, bill_meter, load_tariff, parse_tariff
+from meshmeter.billing import Bill, Tariff, bill_meter, load_tariff, parse_tariff, verify_bill
 from meshmeter.errors import TariffError
 from tests.billing import _sam
 
@@ -346,35 +363,101 @@ EXPORT_CASES = [c for c in CORPUS if c.export_pv_kw]
 # -----------------------------------------------------------------------------------------------------
 
 Monthly = dict[str, list[float]]
-"""Charges by kind (``KINDS``), twelve months each. [USD]"""
+"""Charges by kind (``KINDS``, and ``"true_up"``: the true-up payment, negative), twelve months each. [USD]"""
+
+TRUE_UP_RATE = 0.03
+"""The operator's price of a kWh of net-metering credit left at the true-up in December (SAM's
+``ur_nm_yearend_sell_rate``; URDB has no such field): a net surplus compensation rate. [USD/kWh]"""
+
+LINE_KIND = {"export": "energy"}
+"""meshmeter's export lines (credits, and the notes of credit carried) go with the energy charges, as SAM's
+energy charge is net of the export credits."""
 
 
-def _load_wh(case: Case, *, export: bool = False) -> np.ndarray:
-    """The case's year of interval energy, whole Wh (net of PV in the export variant: may be negative)."""
-    load = _sam.to_wh(_sam.load_kw(case.load, case.peak_kw, case.seed))
-    if export:
-        return load - _sam.to_wh(_sam.pv_kw(case.export_pv_kw, case.seed + 1))
-    return load
+def _load_wh(case: Case) -> np.ndarray:
+    """The case's year of interval energy, whole Wh."""
+    return _sam.to_wh(_sam.load_kw(case.load, case.peak_kw, case.seed))
 
 
-def sam_monthly(document: dict[str, Any], case: Case, *, export: bool = False) -> Monthly:
-    """SAM's monthly charges for ``document`` on the case's load (SAM gets load and PV apart)."""
-    load = _sam.from_wh(_sam.to_wh(_sam.load_kw(case.load, case.peak_kw, case.seed)))
-    gen = _sam.from_wh(_sam.to_wh(_sam.pv_kw(case.export_pv_kw, case.seed + 1))) if export else None
-    bill = _sam.run_sam(_sam.sam_rates(document), load, gen)
+def _pv_wh(case: Case, pv_kw: float | None = None) -> np.ndarray:
+    """The export variant's PV output, whole Wh a quarter hour (peak ``pv_kw``, default the case's)."""
+    return _sam.to_wh(_sam.pv_kw(case.export_pv_kw if pv_kw is None else pv_kw, case.seed + 1))
+
+
+def registers(load_wh: np.ndarray, pv_wh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """
+    The import and export registers of a bidirectional meter behind the load and the PV, per quarter hour:
+    the load and PV are steady within each quarter hour, so the power flows one way in it and only one
+    register advances, by the net energy. [Wh]
+    """
+    net = load_wh - pv_wh
+    return np.maximum(net, 0), np.maximum(-net, 0)
+
+
+def sam_year(
+    document: dict[str, Any], case: Case, *, export: bool = False, pv_kw: float | None = None
+) -> _sam.SamBill:
+    """
+    SAM's year for ``document`` on the case's load (SAM gets load and PV apart, kW from the same Wh).
+
+    With export: the metering option of PySAM's conversion of ``dgrules``, the true-up in December at
+    :data:`TRUE_UP_RATE`, and net billing's credits offsetting the month's own energy charges first
+    (``ur_nb_apply_credit_current_month``, as a bill does). "Net Billing Hourly" nets import and export
+    within each clock hour, which SAM does at its time step: its energy charges and true-up are SAM's on
+    the hourly steps (the quarter hours summed), its demand charges SAM's on the quarter hours.
+    """
+    load_wh = _load_wh(case)
+    rates = _sam.sam_rates(document)
+    if not export:
+        return _sam.run_sam(rates, _sam.from_wh(load_wh))
+    pv_wh = _pv_wh(case, pv_kw)
+    options: dict[str, Any] = {"yearend_sell_rate": TRUE_UP_RATE, "credit_in_month": True}
+    bill = _sam.run_sam(rates, _sam.from_wh(load_wh), _sam.from_wh(pv_wh), **options)
+    if str(document.get("dgrules", "")).lower() == "net billing hourly":
+        hourly = [np.asarray(x.reshape(-1, 4).sum(axis=1), dtype=np.float64) / 1000 for x in (load_wh, pv_wh)]
+        by_hour = _sam.run_sam(rates, hourly[0], hourly[1], **options)
+        bill = replace(bill, energy=by_hour.energy, true_up=by_hour.true_up)
+    return bill
+
+
+def to_monthly(bill: _sam.SamBill) -> Monthly:
+    """SAM's monthly charges by meshmeter's kinds; the true-up as a payment (negative)."""
     return {
         "energy": list(bill.energy),
         "demand": list(bill.demand_tou),
         "flat_demand": list(bill.demand_flat),
         "fixed": list(bill.fixed),
         "minimum": list(bill.minimum),
+        "true_up": [-x for x in bill.true_up],
     }
 
 
-def meshmeter_monthly(tariff: Tariff, energy_wh: np.ndarray) -> Monthly:
-    """meshmeter's bill of each calendar month of 2029, its lines summed by kind."""
+def sam_monthly(document: dict[str, Any], case: Case, *, export: bool = False) -> Monthly:
+    """SAM's monthly charges for ``document`` on the case's load (:func:`sam_year`)."""
+    return to_monthly(sam_year(document, case, export=export))
+
+
+def meshmeter_monthly(
+    tariff: Tariff,
+    energy_wh: np.ndarray,
+    export_wh: np.ndarray | None = None,
+    *,
+    bills: list[Bill] | None = None,
+) -> Monthly:
+    """
+    meshmeter's bill of each calendar month of 2029, its lines summed by kind (:data:`LINE_KIND`).
+
+    With ``export_wh`` the months are chained as a meter's bills are: January carries no credit in (zeros
+    per period for net metering, $0 for net billing), each month takes the previous bill's credit out, and
+    December is the true-up bill (net metering's kWh left at :data:`TRUE_UP_RATE`). ``bills`` collects the
+    bills.
+    """
     ends = _sam.interval_ends()
-    out: Monthly = {kind: [] for kind in KINDS}
+    out: Monthly = {kind: [] for kind in (*KINDS, "true_up")}
+    chained = export_wh is not None
+    netting = tariff.export_rule == "net metering"
+    credit_wh: list[int] | None = [0] * len(tariff.energy_tiers) if chained and netting else None
+    credit: Decimal | None = Decimal(0) if chained and not netting else None
     for month in range(1, 13):
         with warnings.catch_warnings():
             # Billed month by month with no history: a ratchet looks only at the bill's own months (said).
@@ -387,15 +470,25 @@ def meshmeter_monthly(tariff: Tariff, energy_wh: np.ndarray) -> Monthly:
                 end=_sam.month_start(month + 1),
                 timezone=_sam.TIMEZONE,
                 interval_s=_sam.INTERVAL_S,
+                export_wh=export_wh,
+                credit_in_wh=credit_wh,
+                credit_in=credit,
+                true_up=chained and month == 12,
+                true_up_sell_rate=Decimal(str(TRUE_UP_RATE)) if credit_wh is not None else None,
             )
-        sums = dict.fromkeys(KINDS, Decimal(0))
+        if bills is not None:
+            bills.append(bill)
+        credit_wh = None if bill.credit_out_wh is None else list(bill.credit_out_wh)
+        credit = bill.credit_out
+        sums = dict.fromkeys(out, Decimal(0))
         for line in bill.lines:
-            if line.kind in NO_SAM_OUTPUT:
+            kind = LINE_KIND.get(line.kind, line.kind)
+            if kind in NO_SAM_OUTPUT:
                 continue
-            if line.kind not in sums:
+            if kind not in sums:
                 raise AssertionError(f"month {month}: a line of kind {line.kind!r} SAM has no output for")
-            sums[line.kind] += line.amount
-        for kind in KINDS:
+            sums[kind] += line.amount
+        for kind in out:
             out[kind].append(float(sums[kind]))
     return out
 
@@ -510,28 +603,74 @@ def test_monthly_charges_match_sam(case: Case) -> None:
     _compare(case, sam, meshmeter_monthly(tariff, _load_wh(case)), "as published")
 
 
-def _export_marks(case: Case) -> list[pytest.MarkDecorator]:
-    return [
-        pytest.mark.xfail(
-            strict=True,
-            raises=(TariffError, ValueError),
-            reason=f"meshmeter reads no export yet: the document ({case.refused!r} first) and negative "
-            "interval energy",
-        )
-    ]
-
-
-@pytest.mark.parametrize("case", [pytest.param(c, id=c.id, marks=_export_marks(c)) for c in EXPORT_CASES])
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in EXPORT_CASES])
 def test_monthly_charges_with_export_match_sam(case: Case) -> None:
     """
-    The net-metering and net-billing tariffs with PV exporting at midday: meshmeter given the signed net
-    interval energy (load − PV, whole Wh), SAM the load and PV apart, with the document's ``dgrules``
-    (absent: net metering, SAM's default).
+    The net-metering and net-billing tariffs with PV exporting at midday, a year of monthly bills chained
+    by their credit carried over: meshmeter given the meter's two registers (import and export, whole Wh
+    a quarter hour), SAM the load and PV apart, with the document's ``dgrules`` (absent: net metering).
+
+    Each month's charges within a cent of SAM's; with net metering, each month's kWh carried out of each
+    period is SAM's net excess of that period (``surplus_w_sys_ec_<mon>_tp``), and December's true-up pays
+    what is left at :data:`TRUE_UP_RATE`; with net billing, the true-up is SAM's dollar payment.
     """
     document = _sam.read_document(case.file, case.label)
-    sam = _sam_reference(document, case, export=True)
     tariff = _expect_refusal(case, lambda: _read_as_published(case))
-    _compare(case, sam, meshmeter_monthly(tariff, _load_wh(case, export=True)), "with export")
+    sam = sam_year(document, case, export=True)
+    bills: list[Bill] = []
+    mine = meshmeter_monthly(tariff, *registers(_load_wh(case), _pv_wh(case)), bills=bills)
+    _compare(case, expected_from_sam(document, to_monthly(sam)), mine, "with export")
+    december = bills[-1]
+    if tariff.export_rule == "net metering":
+        for month, bill in enumerate(bills[:-1], start=1):
+            assert bill.credit_out_wh is not None
+            got = {p: wh / 1000 for p, wh in enumerate(bill.credit_out_wh) if wh}
+            want = {p: kwh for p, kwh in sam.surplus_kwh[month - 1].items() if kwh > 1e-9}
+            assert got.keys() == want.keys(), (month, got, want)
+            assert all(math.isclose(got[p], want[p], abs_tol=1e-6) for p in got), (month, got, want)
+        # December settles the kWh left in each period (SAM's December surplus), at the true-up rate.
+        left_kwh = sum(sam.surplus_kwh[11].values())
+        assert december.credit_out_wh == (0,) * len(tariff.energy_tiers)
+        assert not _sam.cents_apart(mine["true_up"][11], -TRUE_UP_RATE * left_kwh)
+        # SAM pays its bank netted over the month's periods (year1_monthly_cumulative_excess_generation):
+        # the same kWh when December has one period, fewer when a period's use netted another's credit,
+        # which meshmeter had already billed that use at its rate.
+        assert math.isclose(sam.true_up[11], TRUE_UP_RATE * sam.bank_kwh[11], rel_tol=1e-9, abs_tol=1e-9)
+        if len(tariff.periods_in_month(12)) == 1:
+            assert not _sam.cents_apart(mine["true_up"][11], -sam.true_up[11])
+        else:
+            assert sam.bank_kwh[11] <= left_kwh + 1e-6
+    else:
+        assert december.credit_out == 0
+        assert not _sam.cents_apart(mine["true_up"][11], -sam.true_up[11])
+    assert all(t == 0 for t in mine["true_up"][:11])
+    # The year's last bill, its credit carried in and its true-up, is re-made from its own inputs.
+    verify_bill(december.to_dict())
+
+
+@pytest.mark.parametrize("pv_kw", [500, 700])
+def test_net_billing_dollar_credit_carried_matches_sam(pv_kw: float) -> None:
+    """
+    REopt's "Net Billing Hourly" rate with PV large enough that a month's export credits exceed its energy
+    charges (from March at 500 kW, February at 700 kW): the credit left is carried to the next bill in
+    dollars and the true-up pays what is left in December, as SAM's ``ur_metering_option`` 3 does. Every
+    month within a cent of SAM's (hourly steps for the energy charges, module docstring), the true-up too.
+    """
+    case = next(c for c in CORPUS if c.file == "reopt-jl-net-billing-hourly.json")
+    document = _sam.read_document(case.file)
+    sam = sam_year(document, case, export=True, pv_kw=pv_kw)
+    bills: list[Bill] = []
+    mine = meshmeter_monthly(
+        _read_as_published(case), *registers(_load_wh(case), _pv_wh(case, pv_kw)), bills=bills
+    )
+    expected = expected_from_sam(document, to_monthly(sam))
+    assert not mismatches(expected, mine)
+    assert not _sam.cents_apart(mine["true_up"][11], expected["true_up"][11])
+    assert expected["true_up"][11] < -10_000  # the year's credit left is large: the carry-over is exercised
+    carried = [bill.credit_out for bill in bills]
+    assert all(c is not None for c in carried)
+    assert sum(1 for c in carried[:11] if c) >= 9
+    assert carried[11] == 0
 
 
 def test_corpus_has_ten_real_tariffs_and_every_file_is_tested() -> None:

@@ -63,7 +63,15 @@ def test_an_account_from_move_in_to_close(database: str) -> None:
             *db,
         )
     )
-    assert made == {"id": 2, "site_id": 1, "name": "2B", "address": "2 Oak Ct", "meter": "M2"}
+    assert made == {
+        "id": 2,
+        "site_id": 1,
+        "name": "2B",
+        "address": "2 Oak Ct",
+        "meter": "M2",
+        "floor_area_ft2": None,
+        "occupants": None,
+    }
     assert ok("account", "create", "--tenant", "1", "--site", "1", *db).strip() == "1"
     # a date is the site's local midnight (PST, UTC-8); a unit by its name in the account's site
     moved = json.loads(ok("account", "move-in", "1", "--unit", "1A", "--at", "2026-03-01", "--json", *db))

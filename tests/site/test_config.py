@@ -142,6 +142,15 @@ def replace(text: str, old: str, new: str) -> str:
         ("walls = 2", 'walls = 2\ncolour = "red"', "meters[1].mdt.colour", "colour", "not a known field"),
         ('unit = "1A"\n', "", "meters[0].unit", "[[meters]]", "missing"),
         ('kind = "solar"', 'kind = "wind"', "meters[1].kind", "wind", "one of"),
+        (
+            'unit = "1A"\n',
+            'unit = "1A"\nfloor_area_ft2 = 0\n',
+            "meters[0].floor_area_ft2",
+            "floor_area",
+            "> 0",
+        ),
+        ('unit = "1A"\n', 'unit = "1A"\noccupants = -1\n', "meters[0].occupants", "occupants", ">= 0"),
+        ('kind = "solar"', 'kind = "solar"\noccupants = 2', "meters[1].occupants", "occupants", "of a unit"),
         ('tenant = "Ada"', 'tenant = "Bob"', "accounts[0].tenant", "Bob", "not one of"),
         ('meter = "MM00000001"', 'meter = "MM9"', "accounts[0].meter", "MM9", "not the serial"),
         (

@@ -154,3 +154,21 @@ def test_a_site_stored_on_postgresql(postgres_schema_url: URL) -> None:
         assert sum(r.valid for r in reports) == 2 * 24
         assert len(store.accounts()) == 1
         assert store.latest_network_report(site=stored.site_id) is not None
+
+
+def test_units_floor_area_and_occupants_reach_the_store() -> None:
+    """The site file's floor areas and occupants land on the units (A2's, with no account, made vacant), and
+    the run allocates by them: A1's tenant bears 600 of the 1,500 ft², the vacant 900 are the owner's."""
+    text = SMALL.replace('unit = "1"\n', 'unit = "1"\nfloor_area_ft2 = 600.0\noccupants = 2\n').replace(
+        'unit = "2"\n', 'unit = "2"\nfloor_area_ft2 = 900\n'
+    )
+    config = parse_site(text)
+    assert [(m.floor_area_ft2, m.occupants) for m in config.meters] == [(600.0, 2), (900.0, None)]
+    sim = simulate_site_file(config, start=START, days=0.25, seed=3)
+    with Store("sqlite:///:memory:") as store:
+        stored = store_simulation(store, sim)
+        units = {u.name: (u.floor_area_ft2, u.occupants) for u in store.units(site_id=stored.site_id)}
+        assert units == {"1": (600.0, 2), "2": (900.0, None)}
+        updates = [e for e in store.tenancy_history() if e.kind == "unit_updated"]
+        assert len(updates) == 2
+        assert all(e.recorded_by == "site file (Small)" for e in updates)

@@ -57,8 +57,8 @@ def legacy_metadata(version: int) -> MetaData:
         if table.name == "sites":  # version 8 added what a site's bills say and do
             Table("sites", old, *(c._copy() for c in table.columns if c.name in ("id", "name", "timezone")))
             continue
-        if table.name == "meters":  # version 5 added interval_s and role, 6 data_version, 8 register_digits
-            later = ("interval_s", "role", "data_version", "register_digits")
+        if table.name == "meters":  # version 5 added interval_s and role, 6 data_version, 8 the rest
+            later = ("interval_s", "role", "data_version", "register_digits", "export_of_meter_id")
             Table(
                 "meters",
                 old,

@@ -18,7 +18,7 @@ from meshmeter.store import (
     make_engines,
     migrate,
 )
-from meshmeter.store.migrations import _accounts_v6, _api_tokens_v6, current_version
+from meshmeter.store.migrations import _accounts_v6, _api_tokens_v6, _tenancy_events_v7, current_version
 from meshmeter.store.schema import schema_version
 from meshmeter.store.tokens import hash_api_token
 from tests.api.test_bills import make_bill
@@ -292,6 +292,51 @@ def test_migration_from_version_7_keeps_what_sites_units_and_meters_did(durable_
         changed = store.update_site(site_id=1, owner_name="Oak LLC", due_days=14, correction_mode="next_bill")
         assert (changed.owner_name, changed.due_days, changed.correction_mode) == ("Oak LLC", 14, "next_bill")
         assert store.get_site(site_id=1) == changed
+    finally:
+        store.close()
+
+
+def test_migration_to_version_8_keeps_the_history_and_admits_unit_updated(durable_store_url):
+    """Version 8 admits ``unit_updated`` in the history of tenancies (SQLite remakes the table with its
+    rows; PostgreSQL replaces the CHECK constraint); the rows of version 7 stay as they were."""
+    engines = make_engines(durable_store_url)
+    try:
+        with engines.writer.begin() as c:
+            create_at_version(c, 7)
+            c.exec_driver_sql("INSERT INTO sites (id, name, timezone) VALUES (1, 'Oak', 'America/Denver')")
+            c.exec_driver_sql(
+                "INSERT INTO meters (id, serial, designation, ct_ratio, multiplier, site_id) "
+                "VALUES (1, 'M1', 'MM', 2000.0, 1.0, 1)"
+            )
+            c.exec_driver_sql("INSERT INTO units (id, site_id, name, meter_id) VALUES (1, 1, '1A', 1)")
+            made = datetime(2026, 1, 1, tzinfo=UTC)
+            c.execute(
+                insert(_tenancy_events_v7).values(
+                    kind="unit_created", at=made, recorded_at=made, recorded_by="v7", unit_id=1,
+                    detail={"name": "1A"},
+                )
+            )  # fmt: skip
+        assert migrate(engines.writer) == LATEST_VERSION
+    finally:
+        engines.dispose()
+    store = Store(durable_store_url)
+    try:
+        changed = store.update_unit(unit_id=1, floor_area_ft2=850.0, occupants=2, by="test")
+        assert (changed.floor_area_ft2, changed.occupants) == (850.0, 2)
+        (old, new) = store.tenancy_history()
+        assert (old.id, old.kind, old.recorded_by, old.detail) == (1, "unit_created", "v7", {"name": "1A"})
+        assert new.kind == "unit_updated"
+        assert new.detail == {
+            "name": "1A",
+            "changed": {"floor_area_ft2": [None, 850.0], "occupants": [None, 2]},
+        }
+        assert store.update_unit(unit_id=1, occupants=2) == changed  # nothing changed: nothing recorded
+        assert len(store.tenancy_history()) == 2
+        with pytest.raises(ValueError, match=r"floor_area_ft2 must be .* > 0.*occupants must be .*0 or more"):
+            store.update_unit(unit_id=1, floor_area_ft2=0, occupants=-1)
+        with pytest.raises(TenancyError, match="unit_id 9 is not a known unit"):
+            store.update_unit(unit_id=9, occupants=1)
+        assert store.get_unit(unit_id=1) == changed
     finally:
         store.close()
 

@@ -36,9 +36,11 @@ from meshmeter.api.deps import ID_OUT_OF_RANGE
 from meshmeter.api.problems import Problem
 
 __all__ = [
+    "ALLOCATION_MAX_BODY_BYTES",
     "BODY_LIMITS",
     "INGEST_MAX_BODY_BYTES",
     "SMALL_JSON_BYTES",
+    "TARIFF_MAX_BODY_BYTES",
     "GuardedRoute",
     "body_limit",
     "check_guarded",
@@ -51,17 +53,34 @@ INGEST_MAX_BODY_BYTES = 64 * 1024 * 1024
 SMALL_JSON_BYTES = 4 * 1024
 """The largest body of a small JSON route (``POST /tokens``: a role and a label of 200 characters). [byte]"""
 
+ALLOCATION_MAX_BODY_BYTES = 256 * 1024
+"""The largest body of an allocation: its fixed shares, some 5 000 units' names and shares. [byte]"""
+
+TARIFF_MAX_BODY_BYTES = 1024 * 1024
+"""The largest body carrying a URDB tariff document (``POST /accounts/{account_id}/bills``): a rate of
+the URDB API with its schedules is some tens of kB; a document of several rates, some hundreds. [byte]"""
+
 BODY_LIMITS: dict[tuple[str, str], int] = {
     ("POST", "/tokens"): SMALL_JSON_BYTES,
     ("POST", "/tenants"): SMALL_JSON_BYTES,
     ("POST", "/units"): SMALL_JSON_BYTES,
+    ("PATCH", "/units/{unit_id}"): SMALL_JSON_BYTES,
+    ("POST", "/sites/{site_id}/allocation"): ALLOCATION_MAX_BODY_BYTES,
+    ("POST", "/accounts/{account_id}/bills"): TARIFF_MAX_BODY_BYTES,
     ("POST", "/accounts"): SMALL_JSON_BYTES,
+    ("POST", "/bills/{bill_id}/corrections"): SMALL_JSON_BYTES,
     ("POST", "/accounts/{account_id}/move-in"): SMALL_JSON_BYTES,
     ("POST", "/accounts/{account_id}/move-out"): SMALL_JSON_BYTES,
     ("POST", "/accounts/{account_id}/transfer"): SMALL_JSON_BYTES,
     ("POST", "/accounts/{account_id}/close"): SMALL_JSON_BYTES,
     ("POST", "/intervals"): INGEST_MAX_BODY_BYTES,
     ("POST", "/meters/{serial}/intervals"): INGEST_MAX_BODY_BYTES,
+    ("POST", "/meters"): SMALL_JSON_BYTES,
+    ("POST", "/meters/{serial}/exchange"): SMALL_JSON_BYTES,
+    ("POST", "/meters/{serial}/install"): SMALL_JSON_BYTES,
+    ("POST", "/meters/{serial}/remove"): SMALL_JSON_BYTES,
+    ("POST", "/meters/{serial}/multiplier"): SMALL_JSON_BYTES,
+    ("POST", "/meters/{serial}/ct-ratio"): SMALL_JSON_BYTES,
 }
 """(method, path template) → the largest body the route takes [byte]; a route not listed takes none."""
 

@@ -6,7 +6,8 @@ Energy is integer Wh; times are ISO 8601 with an offset (UTC inside, ``docs/conv
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,12 +20,18 @@ __all__ = [
     "AccountHistoryPublic",
     "AccountPublic",
     "AccountsPublic",
+    "AffectedBillPublic",
+    "AffectedBillsPublic",
     "Close",
+    "CorrectionLinePublic",
+    "CorrectionPublic",
+    "CorrectionsPublic",
     "EventPublic",
     "EventsPublic",
     "HistoryEntryPublic",
     "IntervalPublic",
     "IntervalsPublic",
+    "MeterCreate",
     "MeterPublic",
     "MetersPublic",
     "MoveIn",
@@ -46,6 +53,7 @@ __all__ = [
     "Transfer",
     "UnitCreate",
     "UnitPublic",
+    "UnitUpdate",
     "UnitsPublic",
 ]
 
@@ -91,6 +99,33 @@ class MeterPublic(BaseModel):
     multiplier: float = Field(description="register reading to energy [1]")
     install_date: date | None
     site_id: int | None
+    export_of_meter_id: int | None = Field(
+        None,
+        description="this meter is the export (received) register of that meter; null: a meter of its own",
+    )
+
+
+class MeterCreate(BaseModel):
+    """A meter to register (``meshmeter meter add``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    serial: Name = Field(description="serial number, unique")
+    designation: Name = Field(
+        "MM-D1202001-T-SCC", description="model designation (certificate p.1); gives the CT ratio"
+    )
+    site_id: StoreId | None = Field(None, description="its site")
+    multiplier: float = Field(1.0, gt=0, le=1e6, description="register reading to energy [1]")
+    interval_s: int = Field(900, description="length of its intervals: 300, 900, 1800 or 3600 [s]")
+    role: Literal["unit", "house", "production", "master"] | None = Field(
+        None, description="unit (default), house, production or master; an export register's is production"
+    )
+    register_digits: int | None = Field(None, description="whole-kWh digits of its register, 3 to 12")
+    export_of: Name | None = Field(
+        None,
+        description="serial of the bidirectional meter whose export (received) register this is: billed as"
+        " its exports (a meter of the same site and interval length, with none yet)",
+    )
 
 
 class MetersPublic(BaseModel):
@@ -131,6 +166,8 @@ class UnitPublic(BaseModel):
     address: str | None
     meter_id: int
     meter: str = Field(description="serial number of the unit's meter")
+    floor_area_ft2: float | None = Field(description="its floor area, for allocation by area [ft²]")
+    occupants: int | None = Field(description="people living there, for allocation by occupants")
 
 
 class UnitsPublic(BaseModel):
@@ -149,6 +186,26 @@ class UnitCreate(BaseModel):
     name: Name = Field(description="unique in the site: 2A, Suite 110 ...")
     meter: Name = Field(description="serial number of the meter that measures it, a meter of the site")
     address: Name | None = Field(None, description="its postal address")
+    floor_area_ft2: float | None = Field(
+        None, gt=0, le=1e9, description="its floor area, for allocation by area [ft²]"
+    )
+    occupants: int | None = Field(
+        None, ge=0, le=100_000, description="people living there, for allocation by occupants"
+    )
+
+
+class UnitUpdate(BaseModel):
+    """What to change of a unit: the members given (null clears one); the others stay."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    address: Name | None = Field(None, description="its postal address")
+    floor_area_ft2: float | None = Field(
+        None, gt=0, le=1e9, description="its floor area, for allocation by area [ft²]"
+    )
+    occupants: int | None = Field(
+        None, ge=0, le=100_000, description="people living there, for allocation by occupants"
+    )
 
 
 class OccupancyPublic(BaseModel):
@@ -369,3 +426,130 @@ class TokensPublic(BaseModel):
 
     data: list[TokenPublic]
     count: int
+
+
+class CorrectionLinePublic(BaseModel):
+    """An adjustment line of a correction: one charge's printed amount now less before."""
+
+    description: str = Field(description="names the bill corrected and the charge, in words")
+    amount: Decimal = Field(description="the difference, whole cents [USD]")
+
+
+class CorrectionPublic(BaseModel):
+    """A correction of an issued bill (``docs/billing.md``, "Bills that stay right"); the issued bill
+    never changes."""
+
+    id: int
+    bill_id: int = Field(description="the issued bill it corrects")
+    sequence: int = Field(description="1, 2 ... per bill, in the order issued")
+    mode: str = Field(description="corrected_bill (replaces the original) or next_bill (lines on the next)")
+    reason: str = Field(description="what changed under the bill, in words")
+    difference: Decimal = Field(description="printed total now less before: owed more, or less [USD]")
+    printed_total: Decimal = Field(description="the corrected bill's printed total [USD]")
+    energy_wh: int = Field(description="energy the corrected bill bills [Wh]")
+    issued_at: datetime
+    issued_by: str | None = Field(description="who issued it, as recorded")
+    applied_bill_id: int | None = Field(
+        description="next_bill: the account's bill that carries the lines; null while pending"
+    )
+    pending: bool = Field(description="a next_bill correction no bill carries yet")
+    lines: list[CorrectionLinePublic]
+
+
+class CorrectionsPublic(BaseModel):
+    """Corrections, by bill then sequence."""
+
+    data: list[CorrectionPublic]
+    count: int
+
+
+class AffectedBillPublic(BaseModel):
+    """An issued bill whose meter's validated data changed since it (or its last correction) was issued."""
+
+    bill_id: int
+    account: str
+    meter: str
+    period_start: datetime
+    period_end: datetime
+    printed_total: Decimal = Field(description="the issued bill's printed total [USD]")
+    intervals_changed: int = Field(description="intervals whose energy or quality changed since [1]")
+    issued_wh: int = Field(description="energy of the bill's grid as last issued [Wh]")
+    current_wh: int = Field(description="energy of the bill's grid now [Wh]")
+    corrections: int = Field(description="corrections of the bill issued already")
+    reason: str
+
+
+class AffectedBillsPublic(BaseModel):
+    """Bills to correct, by period start then id."""
+
+    data: list[AffectedBillPublic]
+    count: int
+
+
+_READ_WH = "the register as read, before the multiplier [Wh]"
+
+
+class MeterChangePublic(BaseModel):
+    """One change in a meter's life (``docs/billing.md``, "A meter's life")."""
+
+    id: int
+    meter: str = Field(description="serial number of the meter changed")
+    kind: str = Field(description="install, remove, multiplier or ct_ratio")
+    at: datetime = Field(description="when it took effect, on the meter's interval grid")
+    read_wh: int | None = Field(description=_READ_WH)
+    value: float | None = Field(description="the new multiplier or CT ratio [1]")
+    replaces: str | None = Field(description="an exchange's install: the serial of the meter it replaced")
+    unit_id: int | None = Field(description="the unit it serves or served")
+    recorded_at: datetime
+    recorded_by: str | None
+    detail: dict[str, Any] = Field(description="the value before a change (from), the units re-pointed")
+
+
+class MeterHistoryPublic(BaseModel):
+    """Changes in a meter's life, by time."""
+
+    meter: str = Field(description="serial number")
+    data: list[MeterChangePublic]
+    count: int
+
+
+class MeterExchange(BaseModel):
+    """An exchange: the meter of the path taken out with its final read, ``new`` put in with its first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    new: Name = Field(description="serial number of the meter put in its place")
+    at: TimeText = Field(description=_AT)
+    final_read_wh: int = Field(le=2**62, description="the old meter's " + _READ_WH)
+    first_read_wh: int = Field(le=2**62, description="the new meter's " + _READ_WH)
+
+
+class MeterInstall(BaseModel):
+    """A meter's install with its first read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: TimeText = Field(description=_AT)
+    first_read_wh: int = Field(le=2**62, description=_READ_WH)
+    unit_id: StoreId | None = Field(None, description="the unit it measures; default the meter's unit")
+
+
+class MeterRemove(BaseModel):
+    """A meter's removal with its final read."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: TimeText = Field(description=_AT)
+    final_read_wh: int = Field(le=2**62, description=_READ_WH)
+
+
+class MeterValueChange(BaseModel):
+    """A multiplier or CT ratio from a date on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    at: TimeText = Field(description=_AT)
+    value: float = Field(
+        description="the new multiplier (register reading to energy) or CT ratio (2000 for 200:0.1 A) [1]"
+    )
+    read_wh: int | None = Field(None, le=2**62, description=_READ_WH + ", if read then")

@@ -7,12 +7,12 @@ its scope, and every route, page and helper the route calls (alerts, communicati
 dashboard's views, ingest, VEE, the Green Button writer) reads and writes through it.
 
 * **Site-bound**: the sites named, their meters, units, accounts and occupancies; the tenants holding an
-  account there; the bills of those sites; the events and alerts of their meters and devices (an MDT of
-  one of their meters, a DCAP or repeater installed at one of them); their network reports. Anything
-  else is as if it did not exist: 404 for one thing named, left out of lists.
+  account there; the bills of those sites and their corrections; the events and alerts of their meters
+  and devices (an MDT of one of their meters, a DCAP or repeater installed at one of them); their network
+  reports. Anything else is as if it did not exist: 404 for one thing named, left out of lists.
 * **Tenant**: its account, its tenant, the units it occupies and their meters, whose intervals (raw,
   validated, the validated view, register reads) are cut to its occupancies ``(move_in, move_out]``;
-  the bills of its account. No events, no network report.
+  the bills of its account and their corrections. No events, no network report.
 
 It fails closed: a method of :class:`~meshmeter.store.Store` that this class does not define is refused
 (``AttributeError``) to a scoped caller, so that a new route using it cannot read past the scope
@@ -22,7 +22,7 @@ and tokens bound to nothing) get the store itself.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import cached_property
 from typing import Any
@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from meshmeter.api.auth import Principal
-from meshmeter.errors import TenancyError, UnknownMeterError
+from meshmeter.errors import MeterLifeError, NotFoundError, TenancyError, UnknownMeterError
 from meshmeter.intervals import IntervalColumns
 from meshmeter.store import (
     Account,
@@ -39,6 +39,7 @@ from meshmeter.store import (
     IntervalEdit,
     Mdt,
     Meter,
+    MeterChange,
     NetworkReport,
     Occupancy,
     RawInsertResult,
@@ -48,6 +49,7 @@ from meshmeter.store import (
     Site,
     Store,
     StoredBill,
+    StoredCorrection,
     TenancyEvent,
     Tenant,
     Unit,
@@ -217,6 +219,127 @@ class ScopedStore(Store):
     def get_mdt(self, *, eui64: bytes) -> Mdt | None:
         found = self._store.get_mdt(eui64=eui64)
         return found if found is not None and self.sees_meter(found.meter_id) else None
+
+    # -- a meter's life: the meters of the scope; a tenant changes none ------------------------------
+
+    def meter_changes(
+        self,
+        *,
+        meter_id: int | None = None,
+        unit_id: int | None = None,
+        meter_ids: Sequence[int] | None = None,
+        replaces_meter_id: int | None = None,
+    ) -> list[MeterChange]:
+        found = self._store.meter_changes(
+            meter_id=meter_id, unit_id=unit_id, meter_ids=meter_ids, replaces_meter_id=replaces_meter_id
+        )
+        return [c for c in found if self.sees_meter(c.meter_id)]
+
+    def last_counter_wh(self, *, meter_id: int, at: datetime) -> tuple[datetime, int] | None:
+        self._require_meter(meter_id)
+        return self._store.last_counter_wh(meter_id=meter_id, at=at)
+
+    def _life_writer(self, **meter_ids: int) -> None:
+        if self.tenant:
+            raise MeterLifeError(["a tenant token changes no meter"])
+        unseen = [
+            f"{field} {m} is not a known meter" for field, m in meter_ids.items() if not self.sees_meter(m)
+        ]
+        if unseen:
+            raise MeterLifeError(unseen, unknown=True)
+
+    def install_meter(
+        self,
+        *,
+        meter_id: int,
+        at: datetime,
+        first_read_wh: int | None,
+        unit_id: int | None = None,
+        by: str | None = None,
+        given_problems: Sequence[str] = (),
+    ) -> MeterChange:
+        self._life_writer(meter_id=meter_id)
+        if unit_id is not None and self.get_unit(unit_id=unit_id) is None:
+            raise MeterLifeError([f"unit_id {unit_id} is not a known unit"], unknown=True)
+        return self._store.install_meter(
+            meter_id=meter_id,
+            at=at,
+            first_read_wh=first_read_wh,
+            unit_id=unit_id,
+            by=by,
+            given_problems=given_problems,
+        )
+
+    def remove_meter(
+        self,
+        *,
+        meter_id: int,
+        at: datetime,
+        final_read_wh: int | None,
+        by: str | None = None,
+        given_problems: Sequence[str] = (),
+    ) -> MeterChange:
+        self._life_writer(meter_id=meter_id)
+        return self._store.remove_meter(
+            meter_id=meter_id, at=at, final_read_wh=final_read_wh, by=by, given_problems=given_problems
+        )
+
+    def exchange_meter(
+        self,
+        *,
+        old_meter_id: int,
+        new_meter_id: int,
+        at: datetime,
+        final_read_wh: int | None,
+        first_read_wh: int | None,
+        by: str | None = None,
+        given_problems: Sequence[str] = (),
+    ) -> tuple[MeterChange, MeterChange]:
+        self._life_writer(old_meter_id=old_meter_id, new_meter_id=new_meter_id)
+        return self._store.exchange_meter(
+            old_meter_id=old_meter_id,
+            new_meter_id=new_meter_id,
+            at=at,
+            final_read_wh=final_read_wh,
+            first_read_wh=first_read_wh,
+            by=by,
+            given_problems=given_problems,
+        )
+
+    def change_meter_multiplier(
+        self,
+        *,
+        meter_id: int,
+        at: datetime,
+        multiplier: float,
+        read_wh: int | None = None,
+        by: str | None = None,
+        given_problems: Sequence[str] = (),
+    ) -> MeterChange:
+        self._life_writer(meter_id=meter_id)
+        return self._store.change_meter_multiplier(
+            meter_id=meter_id,
+            at=at,
+            multiplier=multiplier,
+            read_wh=read_wh,
+            by=by,
+            given_problems=given_problems,
+        )
+
+    def change_meter_ct_ratio(
+        self,
+        *,
+        meter_id: int,
+        at: datetime,
+        ct_ratio: float,
+        read_wh: int | None = None,
+        by: str | None = None,
+        given_problems: Sequence[str] = (),
+    ) -> MeterChange:
+        self._life_writer(meter_id=meter_id)
+        return self._store.change_meter_ct_ratio(
+            meter_id=meter_id, at=at, ct_ratio=ct_ratio, read_wh=read_wh, by=by, given_problems=given_problems
+        )
 
     # -- intervals and reads: whole meters of the sites; a tenant's cut to its tenures ---------------
 
@@ -457,6 +580,67 @@ class ScopedStore(Store):
         found = self._store.get_bill(bill_id)
         return found if found is not None and self._sees_bill(found) else None
 
+    def save_bill(
+        self,
+        *,
+        document: Mapping[str, Any],
+        site_id: int | None = None,
+        account_id: int | None = None,
+        meter_id: int | None = None,
+        created_at: datetime | None = None,
+        carried: Sequence[int] = (),
+    ) -> tuple[StoredBill, bool]:
+        # a site-bound operator or billing token keeps bills of its sites' accounts and meters; a tenant none
+        account = None if account_id is None else self.get_account(account_id=account_id)
+        if (
+            self.tenant
+            or not self.sees_site(site_id)
+            or (account_id is not None and account is None)
+            or (meter_id is not None and not self.sees_meter(meter_id))
+        ):
+            raise NotFoundError("account", account_id, "a token bills the accounts of its sites")
+        return self._store.save_bill(
+            document=document,
+            site_id=site_id,
+            account_id=account_id,
+            meter_id=meter_id,
+            created_at=created_at,
+            carried=carried,
+        )
+
+    def _sees_correction(self, c: StoredCorrection) -> bool:
+        if self.tenant:
+            return c.account_id is not None and c.account_id == self._principal.account_id
+        return self.sees_site(c.site_id)
+
+    def list_corrections(
+        self,
+        *,
+        bill_id: int | None = None,
+        account_id: int | None = None,
+        site_id: int | None = None,
+        pending: bool | None = None,
+        applied_bill_id: int | None = None,
+    ) -> list[StoredCorrection]:
+        found = self._store.list_corrections(
+            bill_id=bill_id,
+            account_id=account_id,
+            site_id=site_id,
+            pending=pending,
+            applied_bill_id=applied_bill_id,
+        )
+        return [c for c in found if self._sees_correction(c)]
+
+    def get_correction(self, *, bill_id: int, sequence: int) -> StoredCorrection | None:
+        found = self._store.get_correction(bill_id=bill_id, sequence=sequence)
+        return found if found is not None and self._sees_correction(found) else None
+
+    def issue_correction(self, *, bill_id: int, **correction: Any) -> StoredCorrection:
+        # a site-bound operator or billing token corrects its sites' bills; a tenant none
+        if self.tenant or self.get_bill(bill_id) is None:
+            raise NotFoundError("bill", bill_id, "meshmeter bill --save stores bills")
+        return self._store.issue_correction(bill_id=bill_id, **correction)
+
     # -- tenants, units, accounts, occupancies --------------------------------------------------------
 
     def _bound(self, site_ids: Collection[int] | None) -> list[int]:
@@ -557,6 +741,28 @@ class ScopedStore(Store):
         found = self._store.units(site_id=site_id, meter_id=meter_id, site_ids=self._bound(site_ids))
         return [u for u in found if self._sees_unit(u)]
 
+    def export_register(self, *, meter_id: int) -> Meter | None:
+        if not self.sees_meter(meter_id):
+            return None
+        found = self._store.export_register(meter_id=meter_id)
+        return found if found is not None and self.sees_meter(found.id) else None
+
+    def create_meter(self, **values: Any) -> Meter:
+        """A site-bound operator's new meter: of one of its sites; an export register, of one of its
+        meters."""
+        self._writer()
+        problems = []
+        if not self.sees_site(values.get("site_id")):
+            problems.append(f"site_id {values.get('site_id')!r} is not a known site")
+        target = values.get("export_of_meter_id")
+        if target is not None and not self.sees_meter(target):
+            problems.append(f"export_of_meter_id {target!r} is not a known meter")
+        if problems:
+            raise TenancyError(problems, unknown=True)
+        made = self._store.create_meter(**values)
+        self.__dict__.pop("_meter_ids", None)  # the scope's meters, cached, now has one more
+        return made
+
     # -- tenancy writes of a site-bound operator: its sites only --------------------------------------
 
     def _writer(self) -> None:
@@ -568,7 +774,15 @@ class ScopedStore(Store):
         return self._store.create_tenant(name=name, at=at, by=by)
 
     def create_unit(
-        self, *, site_id: int, name: str, meter_id: int, address: str | None = None, by: str | None = None
+        self,
+        *,
+        site_id: int,
+        name: str,
+        meter_id: int,
+        address: str | None = None,
+        by: str | None = None,
+        floor_area_ft2: float | None = None,
+        occupants: int | None = None,
     ) -> Unit:
         self._writer()
         problems = []
@@ -578,7 +792,21 @@ class ScopedStore(Store):
             problems.append(f"meter_id {meter_id} is not a known meter")
         if problems:
             raise TenancyError(problems, unknown=True)
-        return self._store.create_unit(site_id=site_id, name=name, meter_id=meter_id, address=address, by=by)
+        return self._store.create_unit(
+            site_id=site_id,
+            name=name,
+            meter_id=meter_id,
+            address=address,
+            by=by,
+            floor_area_ft2=floor_area_ft2,
+            occupants=occupants,
+        )
+
+    def update_unit(self, *, unit_id: int, by: str | None = None, **settings: object) -> Unit:
+        self._writer()
+        if self.get_unit(unit_id=unit_id) is None:
+            raise TenancyError([f"unit_id {unit_id} is not a known unit"], unknown=True)
+        return self._store.update_unit(unit_id=unit_id, by=by, **settings)
 
     def open_account(
         self,

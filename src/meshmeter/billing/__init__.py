@@ -1,9 +1,21 @@
 """Billing and energy management (``docs/billing.md``): URDB tariffs, tariff calendars, tenant bills
-(California re-rating, Maryland allocation), their outputs and reproduction, CSI PBI production reports,
+(California re-rating, Maryland allocation, ratio utility billing of the house meter and the unmetered
+remainder), their outputs and reproduction, CSI PBI production reports,
 and energy-management figures. Pure functions over interval arrays; money as ``Decimal`` USD.
 """
 
-from meshmeter.billing.allocation import allocate_cents, maryland_bills
+from meshmeter.billing.allocation import (
+    ALLOCATION_BASES,
+    AllocationBasis,
+    RatioAllocation,
+    ShareBasis,
+    allocate_cents,
+    maryland_bills,
+    ratio_lines,
+    ratio_shares,
+    remainder_amount,
+    unmetered_remainder_wh,
+)
 from meshmeter.billing.bill import (
     ENGINE_VERSION,
     Bill,
@@ -55,13 +67,17 @@ from meshmeter.billing.tariff import (
 )
 
 __all__ = [
+    "ALLOCATION_BASES",
     "ENGINE_VERSION",
+    "AllocationBasis",
     "Bill",
     "Comparison",
     "HolidayRules",
     "LineItem",
     "LocalCalendar",
     "ProductionReport",
+    "RatioAllocation",
+    "ShareBasis",
     "Tariff",
     "Tenant",
     "Tier",
@@ -90,7 +106,10 @@ __all__ = [
     "printed",
     "production_report",
     "production_report_csv",
+    "ratio_lines",
+    "ratio_shares",
     "rebill",
+    "remainder_amount",
     "select_rate",
     "shown_lines",
     "shown_quantity",
@@ -98,5 +117,6 @@ __all__ = [
     "split_tiers",
     "tier_totals",
     "top_consumers",
+    "unmetered_remainder_wh",
     "verify_bill",
 ]

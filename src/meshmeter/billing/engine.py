@@ -30,6 +30,11 @@ Rules (the issue is silent on them; ``docs/billing.md`` gives the reasons):
 - Ratchets raise a month's billing demand to a fraction of earlier months' peaks (``prior_peaks_kw``).
 - Exported energy (``export_wh``) is netted per period (net metering) or credited at the tiers' ``sell``
   rates (net billing), by the tariff's ``dgrules`` / ``usenetmetering``.
+- Credit carried between a meter's bills (``credit_in_wh``, ``credit_in``), as SAM's Utilityrate5 carries it:
+  net metering carries each period's net excess kWh to the next bill, into the period of the same time of
+  day, instead of paying it at ``sell``; net billing carries the export credit left after the bill's
+  energy charges in dollars. The true-up bill (``true_up``) settles what is left: kWh at the operator's
+  ``true_up_sell_rate``, dollars as they are, after the minimum charges.
 - The minimum charge raises the total of the charges to it, as its own line; the annual minimum does so
   on the bill that ends the calendar year, against the year's charges (``year_to_date_charges``).
 """
@@ -68,6 +73,7 @@ __all__ = [
     "align_intervals",
     "bill_meter",
     "bill_meters",
+    "credit_targets",
     "split_tiers",
     "tier_totals",
 ]
@@ -550,9 +556,81 @@ class _Extras:
     credit_tier_wh: Sequence[Sequence[int]] | None = None
     peaks_kw: dict[int, Decimal] | None = None  # month key -> recorded peak, months before the bill
     annual: tuple[int, Decimal] | None = None  # (year the bill ends, charges of that year billed before)
+    carried_in_wh: Sequence[int] | None = None  # net metering: credit applied to each period [Wh]
+    carried_out_wh: Sequence[int] | None = None  # net metering: each period's net excess carried [Wh]
+    credit_in: Decimal | None = None  # net billing: dollar credit carried in (carry-over on) [USD]
+    true_up: bool = False  # this bill settles the credit left
+    true_up_rate: Decimal | None = None  # net metering: price of a kWh left at the true-up [USD/kWh]
 
 
 _NO_EXTRAS: Final = _Extras()
+
+
+@dataclass(frozen=True)
+class _Priced:
+    """A bill's lines and the net-billing credit it carries out (None when it carries none)."""
+
+    lines: list[LineItem]
+    credit_out: Decimal | None = None
+
+
+def _period_label(tariff: Tariff, p: int) -> str:
+    """``", <period name>"`` when a bill names energy periods (several, or named), else ``""``."""
+    if len(tariff.energy_tiers) > 1 or p in tariff.period_names.get("energy", {}):
+        return f", {tariff.period_name('energy', p)}"
+    return ""
+
+
+def _carry_lines(tariff: Tariff, extras: _Extras, lines: list[LineItem]) -> Decimal | None:
+    """
+    The lines of credit carried between bills (net metering kWh, net billing dollars), appended to
+    ``lines`` after the energy and export lines; returns the net billing credit carried out. [USD]
+    """
+    zero = Decimal(0)
+    if extras.carried_in_wh is not None:
+        for p, wh in enumerate(extras.carried_in_wh):
+            if wh:
+                kwh = Decimal(wh) / 1000
+                text = f"Net metering credit from the last bill{_period_label(tariff, p)}"
+                lines.append(LineItem("export", text, kwh, "kWh", zero, Decimal(1), zero, p))
+    if extras.carried_out_wh is not None and not extras.true_up:
+        for p, wh in enumerate(extras.carried_out_wh):
+            if wh:
+                kwh = Decimal(wh) / 1000
+                text = f"Net excess generation{_period_label(tariff, p)}, carried to the next bill"
+                lines.append(LineItem("export", text, kwh, "kWh", zero, Decimal(1), zero, p))
+    if extras.credit_in is None:
+        return None
+    if extras.credit_in:
+        amount = -extras.credit_in
+        text = "Net billing credit from the last bill"
+        lines.append(LineItem("export", text, Decimal(1), "bill", amount, Decimal(1), amount))
+    energy = sum((line.amount for line in lines if line.kind in ("energy", "export")), zero)
+    if energy >= 0:
+        return zero
+    # The credit beyond the energy charges leaves this bill (demand and fixed charges are not offset).
+    left = -energy
+    text = "Net billing credit carried to the next bill"
+    lines.append(LineItem("export", text, Decimal(1), "bill", left, Decimal(1), left))
+    return left
+
+
+def _true_up_lines(extras: _Extras, credit_out: Decimal | None, lines: list[LineItem]) -> None:
+    """The true-up: the credit left after this bill, paid (after the minimum charges, as SAM pays it)."""
+    if not extras.true_up:
+        return
+    if extras.carried_out_wh is not None:
+        left_wh = sum(extras.carried_out_wh)
+        if left_wh:
+            rate = extras.true_up_rate if extras.true_up_rate is not None else Decimal(0)
+            kwh = Decimal(left_wh) / 1000
+            text = "True-up: net excess generation left at the end of the year"
+            if not rate:
+                text += " (no true-up rate: not paid)"
+            lines.append(LineItem("true_up", text, kwh, "kWh", -rate, Decimal(1), kwh * -rate))
+    if credit_out:
+        text = "True-up: net billing credit left at the end of the year, paid"
+        lines.append(LineItem("true_up", text, Decimal(1), "bill", -credit_out, Decimal(1), -credit_out))
 
 
 def _price(
@@ -563,7 +641,7 @@ def _price(
     demand_max_wh: dict[tuple[int, int], int],
     flat_max_wh: dict[int, int],
     extras: _Extras = _NO_EXTRAS,
-) -> list[LineItem]:
+) -> _Priced:
     lines: list[LineItem] = []
     # The demand interval is the tariff's window, else the meter's; other than 15 minutes it is named.
     window = layout.window_s
@@ -600,6 +678,7 @@ def _price(
                     name += " (no sell rate: not credited)"
                 rate = -tier.sell
                 lines.append(LineItem("export", name, kwh, "kWh", rate, Decimal(1), kwh * rate, p, k))
+    credit_out = _carry_lines(tariff, extras, lines)
     demand_names = tariff.period_names.get("demand", {})
     ratchet_tou = tariff.has_ratchet and tariff.flat_demand_months is None
     peaks = dict(extras.peaks_kw or {})
@@ -689,7 +768,10 @@ def _price(
                 f" charges ({_shown(charged, 2)})"
             )
             lines.append(LineItem("minimum", text, Decimal(1), "bill", top_up, Decimal(1), top_up))
-    return lines
+    _true_up_lines(extras, credit_out, lines)
+    if extras.true_up and credit_out is not None:
+        credit_out = Decimal(0)
+    return _Priced(lines, credit_out)
 
 
 # -----------------------------------------------------------------------------------------------------
@@ -785,6 +867,193 @@ def _charges(values: Sequence[Decimal | None] | None, m: int) -> list[Decimal | 
     return list(values)
 
 
+_ROLLOVER_HOURS: Final = (0, 5, 11, 17, *(h for h in range(24) if h not in (0, 5, 11, 17)))
+"""Local hours at which a period's credit finds its period in the next month: SAM's Utilityrate5 looks at
+the weekday schedule at 12 am, 5 am, 11 am and 5 pm (in that order); meshmeter then at the other hours,
+then the weekend schedule, so no credit is lost."""
+
+
+def credit_targets(tariff: Tariff, from_month: int, to_month: int) -> IntArray:
+    """
+    Where net-metering credit of each energy period goes from one local calendar month to the next.
+
+    A credit earned in period ``p`` in ``from_month`` goes to the period that ``to_month``'s schedule has at
+    the first local hour (:data:`_ROLLOVER_HOURS`) at which ``from_month``'s schedule has ``p``: the weekday
+    schedules first, then the weekend ones, as SAM's Utilityrate5 moves a month's surplus into the same
+    time of day. A period ``from_month`` does not use is looked for in the months before it.
+
+    Parameters
+    ----------
+    tariff : Tariff
+        The tariff.
+    from_month, to_month : int
+        Local calendar months, 1 to 12.
+
+    Returns
+    -------
+    ndarray of int64, shape (P,)
+        The period of ``to_month`` for each period's credit; a period no schedule uses maps to itself.
+    """
+    for name, month in (("from_month", from_month), ("to_month", to_month)):
+        if isinstance(month, bool) or not isinstance(month, (int, np.integer)) or not 1 <= month <= 12:
+            raise ValueError(f"{name} must be a calendar month 1 to 12, got {month!r}")
+    n = len(tariff.energy_tiers)
+    out = np.arange(n, dtype=np.int64)
+    schedules = (tariff.energy_weekday, tariff.energy_weekend)
+    for p in range(n):
+        found = None
+        for back in range(12):
+            row = (from_month - 1 - back) % 12
+            for schedule in schedules:
+                hours = [h for h in _ROLLOVER_HOURS if int(schedule[row, h]) == p]
+                if hours:
+                    found = int(schedule[to_month - 1, hours[0]])
+                    break
+            if found is not None:
+                break
+        if found is not None:
+            out[p] = found
+    return out
+
+
+def _used_periods(tariff: Tariff) -> set[int]:
+    return {int(v) for v in np.concatenate([tariff.energy_weekday.ravel(), tariff.energy_weekend.ravel()])}
+
+
+@dataclass(frozen=True)
+class _Carry:
+    """Each meter's credit carried in, checked: kWh per period (net metering) or dollars (net billing)."""
+
+    energy_wh: IntArray | None  # (m, P), as given (periods where earned); None: no meter carries kWh
+    on_wh: BoolArray  # (m,): the meter carries kWh credit
+    amount: list[Decimal | None]  # net billing dollars carried in; None: no carry-over for the meter
+    true_up: list[bool]
+    true_up_rate: Decimal | None
+
+
+def _carry(
+    tariff: Tariff,
+    meters: Sequence[str],
+    credit_in_wh: Sequence[Sequence[int] | None] | None,
+    credit_in: Sequence[Decimal | None] | None,
+    true_up: Sequence[bool] | None,
+    true_up_sell_rate: Decimal | None,
+) -> _Carry:
+    """Check the carry-over inputs, naming every problem in one ValueError."""
+    m, n = len(meters), len(tariff.energy_tiers)
+    rule = tariff.export_rule
+    problems: list[str] = []
+    carrying = credit_in_wh is not None or credit_in is not None
+    if carrying and rule == "buy all sell all":
+        problems.append(
+            f"{'credit_in_wh' if credit_in_wh is not None else 'credit_in'}: the tariff buys all load and"
+            " sells all generation (dgrules Buy All Sell All): nothing is netted, so no credit is carried"
+        )
+    elif credit_in_wh is not None and rule != "net metering":
+        problems.append(
+            f"credit_in_wh: the tariff bills exports by {rule} (dgrules / usenetmetering), which carries"
+            " a dollar credit (credit_in), not kWh"
+        )
+    elif credit_in is not None and rule == "net metering":
+        problems.append(
+            "credit_in: the tariff nets energy (net metering), which carries kWh credit per period"
+            " (credit_in_wh), not dollars"
+        )
+    energy = np.zeros((m, n), dtype=np.int64)
+    on_wh = np.zeros(m, dtype=np.bool_)
+    if credit_in_wh is not None:
+        if len(credit_in_wh) != m:
+            problems.append(f"credit_in_wh must have one entry per meter ({m}), got {len(credit_in_wh)}")
+        else:
+            used = _used_periods(tariff)
+            for i, row in enumerate(credit_in_wh):
+                if row is None:
+                    continue
+                values = list(row) if isinstance(row, (list, tuple, np.ndarray)) else None
+                if values is None or len(values) != n:
+                    problems.append(
+                        f"credit_in_wh of {meters[i]} must give one credit per energy period ({n}),"
+                        f" got {row!r}"
+                    )
+                    continue
+                for p, v in enumerate(values):
+                    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                        problems.append(
+                            f"credit_in_wh of {meters[i]}, period {p + 1}: must be whole Wh, got {v!r}"
+                        )
+                    elif v < 0:
+                        problems.append(
+                            f"credit_in_wh of {meters[i]}, period {p + 1}: must not be negative, got {int(v)}"
+                        )
+                    elif v and p not in used:
+                        problems.append(
+                            f"credit_in_wh of {meters[i]}, period {p + 1}: no schedule of the tariff uses the"
+                            f" period, so it earned no credit, got {int(v)}"
+                        )
+                    else:
+                        energy[i, p] = int(v)
+                on_wh[i] = True
+    amount: list[Decimal | None] = [None] * m
+    if credit_in is not None:
+        if len(credit_in) != m:
+            problems.append(f"credit_in must have one entry per meter ({m}), got {len(credit_in)}")
+        else:
+            for i, v in enumerate(credit_in):
+                if v is None:
+                    continue
+                if not isinstance(v, Decimal) or not v.is_finite():
+                    problems.append(f"credit_in of {meters[i]} must be Decimal USD, got {v!r}")
+                elif v < 0:
+                    problems.append(f"credit_in of {meters[i]} must not be negative, got {v}")
+                else:
+                    amount[i] = v
+    settle = [False] * m
+    if true_up is not None:
+        if len(true_up) != m:
+            problems.append(f"true_up must have one entry per meter ({m}), got {len(true_up)}")
+        else:
+            flags: Sequence[object] = true_up  # checked: a caller's list may hold anything
+            for i, v in enumerate(flags):
+                if not isinstance(v, (bool, np.bool_)):
+                    problems.append(f"true_up of {meters[i]} must be true or false, got {v!r}")
+                    continue
+                settle[i] = bool(v)
+                if not v:
+                    continue
+                given = credit_in_wh if rule == "net metering" else credit_in
+                if given is None or len(given) != m or given[i] is None:
+                    nem = rule == "net metering"
+                    what = "credit_in_wh (zeros for none)" if nem else "credit_in (0 for none)"
+                    problems.append(
+                        f"true_up of {meters[i]}: the bill settles the credit carried over the year, but"
+                        f" {what} was not given for it"
+                    )
+                elif rule == "net metering" and true_up_sell_rate is None:
+                    problems.append(
+                        f"true_up of {meters[i]}: a net metering true-up pays the kWh left at"
+                        " true_up_sell_rate, which was not given (0 for a credit that expires unpaid)"
+                    )
+    if true_up_sell_rate is not None:
+        if not isinstance(true_up_sell_rate, Decimal) or not true_up_sell_rate.is_finite():
+            problems.append(f"true_up_sell_rate must be Decimal USD/kWh, got {true_up_sell_rate!r}")
+        elif true_up_sell_rate < 0:
+            problems.append(f"true_up_sell_rate must not be negative, got {true_up_sell_rate}")
+        elif rule != "net metering":
+            problems.append(
+                f"true_up_sell_rate: the tariff bills exports by {rule}, whose true-up pays the dollar"
+                " credit left as it is, at no rate per kWh"
+            )
+    if problems:
+        raise ValueError("; ".join(problems))
+    return _Carry(
+        energy_wh=energy if credit_in_wh is not None else None,
+        on_wh=on_wh,
+        amount=amount,
+        true_up=settle,
+        true_up_rate=true_up_sell_rate,
+    )
+
+
 def _year_end(t0: datetime, t1: datetime, timezone: str) -> tuple[int, int] | None:
     """The last calendar year that ends inside ``(t0, t1]`` in local time, and that instant [s]."""
     tz = zone(timezone)
@@ -812,6 +1081,10 @@ def bill_meters(
     export_wh: npt.ArrayLike | None = None,
     prior_peaks_kw: Sequence[Sequence[object] | None] | None = None,
     year_to_date_charges: Sequence[Decimal | None] | None = None,
+    credit_in_wh: Sequence[Sequence[int] | None] | None = None,
+    credit_in: Sequence[Decimal | None] | None = None,
+    true_up: Sequence[bool] | None = None,
+    true_up_sell_rate: Decimal | None = None,
 ) -> list[Bill]:
     """
     Bill many meters over one billing period at a tariff (California re-rating, PU Code §739.5).
@@ -853,6 +1126,27 @@ def bill_meters(
         For a tariff with ``annualmincharge``: each meter's charges billed earlier in the calendar year
         that this billing period ends; the annual minimum is applied against them plus this bill's. None
         on a bill that ends the year: the annual minimum is not applied (a warning says so). [USD]
+    credit_in_wh : sequence of (sequence of int or None) or None, optional
+        Net metering carry-over: each meter's kWh credit carried in from its previous bill
+        (:attr:`Bill.credit_out_wh`), one value per energy period of the tariff, in the period where it
+        was earned (zeros on the first bill of the true-up year); None for a meter without carry-over.
+        A credit goes to the period of the same time of day in the bill's first month
+        (:func:`credit_targets`) and is netted there with the bill's imports and exports; each
+        period's net excess is then carried to the next bill (:attr:`Bill.credit_out_wh`) instead of
+        being paid at ``sell``. Only for a net metering tariff. [Wh]
+    credit_in : sequence of Decimal or None, optional
+        Net billing carry-over: each meter's dollar credit carried in from its previous bill
+        (:attr:`Bill.credit_out`; 0 on the first bill of the true-up year); None for a meter without
+        carry-over. It and the bill's export credits offset the bill's energy charges; what is left is
+        carried to the next bill. Only for a net billing tariff. [USD]
+    true_up : sequence of bool, optional
+        Whether each meter's bill is its true-up bill (the last of its year of credit): the credit left
+        after the bill is settled on it, after the minimum charges, and none is carried out. Needs the
+        carry-over input of the tariff's kind for the meter.
+    true_up_sell_rate : Decimal, optional
+        Net metering: the price of a kWh of credit left at the true-up (a utility's net surplus
+        compensation rate; SAM's ``ur_nm_yearend_sell_rate``), needed by a net metering true-up bill;
+        0 for credit that expires unpaid. [USD/kWh]
 
     Returns
     -------
@@ -885,6 +1179,14 @@ def bill_meters(
     peaks_in = _peaks(prior_peaks_kw, m, first_key)
     ytd_in = _charges(year_to_date_charges, m)
     year_end = _year_end(t0, t1, timezone) if tariff.annual_min_charge else None
+    carry = _carry(tariff, meters, credit_in_wh, credit_in, true_up, true_up_sell_rate)
+    carried_in = None  # (m, P): net metering credit in each period of this bill, after the move [Wh]
+    if carry.energy_wh is not None:
+        before = datetime.fromtimestamp(t0.timestamp() - 1, zone(timezone)).month
+        targets = credit_targets(tariff, before, int(layout.calendar.month[0]))
+        carried_in = np.zeros_like(carry.energy_wh)
+        for p_from, p_to in enumerate(targets.tolist()):
+            carried_in[:, p_to] += carry.energy_wh[:, p_from]
     if exports is not None and tariff.export_rule == "buy all sell all" and exports.any():
         raise ValueError(
             "export_wh: the tariff sells all generation and buys all load (dgrules Buy All Sell All): bill"
@@ -942,8 +1244,12 @@ def bill_meters(
         period_wh = group_sum @ layout.group_to_period
         imported = period_wh.sum(axis=1)
         credit_wh = None
-        if exports is not None:
-            xb = np.where(billed, exports[c0:c1], 0)
+        carry_in_c = carry_out_c = None
+        if carried_in is not None:
+            carry_in_c = carried_in[c0:c1]
+            carry_out_c = np.zeros_like(carry_in_c)
+        if exports is not None or carry_in_c is not None:
+            xb = np.zeros_like(eb) if exports is None else np.where(billed, exports[c0:c1], 0)
             ee = eb
             if tariff.export_rule == "net billing hourly":
                 # Import and export net within each clock hour, on the hour's first interval.
@@ -957,7 +1263,14 @@ def bill_meters(
             export_p = export_p @ layout.group_to_period
             if tariff.export_rule == "net metering":
                 net_p = period_wh - export_p
-                period_wh, credit_wh = np.maximum(net_p, 0), np.maximum(-net_p, 0)
+                if carry_in_c is not None and carry_out_c is not None:
+                    # Credit carried in nets with the period's energy; the excess is carried, not paid.
+                    on = carry.on_wh[c0:c1, None]
+                    net_p = net_p - carry_in_c
+                    carry_out_c = np.where(on, np.maximum(-net_p, 0), 0)
+                    period_wh, credit_wh = np.maximum(net_p, 0), np.where(on, 0, np.maximum(-net_p, 0))
+                else:
+                    period_wh, credit_wh = np.maximum(net_p, 0), np.maximum(-net_p, 0)
             else:
                 credit_wh = export_p
         total = period_wh.sum(axis=1)
@@ -993,7 +1306,15 @@ def bill_meters(
             service_start = datetime.fromtimestamp(int(grid[w[0]]) - step, UTC)
             service_end = datetime.fromtimestamp(int(grid[w[1] - 1]), UTC)
             extras = _NO_EXTRAS
-            if cmax_lists is not None or credit_tier is not None or tariff.has_ratchet or year_end:
+            wh_on = carry_in_c is not None and bool(carry.on_wh[i])
+            if (
+                cmax_lists is not None
+                or credit_tier is not None
+                or tariff.has_ratchet
+                or year_end
+                or wh_on
+                or carry.amount[i] is not None
+            ):
                 annual = None
                 if (
                     year_end is not None
@@ -1013,8 +1334,13 @@ def bill_meters(
                     credit_tier_wh=None if credit_tier is None else credit_tier[j],
                     peaks_kw=peaks_in[i],
                     annual=annual,
+                    carried_in_wh=carry_in_c[j].tolist() if wh_on and carry_in_c is not None else None,
+                    carried_out_wh=carry_out_c[j].tolist() if wh_on and carry_out_c is not None else None,
+                    credit_in=carry.amount[i],
+                    true_up=carry.true_up[i],
+                    true_up_rate=carry.true_up_rate,
                 )
-            lines = _price(
+            priced = _price(
                 tariff,
                 layout,
                 pr,
@@ -1055,6 +1381,21 @@ def bill_meters(
             if year_to_date_charges is not None:
                 ytd = year_to_date_charges[i]
                 inputs["year_to_date_charges"] = None if ytd is None else str(ytd)
+            credit_out_wh: tuple[int, ...] | None = None
+            if wh_on and carry.energy_wh is not None and carry_out_c is not None:
+                inputs["credit_in_wh"] = carry.energy_wh[i].tolist()
+                settled = carry.true_up[i]
+                credit_out_wh = (
+                    tuple(0 for _ in range(carry_out_c.shape[1]))
+                    if settled
+                    else tuple(carry_out_c[j].tolist())
+                )
+            if carry.amount[i] is not None:
+                inputs["credit_in"] = str(carry.amount[i])
+            if carry.true_up[i]:
+                inputs["true_up"] = True
+                if carry.true_up_rate is not None:
+                    inputs["true_up_sell_rate"] = str(carry.true_up_rate)
             tier_rows = period_tier[j]
             if trim:
                 tier_rows = [row[: len(t)] for row, t in zip(tier_rows, tariff.energy_tiers, strict=True)]
@@ -1080,10 +1421,12 @@ def bill_meters(
                     estimated_intervals=est_n_list[j],
                     unbilled_intervals=unbilled_n_list[j],
                     unbilled_wh=unbilled_wh_list[j],
-                    lines=tuple(lines),
+                    lines=tuple(priced.lines),
                     inputs=inputs,
                     interval_columns=(grid, energy[i], q_all[i]),
                     interval_s=step,
+                    credit_out_wh=credit_out_wh,
+                    credit_out=priced.credit_out,
                 )
             )
     if no_history:
@@ -1122,6 +1465,10 @@ def bill_meter(
     export_wh: npt.ArrayLike | None = None,
     prior_peaks_kw: Sequence[object] | None = None,
     year_to_date_charges: Decimal | None = None,
+    credit_in_wh: Sequence[int] | None = None,
+    credit_in: Decimal | None = None,
+    true_up: bool = False,
+    true_up_sell_rate: Decimal | None = None,
 ) -> Bill:
     """
     Bill one meter from its intervals, in any order and with gaps (California re-rating).
@@ -1156,6 +1503,15 @@ def bill_meter(
         oldest first (:func:`bill_meters`). [kW]
     year_to_date_charges : Decimal, optional
         The meter's charges billed earlier in the year this period ends (:func:`bill_meters`). [USD]
+    credit_in_wh : sequence of int, optional
+        Net metering: the kWh credit carried in from the meter's previous bill, per energy period
+        (its :attr:`Bill.credit_out_wh`; :func:`bill_meters`). [Wh]
+    credit_in : Decimal, optional
+        Net billing: the dollar credit carried in from the previous bill (its :attr:`Bill.credit_out`). [USD]
+    true_up : bool
+        Whether this bill settles the credit left (:func:`bill_meters`).
+    true_up_sell_rate : Decimal, optional
+        Net metering: price of a kWh left at the true-up (:func:`bill_meters`). [USD/kWh]
 
     Returns
     -------
@@ -1189,4 +1545,8 @@ def bill_meter(
         export_wh=exports,
         prior_peaks_kw=None if prior_peaks_kw is None else [prior_peaks_kw],
         year_to_date_charges=None if year_to_date_charges is None else [year_to_date_charges],
+        credit_in_wh=None if credit_in_wh is None else [credit_in_wh],
+        credit_in=None if credit_in is None else [credit_in],
+        true_up=[true_up] if true_up else None,
+        true_up_sell_rate=true_up_sell_rate,
     )[0]

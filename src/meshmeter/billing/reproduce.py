@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 
 from meshmeter.billing.allocation import allocate_cents, maryland_bills
-from meshmeter.billing.bill import ENGINE_VERSION, Bill, interval_digest
+from meshmeter.billing.bill import ENGINE_VERSION, Bill, LineItem, interval_digest, with_statement
 from meshmeter.billing.calendar import INTERVAL_S
 from meshmeter.billing.engine import Tenant, bill_meters
+from meshmeter.billing.meterlife import with_meter_life
 from meshmeter.billing.tariff import parse_tariff
 from meshmeter.errors import BillMismatchError
 
-__all__ = ["rebill", "verify_bill"]
+__all__ = ["rebill", "verify_bill", "with_carried_lines"]
 
 _ABSENT = object()
 
@@ -68,6 +69,10 @@ def rebill(document: Mapping[str, Any] | str) -> Bill:
     """
     doc = json.loads(document) if isinstance(document, str) else document
     inputs = _inputs(doc)
+    carried = inputs.get("carried_lines")
+    if carried:  # adjustments of earlier bills' corrections: the bill's own charges, then them
+        own = {k: w for k, w in inputs.items() if k != "carried_lines"}
+        return with_carried_lines(rebill({**doc, "inputs": own}), carried)
     tariff_doc = inputs["tariff"]
     canonical = json.dumps(tariff_doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     if hashlib.sha256(canonical.encode("utf-8")).hexdigest() != inputs.get("tariff_sha256"):
@@ -120,12 +125,18 @@ def rebill(document: Mapping[str, Any] | str) -> Bill:
         )
         new_inputs = dict(mine.inputs)
         new_inputs.update({"unit_index": index, "units_energy_wh": units})
-        return replace(mine, lines=tuple(lines), inputs=new_inputs)
-    # Inputs recorded only when the bill had them (exports, prior monthly peaks, the year's charges).
+        # what its printed form says of site, unit and account, as recorded (not an input of the charges)
+        return with_statement(replace(mine, lines=tuple(lines), inputs=new_inputs), doc.get("statement"))
+    # Inputs recorded only when the bill had them (exports, prior monthly peaks, the year's charges, the
+    # credit carried in and the true-up).
     exports = inputs.get("export_wh")
     prior = inputs.get("prior_peaks_kw", _ABSENT)
     ytd = inputs.get("year_to_date_charges", _ABSENT)
-    return bill_meters(
+    credit_wh = inputs.get("credit_in_wh")
+    credit = inputs.get("credit_in")
+    true_up = inputs.get("true_up") is True
+    true_up_rate = inputs.get("true_up_sell_rate")
+    bill = bill_meters(
         parse_tariff(tariff_doc),
         energy[None, :],
         quality[None, :],
@@ -134,6 +145,10 @@ def rebill(document: Mapping[str, Any] | str) -> Bill:
         if prior is _ABSENT
         else [None if prior is None else [None if v is None else Decimal(v) for v in prior]],
         year_to_date_charges=None if ytd is _ABSENT else [None if ytd is None else Decimal(ytd)],
+        credit_in_wh=None if credit_wh is None else [[int(v) for v in credit_wh]],
+        credit_in=None if credit is None else [Decimal(credit)],
+        true_up=[True] if true_up else None,
+        true_up_sell_rate=None if true_up_rate is None else Decimal(true_up_rate),
         start=start,
         end=end,
         timezone=inputs["timezone"],
@@ -143,6 +158,8 @@ def rebill(document: Mapping[str, Any] | str) -> Bill:
         closing_reads_wh=[inputs.get("closing_read_wh")],
         interval_s=interval_s,
     )[0]
+    # The meters' reads and life in the period, as recorded (bills from the store; docs/billing.md).
+    return with_statement(with_meter_life(bill, inputs.get("meter_life")), doc.get("statement"))
 
 
 def verify_bill(document: Mapping[str, Any] | str) -> Bill:
@@ -162,9 +179,13 @@ def verify_bill(document: Mapping[str, Any] | str) -> Bill:
     doc = json.loads(document) if isinstance(document, str) else document
     bill = rebill(doc)
     again = bill.to_dict(include_intervals=False)
-    for key in ("energy_wh", "energy_by_period_wh", "energy_by_period_tier_wh", "total", "estimated_wh"):
-        if again[key] != doc.get(key):
-            raise BillMismatchError(f"{key}: the bill says {doc.get(key)!r}, its inputs give {again[key]!r}")
+    keys = ("energy_wh", "energy_by_period_wh", "energy_by_period_tier_wh", "total", "estimated_wh")
+    # The credit carried out (present only on a bill that carries credit): the next bill's credit in.
+    for key in (*keys, "credit_out_wh", "credit_out"):
+        if again.get(key) != doc.get(key):
+            raise BillMismatchError(
+                f"{key}: the bill says {doc.get(key)!r}, its inputs give {again.get(key)!r}"
+            )
     old_lines = doc.get("lines", [])
     if len(old_lines) != len(again["lines"]):
         raise BillMismatchError(
@@ -177,3 +198,35 @@ def verify_bill(document: Mapping[str, Any] | str) -> Bill:
                     f"lines[{i}].{key}: the bill says {old.get(key)!r}, its inputs give {new[key]!r}"
                 )
     return bill
+
+
+def with_carried_lines(bill: Bill, carried: Sequence[Mapping[str, Any]]) -> Bill:
+    """
+    A bill with adjustment lines carried from corrections of earlier bills (``docs/billing.md``, "Bills that
+    stay right"), after its own charges; recorded in its inputs as ``carried_lines``, so that
+    :func:`rebill` makes them again.
+
+    Parameters
+    ----------
+    bill : Bill
+        The bill of its own charges.
+    carried : sequence of mapping
+        Each line as :meth:`LineItem.to_dict` gives it (kind, description, quantity, unit, rate, factor,
+        amount) [USD], with any other members (the correction's id) kept in the inputs.
+    """
+    if not carried:
+        return bill
+    lines = tuple(
+        LineItem(
+            str(c["kind"]),
+            str(c["description"]),
+            Decimal(str(c["quantity"])),
+            str(c["unit"]),
+            Decimal(str(c["rate"])),
+            Decimal(str(c["factor"])),
+            Decimal(str(c["amount"])),
+        )
+        for c in carried
+    )
+    recorded = [*bill.inputs.get("carried_lines", []), *(dict(c) for c in carried)]
+    return replace(bill, lines=bill.lines + lines, inputs={**bill.inputs, "carried_lines": recorded})

@@ -21,6 +21,7 @@ from meshmeter import __version__
 from meshmeter.cli import (
     account,
     alerts,
+    allocate,
     billing,
     corrections,
     decode,
@@ -110,6 +111,7 @@ app.command("alerts")(alerts.alerts_command)
 app.command("evaluate")(evaluate.evaluate_command)
 app.command("bill")(billing.bill_command)
 app.command("production")(billing.production_command)
+app.command("allocate")(allocate.allocate_command)
 app.command("cit")(network.cit_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(meter.meter_app, name="meter")

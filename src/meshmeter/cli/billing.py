@@ -75,7 +75,11 @@ def bill_command(
     ] = "california",
     site_name: Annotated[
         str | None,
-        typer.Option("--site", help="Site name: with --mode maryland, bill every account of its meters."),
+        typer.Option(
+            "--site",
+            help="Site name: bill its stored accounts (--account-number, --all-accounts), or share its "
+            "master bill (--mode maryland).",
+        ),
     ] = None,
     master_total: Annotated[
         str | None, typer.Option(help="Maryland: the utility's master bill for the period [USD].")
@@ -91,10 +95,27 @@ def bill_command(
         str | None, typer.Option(help="IANA time zone; default the meter's site's (needed with --intervals).")
     ] = None,
     account: Annotated[str | None, typer.Option(help="Tenant account printed on the bill.")] = None,
+    account_number: Annotated[
+        str | None,
+        typer.Option(help="Bill this stored account of --site: its tenant, tenures and meters (prorated)."),
+    ] = None,
+    all_accounts: Annotated[
+        bool, typer.Option("--all-accounts", help="Bill every account of --site in service in the period.")
+    ] = False,
     move_in: Annotated[str | None, typer.Option(help="Move-in: ISO-8601 time or date (prorates).")] = None,
     move_out: Annotated[str | None, typer.Option(help="Move-out: ISO-8601 time or date (prorates).")] = None,
     opening_read_wh: Annotated[
         int | None, typer.Option(help="Opening register read [Wh]; default the store's read at start.")
+    ] = None,
+    true_up: Annotated[
+        bool,
+        typer.Option(
+            "--true-up", help="With --meter: this is the account's true-up bill; the credit left is settled."
+        ),
+    ] = False,
+    true_up_rate: Annotated[
+        str | None,
+        typer.Option(help="Net metering true-up: price of a kWh of credit left [USD/kWh]; 0: it expires."),
     ] = None,
     bill_format: Annotated[
         str, typer.Option("--format", help="text, json, csv, html or pdf (maryland: text, json or csv).")
@@ -107,15 +128,19 @@ def bill_command(
     save: Annotated[
         bool,
         typer.Option(
-            "--save", help="Store the bill with its inputs (with --meter; maryland: each unit's); idempotent."
+            "--save",
+            help="Store the bill with its inputs (with --meter or a --site's accounts; maryland: each "
+            "unit's); idempotent.",
         ),
     ] = False,
 ) -> None:
     """Bill a meter at a tariff (California re-rating), or share a site's master bill (Maryland).
 
     California re-rating (PU Code §739.5, the default --mode california) bills one meter at
-    --tariff. Maryland allocation (--mode maryland) shares the --master-total of a --site among
-    the accounts of its meters by kWh, plus --admin-fee per unit; docs/billing.md.
+    --tariff, or a --site's stored accounts (--account-number N, --all-accounts): one bill per
+    tenure, under the tenant's name, prorated by the stored move-in and move-out. Maryland
+    allocation (--mode maryland) shares the --master-total of a --site among the accounts of its
+    meters by kWh, plus --admin-fee per unit; docs/billing.md.
 
     Examples:
 
@@ -128,6 +153,12 @@ def bill_command(
     --move-out 2026-07-16 --format pdf -o bill.pdf
 
     meshmeter bill --tariff tariff.json --meter MM00000007 --start 2026-07-01 --end 2026-08-01 --save
+
+    meshmeter bill --site "Oak Court" --account-number 1001 --tariff tariff.json --start 2026-07-01
+    --end 2026-08-01 --save
+
+    meshmeter bill --site "Oak Court" --all-accounts --tariff tariff.json --start 2026-07-01
+    --end 2026-08-01 --format pdf -o bills-2026-07
 
     meshmeter bill --mode maryland --site "Oak Court" --master-total 1234.56 --admin-fee 3.50
     --start 2026-07-01 --end 2026-08-01 --save
@@ -151,11 +182,24 @@ def bill_command(
         others = {
             "--tariff": tariff, "--intervals": intervals, "--meter": meter, "--account": account,
             "--move-in": move_in, "--move-out": move_out, "--opening-read-wh": opening_read_wh,
-            "--label": label, "--period-names": period_names,
+            "--label": label, "--period-names": period_names, "--account-number": account_number,
+            "--all-accounts": True if all_accounts else None, "--true-up": True if true_up else None,
+            "--true-up-rate": true_up_rate,
         }  # fmt: skip
         _bill_maryland(
             mode, site_name, master_total, admin_fee, start, end, timezone, fmt, output, database, save,
             others,
+        )  # fmt: skip
+        return
+    if account_number is not None or all_accounts:
+        others = {
+            "--intervals": intervals, "--meter": meter, "--account": account, "--move-in": move_in,
+            "--move-out": move_out, "--opening-read-wh": opening_read_wh, "--master-total": master_total,
+            "--admin-fee": admin_fee, "--true-up": True if true_up else None, "--true-up-rate": true_up_rate,
+        }  # fmt: skip
+        _bill_accounts(
+            site_name, account_number, all_accounts, tariff, label, period_names, start, end, timezone, fmt,
+            output, database, save, others,
         )  # fmt: skip
         return
     try:
@@ -165,6 +209,11 @@ def bill_command(
             raise ValueError("--format pdf needs --output FILE")
         if site_name is not None and intervals is not None:
             raise ValueError("--site bills a site's accounts from the store: it does not go with --intervals")
+        if site_name is not None:
+            raise ValueError(
+                "--site goes with --account-number N or --all-accounts (bill stored accounts), "
+                "or with --mode maryland"
+            )
         for flag, value in (
             ("--site", site_name), ("--master-total", master_total), ("--admin-fee", admin_fee)
         ):  # fmt: skip
@@ -176,6 +225,21 @@ def bill_command(
             raise ValueError("give exactly one of --intervals FILE.csv and --meter SERIAL")
         if save and meter is None:
             raise ValueError("--save stores the bill beside its meter's data: it needs --meter SERIAL")
+        problems = []
+        if (true_up or true_up_rate is not None) and meter is None:
+            problems.append("--true-up and --true-up-rate settle a stored meter's credit: they need --meter")
+        if true_up_rate is not None and not true_up:
+            problems.append(
+                "--true-up-rate goes with --true-up (the price of the credit left at the true-up)"
+            )
+        sell_rate = None
+        if true_up_rate is not None:
+            try:
+                sell_rate = _usd("--true-up-rate", true_up_rate)
+            except ValueError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise ValueError("; ".join(problems))
         rate = read_tariff(tariff, label, period_names)
 
         def tenant_in(tz: str) -> Tenant | None:
@@ -201,7 +265,9 @@ def bill_command(
                     tenant=tenant_in(timezone), opening_read_wh=opening_read_wh,
                 )  # fmt: skip
             else:
+                from meshmeter.billing.reproduce import rebill
                 from meshmeter.services.billing import (
+                    bill_meter_as_occupied,
                     bill_meter_from_store,
                     find_meter,
                     meter_timezone,
@@ -215,12 +281,22 @@ def bill_command(
                     found = find_meter(store, meter)
                     timezone = meter_timezone(store, found, timezone)
                     t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
-                    bill = bill_meter_from_store(
-                        store, meter=found, tariff=rate, start=t0, end=t1, timezone=timezone,
-                        tenant=tenant_in(timezone), opening_read_wh=opening_read_wh,
-                    )  # fmt: skip
+                    given = tenant_in(timezone)
+                    if given is None:  # as the store says the meter was occupied (docs/billing.md)
+                        bill, served = bill_meter_as_occupied(
+                            store, meter=found, tariff=rate, start=t0, end=t1, timezone=timezone,
+                            opening_read_wh=opening_read_wh, true_up=true_up, true_up_sell_rate=sell_rate,
+                        )  # fmt: skip
+                        _say_occupied(store, found, served)
+                    else:
+                        bill = bill_meter_from_store(
+                            store, meter=found, tariff=rate, start=t0, end=t1, timezone=timezone,
+                            tenant=given, opening_read_wh=opening_read_wh, true_up=true_up,
+                            true_up_sell_rate=sell_rate,
+                        )  # fmt: skip
                     if save:
                         saved, new = save_meter_bill(store, bill, found)
+                        bill = rebill(saved.document)  # as stored: with lines carried from corrections
                         typer.echo(f"{'saved as' if new else 'already stored as'} bill {saved.id}", err=True)
         for w in seen:
             typer.echo(f"warning: {w.message}", err=True)
@@ -245,6 +321,184 @@ def bill_command(
         Path(output).write_bytes(data)
 
 
+def _say_occupied(store: Any, meter: Any, served: list[Any]) -> None:
+    """On stderr: a meter's bill where several accounts were in service, and how to bill each."""
+
+    def named(o: Any) -> str:
+        account = store.get_account(account_id=o.account_id)
+        person = store.get_tenant(tenant_id=o.tenant_id)
+        number = "?" if account is None else account.number
+        return f"{number} ({'?' if person is None else person.name}, unit {o.unit})"
+
+    if len(served) > 1:  # one: the bill names the tenant and the account; nothing to say
+        site = None if meter.site_id is None else store.get_site(site_id=meter.site_id)
+        where = "--site NAME" if site is None else f"--site {json.dumps(site.name)}"
+        typer.echo(
+            f"warning: {len(served)} accounts were in service on meter {meter.serial} in the period: "
+            f"{', '.join(named(o) for o in served)}; this is the meter's whole bill under its serial: "
+            f"bill them with {where} --account-number N or --all-accounts",
+            err=True,
+        )
+
+
+def _bill_accounts(
+    site_name: str | None,
+    account_number: str | None,
+    all_accounts: bool,
+    tariff: str | None,
+    label: str | None,
+    period_names: str | None,
+    start: str,
+    end: str,
+    timezone: str | None,
+    fmt: str,
+    output: str | None,
+    database: str | None,
+    save: bool,
+    others: Mapping[str, object],
+) -> None:
+    """``meshmeter bill --site S --account-number N | --all-accounts``: stored accounts, a bill per tenure."""
+    import sys
+    import warnings
+    from pathlib import Path
+
+    from meshmeter.billing import bill_to_html, bill_to_pdf, bills_to_csv
+    from meshmeter.billing.reproduce import rebill
+    from meshmeter.cli.tariff import read_tariff
+    from meshmeter.intervals import zone
+    from meshmeter.services.billing import (
+        bill_account_from_store,
+        bill_site_accounts,
+        find_account,
+        find_site,
+        save_account_bill,
+    )
+    from meshmeter.store import Store
+
+    try:
+        problems = [
+            f"{flag} does not go with --account-number/--all-accounts: they bill stored accounts of a --site"
+            for flag, value in others.items()
+            if value is not None
+        ]
+        if account_number is not None and all_accounts:
+            problems.append("give one of --account-number N and --all-accounts, not both")
+        if site_name is None:
+            problems.append("--account-number and --all-accounts need --site NAME (the accounts' site)")
+        if tariff is None:
+            problems.append("--tariff is needed to bill accounts (re-rating at a tariff)")
+        if fmt not in ("text", "json", "csv", "html", "pdf"):
+            problems.append(f"format must be text, json, csv, html or pdf, got {fmt!r}")
+        elif fmt in ("html", "pdf") and output is None:
+            problems.append(
+                f"--format {fmt} needs --output: a FILE with --account-number, "
+                "a DIRECTORY with --all-accounts"
+            )
+        if problems:
+            raise ValueError("; ".join(problems))
+        assert site_name is not None
+        assert tariff is not None
+        rate = read_tariff(tariff, label, period_names)
+        made: list[tuple[Any, Any]] = []  # (account, bill)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", UserWarning)
+            with Store(database) as store:
+                site = find_site(store, site_name)
+                tz = site.timezone if timezone is None else timezone
+                zone(tz)
+                t0, t1 = _bill_time("start", start, tz), _bill_time("end", end, tz)
+                if account_number is not None:
+                    account = find_account(store, site, account_number)
+                    bills = bill_account_from_store(
+                        store, account=account, tariff=rate, start=t0, end=t1, timezone=tz
+                    )
+                    made = [(account, b) for b in bills]
+                else:
+                    made = [
+                        (a, b)
+                        for a, bills in bill_site_accounts(
+                            store, site=site, tariff=rate, start=t0, end=t1, timezone=tz
+                        )
+                        for b in bills
+                    ]
+                if save:  # every bill made first: a refused run stores nothing
+                    kept = []
+                    for a, b in made:
+                        saved, new = save_account_bill(store, b, a)
+                        kept.append((a, rebill(saved.document)))
+                        said = "saved as" if new else "already stored as"
+                        typer.echo(f"account {a.number}: {said} bill {saved.id}", err=True)
+                    made = kept
+        for w in seen:
+            typer.echo(f"warning: {w.message}", err=True)
+        bills = [b for _, b in made]
+        if fmt in ("html", "pdf"):
+            assert output is not None
+            for path, bill in _bill_files(Path(output), made, fmt, all_accounts):
+                data = bill_to_html(bill).encode("utf-8") if fmt == "html" else bill_to_pdf(bill)
+                try:
+                    path.write_bytes(data)
+                except OSError as exc:
+                    raise ValueError(f"cannot write {str(path)!r}: {exc.strerror}") from None
+                typer.echo(f"{bill.statement.account_number if bill.statement else ''} {path}".strip())
+            return
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+    if fmt == "text":
+        for bill in bills:
+            _print_bill(bill)
+        return
+    if fmt == "json":
+        text = json.dumps(
+            {
+                "mode": "california",
+                "site": site_name,
+                "start": t0.isoformat(),
+                "end": t1.isoformat(),
+                "timezone": tz,
+                "bills": [b.to_dict() for b in bills],
+            },
+            indent=2,
+            ensure_ascii=False,
+        )
+    else:
+        text = bills_to_csv(bills)
+    if output is None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+
+
+def _bill_files(output: Any, made: list[tuple[Any, Any]], fmt: str, directory: bool) -> list[tuple[Any, Any]]:
+    """
+    Where each bill is written: with ``directory`` (--all-accounts) one file per bill in that directory
+    (made if absent), ``<account number>-<unit>.<fmt>``; else the file given, or, for an account with
+    several tenures in the period (a transfer), that file's name with ``-<unit>`` added for each.
+    """
+    import re
+
+    def unit_of(bill: Any) -> str:
+        unit = bill.statement.unit if bill.statement is not None and bill.statement.unit else bill.meter
+        return re.sub(r"[^A-Za-z0-9_.-]+", "_", str(unit)).strip("._") or "unit"
+
+    if directory:
+        try:
+            output.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ValueError(f"cannot make the directory {str(output)!r}: {exc.strerror}") from None
+        names = [f"{a.number}-{unit_of(b)}" for a, b in made]
+        return [
+            (output / f"{name}{'' if names.count(name) == 1 else f'-{k + 1}'}.{fmt}", b)
+            for k, (name, (_, b)) in enumerate(zip(names, made, strict=True))
+        ]
+    if output.is_dir():
+        raise ValueError(f"--output {str(output)!r} is a directory: give a file with --account-number")
+    if len(made) == 1:
+        return [(output, made[0][1])]
+    return [(output.with_name(f"{output.stem}-{unit_of(b)}{output.suffix}"), b) for _, b in made]
+
+
 def _print_bill(bill: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
@@ -266,6 +520,66 @@ def _print_bill(bill: Any) -> None:
         f"energy billed {bill.energy_wh / 1000:.3f} kWh; estimated {bill.estimated_wh / 1000:.3f} kWh "
         f"({float(bill.estimated_share) * 100:.1f} %); intervals not billed {bill.unbilled_intervals}"
     )
+    _print_exports(bill)
+    _print_meter_life(bill)
+
+
+def _print_exports(bill: Any) -> None:
+    """What a meter that exports sent to the grid in the billed intervals, and the credit carried in and
+    out (docs/billing.md, "Exports from the store"); nothing for a meter that does not export."""
+    import numpy as np
+
+    from meshmeter.intervals import BILLED_QUALITIES
+
+    inputs = bill.inputs
+    if inputs.get("export_wh") is not None:
+        ends, _, quality = bill.interval_columns
+        lo, hi = bill.service_start.timestamp(), bill.service_end.timestamp()
+        billed = np.isin(quality, sorted(BILLED_QUALITIES)) & (ends > lo) & (ends <= hi)
+        column = inputs["export_wh"]
+        values = column.tolist() if hasattr(column, "tolist") else column
+        exported = int(np.asarray(values, dtype=np.int64)[billed].sum())
+        console.print(f"energy exported {exported / 1000:.3f} kWh")
+
+    def kwh(values: Any) -> str:
+        return ", ".join(f"{int(v) / 1000:.3f}" for v in values) + " kWh by period"
+
+    if inputs.get("credit_in_wh") is not None:
+        console.print(f"net metering credit carried in {kwh(inputs['credit_in_wh'])}")
+    if inputs.get("credit_in") is not None:
+        console.print(f"net billing credit carried in {inputs['credit_in']} USD")
+    if inputs.get("true_up") is True:
+        rate = inputs.get("true_up_sell_rate")
+        console.print(
+            "true-up bill: the credit left is settled" + ("" if rate is None else f" at {rate} USD/kWh")
+        )
+    if bill.credit_out_wh is not None:
+        console.print(f"net metering credit carried to the next bill {kwh(bill.credit_out_wh)}")
+    if bill.credit_out is not None:
+        console.print(f"net billing credit carried to the next bill {bill.credit_out} USD")
+
+
+def _print_meter_life(bill: Any) -> None:
+    """The reads of each meter that served the period, and what changed in their life (docs/billing.md,
+    "A meter's life")."""
+    from rich.markup import escape
+
+    from meshmeter.billing.meterlife import shown_factor, shown_kwh
+
+    def read(wh: int | None, source: str) -> str:
+        return "-" if wh is None else f"{shown_kwh(wh)} ({source})"
+
+    for r in bill.reads:
+        energy = "" if r.energy_wh is None else f" = {shown_kwh(r.energy_wh)}"
+        console.print(
+            escape(
+                f"meter {r.meter} {r.start.isoformat()} .. {r.end.isoformat()}: opening "
+                f"{read(r.opening_wh, r.opening_source)}, closing {read(r.closing_wh, r.closing_source)}, "
+                f"multiplier {shown_factor(r.multiplier)}{energy}"
+            )
+        )
+    for e in bill.meter_events:
+        console.print(escape(f"{e.at.isoformat()}  {e.text}"))
 
 
 def _usd(name: str, text: str) -> Any:

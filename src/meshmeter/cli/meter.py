@@ -1,4 +1,5 @@
-"""``meshmeter meter``: run the meter twin (``run``, ``demo``) and register a meter in the store (``add``)."""
+"""``meshmeter meter``: run the meter twin (``run``, ``demo``), register a meter in the store (``add``), and
+record its life: ``install``, ``remove``, ``exchange``, ``set-multiplier``, ``set-ct-ratio``, ``history``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ from meshmeter.errors import MeshmeterError
 if TYPE_CHECKING:
     from meshmeter.meter.twin import Meter, SteadyResult
 
-meter_app = typer.Typer(help="Run the meter twin.", no_args_is_help=True)
+meter_app = typer.Typer(
+    help="Run the meter twin; register meters and record their life (install, exchange ...).",
+    no_args_is_help=True,
+)
 
 
 def _per_line(name: str, values: Sequence[float], lines: int) -> tuple[float, ...]:
@@ -255,13 +259,28 @@ def meter_add(
     interval: Annotated[
         int, typer.Option(help="Minutes per interval of the meter's data: 5, 15 (the MDT's), 30 or 60.")
     ] = 15,
-    role: Annotated[str, typer.Option(help="unit, house, production (solar) or master.")] = "unit",
+    role: Annotated[
+        str | None,
+        typer.Option(help="unit (default), house, production (solar) or master; production for --export-of."),
+    ] = None,
+    register_digits: Annotated[
+        int | None,
+        typer.Option(help="Whole-kWh digits of its register (it rolls over to 0 at 10**digits kWh)."),
+    ] = None,
+    export_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Serial of the bidirectional meter whose export (received) register this is: billed as "
+            "its exports."
+        ),
+    ] = None,
     database: DatabaseOption = None,
 ) -> None:
     """Register a meter (its CT ratio from the designation) and, optionally, its MDT; prints the meter id.
 
     Example: meshmeter meter add --serial MM00000001 --site-id 1
     Example: meshmeter meter add --serial UTIL-7 --site-id 1 --interval 60 --role master
+    Example: meshmeter meter add --serial MM00000001-X --site-id 1 --export-of MM00000001
     """
     from meshmeter.catalog import decode_meter
     from meshmeter.intervals import IntervalLength
@@ -278,6 +297,11 @@ def meter_add(
             except ValueError:
                 raise ValueError("--mdt-eui64 and --mdt-key must be hex digits") from None
         with Store(database) as store:
+            target = None
+            if export_of is not None:
+                target = store.get_meter(serial=export_of)
+                if target is None:
+                    raise ValueError(f"--export-of {export_of!r} is not a known meter (meshmeter meter add)")
             meter = store.create_meter(
                 serial=serial,
                 designation=spec.designation,
@@ -286,6 +310,8 @@ def meter_add(
                 site_id=site_id,
                 interval_s=IntervalLength.of(interval * 60, name="--interval (minutes)"),
                 role=role,
+                register_digits=register_digits,
+                export_of_meter_id=None if target is None else target.id,
             )
             if eui is not None and key is not None:
                 store.create_mdt(eui64=eui, kit=mdt_kit, key=key, meter_id=meter.id)
@@ -314,3 +340,257 @@ def meter_demo_command(
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
     report.print(console)
+
+
+# --------------------------------------------------------------------------------------------------
+# a meter's life: install, remove, exchange, multiplier and CT ratio changes, history
+# --------------------------------------------------------------------------------------------------
+
+LifeAtOption = Annotated[
+    str,
+    typer.Option(
+        "--at",
+        help="When: a date (the site's local midnight) or a date-time, local to the site without an offset; "
+        "on the meter's interval grid.",
+    ),
+]
+SerialArgument = Annotated[str, typer.Argument(help="The meter's serial.")]
+
+
+def _change_dict(change: Any, serials: dict[int, str]) -> dict[str, Any]:
+    """A change in a meter's life as ``--json`` prints it."""
+    return {
+        "id": change.id,
+        "meter": serials.get(change.meter_id, str(change.meter_id)),
+        "kind": change.kind,
+        "at": change.at.isoformat(),
+        "read_wh": change.read_wh,
+        "value": change.value,
+        "replaces": None
+        if change.replaces_meter_id is None
+        else serials.get(change.replaces_meter_id, str(change.replaces_meter_id)),
+        "unit_id": change.unit_id,
+        "recorded_at": change.recorded_at.isoformat(),
+        "recorded_by": change.recorded_by,
+        "detail": change.detail,
+    }
+
+
+def _change_text(change: Any, serials: dict[int, str]) -> str:
+    from meshmeter.billing.meterlife import shown_factor, shown_kwh
+
+    serial = serials.get(change.meter_id, str(change.meter_id))
+    read = "" if change.read_wh is None else f", read {shown_kwh(change.read_wh)}"
+    if change.kind == "install" and change.replaces_meter_id is not None:
+        old = serials.get(change.replaces_meter_id, str(change.replaces_meter_id))
+        return f"{change.at.isoformat()}  {serial} installed in place of {old}{read}"
+    if change.kind in ("install", "remove"):
+        what = "installed" if change.kind == "install" else "removed"
+        return f"{change.at.isoformat()}  {serial} {what}{read}"
+    before = change.detail.get("from")
+    was = "" if before is None else f" from {shown_factor(float(before))}"
+    name = "multiplier" if change.kind == "multiplier" else "CT ratio"
+    return f"{change.at.isoformat()}  {serial} {name}{was} to {shown_factor(float(change.value))}{read}"
+
+
+def _serials(store: Any, ids: set[int]) -> dict[int, str]:
+    found: dict[int, str] = {}
+    for meter_id in sorted(ids):
+        meter = store.get_meter(meter_id=meter_id)
+        found[meter_id] = str(meter_id) if meter is None else meter.serial
+    return found
+
+
+def _show_changes(store: Any, changes: Sequence[Any], as_json: bool) -> None:
+    ids = {c.meter_id for c in changes} | {c.replaces_meter_id for c in changes if c.replaces_meter_id}
+    serials = _serials(store, ids)
+    if as_json:
+        typer.echo(json.dumps([_change_dict(c, serials) for c in changes], indent=2))
+        return
+    for c in changes:
+        typer.echo(_change_text(c, serials))
+
+
+@meter_app.command("exchange")
+def meter_exchange(
+    old: Annotated[str, typer.Argument(help="The serial of the meter taken out.")],
+    new: Annotated[str, typer.Argument(help="The serial of the meter put in (meshmeter meter add).")],
+    at: LifeAtOption,
+    final_read: Annotated[str, typer.Option(help="The old meter's register at removal [kWh].")],
+    first_read: Annotated[str, typer.Option(help="The new meter's register at install [kWh].")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Exchange a meter: the old one's final read, the new one's first read, its units re-pointed, at once.
+
+    The account of each unit is billed from the old meter's intervals up to --at and the new meter's
+    after, on one bill (docs/billing.md, "A meter's life"). Every problem is named at once and
+    nothing is stored when there is one.
+
+    Example: meshmeter meter exchange MM00000007 MM00000042 --at 2026-07-16T09:00 --final-read 12345.67
+    --first-read 0
+    """
+    from meshmeter.cli.common import recorded_by
+    from meshmeter.services import meterlife
+    from meshmeter.store import Store
+
+    try:
+        with Store(database) as store:
+            changes = meterlife.exchange(
+                store, old=old, new=new, at=at, final_read=final_read, first_read=first_read,
+                by=recorded_by("meter exchange"),
+            )  # fmt: skip
+            _show_changes(store, changes, as_json)
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+
+
+@meter_app.command("install")
+def meter_install(
+    serial: SerialArgument,
+    at: LifeAtOption,
+    first_read: Annotated[str, typer.Option(help="The register at install [kWh].")],
+    unit_id: Annotated[
+        int | None, typer.Option(help="The unit it measures; default the meter's unit.")
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a meter's install with its first read: its service starts then.
+
+    Example: meshmeter meter install MM00000042 --at 2026-07-16T09:00 --first-read 0
+    """
+    from meshmeter.cli.common import recorded_by
+    from meshmeter.services import meterlife
+    from meshmeter.store import Store
+
+    try:
+        with Store(database) as store:
+            change = meterlife.install(
+                store, meter=serial, at=at, first_read=first_read, unit_id=unit_id,
+                by=recorded_by("meter install"),
+            )  # fmt: skip
+            _show_changes(store, [change], as_json)
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+
+
+@meter_app.command("remove")
+def meter_remove(
+    serial: SerialArgument,
+    at: LifeAtOption,
+    final_read: Annotated[str, typer.Option(help="The register at removal [kWh].")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record a meter's removal with its final read: its service ends then.
+
+    Example: meshmeter meter remove MM00000007 --at 2026-07-16T09:00 --final-read 12345.67
+    """
+    from meshmeter.cli.common import recorded_by
+    from meshmeter.services import meterlife
+    from meshmeter.store import Store
+
+    try:
+        with Store(database) as store:
+            change = meterlife.remove(
+                store, meter=serial, at=at, final_read=final_read, by=recorded_by("meter remove")
+            )
+            _show_changes(store, [change], as_json)
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+
+
+def _ratio(text: str) -> float:
+    """A CT ratio: ``4000``, or ``400:0.1`` (primary:secondary amperes)."""
+    primary, sep, secondary = text.partition(":")
+    try:
+        value = float(primary) / float(secondary) if sep else float(text)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(
+            f"ct_ratio must be a number (4000) or primary:secondary A (400:0.1), got {text!r}"
+        ) from None
+    return value
+
+
+@meter_app.command("set-multiplier")
+def meter_set_multiplier(
+    serial: SerialArgument,
+    multiplier: Annotated[float, typer.Argument(help="The new multiplier: register reading to energy.")],
+    at: LifeAtOption,
+    read: Annotated[str | None, typer.Option(help="The register then [kWh], if read.")] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change a meter's multiplier from --at on: its intervals after --at are billed at it.
+
+    Example: meshmeter meter set-multiplier MM00000007 2 --at 2026-07-10
+    """
+    from meshmeter.cli.common import recorded_by
+    from meshmeter.services import meterlife
+    from meshmeter.store import Store
+
+    try:
+        with Store(database) as store:
+            change = meterlife.change_multiplier(
+                store, meter=serial, at=at, multiplier=multiplier, read=read,
+                by=recorded_by("meter set-multiplier"),
+            )  # fmt: skip
+            _show_changes(store, [change], as_json)
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+
+
+@meter_app.command("set-ct-ratio")
+def meter_set_ct_ratio(
+    serial: SerialArgument,
+    ct_ratio: Annotated[
+        str, typer.Argument(help="The new CT ratio: 4000, or 400:0.1 (primary:secondary A).")
+    ],
+    at: LifeAtOption,
+    read: Annotated[str | None, typer.Option(help="The register then [kWh], if read.")] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record other CTs fitted from --at on (the ratio only: set the multiplier too if the register
+    does not account for them).
+
+    Example: meshmeter meter set-ct-ratio MM00000007 400:0.1 --at 2026-07-10
+    """
+    from meshmeter.cli.common import recorded_by
+    from meshmeter.services import meterlife
+    from meshmeter.store import Store
+
+    try:
+        value = _ratio(ct_ratio)
+        with Store(database) as store:
+            change = meterlife.change_ct_ratio(
+                store,
+                meter=serial,
+                at=at,
+                ct_ratio=value,
+                read=read,
+                by=recorded_by("meter set-ct-ratio"),
+            )
+            _show_changes(store, [change], as_json)
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+
+
+@meter_app.command("history")
+def meter_history(
+    serial: SerialArgument, database: DatabaseOption = None, as_json: JsonOption = False
+) -> None:
+    """A meter's life: installs, removals, exchanges, multiplier and CT ratio changes, by time.
+
+    Example: meshmeter meter history MM00000007
+    """
+    from meshmeter.services import meterlife
+    from meshmeter.store import Store
+
+    try:
+        with Store(database) as store:
+            _, changes = meterlife.history(store, meter=serial)
+            _show_changes(store, changes, as_json)
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None

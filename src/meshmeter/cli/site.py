@@ -38,6 +38,77 @@ def site_add(
     typer.echo(str(site.id))
 
 
+@site_app.command("set")
+def site_set(
+    name: Annotated[str, typer.Argument(help="The site's name.")],
+    owner_name: Annotated[
+        str | None, typer.Option(help="The owner or manager who bills the tenants, as printed; '' clears.")
+    ] = None,
+    owner_address: Annotated[
+        str | None, typer.Option(help="The owner's address, as printed; '' clears.")
+    ] = None,
+    payment_instructions: Annotated[
+        str | None, typer.Option(help="How tenants pay, as printed on bills; '' clears.")
+    ] = None,
+    due_days: Annotated[
+        int | None,
+        typer.Option(help="Days from a bill's issue to its due date, 0 to 90.", show_default=False),
+    ] = None,
+    correction_mode: Annotated[
+        str | None,
+        typer.Option(
+            help="How corrections of issued bills go out: corrected_bill (a corrected bill that replaces "
+            "the original) or next_bill (adjustment lines on the account's next bill)."
+        ),
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Change what a site's bills say and do; prints the site's settings as they are now.
+
+    Every setting given is checked at once, and a bad one changes nothing (exit 2 naming each).
+
+    Example: meshmeter site set "Oak Court" --correction-mode next_bill --due-days 14
+    """
+    from meshmeter.services.billing import find_site
+    from meshmeter.store import Store
+
+    given: dict[str, object] = {
+        key: (None if value == "" else value)
+        for key, value in (
+            ("owner_name", owner_name),
+            ("owner_address", owner_address),
+            ("payment_instructions", payment_instructions),
+            ("due_days", due_days),
+            ("correction_mode", correction_mode),
+        )
+        if value is not None
+    }
+    if not given:
+        raise bad_input(
+            "give a setting to change: --owner-name, --owner-address, --payment-instructions, --due-days "
+            "or --correction-mode"
+        )
+    try:
+        with Store(database) as store:
+            site = store.update_site(site_id=find_site(store, name).id, **given)
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+    settings = {
+        "site": site.name,
+        "owner_name": site.owner_name,
+        "owner_address": site.owner_address,
+        "payment_instructions": site.payment_instructions,
+        "due_days": site.due_days,
+        "correction_mode": site.correction_mode,
+    }
+    if as_json:
+        typer.echo(json.dumps(settings, indent=2))
+        return
+    for key, value in settings.items():
+        console.print(f"{key}: {'-' if value is None else value}", markup=False)
+
+
 def _site_progress(quiet: bool) -> Any:
     """A rich progress bar for the stages of a site run, and the callback that drives it."""
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn

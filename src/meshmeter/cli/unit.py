@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -19,12 +19,19 @@ def unit_add(
     name: Annotated[str, typer.Option(help="The unit's name, unique in the site: 2A, Suite 110 ...")],
     meter: Annotated[str, typer.Option(help="Serial of the meter that measures it, a meter of the site.")],
     address: Annotated[str | None, typer.Option(help="Its postal address.")] = None,
+    floor_area: Annotated[
+        float | None, typer.Option(help="Its floor area [ft²], for allocation by area (meshmeter allocate).")
+    ] = None,
+    occupants: Annotated[
+        int | None, typer.Option(help="People living there, for allocation by occupants.")
+    ] = None,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Add a unit of a site, measured by a meter of that site; prints its id.
 
     Example: meshmeter unit add --site 1 --name 2A --meter MM26000013 --address "12 Mission St, Apt 2A"
+    --floor-area 900 --occupants 3
     """
     from meshmeter.services.tenancy import create_unit
     from meshmeter.store import Store
@@ -32,24 +39,88 @@ def unit_add(
     try:
         with Store(database) as store:
             unit = create_unit(
-                store, site_id=site, name=name, meter=meter, address=address, by=recorded_by("unit add")
+                store,
+                site_id=site,
+                name=name,
+                meter=meter,
+                address=address,
+                by=recorded_by("unit add"),
+                floor_area_ft2=floor_area,
+                occupants=occupants,
             )
     except (ValueError, MeshmeterError) as exc:
         raise bad_input(str(exc)) from None
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "id": unit.id,
-                    "site_id": unit.site_id,
-                    "name": unit.name,
-                    "address": unit.address,
-                    "meter": meter,
-                }
-            )
-        )
+        typer.echo(json.dumps(_row(unit, meter)))
     else:
         typer.echo(str(unit.id))
+
+
+def _row(unit: Any, meter: str | None, occupied_by: str | None = None) -> dict[str, Any]:
+    row = {
+        "id": unit.id,
+        "site_id": unit.site_id,
+        "name": unit.name,
+        "address": unit.address,
+        "meter": meter,
+        "floor_area_ft2": unit.floor_area_ft2,
+        "occupants": unit.occupants,
+    }
+    if occupied_by is not None:
+        row["occupied_by"] = occupied_by
+    return row
+
+
+_CLEARABLE = {"address": "address", "floor-area": "floor_area_ft2", "occupants": "occupants"}
+
+
+@unit_app.command("set")
+def unit_set(
+    unit: Annotated[int, typer.Argument(help="The unit (id): meshmeter unit list.")],
+    floor_area: Annotated[float | None, typer.Option(help="Its floor area [ft²], > 0.")] = None,
+    occupants: Annotated[int | None, typer.Option(help="People living there, 0 or more.")] = None,
+    address: Annotated[str | None, typer.Option(help="Its postal address.")] = None,
+    clear: Annotated[
+        list[str] | None, typer.Option(help="Clear a setting: floor-area, occupants or address; repeat it.")
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set a unit's floor area, occupants or address (recorded in the history, before and after).
+
+    Refused (exit 2, every problem named, nothing changed): an unknown unit, a floor area not > 0,
+    occupants below 0, a setting both given and cleared.
+
+    Example: meshmeter unit set 3 --floor-area 1400 --occupants 2
+    """
+    from meshmeter.store import Store
+
+    given = {"floor_area_ft2": floor_area, "occupants": occupants, "address": address}
+    settings: dict[str, object] = {k: value for k, value in given.items() if value is not None}
+    problems = []
+    for name in clear or ():
+        if name not in _CLEARABLE:
+            problems.append(f"--clear takes floor-area, occupants or address, got {name!r}")
+        elif _CLEARABLE[name] in settings:
+            problems.append(f"--{name} is both given and cleared")
+        else:
+            settings[_CLEARABLE[name]] = None
+    try:
+        if problems:
+            raise ValueError("; ".join(problems))
+        if not settings:
+            raise ValueError("give --floor-area, --occupants, --address or --clear: nothing to set")
+        with Store(database) as store:
+            changed = store.update_unit(unit_id=unit, by=recorded_by("unit set"), **settings)
+            meter = store.get_meter(meter_id=changed.meter_id)
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(_row(changed, None if meter is None else meter.serial)))
+    else:
+        area = "-" if changed.floor_area_ft2 is None else f"{changed.floor_area_ft2:g} ft²"
+        people = "-" if changed.occupants is None else str(changed.occupants)
+        typer.echo(f"unit {changed.id} ({changed.name}): floor area {area}, occupants {people}")
 
 
 @unit_app.command("list")
@@ -80,24 +151,14 @@ def unit_list(
             }
     except (ValueError, MeshmeterError) as exc:
         raise bad_input(str(exc)) from None
-    rows = [
-        {
-            "id": u.id,
-            "site_id": u.site_id,
-            "name": u.name,
-            "address": u.address,
-            "meter": serials.get(u.meter_id),
-            "occupied_by": now.get(u.id),
-        }
-        for u in units
-    ]
+    rows = [_row(u, serials.get(u.meter_id)) | {"occupied_by": now.get(u.id)} for u in units]
     if as_json:
         typer.echo(json.dumps(rows))
         return
     from rich.table import Table
 
     table = Table(title="Units")
-    for column in ("id", "site", "name", "meter", "address", "account now"):
+    for column in ("id", "site", "name", "meter", "address", "floor area (ft²)", "occupants", "account now"):
         table.add_column(column)
     for u in units:
         table.add_row(
@@ -106,6 +167,8 @@ def unit_list(
             u.name,
             str(serials.get(u.meter_id)),
             u.address or "-",
+            "-" if u.floor_area_ft2 is None else f"{u.floor_area_ft2:,g}",
+            "-" if u.occupants is None else str(u.occupants),
             now.get(u.id) or "vacant",
         )
     console.print(table)

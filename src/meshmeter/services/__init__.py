@@ -6,6 +6,8 @@ The CLI, the API, the demo and the dashboard are thin callers of these (``../sha
   at once (``meshmeter ingest --vee``, ``POST /intervals?vee=true``).
 - :mod:`meshmeter.services.billing`: bill a meter's account, or share a site's master bill, from the store's
   validated view (:meth:`meshmeter.store.Store.interval_view`), and keep the bills.
+- :mod:`meshmeter.services.meterlife`: record a meter's life (install, removal, exchange, multiplier, CT
+  ratio) by serial and local time, and find what served a meter's place over a billing period.
 - :mod:`meshmeter.services.simulation`: store a simulated site as the head-end would have received it, run
   VEE over it and bill it (``meshmeter site simulate``, ``meshmeter demo``).
 

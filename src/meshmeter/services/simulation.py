@@ -52,6 +52,7 @@ from meshmeter.headend.vee import VeeConfig, VeeReport, run_vee
 from meshmeter.intervals import Quality
 from meshmeter.meter.diagnostics import ElementMeasurement
 from meshmeter.services.billing import bill_meter_from_store
+from meshmeter.site.config import SiteConfig
 from meshmeter.site.run import Progress, SiteSimulation
 from meshmeter.store import Store
 
@@ -244,6 +245,28 @@ def finite_json(value: Any) -> Any:
     return value
 
 
+def _unit_settings(store: Store, config: SiteConfig, site_id: int, meter_ids: dict[str, int]) -> None:
+    """The units' floor area and occupants the site file gives (allocation, ``docs/billing.md``): set on the
+    meter's units (idempotent: an unchanged unit records nothing); a unit no account made yet is made, so
+    that a vacant unit's share is the owner's."""
+    by = f"site file ({config.name})"
+    for m in config.meters:
+        given = {
+            key: value
+            for key, value in (("floor_area_ft2", m.floor_area_ft2), ("occupants", m.occupants))
+            if value is not None
+        }
+        if not given or m.unit is None:
+            continue
+        units = store.units(meter_id=meter_ids[m.serial])
+        if not units:
+            taken = {u.name for u in store.units(site_id=site_id)}
+            name = m.unit if m.unit not in taken else f"{m.unit} ({m.serial})"
+            units = [store.create_unit(site_id=site_id, name=name, meter_id=meter_ids[m.serial], by=by)]
+        for unit in units:
+            store.update_unit(unit_id=unit.id, by=by, **given)
+
+
 def _event_key(kind: str, meter_id: int | None, eui64: bytes | None, at: datetime) -> tuple[Any, ...]:
     return (kind, meter_id, eui64, at)
 
@@ -327,6 +350,8 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
                 install_date=sim.start.astimezone(ZoneInfo(config.timezone)).date(),
                 site_id=site.id,
                 role=m.role,
+                register_digits=m.register_digits,
+                export_of_meter_id=None if m.export_of is None else meter_ids[m.export_of],
             ).id
         device = net.devices[sim.mdt_index(number)]
         mdt = store.get_mdt(eui64=device.eui) if resuming else None
@@ -408,6 +433,7 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
                 by=f"site file ({config.name})",
             )
         _kill_point("accounts", k + 1)
+    _unit_settings(store, config, site.id, meter_ids)
     tell(2)
     window_end_s = int(sim.end.timestamp())
     by_device: dict[bytes, list[Delivery]] = {}

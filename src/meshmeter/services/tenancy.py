@@ -86,12 +86,23 @@ def _account_zone(store: Store, account_id: int) -> str:
 
 
 def create_unit(
-    store: Store, *, site_id: int, name: str, meter: str, address: str | None = None, by: str | None = None
+    store: Store,
+    *,
+    site_id: int,
+    name: str,
+    meter: str,
+    address: str | None = None,
+    by: str | None = None,
+    floor_area_ft2: float | None = None,
+    occupants: int | None = None,
 ) -> Unit:
-    """A unit of a site measured by the meter of this serial (:meth:`Store.create_unit`).
+    """A unit of a site measured by the meter of this serial, with its floor area [ft²] and occupants
+    when given (:meth:`Store.create_unit`).
 
     Raises
     ------
+    ValueError
+        Every bad value: a floor area not > 0, occupants below 0.
     TenancyError
         Every problem: an unknown site or meter serial, a meter of another site, a name taken."""
     found = store.get_meter(serial=meter)
@@ -100,7 +111,15 @@ def create_unit(
         if store.get_site(site_id=site_id) is None:
             problems.insert(0, f"site_id {site_id} is not a known site")
         raise TenancyError(problems, unknown=True)
-    return store.create_unit(site_id=site_id, name=name, meter_id=found.id, address=address, by=by)
+    return store.create_unit(
+        site_id=site_id,
+        name=name,
+        meter_id=found.id,
+        address=address,
+        by=by,
+        floor_area_ft2=floor_area_ft2,
+        occupants=occupants,
+    )
 
 
 def resolve_unit(store: Store, *, unit: str, account_id: int) -> int:

@@ -205,6 +205,17 @@ class SiteMeter:
     multiplier: float
     load: LoadSpec
     mdt: MdtSpec
+    floor_area_ft2: float | None = None
+    """The unit's floor area, for allocation by area (``meshmeter allocate``). [ft²]"""
+    occupants: int | None = None
+    """People living in the unit, for allocation by occupants."""
+    register_digits: int | None = None
+    """Whole-kWh digits of the meter's register: it rolls over to 0 at ``10**register_digits`` kWh; None:
+    never (``docs/billing.md``, "A meter's life")."""
+    export_of: str | None = None
+    """Serial of the bidirectional meter (listed before it) whose export (received) register this is: a
+    ``solar`` meter whose energy bills as that meter's exports (``docs/billing.md``, "Exports from the
+    store"); None: a meter of its own."""
 
     @property
     def role(self) -> str:
@@ -480,7 +491,20 @@ class _Reader:
 _SITE_KEYS = ("name", "timezone", "latitude_deg", "longitude_deg", "wall_spacing_m", "max_walls")
 _DEVICE_KEYS = ("name", "position_m", "walls", "eui64")
 _REPEATER_KEYS = (*_DEVICE_KEYS, "power_up")
-_METER_KEYS = ("serial", "designation", "kind", "unit", "ct", "multiplier", "load", "mdt")
+_METER_KEYS = (
+    "serial",
+    "designation",
+    "kind",
+    "unit",
+    "floor_area_ft2",
+    "occupants",
+    "ct",
+    "multiplier",
+    "register_digits",
+    "export_of",
+    "load",
+    "mdt",
+)
 _MDT_KEYS = ("kit", "position_m", "walls", "metal_box", "metal_wall", "eui64")
 _LOAD_KEYS = ("profile", "annual_kwh", "seed", "dc_capacity_kw", "ac_capacity_kw", "tilt_deg", "azimuth_deg")
 _ACCOUNT_KEYS = ("tenant", "meter", "unit", "move_in", "move_out")
@@ -605,6 +629,17 @@ def parse_site(text: str, *, source: str = "<site>") -> SiteConfig:
     for k, m in enumerate(meters):
         if m.serial in serials[:k]:
             raise r.error(f"meters[{k}].serial", f"{m.serial!r} is already the serial of another meter")
+        if m.export_of is not None:
+            target = next((t for t in meters[:k] if t.serial == m.export_of), None)
+            if target is None:
+                raise r.error(
+                    f"meters[{k}].export_of",
+                    f"{m.export_of!r} is not the serial of one of the [[meters]] listed before it",
+                )
+            if target.export_of is not None:
+                raise r.error(f"meters[{k}].export_of", f"{m.export_of!r} is itself an export register")
+            if any(t.export_of == m.export_of for t in meters[:k]):
+                raise r.error(f"meters[{k}].export_of", f"{m.export_of!r} already has an export register")
         if m.mdt.kit != meters[0].mdt.kit:
             raise r.error(
                 f"meters[{k}].mdt.kit",
@@ -718,6 +753,11 @@ def _meter(
     unit = table.get("unit")
     if kind == "unit" or unit is not None:
         unit = r.text(table, "unit", path)
+    for key in ("floor_area_ft2", "occupants"):
+        if key in table and unit is None:
+            raise r.error(f"{path}.{key}", "is of a unit: give the meter's unit (kind unit)")
+    floor_area = r.optional_number(table, "floor_area_ft2", path, low=0.0, low_open=True)
+    occupants = r.integer(table, "occupants", path, 0) if "occupants" in table else None
     ct = None
     if "ct" in table:
         ct = r.text(table, "ct", path)
@@ -733,6 +773,16 @@ def _meter(
                 f"{spec.designation} takes {spec.ct_primary_a:g}:{spec.ct_secondary_a:g} A CTs",
             )
     multiplier = r.number(table, "multiplier", path, 1.0, low=0.0, low_open=True)
+    digits = r.integer(table, "register_digits", path, 6, low=3) if "register_digits" in table else None
+    if digits is not None and digits > 12:
+        raise r.error(f"{path}.register_digits", f"must be 3 to 12 whole-kWh digits, got {digits!r}")
+    export_of = r.text(table, "export_of", path) if "export_of" in table else None
+    if export_of is not None and (kind != "solar" or unit is not None):
+        raise r.error(
+            f"{path}.export_of",
+            "an export register is kind solar, with no unit: its energy is delivered to the grid, never"
+            " consumption",
+        )
 
     load_table = r.table(table, "load", f"{path}.load", required=False)
     lpath = f"{path}.load"
@@ -796,6 +846,10 @@ def _meter(
         multiplier=multiplier,
         load=load,
         mdt=mdt,
+        floor_area_ft2=floor_area,
+        occupants=occupants,
+        register_digits=digits,
+        export_of=export_of,
     )
 
 

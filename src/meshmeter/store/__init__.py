@@ -12,6 +12,7 @@ methods::
 
 from __future__ import annotations
 
+from meshmeter.store.bills import CorrectionConflictError
 from meshmeter.store.engine import DEFAULT_DATABASE_URL, ENV_DATABASE_URL, Engines, database_url, make_engines
 from meshmeter.store.migrations import LATEST_VERSION, MIGRATIONS, Migration, SchemaVersionError, migrate
 from meshmeter.store.models import (
@@ -22,6 +23,7 @@ from meshmeter.store.models import (
     IntervalEdit,
     Mdt,
     Meter,
+    MeterChange,
     NetworkReport,
     Occupancy,
     OutboxMessage,
@@ -30,6 +32,7 @@ from meshmeter.store.models import (
     RawIntervalIn,
     RegisterRead,
     Site,
+    StoredCorrection,
     TenancyEvent,
     Tenant,
     Unit,
@@ -64,12 +67,14 @@ __all__ = [
     "Account",
     "ApiToken",
     "BillConflictError",
+    "CorrectionConflictError",
     "Engines",
     "Event",
     "FrameAudit",
     "IntervalEdit",
     "Mdt",
     "Meter",
+    "MeterChange",
     "Migration",
     "NetworkReport",
     "Occupancy",
@@ -82,6 +87,7 @@ __all__ = [
     "Site",
     "Store",
     "StoredBill",
+    "StoredCorrection",
     "TenancyEvent",
     "Tenant",
     "Unit",

@@ -668,8 +668,20 @@ def _tenancies(connection: Connection) -> None:
 
 
 _V8 = MetaData(naming_convention=METADATA.naming_convention)
-for _name in ("meters", "units", "bills"):
+for _name in ("meters", "units", "bills", "tenants", "accounts", "occupancies"):
     Table(_name, _V8, Column("id", _ID, primary_key=True))
+_V8_EVENT_KINDS = (
+    "kind IN ('tenant_created', 'unit_created', 'account_opened', 'moved_in', 'moved_out', "
+    "'transferred', 'account_closed', 'unit_updated')"
+)
+_tenancy_events_v8 = Table(
+    "tenancy_events",
+    _V8,
+    *(c._copy() for c in _tenancy_events_v7.columns),
+    CheckConstraint(_V8_EVENT_KINDS, name="kind"),
+    Index(None, "account_id", "id"),
+    Index(None, "tenant_id"),
+)
 _meter_changes_v8 = Table(
     "meter_changes",
     _V8,
@@ -710,14 +722,16 @@ _bill_corrections_v8 = Table(
     CheckConstraint("mode IN ('corrected_bill', 'next_bill')", name="mode"),
     Index(None, "applied_bill_id"),
 )
-"""The tables version 8 made, frozen here (``meters``, ``units``, ``bills`` only as the targets of keys)."""
+"""The tables version 8 made or remade, frozen here (the tables they name by key only as stubs)."""
 
 
 def _meter_life_and_corrections(connection: Connection) -> None:
     """
     Version 8: what a site's bills say and do (owner, payment instructions, due days, correction mode);
-    units' floor area and occupants; meters' register digits; a meter's life (``meter_changes``); issued
-    corrections of bills (``bill_corrections``).
+    units' floor area and occupants; meters' register digits and export registers; a meter's life
+    (``meter_changes``); issued corrections of bills (``bill_corrections``); the history of tenancies
+    takes ``unit_updated`` (SQLite cannot alter a CHECK constraint in place: ``tenancy_events`` is made
+    again with its rows).
 
     Every column added is nullable or has a default that keeps what version 7 did: bills due 21 days after
     issue, corrections as corrected bills, registers that never roll over. Nothing is backfilled: a
@@ -738,10 +752,27 @@ def _meter_life_and_corrections(connection: Connection) -> None:
         "ALTER TABLE meters ADD COLUMN register_digits INTEGER "
         "CONSTRAINT ck_meters_register_digits "
         "CHECK (register_digits IS NULL OR register_digits BETWEEN 3 AND 12)",
+        "ALTER TABLE meters ADD COLUMN export_of_meter_id "
+        + ("INTEGER" if connection.dialect.name == "sqlite" else "BIGINT")
+        + " CONSTRAINT fk_meters_export_of_meter_id_meters REFERENCES meters (id) "
+        "CONSTRAINT ck_meters_export_of_other CHECK (export_of_meter_id IS NULL OR export_of_meter_id <> id)",
+        "CREATE UNIQUE INDEX ix_meters_export_of_meter_id ON meters (export_of_meter_id)",
     ):
         connection.execute(text(ddl))
     _meter_changes_v8.create(connection)
     _bill_corrections_v8.create(connection)
+    if connection.dialect.name == "sqlite":
+        history = [dict(r._mapping) for r in connection.execute(select(_tenancy_events_v7))]
+        connection.execute(text("DROP TABLE tenancy_events"))
+        _tenancy_events_v8.create(connection)
+        if history:
+            connection.execute(insert(_tenancy_events_v8), history)
+    else:
+        for ddl in (
+            "ALTER TABLE tenancy_events DROP CONSTRAINT ck_tenancy_events_kind",
+            f"ALTER TABLE tenancy_events ADD CONSTRAINT ck_tenancy_events_kind CHECK ({_V8_EVENT_KINDS})",
+        ):
+            connection.execute(text(ddl))
 
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -778,8 +809,9 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         8,
         "bills of a site: owner, payment instructions, due days, correction mode; units' floor area and "
-        "occupants; meters' register digits; meter_changes (install, removal, exchange, multiplier, CT "
-        "ratio); bill_corrections (issued corrections of bills)",
+        "occupants; meters' register digits and export registers; meter_changes (install, removal, "
+        "exchange, multiplier, CT ratio); bill_corrections (issued corrections of bills); tenancy_events "
+        "admits unit_updated",
         _meter_life_and_corrections,
     ),
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "IntervalEdit",
     "Mdt",
     "Meter",
+    "MeterChange",
     "NetworkReport",
     "Occupancy",
     "OutboxMessage",
@@ -26,6 +28,7 @@ __all__ = [
     "RawIntervalIn",
     "RegisterRead",
     "Site",
+    "StoredCorrection",
     "TenancyEvent",
     "Tenant",
     "Unit",
@@ -95,6 +98,10 @@ class Meter:
     register_digits : int or None
         Whole-kWh digits of the register: it rolls over to 0 at ``10 ** register_digits`` kWh; None: it
         never does (schema version 8).
+    export_of_meter_id : int or None
+        This meter row is the export (received) register of that bidirectional meter: its intervals are
+        energy delivered to the grid, billed as that meter's ``export_wh``; its role is production, never
+        consumption. None: a meter of its own (schema version 8).
     """
 
     id: int
@@ -108,6 +115,47 @@ class Meter:
     role: str = "unit"
     data_version: int = field(default=0, compare=False)
     register_digits: int | None = None
+    export_of_meter_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MeterChange:
+    """
+    One change in a meter's life (schema version 8, :data:`~meshmeter.store.schema.meter_changes`).
+
+    Attributes
+    ----------
+    kind : str
+        ``"install"`` (with its first read), ``"remove"`` (with its final read), ``"multiplier"`` or
+        ``"ct_ratio"`` (with the value from ``at`` on). An exchange is the old meter's ``remove`` and the
+        new meter's ``install`` at the same instant, the install naming the meter it replaces.
+    at : datetime
+        When it took effect, on the meter's interval grid: intervals ending after it are the new state's.
+    read_wh : int or None
+        The register as read then, before the multiplier (``docs/billing.md``, "A meter's life"). [Wh]
+    value : float or None
+        The new multiplier or CT ratio. [1]
+    replaces_meter_id : int or None
+        An exchange's install: the meter removed.
+    unit_id : int or None
+        The unit it serves or served.
+    recorded_at, recorded_by : datetime, str or None
+        When and by whom it was recorded.
+    detail : dict
+        What else was known: the value before a change (``"from"``), the units re-pointed (``"unit_ids"``).
+    """
+
+    id: int
+    meter_id: int
+    kind: str
+    at: datetime
+    read_wh: int | None
+    value: float | None
+    replaces_meter_id: int | None
+    unit_id: int | None
+    recorded_at: datetime
+    recorded_by: str | None
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -465,3 +513,58 @@ class NetworkReport:
     site_id: int
     taken_at: datetime
     report: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCorrection:
+    """
+    A correction of an issued bill (table ``bill_corrections``, ``docs/billing.md``, "Bills that stay right").
+
+    Attributes
+    ----------
+    id : int
+        Its id.
+    bill_id : int
+        The issued bill it corrects (which stays as it was issued).
+    sequence : int
+        1, 2 ... per bill, in the order issued; each corrects the state the one before it left.
+    mode : str
+        ``"corrected_bill"`` (a corrected bill that replaces the original) or ``"next_bill"`` (its
+        adjustment lines go on the account's next bill).
+    reason : str
+        What changed under the bill, in words.
+    difference : Decimal
+        The corrected bill's printed total less the state before it (the original's, or the last
+        correction's): what the tenant owes more, negative when it is owed. [USD]
+    issued_at : datetime
+        When, UTC.
+    issued_by : str or None
+        Who, as recorded (a token, ``cli``).
+    applied_bill_id : int or None
+        ``next_bill``: the account's bill that carries the lines; None until it is issued (pending).
+    account_id, site_id : int or None
+        The corrected bill's store account and site, when known.
+    document : dict
+        The corrected bill (``Bill.to_dict()``, inputs and intervals included).
+    lines : list of dict
+        The adjustment lines (``LineItem.to_dict()``): per charge, the printed-cent difference.
+    """
+
+    id: int
+    bill_id: int
+    sequence: int
+    mode: str
+    reason: str
+    difference: Decimal
+    issued_at: datetime
+    issued_by: str | None
+    applied_bill_id: int | None
+    account_id: int | None
+    site_id: int | None
+    document: dict[str, Any] = field(repr=False, compare=False)
+    lines: list[dict[str, Any]] = field(repr=False, compare=False)
+
+    @property
+    def pending(self) -> bool:
+        """A ``next_bill`` correction whose lines no bill has carried yet."""
+        return self.mode == "next_bill" and self.applied_bill_id is None

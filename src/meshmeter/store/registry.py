@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from meshmeter.errors import NotFoundError
@@ -33,6 +33,7 @@ def _meter(r: Row[Any]) -> Meter:
         r.role,
         int(r.data_version),
         None if r.register_digits is None else int(r.register_digits),
+        None if r.export_of_meter_id is None else int(r.export_of_meter_id),
     )
 
 
@@ -73,6 +74,38 @@ def _site_settings(settings: dict[str, object]) -> dict[str, object]:
     if problems:
         raise ValueError("; ".join(problems))
     return checked
+
+
+def _check_export_of(
+    c: Connection, target_id: int, serial: str, site_id: int | None, interval_s: int, role: str
+) -> None:
+    """Refuse an export register that cannot be one, naming every reason at once (ValueError)."""
+    target = c.execute(select(meters).where(meters.c.id == target_id)).first()
+    if target is None:
+        raise ValueError(f"export_of_meter_id {target_id!r} is not a known meter")
+    problems: list[str] = []
+    name = f"meter {target.serial!r}"
+    if role != "production":
+        problems.append(
+            f"role must be production for an export register (energy delivered to the grid is never"
+            f" consumption), got {role!r}"
+        )
+    if target.site_id != site_id:
+        problems.append(f"{name} is of site {target.site_id}, the export register of site {site_id}")
+    if target.export_of_meter_id is not None:
+        problems.append(f"{name} is itself an export register")
+    other = c.execute(select(meters.c.serial).where(meters.c.export_of_meter_id == target_id)).first()
+    if other is not None:
+        problems.append(f"{name} already has an export register, {other.serial!r}")
+    if int(target.interval_s) != interval_s:
+        problems.append(
+            f"{name} has {int(target.interval_s)} s intervals, the export register {interval_s} s:"
+            " they must be the same"
+        )
+    if c.execute(select(meters.c.id).where(meters.c.serial == serial)).first() is not None:
+        problems.append(f"serial {serial!r} is already a meter")
+    if problems:
+        raise ValueError(f"export register {serial!r} of {name}: " + "; ".join(problems))
 
 
 class RegistryMixin(StoreBase):
@@ -159,7 +192,9 @@ class RegistryMixin(StoreBase):
         install_date: date | None = None,
         site_id: int | None = None,
         interval_s: int = INTERVAL_S,
-        role: str = "unit",
+        role: str | None = None,
+        register_digits: int | None = None,
+        export_of_meter_id: int | None = None,
     ) -> Meter:
         """
         Create a meter.
@@ -182,14 +217,35 @@ class RegistryMixin(StoreBase):
             Length of the meter's intervals, 300, 900 (default, the Mini Meter's MDT), 1800 or 3600. [s]
         role : str, optional
             ``"unit"`` (default), ``"house"``, ``"production"`` or ``"master"``
-            (:data:`~meshmeter.store.schema.METER_ROLES`).
+            (:data:`~meshmeter.store.schema.METER_ROLES`); an export register's is ``"production"`` (its
+            default), never consumption.
+        register_digits : int, optional
+            Whole-kWh digits of its register, 3 to 12: it rolls over to 0 at ``10**register_digits`` kWh;
+            default None, a register that never does.
+        export_of_meter_id : int, optional
+            This row is the export (received) register of that bidirectional meter (``docs/store.md``):
+            the meter must exist, be of the same site and interval length, not be an export register
+            itself and have none yet.
+
+        Raises
+        ------
+        ValueError
+            Naming every problem of the export register at once (and any bad argument); nothing is stored.
         """
         serial = v.check_text("serial", serial)
         designation = v.check_text("designation", designation)
         ct_ratio = v.check_positive_float("ct_ratio", ct_ratio)
         multiplier = v.check_positive_float("multiplier", multiplier)
         length = int(IntervalLength.of(interval_s))
-        role = v.check_choice("role", role, METER_ROLES)
+        if export_of_meter_id is not None:
+            export_of_meter_id = v.check_id("export_of_meter_id", export_of_meter_id)
+        role = v.check_choice(
+            "role", role or ("unit" if export_of_meter_id is None else "production"), METER_ROLES
+        )
+        if register_digits is not None:
+            register_digits = v.check_int(
+                "register_digits", register_digits, low=3, high=13, expected="whole-kWh digits, 3 to 12"
+            )
         if install_date is not None:
             install_date = v.check_date("install_date", install_date)
         if site_id is not None:
@@ -203,17 +259,39 @@ class RegistryMixin(StoreBase):
             "site_id": site_id,
             "interval_s": length,
             "role": role,
+            "register_digits": register_digits,
+            "export_of_meter_id": export_of_meter_id,
         }
         with self._write() as c:
             if site_id is not None:
                 self._require(c, sites, site_id, "site_id", "site")
+            if export_of_meter_id is not None:
+                _check_export_of(c, export_of_meter_id, serial, site_id, length, role)
             try:
                 meter_id = c.execute(insert(meters).values(**values).returning(meters.c.id)).scalar_one()
             except IntegrityError:
                 raise ValueError(f"serial {serial!r} is already a meter") from None
         return Meter(
-            int(meter_id), serial, designation, ct_ratio, multiplier, install_date, site_id, length, role
+            int(meter_id),
+            serial,
+            designation,
+            ct_ratio,
+            multiplier,
+            install_date,
+            site_id,
+            length,
+            role,
+            register_digits=register_digits,
+            export_of_meter_id=export_of_meter_id,
         )
+
+    def export_register(self, *, meter_id: int) -> Meter | None:
+        """The export (received) register of a bidirectional meter (the meter row naming it in
+        ``export_of_meter_id``), or None when the meter does not export."""
+        meter_id = v.check_id("meter_id", meter_id)
+        with self._read_one() as c:
+            row = c.execute(select(meters).where(meters.c.export_of_meter_id == meter_id)).first()
+        return None if row is None else _meter(row)
 
     def get_meter(self, *, serial: str | None = None, meter_id: int | None = None) -> Meter | None:
         """The meter with this serial number or id (give exactly one), or None.

@@ -14,6 +14,7 @@ connections of :class:`~meshmeter.store.base.StoreBase` (``docs/store.md``, "Cod
 ========================================  ===========================================================
 :mod:`meshmeter.store.registry`           sites, meters, MDTs
 :mod:`meshmeter.store.tenancy`            tenants, units, accounts, occupancies and their history
+:mod:`meshmeter.store.meterlife`          a meter's life: install, removal, exchange, multiplier, CT ratio
 :mod:`meshmeter.store.raw`                raw intervals and their revisions (ingest, reads)
 :mod:`meshmeter.store.validated`          validated intervals, their audit, VEE runs, the validated view
 :mod:`meshmeter.store.formats`            saved ingest formats
@@ -70,6 +71,7 @@ from meshmeter.store.driver import _sqlite_insert as _sqlite_insert
 from meshmeter.store.driver import _write_new_rows as _write_new_rows
 from meshmeter.store.events import EventsMixin
 from meshmeter.store.formats import IngestFormatsMixin
+from meshmeter.store.meterlife import MeterLifeMixin
 from meshmeter.store.outbox import OutboxMixin
 from meshmeter.store.raw import RawIntervalsMixin
 from meshmeter.store.registry import RegistryMixin
@@ -99,6 +101,7 @@ _MAX_INT64 = MAX_INT64
 class Store(
     RegistryMixin,
     TenancyMixin,
+    MeterLifeMixin,
     RawIntervalsMixin,
     ValidatedIntervalsMixin,
     IngestFormatsMixin,

@@ -184,17 +184,29 @@ meters = Table(
         nullable=True,
         comment="whole-kWh digits of the register: it rolls over to 0 at 10**digits kWh; NULL: never",
     ),
+    Column(
+        "export_of_meter_id",
+        _ID,
+        ForeignKey("meters.id"),
+        nullable=True,
+        comment="this meter row is the export (received) register of that meter; NULL: a meter of its own",
+    ),
     CheckConstraint("ct_ratio > 0", name="ct_ratio_positive"),
     CheckConstraint("multiplier > 0", name="multiplier_positive"),
     CheckConstraint(f"interval_s IN ({', '.join(str(int(n)) for n in IntervalLength)})", name="interval_s"),
     CheckConstraint(f"role IN ({', '.join(repr(r) for r in METER_ROLES)})", name="role"),
     CheckConstraint("register_digits IS NULL OR register_digits BETWEEN 3 AND 12", name="register_digits"),
+    CheckConstraint("export_of_meter_id IS NULL OR export_of_meter_id <> id", name="export_of_other"),
+    Index("ix_meters_export_of_meter_id", "export_of_meter_id", unique=True),
 )
 """Meters (``interval_s`` and ``role`` since schema version 5, ``data_version`` since 6,
-``register_digits`` since 8): a meter's intervals all have its length; its role says whether its energy is
-consumption or production; its data version changes whenever its interval view may have (readers' caches
-key on it); its register's digits say where the register rolls over. What changed in its life (install,
-removal, exchange, multiplier or CT ratio) is in :data:`meter_changes`."""
+``register_digits`` and ``export_of_meter_id`` since 8): a meter's intervals all have its length; its
+role says whether its energy is consumption or production; its data version changes whenever its interval
+view may have (readers' caches key on it); its register's digits say where the register rolls over. A
+bidirectional meter's export (received) register is a meter row of its own that names it
+(``export_of_meter_id``, at most one per meter): its intervals go through ingest and VEE as any meter's,
+and bill as the meter's ``export_wh``. What changed in its life (install, removal, exchange, multiplier
+or CT ratio) is in :data:`meter_changes`."""
 
 METER_CHANGE_KINDS: tuple[str, ...] = ("install", "remove", "multiplier", "ct_ratio")
 """What a meter's life records (:data:`meter_changes`). An exchange is the old meter's ``remove`` with its
@@ -300,8 +312,11 @@ TENANCY_EVENT_KINDS: tuple[str, ...] = (
     "moved_out",
     "transferred",
     "account_closed",
+    "unit_updated",
 )
-"""What the history of tenancies records, one row per operation (:data:`tenancy_events`)."""
+"""What the history of tenancies records, one row per operation (:data:`tenancy_events`); ``unit_updated``
+(version 8): a unit's address, floor area or occupants changed, the values before and after in
+``detail``."""
 
 tenancy_events = Table(
     "tenancy_events",

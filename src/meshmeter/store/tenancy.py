@@ -1,4 +1,5 @@
-"""Tenants, units, accounts and occupancies, with their history (schema version 7, ``docs/store.md``).
+"""Tenants, units, accounts and occupancies, with their history (schema version 7, 8: units' floor area and
+occupants, ``unit_updated``; ``docs/store.md``).
 
 A **tenant** holds **accounts**; an account, at one site and under a number the operator sees, occupies
 **units** of that site over **occupancies** ``(move_in, move_out]``; a unit is measured by one meter, so
@@ -117,6 +118,35 @@ def _ids(name: str, values: Collection[int] | None) -> list[int] | None:
 
 def _by(by: str | None) -> str | None:
     return None if by is None else v.check_text("by", by)
+
+
+_UNIT_SETTINGS = ("address", "floor_area_ft2", "occupants")
+
+
+def _unit_settings(settings: dict[str, object]) -> dict[str, object]:
+    """A unit's settings checked, every problem named at once (ValueError); None clears one."""
+    problems: list[str] = []
+    checked: dict[str, object] = {}
+    for name, value in settings.items():
+        if name not in _UNIT_SETTINGS:
+            problems.append(f"{name} is not a setting of a unit (one of {', '.join(_UNIT_SETTINGS)})")
+            continue
+        try:
+            if value is None:
+                checked[name] = None
+            elif name == "floor_area_ft2":
+                checked[name] = v.check_positive_float(name, value)
+            elif name == "occupants":
+                checked[name] = v.check_int(
+                    name, value, low=0, expected="a whole number of people, 0 or more"
+                )
+            else:
+                checked[name] = v.check_text(name, value)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ValueError("; ".join(problems))
+    return checked
 
 
 class TenancyMixin(StoreBase):
@@ -296,12 +326,23 @@ class TenancyMixin(StoreBase):
         meter_id: int,
         address: str | None = None,
         by: str | None = None,
+        floor_area_ft2: float | None = None,
+        occupants: int | None = None,
     ) -> Unit:
         """
         Create a unit of a site, measured by a meter of that site.
 
+        Parameters
+        ----------
+        floor_area_ft2 : float, optional
+            Its floor area, > 0 (allocation by area). [ft²]
+        occupants : int, optional
+            The people living there, 0 or more (allocation by occupants).
+
         Raises
         ------
+        ValueError
+            Naming every bad value at once.
         TenancyError
             Naming every problem: an unknown site or meter, a meter of another site, a name already a
             unit of the site.
@@ -309,11 +350,65 @@ class TenancyMixin(StoreBase):
         site_id = v.check_id("site_id", site_id)
         meter_id = v.check_id("meter_id", meter_id)
         name = v.check_text("name", name)
-        address = None if address is None else v.check_text("address", address)
+        checked = _unit_settings(
+            {"address": address, "floor_area_ft2": floor_area_ft2, "occupants": occupants}
+        )
         by = _by(by)
         with self._write() as c:
             unit = self._create_unit(c, site_id, name, meter_id, address, by)
+            extra = {k: value for k, value in checked.items() if k != "address" and value is not None}
+            if extra:
+                c.execute(update(units).where(units.c.id == unit.id).values(**extra))
+                unit = replace(unit, **extra)  # type: ignore[arg-type]
         return unit
+
+    def update_unit(self, *, unit_id: int, by: str | None = None, **settings: object) -> Unit:
+        """
+        Change a unit's address, floor area or occupants; returns the unit as it is now.
+
+        What changed is recorded in the history (``unit_updated``, the values before and after), when
+        something did.
+
+        Parameters
+        ----------
+        unit_id : int
+            The unit.
+        by : str, optional
+            Who, for the history.
+        **settings
+            Any of ``address`` (text), ``floor_area_ft2`` (> 0) [ft²] and ``occupants`` (0 or more);
+            None clears one.
+
+        Raises
+        ------
+        ValueError
+            Naming every bad setting at once; nothing is changed.
+        TenancyError
+            When there is no such unit (``unknown``).
+        """
+        unit_id = v.check_id("unit_id", unit_id)
+        checked = _unit_settings(dict(settings))
+        by = _by(by)
+        with self._write() as c:
+            row = c.execute(select(units).where(units.c.id == unit_id).with_for_update()).first()
+            if row is None:
+                raise TenancyError([f"unit_id {unit_id} is not a known unit"], unknown=True)
+            before = _unit(row)
+            changed = {
+                k: [getattr(before, k), value] for k, value in checked.items() if getattr(before, k) != value
+            }
+            if not changed:
+                return before
+            c.execute(update(units).where(units.c.id == unit_id).values(**checked))
+            self._record(
+                c,
+                "unit_updated",
+                _now(),
+                by,
+                unit_id=unit_id,
+                detail={"name": before.name, "changed": changed},
+            )
+        return replace(before, **checked)  # type: ignore[arg-type]
 
     def open_account(
         self,

@@ -49,7 +49,9 @@ def problems(*codes: int) -> dict[int | str, dict[str, Any]]:
 def _router() -> APIRouter:
     from meshmeter.api.limits import GuardedRoute
     from meshmeter.api.routes import (
+        account_bills,
         alerts,
+        allocation,
         bills,
         dashboard,
         energy,
@@ -64,7 +66,21 @@ def _router() -> APIRouter:
     )
 
     router = APIRouter(route_class=GuardedRoute)
-    modules = (sites, meters, tenants, ingest, events, alerts, network, energy, bills, production, tokens)
+    modules = (
+        sites,
+        meters,
+        tenants,
+        ingest,
+        events,
+        alerts,
+        network,
+        energy,
+        bills,
+        production,
+        allocation,
+        account_bills,
+        tokens,
+    )
     for module in (*modules, dashboard):
         router.include_router(module.router)
     return router

@@ -1,15 +1,19 @@
-"""Meters, their intervals and their register reads."""
+"""Meters, their intervals, their register reads and their life: install, removal, exchange, multiplier and
+CT ratio changes, history (``docs/api.md``, "A meter's life").
+
+A change is :mod:`meshmeter.services.meterlife` over the store as the caller sees it; a refusal names every
+problem found (404 when a serial names no meter the caller sees, else 409) and stores nothing."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
 from meshmeter.api.cache import CachedAnswer, cached_answer
-from meshmeter.api.deps import Name, StoreDep, StoreId, TimeText, ZoneName
+from meshmeter.api.deps import Name, PrincipalDep, StoreDep, StoreId, TimeText, ZoneName
 from meshmeter.api.intervals import (
     Resolution,
     aggregate_columns,
@@ -22,17 +26,26 @@ from meshmeter.api.intervals import (
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.models import (
     IntervalsPublic,
+    MeterChangePublic,
+    MeterCreate,
+    MeterExchange,
+    MeterHistoryPublic,
+    MeterInstall,
     MeterPublic,
+    MeterRemove,
     MetersPublic,
+    MeterValueChange,
     RegisterReadPublic,
     RegisterReadsPublic,
 )
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.api.scope import view_key
+from meshmeter.errors import MeshmeterError
 from meshmeter.headend.greenbutton import export_greenbutton
 from meshmeter.intervals import INTERVAL_S
-from meshmeter.store import Meter, Store
+from meshmeter.services import meterlife
+from meshmeter.store import Meter, MeterChange, Store
 
 router = APIRouter(prefix="/meters", tags=["meters"], route_class=GuardedRoute)
 
@@ -53,6 +66,7 @@ def _public(m: Meter) -> MeterPublic:
         multiplier=m.multiplier,
         install_date=m.install_date,
         site_id=m.site_id,
+        export_of_meter_id=m.export_of_meter_id,
     )
 
 
@@ -73,6 +87,49 @@ def list_meters(
         raise Problem(404, f"no site has id {site_id}")
     data = [_public(m) for m in store.meters(site_id=site_id)]
     return MetersPublic(data=data, count=len(data))
+
+
+@router.post(
+    "",
+    response_model=MeterPublic,
+    status_code=201,
+    summary="Register a meter",
+    responses=problems(400, 404, 409),
+)
+def create_meter(body: MeterCreate, store: StoreDep) -> MeterPublic:
+    """Register a meter (its CT ratio from its designation), as ``meshmeter meter add`` does; 201 with it.
+    With ``export_of``, the export (received) register of that bidirectional meter, billed as its exports
+    (``docs/billing.md``, "Exports from the store"). 400 for an unknown designation, 404 for an unknown
+    site or ``export_of`` meter; 409
+    naming every problem (a serial taken, a meter of another site or interval length, one that has an
+    export register already or is one, a role other than production); nothing is stored then."""
+    from meshmeter.catalog import decode_meter
+
+    target = None
+    if body.export_of is not None:
+        target = store.get_meter(serial=body.export_of)
+        if target is None:
+            raise Problem(404, f"export_of: no meter has serial {body.export_of!r}")
+    if body.site_id is not None and store.get_site(site_id=body.site_id) is None:
+        raise Problem(404, f"no site has id {body.site_id}")
+    try:
+        spec = decode_meter(body.designation)
+        made = store.create_meter(
+            serial=body.serial,
+            designation=spec.designation,
+            ct_ratio=spec.ct_ratio,
+            multiplier=body.multiplier,
+            site_id=body.site_id,
+            interval_s=body.interval_s,
+            role=body.role,
+            register_digits=body.register_digits,
+            export_of_meter_id=None if target is None else target.id,
+        )
+    except MeshmeterError:
+        raise
+    except ValueError as exc:
+        raise Problem(409, str(exc)) from None
+    return _public(made)
 
 
 @router.get("/{serial}", response_model=MeterPublic, summary="Get a meter", responses=problems(404))
@@ -276,3 +333,177 @@ def get_register_reads(
         for r in store.register_reads(meter_id=meter.id, start=lo, end=hi)
     ]
     return RegisterReadsPublic(meter=meter.serial, data=data, count=len(data))
+
+
+# -- a meter's life -------------------------------------------------------------------------------------
+
+_LIFE_WRITE = problems(400, 404, 409)
+
+
+def _changes(store: Store, serial: str, changes: list[MeterChange]) -> MeterHistoryPublic:
+    ids = {c.meter_id for c in changes} | {c.replaces_meter_id for c in changes if c.replaces_meter_id}
+    serials = {}
+    for meter_id in sorted(ids):
+        found = store.get_meter(meter_id=meter_id)
+        serials[meter_id] = str(meter_id) if found is None else found.serial
+    data = [
+        MeterChangePublic(
+            id=c.id,
+            meter=serials[c.meter_id],
+            kind=c.kind,
+            at=c.at,
+            read_wh=c.read_wh,
+            value=c.value,
+            replaces=None if c.replaces_meter_id is None else serials[c.replaces_meter_id],
+            unit_id=c.unit_id,
+            recorded_at=c.recorded_at,
+            recorded_by=c.recorded_by,
+            detail=c.detail,
+        )
+        for c in changes
+    ]
+    return MeterHistoryPublic(meter=serial, data=data, count=len(data))
+
+
+def _life(call: Any) -> Any:
+    """Run a change; bad input (a time that is not one) as 400, the domain's refusals (a
+    :class:`~meshmeter.errors.MeterLifeError`: 404 or 409 naming every problem) to the app's handler."""
+    try:
+        return call()
+    except MeshmeterError:
+        raise
+    except ValueError as exc:
+        raise Problem(400, str(exc)) from None
+
+
+@router.get(
+    "/{serial}/history",
+    response_model=MeterHistoryPublic,
+    summary="Get a meter's life",
+    responses=problems(404),
+)
+def get_history(serial: Name, store: StoreDep) -> MeterHistoryPublic:
+    """The meter's installs, removals, exchanges (its own, and the install that replaced it), multiplier
+    and CT ratio changes, by time; 404 for an unknown meter."""
+    _meter(store, serial)
+    _, changes = _life(lambda: meterlife.history(store, meter=serial))
+    return _changes(store, serial, changes)
+
+
+@router.post(
+    "/{serial}/exchange",
+    response_model=MeterHistoryPublic,
+    status_code=201,
+    summary="Exchange a meter",
+    responses=_LIFE_WRITE,
+)
+def exchange_meter(
+    serial: Name, body: MeterExchange, store: StoreDep, principal: PrincipalDep
+) -> MeterHistoryPublic:
+    """Exchange the meter for ``new`` at ``at``, in one transaction: its removal with its final read, the
+    new meter's install with its first read, the units it measured re-pointed to the new meter; 201 with
+    the two changes. The units' accounts are billed from the old meter's intervals up to ``at`` and the
+    new meter's after, on one bill. 404 for an unknown meter, 409 naming every problem (a time off the
+    meters' grid, a final read below the old meter's last counter, a new meter that serves a unit ...);
+    nothing is stored then."""
+    pair = _life(
+        lambda: meterlife.exchange(
+            store,
+            old=serial,
+            new=body.new,
+            at=body.at,
+            final_read=body.final_read_wh,
+            first_read=body.first_read_wh,
+            by=principal.recorded_as,
+        )
+    )
+    return _changes(store, serial, list(pair))
+
+
+@router.post(
+    "/{serial}/install",
+    response_model=MeterHistoryPublic,
+    status_code=201,
+    summary="Record a meter's install",
+    responses=_LIFE_WRITE,
+)
+def install_meter(
+    serial: Name, body: MeterInstall, store: StoreDep, principal: PrincipalDep
+) -> MeterHistoryPublic:
+    """The meter was installed at ``at`` with its first read: its service starts then; 201 with the change."""
+    change = _life(
+        lambda: meterlife.install(
+            store,
+            meter=serial,
+            at=body.at,
+            first_read=body.first_read_wh,
+            unit_id=body.unit_id,
+            by=principal.recorded_as,
+        )
+    )
+    return _changes(store, serial, [change])
+
+
+@router.post(
+    "/{serial}/remove",
+    response_model=MeterHistoryPublic,
+    status_code=201,
+    summary="Record a meter's removal",
+    responses=_LIFE_WRITE,
+)
+def remove_meter(
+    serial: Name, body: MeterRemove, store: StoreDep, principal: PrincipalDep
+) -> MeterHistoryPublic:
+    """The meter was removed at ``at`` with its final read: its service ends then; 201 with the change."""
+    change = _life(
+        lambda: meterlife.remove(
+            store, meter=serial, at=body.at, final_read=body.final_read_wh, by=principal.recorded_as
+        )
+    )
+    return _changes(store, serial, [change])
+
+
+@router.post(
+    "/{serial}/multiplier",
+    response_model=MeterHistoryPublic,
+    status_code=201,
+    summary="Change a meter's multiplier",
+    responses=_LIFE_WRITE,
+)
+def change_multiplier(
+    serial: Name, body: MeterValueChange, store: StoreDep, principal: PrincipalDep
+) -> MeterHistoryPublic:
+    """The meter's multiplier (register reading to energy) is ``value`` from ``at`` on: its intervals after
+    ``at`` are billed at it; 201 with the change."""
+    change = _life(
+        lambda: meterlife.change_multiplier(
+            store,
+            meter=serial,
+            at=body.at,
+            multiplier=body.value,
+            read=body.read_wh,
+            by=principal.recorded_as,
+        )
+    )
+    return _changes(store, serial, [change])
+
+
+@router.post(
+    "/{serial}/ct-ratio",
+    response_model=MeterHistoryPublic,
+    status_code=201,
+    summary="Change a meter's CT ratio",
+    responses=_LIFE_WRITE,
+)
+def change_ct_ratio(
+    serial: Name, body: MeterValueChange, store: StoreDep, principal: PrincipalDep
+) -> MeterHistoryPublic:
+    """Other CTs were fitted: the meter's CT ratio is ``value`` from ``at`` on (2000 for 200:0.1 A); 201
+    with the change. It does not scale energy by itself: change the multiplier too when the register does
+    not account for the new CTs."""
+    change = _life(
+        lambda: meterlife.change_ct_ratio(
+            store, meter=serial, at=body.at, ct_ratio=body.value, read=body.read_wh, by=principal.recorded_as
+        )
+    )
+    return _changes(store, serial, [change])

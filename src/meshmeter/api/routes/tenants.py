@@ -34,6 +34,7 @@ from meshmeter.api.models import (
     UnitCreate,
     UnitPublic,
     UnitsPublic,
+    UnitUpdate,
 )
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
@@ -118,6 +119,8 @@ def _unit(u: Unit, serials: dict[int, str]) -> UnitPublic:
         address=u.address,
         meter_id=u.meter_id,
         meter=serials.get(u.meter_id, ""),
+        floor_area_ft2=u.floor_area_ft2,
+        occupants=u.occupants,
     )
 
 
@@ -191,7 +194,22 @@ def create_unit(body: UnitCreate, store: StoreDep, principal: PrincipalDep) -> U
             meter=body.meter,
             address=body.address,
             by=principal.recorded_as,
+            floor_area_ft2=body.floor_area_ft2,
+            occupants=body.occupants,
         )
+    return _unit(unit, _serials(store, {unit.meter_id}))
+
+
+@router.patch(
+    "/units/{unit_id}", response_model=UnitPublic, summary="Change a unit", responses=problems(400, 404)
+)
+def update_unit(unit_id: StoreId, body: UnitUpdate, store: StoreDep, principal: PrincipalDep) -> UnitPublic:
+    """Change a unit's address, floor area [ft²] or occupants (what ``meshmeter allocate`` shares by): the
+    members given, null clearing one; recorded in the history (``unit_updated``, before and after). The
+    unit as it now stands; 404 for an unknown unit."""
+    settings = {name: getattr(body, name) for name in body.model_fields_set}
+    with _refusals():
+        unit = store.update_unit(unit_id=unit_id, by=principal.recorded_as, **settings)
     return _unit(unit, _serials(store, {unit.meter_id}))
 
 

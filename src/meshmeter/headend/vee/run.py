@@ -87,6 +87,12 @@ def _meter_outages(store: Store, meter_id: int, lo: datetime, hi: datetime) -> l
     return spans
 
 
+EXPORT_ZERO_RUN_MAX_H = 24.0 * 366
+"""An export register's zero-run limit when no settings are given: a year. It reads zero whenever nothing is
+exported (every night, a cloudy week, a tenant using all its panels make), so a run of zeros says nothing
+of its health (``docs/billing.md``, "Exports from the store"). [h]"""
+
+
 def _meter_config(meter: Meter, cfg: VeeConfig) -> VeeConfig:
     """The settings for this meter: its own interval length, and its own rated maximum unless set."""
     if cfg.interval_s != meter.interval_s:
@@ -163,6 +169,8 @@ def run_vee(
     if meter is None:
         raise ValueError(f"meter_id {meter_id!r} is not a known meter")
     cfg = _meter_config(meter, cfg)
+    if config is None and meter.export_of_meter_id is not None:
+        cfg = replace(cfg, zero_run_max_h=EXPORT_ZERO_RUN_MAX_H)
     lo, hi = _args.epoch_s("start", start), _args.epoch_s("end", end)
     if lo % cfg.interval_s or hi % cfg.interval_s or lo > hi:
         raise ValueError(
