@@ -163,7 +163,6 @@ def bill_command(
     meshmeter bill --mode maryland --site "Oak Court" --master-total 1234.56 --admin-fee 3.50
     --start 2026-07-01 --end 2026-08-01 --save
     """
-    import sys
     import warnings
     from pathlib import Path
 
@@ -314,6 +313,14 @@ def bill_command(
         data = bill_to_html(bill).encode("utf-8")
     else:
         data = bill_to_pdf(bill)
+    _emit(data, output)
+
+
+def _emit(data: bytes, output: Any) -> None:
+    """A bill or a run of bills: to ``output`` as written, else to standard output ending with a newline."""
+    import sys
+    from pathlib import Path
+
     if output is None:
         sys.stdout.buffer.write(data if data.endswith(b"\n") else data + b"\n")
         sys.stdout.flush()
@@ -358,7 +365,6 @@ def _bill_accounts(
     others: Mapping[str, object],
 ) -> None:
     """``meshmeter bill --site S --account-number N | --all-accounts``: stored accounts, a bill per tenure."""
-    import sys
     import warnings
     from pathlib import Path
 
@@ -463,11 +469,7 @@ def _bill_accounts(
         )
     else:
         text = bills_to_csv(bills)
-    if output is None:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-        sys.stdout.flush()
-    else:
-        Path(output).write_text(text, encoding="utf-8")
+    _emit(text.encode("utf-8"), output)
 
 
 def _bill_files(output: Any, made: list[tuple[Any, Any]], fmt: str, directory: bool) -> list[tuple[Any, Any]]:
@@ -610,8 +612,6 @@ def _bill_maryland(
     others: Mapping[str, object],
 ) -> None:
     """``meshmeter bill --mode maryland``: a site's master bill shared by each account's kWh."""
-    import sys
-    from pathlib import Path
 
     from meshmeter.billing import bills_to_csv
     from meshmeter.intervals import zone
@@ -681,11 +681,7 @@ def _bill_maryland(
         )
     else:
         data = bills_to_csv(bills)
-    if output is None:
-        sys.stdout.write(data if data.endswith("\n") else data + "\n")
-        sys.stdout.flush()
-    else:
-        Path(output).write_text(data, encoding="utf-8")
+    _emit(data.encode("utf-8"), output)
 
 
 def _print_maryland(site: str, total: Any, fee: Any, unit_names: list[str], bills: list[Any]) -> None:
