@@ -93,8 +93,11 @@ exported (every night, a cloudy week, a tenant using all its panels make), so a 
 of its health (``docs/billing.md``, "Exports from the store"). [h]"""
 
 
-def _meter_config(meter: Meter, cfg: VeeConfig) -> VeeConfig:
-    """The settings for this meter: its own interval length, and its own rated maximum unless set."""
+def _meter_config(meter: Meter, cfg: VeeConfig, *, given: bool) -> VeeConfig:
+    """The settings for this meter: its own interval length, its own rated maximum unless set, and, when
+    no settings were ``given``, an export register's zero-run limit (:data:`EXPORT_ZERO_RUN_MAX_H`)."""
+    if not given and meter.export_of_meter_id is not None:
+        cfg = replace(cfg, zero_run_max_h=EXPORT_ZERO_RUN_MAX_H)
     if cfg.interval_s != meter.interval_s:
         cfg = replace(cfg, interval_s=meter.interval_s)  # a meter is validated at its own length
     if cfg.max_interval_wh is None:
@@ -168,9 +171,7 @@ def run_vee(
     meter = store.get_meter(meter_id=meter_id)
     if meter is None:
         raise ValueError(f"meter_id {meter_id!r} is not a known meter")
-    cfg = _meter_config(meter, cfg)
-    if config is None and meter.export_of_meter_id is not None:
-        cfg = replace(cfg, zero_run_max_h=EXPORT_ZERO_RUN_MAX_H)
+    cfg = _meter_config(meter, cfg, given=config is not None)
     lo, hi = _args.epoch_s("start", start), _args.epoch_s("end", end)
     if lo % cfg.interval_s or hi % cfg.interval_s or lo > hi:
         raise ValueError(
