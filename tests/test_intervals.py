@@ -46,13 +46,13 @@ def test_check_interval_s_takes_integers_only(bad: object) -> None:
 
 def test_quality_codes_say_what_is_billed_and_estimated() -> None:
     # ESPI (NAESB REQ.21) QualityOfReading: 0 valid, 7 manually edited, 8 estimated using reference day,
-    # 9 estimated using linear interpolation, 10 questionable, 14 raw
-    assert [int(q) for q in Quality] == [0, 7, 8, 9, 10, 14]
-    assert {q for q in Quality if q.billed} == {Quality.VALID, Quality.EDITED, *map(Quality, (8, 9))}
+    # 9 estimated using linear interpolation, 10 questionable, 11 derived, 14 raw
+    assert [int(q) for q in Quality] == [0, 7, 8, 9, 10, 11, 14]
+    assert {q for q in Quality if q.billed} == {Quality.VALID, Quality.EDITED, *map(Quality, (8, 9, 11))}
     assert {int(q) for q in Quality if q.estimated} == set(ESTIMATED_QUALITIES) == {8, 9}
     assert {17, 18, 19} <= BILLED_QUALITIES
     assert Quality.RAW.text == "raw"
-    assert sorted(QUALITY_RANK, key=QUALITY_RANK.__getitem__) == [0, 7, 9, 8, 14, 10]
+    assert sorted(QUALITY_RANK, key=QUALITY_RANK.__getitem__) == [0, 7, 11, 9, 8, 14, 10]
 
 
 @pytest.mark.parametrize(

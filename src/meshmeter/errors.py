@@ -297,3 +297,33 @@ class MeterLifeError(TenancyError):
     An exchange re-points a unit to another meter, so it is refused as tenancy operations are (the API
     answers 404 when an id or serial names nothing, else 409, with the problems listed).
     """
+
+
+class PayloadError(_ReasonedError, ValueError):
+    """A device's message or answer that gives no reading: counted per source by ``reason``, never stored.
+
+    Parameters
+    ----------
+    reason : str
+        Short machine-readable cause (:class:`meshmeter.collect.readings.Rejection`): ``"malformed"``,
+        ``"unknown_device"``, ``"backwards"``, ``"jump"``, ``"scale"`` ...
+    detail : str, optional
+        What exactly is wrong, for people.
+    """
+
+
+class DeviceError(MeshmeterError, ConnectionError):
+    """A device that did not answer, or answered with an error (a Modbus exception code), named in words.
+
+    Parameters
+    ----------
+    message : str
+        What happened and what to check, for people.
+    reason : str, optional
+        Short machine-readable cause: ``"timeout"``, ``"refused"``, ``"exception_2"`` (illegal data
+        address) ...
+    """
+
+    def __init__(self, message: str, reason: str = "no_answer") -> None:
+        super().__init__(message)
+        self.reason = reason

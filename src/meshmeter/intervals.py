@@ -120,6 +120,10 @@ class Quality(IntEnum):
     ESTIMATED_REFERENCE_DAY = 8
     ESTIMATED_INTERPOLATION = 9
     QUESTIONABLE = 10
+    DERIVED = 11
+    """Apportioned: an interval of a real device whose end lies between two readings of its register, so
+    that its energy is the straight line's share (``docs/collect.md``). Billed; its share shown on the
+    bill."""
     RAW = 14
 
     @property
@@ -144,20 +148,22 @@ _QUALITY_TEXT: Final = {
     Quality.ESTIMATED_REFERENCE_DAY: "estimated using reference day",
     Quality.ESTIMATED_INTERPOLATION: "estimated using linear interpolation",
     Quality.QUESTIONABLE: "questionable",
+    Quality.DERIVED: "derived (apportioned between readings)",
     Quality.RAW: "raw",
 }
 
-BILLED_QUALITIES: Final = frozenset({0, 7, 8, 9, 17, 18, 19})
-"""ESPI codes a bill charges: valid, edited, the two estimates, and ESPI's validated (17), verified (18)
-and revenue quality (19), which files from other systems may carry."""
+BILLED_QUALITIES: Final = frozenset({0, 7, 8, 9, 11, 17, 18, 19})
+"""ESPI codes a bill charges: valid, edited, the two estimates, derived (apportioned), and ESPI's validated
+(17), verified (18) and revenue quality (19), which files from other systems may carry."""
 
 ESTIMATED_QUALITIES: Final = frozenset(
     {int(Quality.ESTIMATED_REFERENCE_DAY), int(Quality.ESTIMATED_INTERPOLATION)}
 )
 """ESPI codes of estimated intervals: billed, flagged, their share shown."""
 
-QUALITY_RANK: Final[dict[int, int]] = {0: 0, 7: 1, 9: 2, 8: 3, 14: 4, 10: 5}
-"""meshmeter's codes from most to least trusted: valid, edited, interpolated, estimated from reference days,
+QUALITY_RANK: Final[dict[int, int]] = {0: 0, 7: 1, 11: 2, 9: 3, 8: 4, 14: 5, 10: 6}
+"""meshmeter's codes from most to least trusted: valid, edited, derived (apportioned between two real
+readings), interpolated, estimated from reference days,
 raw (not validated), questionable. A sum of intervals carries the least trusted code among them."""
 
 

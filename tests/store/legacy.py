@@ -1,7 +1,7 @@
 """Databases as older versions of the schema made them, to test the migrations that bring them forward.
 
 The tables that versions 1 and 2 had are taken from today's METADATA, except those that later versions
-changed or added: ``raw_intervals`` (version 3), ``meters`` (versions 5, 6 and 8), ``accounts`` and
+changed or added: ``raw_intervals`` (version 3), ``meters`` (versions 5, 6, 8 and 9), ``accounts`` and
 ``api_tokens`` (version 7) and ``sites`` (version 8) are written out here as versions 1 and 2 had them.
 A database at a later version is one at version 2 brought forward by the released steps
 (:func:`create_at_version`).
@@ -41,6 +41,9 @@ LATER_TABLES = frozenset(
         "api_token_sites",
         "meter_changes",
         "bill_corrections",
+        "sources",
+        "source_channels",
+        "apportioned_intervals",
     }
 )
 """Tables that versions after 3 added: none of the legacy versions has them."""
@@ -58,7 +61,10 @@ def legacy_metadata(version: int) -> MetaData:
             Table("sites", old, *(c._copy() for c in table.columns if c.name in ("id", "name", "timezone")))
             continue
         if table.name == "meters":  # version 5 added interval_s and role, 6 data_version, 8 the rest
-            later = ("interval_s", "role", "data_version", "register_digits", "export_of_meter_id")
+            later = (
+                *("interval_s", "role", "data_version", "register_digits", "export_of_meter_id"),
+                *("manufacturer", "model", "elements", "voltage_max_v", "current_max_a"),  # version 9
+            )
             Table(
                 "meters",
                 old,

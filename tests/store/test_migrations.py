@@ -274,7 +274,7 @@ def test_migration_from_version_7_keeps_what_sites_units_and_meters_did(durable_
                 "VALUES (1, 'M1', 'MM', 2000.0, 1.0, 1)"
             )
             c.exec_driver_sql("INSERT INTO units (id, site_id, name, meter_id) VALUES (1, 1, '1A', 1)")
-        assert migrate(engines.writer) == LATEST_VERSION == 8
+        assert migrate(engines.writer) == LATEST_VERSION == 9
     finally:
         engines.dispose()
     store = Store(durable_store_url)

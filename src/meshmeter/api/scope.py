@@ -47,6 +47,8 @@ from meshmeter.store import (
     RawIntervalIn,
     RegisterRead,
     Site,
+    Source,
+    SourceChannel,
     Store,
     StoredBill,
     StoredCorrection,
@@ -219,6 +221,48 @@ class ScopedStore(Store):
     def get_mdt(self, *, eui64: bytes) -> Mdt | None:
         found = self._store.get_mdt(eui64=eui64)
         return found if found is not None and self.sees_meter(found.meter_id) else None
+
+    # -- sources of real readings: those of the sites; a tenant sees and changes none -----------------
+
+    def _sees_source(self, source: Source | None) -> bool:
+        return source is not None and not self.tenant and self.sees_site(source.site_id)
+
+    def sources(self, *, site_id: int | None = None) -> list[Source]:
+        if self.tenant or (site_id is not None and not self.sees_site(site_id)):
+            return []
+        return [s for s in self._store.sources(site_id=site_id) if self._sees_source(s)]
+
+    def get_source(
+        self, *, source_id: int | None = None, site_id: int | None = None, name: str | None = None
+    ) -> Source | None:
+        found = self._store.get_source(source_id=source_id, site_id=site_id, name=name)
+        return found if self._sees_source(found) else None
+
+    def source_channels(
+        self, *, source_id: int | None = None, site_id: int | None = None
+    ) -> list[SourceChannel]:
+        if self.tenant:
+            return []
+        seen = {s.id for s in self.sources(site_id=site_id)}
+        found = self._store.source_channels(source_id=source_id, site_id=site_id)
+        return [c for c in found if c.source_id in seen]
+
+    def create_source(self, *, site_id: int, **values: Any) -> Source:
+        if self.tenant or not self.sees_site(site_id):
+            raise NotFoundError("site", site_id, "a token adds sources to its sites")
+        return self._store.create_source(site_id=site_id, **values)
+
+    def update_source(self, *, source_id: int, **changes: object) -> Source:
+        if self.get_source(source_id=source_id) is None:
+            raise NotFoundError("source", source_id, "meshmeter source list names a site's sources")
+        return self._store.update_source(source_id=source_id, **changes)
+
+    def add_source_channel(self, *, source_id: int, meter_id: int, **values: Any) -> SourceChannel:
+        if self.get_source(source_id=source_id) is None:
+            raise NotFoundError("source", source_id, "meshmeter source list names a site's sources")
+        if not self.sees_meter(meter_id):
+            raise UnknownMeterError(f"meter_id {meter_id!r} is not a known meter")
+        return self._store.add_source_channel(source_id=source_id, meter_id=meter_id, **values)
 
     # -- a meter's life: the meters of the scope; a tenant changes none ------------------------------
 
@@ -498,8 +542,8 @@ class ScopedStore(Store):
             ran_at=ran_at,
         )
 
-    def ingest_watermark(self) -> int:
-        return self._store.ingest_watermark()
+    def ingest_watermark(self, *, seal: bool = False) -> int:
+        return self._store.ingest_watermark(seal=seal)
 
     def get_ingest_format(self, *, name: str) -> dict[str, Any] | None:
         return self._store.get_ingest_format(name=name)

@@ -50,6 +50,7 @@ from meshmeter.store.schema import (
     SITE_BOUND_ROLES,
     TENANCY_EVENT_KINDS,
 )
+from meshmeter.store.sources import CollectedRows, Source, SourceChannel
 
 __all__ = [
     "API_TOKEN_ROLES",
@@ -67,6 +68,7 @@ __all__ = [
     "Account",
     "ApiToken",
     "BillConflictError",
+    "CollectedRows",
     "CorrectionConflictError",
     "Engines",
     "Event",
@@ -85,6 +87,8 @@ __all__ = [
     "RegisterRead",
     "SchemaVersionError",
     "Site",
+    "Source",
+    "SourceChannel",
     "Store",
     "StoredBill",
     "StoredCorrection",

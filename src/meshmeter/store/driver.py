@@ -17,7 +17,18 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from sqlalchemy import BigInteger, ColumnElement, Connection, Select, Table, and_, cast, func, type_coerce
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    cast,
+    func,
+    select,
+    type_coerce,
+)
 
 from meshmeter.store.columns import (
     _DAY_S,
@@ -27,6 +38,7 @@ from meshmeter.store.columns import (
     _pg_binary_columns,
     _pg_binary_rows,
 )
+from meshmeter.store.schema import ingest_batches
 from meshmeter.store.types import UtcDateTime, epoch_s
 
 
@@ -201,11 +213,27 @@ def _revision_columns(
     return ends, revision, energy, cumulative, batch
 
 
+SEAL_SOURCE = "vee:seal"
+"""The ``source`` of the empty batches a VEE run makes when it reads the ingest watermark (the seals)."""
+
+
 def _batch_id(connection: Connection, source: str, received_at: datetime) -> int:
-    """The id of the delivery ``(source, received_at)``, made when new."""
+    """The id of the delivery ``(source, received_at)``, made when new.
+
+    A delivery is named by its source and second; a second delivery of the same second joins its batch,
+    unless a VEE run has sealed the batches since (``ValidatedIntervalsMixin.ingest_watermark``): rows
+    added then to a batch the run counted would pass as validated unseen, so the delivery takes the next
+    free second instead."""
     at = epoch_s(received_at)
-    _driver(connection, "batch_new", (source, at))
-    return int(_driver(connection, "batch_id", (source, at))[0][0])
+    sealed = connection.execute(
+        select(func.max(ingest_batches.c.id)).where(ingest_batches.c.source == SEAL_SOURCE)
+    ).scalar()
+    while True:
+        _driver(connection, "batch_new", (source, at))
+        found = int(_driver(connection, "batch_id", (source, at))[0][0])
+        if sealed is None or found > sealed:
+            return found
+        at += 1
 
 
 def _latest_raw_energy(c: Connection, meter_id: int, lo_s: int, hi_s: int) -> dict[int, int]:

@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Connection,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -775,6 +777,79 @@ def _meter_life_and_corrections(connection: Connection) -> None:
             connection.execute(text(ddl))
 
 
+_V9 = MetaData(naming_convention=METADATA.naming_convention)
+for _name in ("sites", "meters"):
+    Table(_name, _V9, Column("id", _ID, primary_key=True))
+_sources_v9 = Table(
+    "sources",
+    _V9,
+    Column("id", _ID, primary_key=True),
+    Column("site_id", _ID, ForeignKey("sites.id"), nullable=False, index=True),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("format", Text, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("settings", _V7_JSON, nullable=False),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_reading_at", UtcDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", UtcDateTime, nullable=True),
+    Column("readings", BigInteger, nullable=False, server_default=text("0")),
+    Column("rejected", _V7_JSON, nullable=False),
+    UniqueConstraint("site_id", "name"),
+    CheckConstraint("kind IN ('mqtt', 'modbus_tcp', 'modbus_rtu', 'rtlamr')", name="kind"),
+)
+_source_channels_v9 = Table(
+    "source_channels",
+    _V9,
+    Column("id", _ID, primary_key=True),
+    Column("source_id", _ID, ForeignKey("sources.id"), nullable=False, index=True),
+    Column("device", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False, unique=True),
+    Column("unit", Text, nullable=False),
+    Column("wh_per_unit", Text, nullable=False),
+    Column("modulus", Text, nullable=True),
+    Column("resets", Boolean, nullable=False),
+    Column("max_apportion_s", Integer, nullable=False),
+    Column("state", _V7_JSON, nullable=True),
+    UniqueConstraint("source_id", "device", "channel"),
+    CheckConstraint("unit IN ('pulse', 'count', 'Wh', 'kWh', 'MWh')", name="unit"),
+    CheckConstraint("max_apportion_s > 0", name="max_apportion_positive"),
+)
+_apportioned_intervals_v9 = Table(
+    "apportioned_intervals",
+    _V9,
+    Column("meter_id", _ID, nullable=False),
+    Column("interval_end", UtcDateTime, nullable=False),
+    Column("energy_wh", BigInteger, nullable=False),
+    PrimaryKeyConstraint("meter_id", "interval_end"),
+    sqlite_with_rowid=False,
+)
+
+
+def _real_meters(connection: Connection) -> None:
+    """
+    Version 9: meters of any make (manufacturer, model, elements, rated voltage and current, all nullable:
+    NULL keeps reading a Mini Meter's designation); sources of real readings and their channels
+    (``docs/collect.md``); the marks of apportioned raw intervals.
+    """
+    for ddl in (
+        "ALTER TABLE meters ADD COLUMN manufacturer TEXT",
+        "ALTER TABLE meters ADD COLUMN model TEXT",
+        "ALTER TABLE meters ADD COLUMN elements INTEGER "
+        "CONSTRAINT ck_meters_elements CHECK (elements IS NULL OR elements BETWEEN 1 AND 3)",
+        "ALTER TABLE meters ADD COLUMN voltage_max_v FLOAT "
+        "CONSTRAINT ck_meters_voltage_max_positive CHECK (voltage_max_v IS NULL OR voltage_max_v > 0)",
+        "ALTER TABLE meters ADD COLUMN current_max_a FLOAT "
+        "CONSTRAINT ck_meters_current_max_positive CHECK (current_max_a IS NULL OR current_max_a > 0)",
+    ):
+        connection.execute(text(ddl))
+    for created in (_sources_v9, _source_channels_v9, _apportioned_intervals_v9):
+        created.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -813,6 +888,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "exchange, multiplier, CT ratio); bill_corrections (issued corrections of bills); tenancy_events "
         "admits unit_updated",
         _meter_life_and_corrections,
+    ),
+    Migration(
+        9,
+        "meters of any make: manufacturer, model, elements, rated voltage and current; sources of real "
+        "readings (sources, source_channels); apportioned_intervals",
+        _real_meters,
     ),
 )
 """Every step, in order. Append only; never edit a released step."""

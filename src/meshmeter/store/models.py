@@ -102,6 +102,22 @@ class Meter:
         This meter row is the export (received) register of that bidirectional meter: its intervals are
         energy delivered to the grid, billed as that meter's ``export_wh``; its role is production, never
         consumption. None: a meter of its own (schema version 8).
+    manufacturer : str or None
+        Who made the meter, for a meter of another make than the Mini Meter (``"Eastron"``); None: a Mini
+        Meter, whose designation says the rest (schema version 9). With a manufacturer the designation is
+        free text.
+    model : str or None
+        The manufacturer's model name (``"SDM630MCT"``).
+    elements : int or None
+        Measuring elements, 1 to 3; None: the designation's (``D`` 2, ``S`` 1, certificate p.1). [1]
+    voltage_max_v : float or None
+        Highest voltage an element measures, line to neutral; None: the designation's (138 V, manual
+        §3.1). [V]
+    current_max_a : float or None
+        Highest primary current an element measures (through its CTs); None: ``ct_ratio`` × the Mini
+        Meter's 0.11 A highest secondary current (manual §3.1). The three ratings are given together or
+        not at all; with them, :func:`meshmeter.catalog.max_interval_energy_wh` is
+        ``elements × voltage_max_v × current_max_a × interval_s / 3600``. [A]
     """
 
     id: int
@@ -116,6 +132,11 @@ class Meter:
     data_version: int = field(default=0, compare=False)
     register_digits: int | None = None
     export_of_meter_id: int | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    elements: int | None = None
+    voltage_max_v: float | None = None
+    current_max_a: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -193,30 +193,41 @@ class RawIntervalsMixin(StoreBase):
         source = v.check_text("source", source)
         stamp = _now() if received_at is None else v.check_utc("received_at", received_at)
         checked = [v.check_interval_columns(f"batches[{k}]", *b) for k, b in enumerate(batches)]
-        out: list[RawInsertResult] = []
         with self._write() as c:
-            made: list[int] = []
+            return self._insert_checked_batches(c, checked, source, stamp)
 
-            def batch_id() -> int:
-                """The delivery's ``ingest_batches`` row, made when the first row is written: data
-                already stored, sent again, changes nothing in the store."""
-                if not made:
-                    made.append(_batch_id(c, source, stamp))
-                return made[0]
+    def _insert_checked_batches(
+        self,
+        c: Connection,
+        checked: Sequence[tuple[int | str, IntArray, IntArray, IntArray]],
+        source: str,
+        stamp: datetime,
+    ) -> list[RawInsertResult]:
+        """:meth:`insert_raw_interval_batches` of checked columns, within the caller's transaction ``c``
+        (the collector stores intervals and its position in one)."""
+        out: list[RawInsertResult] = []
+        made: list[int] = []
 
-            for meter, ends, energy, cumulative in checked:
-                if isinstance(meter, str):
-                    found = _driver(c, "lock_serial", (meter,))
-                    if not found:
-                        raise UnknownMeterError(f"meter {meter!r} is not a known meter's serial")
-                    meter_id = int(found[0][0])
-                else:
-                    meter_id = meter
-                    self._lock_meter(c, meter_id)
-                if ends.size == 0:
-                    out.append(RawInsertResult(0, 0, 0))
-                    continue
-                out.append(self._insert_meter_rows(c, meter_id, batch_id, ends, energy, cumulative))
+        def batch_id() -> int:
+            """The delivery's ``ingest_batches`` row, made when the first row is written: data
+            already stored, sent again, changes nothing in the store."""
+            if not made:
+                made.append(_batch_id(c, source, stamp))
+            return made[0]
+
+        for meter, ends, energy, cumulative in checked:
+            if isinstance(meter, str):
+                found = _driver(c, "lock_serial", (meter,))
+                if not found:
+                    raise UnknownMeterError(f"meter {meter!r} is not a known meter's serial")
+                meter_id = int(found[0][0])
+            else:
+                meter_id = meter
+                self._lock_meter(c, meter_id)
+            if ends.size == 0:
+                out.append(RawInsertResult(0, 0, 0))
+                continue
+            out.append(self._insert_meter_rows(c, meter_id, batch_id, ends, energy, cumulative))
         return out
 
     @staticmethod

@@ -34,7 +34,71 @@ def _meter(r: Row[Any]) -> Meter:
         int(r.data_version),
         None if r.register_digits is None else int(r.register_digits),
         None if r.export_of_meter_id is None else int(r.export_of_meter_id),
+        r.manufacturer,
+        r.model,
+        None if r.elements is None else int(r.elements),
+        None if r.voltage_max_v is None else float(r.voltage_max_v),
+        None if r.current_max_a is None else float(r.current_max_a),
     )
+
+
+_RATINGS = ("elements", "voltage_max_v", "current_max_a")
+
+
+def _meter_kind(
+    manufacturer: object,
+    model: object,
+    elements: object,
+    voltage_max_v: object,
+    current_max_a: object,
+    problems: list[str],
+) -> dict[str, Any]:
+    """
+    A meter's make and ratings checked (schema version 9), every problem appended to ``problems``.
+
+    The rules (``docs/store.md``, "Meters of any make"; the same as
+    :func:`meshmeter.catalog.limits.rating_problems`, which the store may not import): manufacturer and
+    model are non-empty text, a model needs its manufacturer; the three ratings go together and need a
+    manufacturer (a Mini Meter's come from its designation and CT ratio); elements is 1 to 3, the voltage
+    [V, line to neutral] and the primary current [A] finite numbers above 0.
+    """
+    checked: dict[str, Any] = {}
+    for name, text in (("manufacturer", manufacturer), ("model", model)):
+        try:
+            checked[name] = None if text is None else v.check_text(name, text).strip()
+        except ValueError as exc:
+            problems.append(str(exc))
+    if model is not None and manufacturer is None:
+        problems.append("model is the manufacturer's model name: give the manufacturer too")
+    try:
+        checked["elements"] = (
+            None
+            if elements is None
+            else v.check_int("elements", elements, low=1, high=4, expected="a whole number, 1 to 3")
+        )
+    except ValueError as exc:
+        problems.append(str(exc))
+    for name, value, unit in (
+        ("voltage_max_v", voltage_max_v, "V, line to neutral"),
+        ("current_max_a", current_max_a, "A, primary"),
+    ):
+        try:
+            checked[name] = None if value is None else v.check_positive_float(name, value)
+        except ValueError:
+            problems.append(f"{name} must be a finite number > 0 [{unit}], got {value!r}")
+    given = {"elements": elements, "voltage_max_v": voltage_max_v, "current_max_a": current_max_a}
+    missing = [name for name in _RATINGS if given[name] is None]
+    if 0 < len(missing) < len(_RATINGS):
+        problems.append(
+            "elements, voltage_max_v and current_max_a go together (all three or none): "
+            f"missing {', '.join(missing)}"
+        )
+    if len(missing) < len(_RATINGS) and manufacturer is None:
+        problems.append(
+            "ratings are of a meter of another make: give its manufacturer (a Mini Meter's come from its"
+            " designation and CT ratio)"
+        )
+    return checked
 
 
 def _site(r: Row[Any]) -> Site:
@@ -195,6 +259,11 @@ class RegistryMixin(StoreBase):
         role: str | None = None,
         register_digits: int | None = None,
         export_of_meter_id: int | None = None,
+        manufacturer: str | None = None,
+        model: str | None = None,
+        elements: int | None = None,
+        voltage_max_v: float | None = None,
+        current_max_a: float | None = None,
     ) -> Meter:
         """
         Create a meter.
@@ -204,7 +273,7 @@ class RegistryMixin(StoreBase):
         serial : str
             Serial number, unique.
         designation : str
-            Model designation (certificate p.1).
+            Model designation (certificate p.1); free text for a meter of another make.
         ct_ratio : float
             CT primary / secondary, e.g. 2000 for 200:0.1 A. [1]
         multiplier : float, optional
@@ -226,30 +295,63 @@ class RegistryMixin(StoreBase):
             This row is the export (received) register of that bidirectional meter (``docs/store.md``):
             the meter must exist, be of the same site and interval length, not be an export register
             itself and have none yet.
+        manufacturer, model : str, optional
+            A meter of another make than the Mini Meter: who made it and their model name (schema version
+            9). Default None, a Mini Meter: its designation says the rest.
+        elements : int, optional
+            Its measuring elements, 1 to 3. [1]
+        voltage_max_v : float, optional
+            The highest voltage an element measures, line to neutral. [V]
+        current_max_a : float, optional
+            The highest primary current an element measures (a CT-operated meter: its CTs' primary). The
+            three ratings go together and need a manufacturer; with them, the meter's limit
+            (:func:`meshmeter.catalog.max_interval_energy_wh`) is its own. Without them, the designation
+            decides, as for a Mini Meter (a designation that is not one's: the default Mini Meter). [A]
 
         Raises
         ------
         ValueError
-            Naming every problem of the export register at once (and any bad argument); nothing is stored.
+            Naming every bad argument at once, then every problem of the export register at once; nothing
+            is stored.
         """
-        serial = v.check_text("serial", serial)
-        designation = v.check_text("designation", designation)
-        ct_ratio = v.check_positive_float("ct_ratio", ct_ratio)
-        multiplier = v.check_positive_float("multiplier", multiplier)
-        length = int(IntervalLength.of(interval_s))
+        problems: list[str] = []
+
+        def checked(call: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return call(*args, **kwargs)
+            except ValueError as exc:
+                problems.append(str(exc))
+                return None
+
+        serial = checked(v.check_text, "serial", serial)
+        designation = checked(v.check_text, "designation", designation)
+        ct_ratio = checked(v.check_positive_float, "ct_ratio", ct_ratio)
+        multiplier = checked(v.check_positive_float, "multiplier", multiplier)
+        length = checked(lambda: int(IntervalLength.of(interval_s)))
         if export_of_meter_id is not None:
-            export_of_meter_id = v.check_id("export_of_meter_id", export_of_meter_id)
-        role = v.check_choice(
-            "role", role or ("unit" if export_of_meter_id is None else "production"), METER_ROLES
+            export_of_meter_id = checked(v.check_id, "export_of_meter_id", export_of_meter_id)
+        role = checked(
+            v.check_choice,
+            "role",
+            role or ("unit" if export_of_meter_id is None else "production"),
+            METER_ROLES,
         )
         if register_digits is not None:
-            register_digits = v.check_int(
-                "register_digits", register_digits, low=3, high=13, expected="whole-kWh digits, 3 to 12"
+            register_digits = checked(
+                v.check_int,
+                "register_digits",
+                register_digits,
+                low=3,
+                high=13,
+                expected="whole-kWh digits, 3 to 12",
             )
         if install_date is not None:
-            install_date = v.check_date("install_date", install_date)
+            install_date = checked(v.check_date, "install_date", install_date)
         if site_id is not None:
-            site_id = v.check_id("site_id", site_id)
+            site_id = checked(v.check_id, "site_id", site_id)
+        kind = _meter_kind(manufacturer, model, elements, voltage_max_v, current_max_a, problems)
+        if problems:
+            raise ValueError("; ".join(problems))
         values = {
             "serial": serial,
             "designation": designation,
@@ -261,6 +363,7 @@ class RegistryMixin(StoreBase):
             "role": role,
             "register_digits": register_digits,
             "export_of_meter_id": export_of_meter_id,
+            **kind,
         }
         with self._write() as c:
             if site_id is not None:
@@ -283,7 +386,61 @@ class RegistryMixin(StoreBase):
             role,
             register_digits=register_digits,
             export_of_meter_id=export_of_meter_id,
+            **kind,
         )
+
+    def update_meter_kind(
+        self,
+        *,
+        meter_id: int,
+        manufacturer: str | None,
+        model: str | None = None,
+        elements: int | None = None,
+        voltage_max_v: float | None = None,
+        current_max_a: float | None = None,
+    ) -> Meter:
+        """
+        Say what make of meter a meter row is, and its ratings; returns the meter as it is now.
+
+        All five are set together (None clears one): ``manufacturer=None`` and nothing else makes the row
+        a Mini Meter again, whose designation decides. The rules are :meth:`create_meter`'s. The limit of
+        every door and of VEE's rating check follows from the next ingest or VEE run on; what was stored
+        stays.
+
+        Parameters
+        ----------
+        meter_id : int
+            The meter.
+        manufacturer, model : str or None
+            Who made it and their model name.
+        elements : int or None
+            Measuring elements, 1 to 3. [1]
+        voltage_max_v : float or None
+            Highest voltage an element measures, line to neutral. [V]
+        current_max_a : float or None
+            Highest primary current an element measures. [A]
+
+        Raises
+        ------
+        ValueError
+            Naming every problem at once; nothing is changed.
+        NotFoundError
+            When there is no such meter.
+        """
+        problems: list[str] = []
+        try:
+            meter_id = v.check_id("meter_id", meter_id)
+        except ValueError as exc:
+            problems.append(str(exc))
+        kind = _meter_kind(manufacturer, model, elements, voltage_max_v, current_max_a, problems)
+        if problems:
+            raise ValueError("; ".join(problems))
+        with self._write() as c:
+            c.execute(update(meters).where(meters.c.id == meter_id).values(**kind))
+            row = c.execute(select(meters).where(meters.c.id == meter_id)).first()
+            if row is None:
+                raise NotFoundError("meter", str(meter_id), "meshmeter meter add")
+        return _meter(row)
 
     def export_register(self, *, meter_id: int) -> Meter | None:
         """The export (received) register of a bidirectional meter (the meter row naming it in

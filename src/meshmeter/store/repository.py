@@ -77,6 +77,7 @@ from meshmeter.store.raw import RawIntervalsMixin
 from meshmeter.store.registry import RegistryMixin
 from meshmeter.store.registry import _meter as _meter
 from meshmeter.store.reports import NetworkReportsMixin
+from meshmeter.store.sources import SourcesMixin
 from meshmeter.store.tenancy import FIRST_ACCOUNT_NUMBER, TenancyMixin
 from meshmeter.store.tokens import API_TOKEN_PREFIX, TokensMixin, hash_api_token
 from meshmeter.store.tokens import _api_token as _api_token
@@ -99,6 +100,7 @@ _MAX_INT64 = MAX_INT64
 
 
 class Store(
+    SourcesMixin,
     RegistryMixin,
     TenancyMixin,
     MeterLifeMixin,

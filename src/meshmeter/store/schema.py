@@ -45,11 +45,14 @@ __all__ = [
     "METER_CHANGE_KINDS",
     "METER_ROLES",
     "QUALITY_CODES",
+    "READING_UNITS",
     "SITE_BOUND_ROLES",
+    "SOURCE_KINDS",
     "TENANCY_EVENT_KINDS",
     "accounts",
     "api_token_sites",
     "api_tokens",
+    "apportioned_intervals",
     "bill_corrections",
     "bills",
     "events",
@@ -68,6 +71,8 @@ __all__ = [
     "register_reads",
     "schema_version",
     "sites",
+    "source_channels",
+    "sources",
     "tenancy_events",
     "tenants",
     "units",
@@ -75,8 +80,17 @@ __all__ = [
     "vee_runs",
 ]
 
-QUALITY_CODES: dict[int, str] = {int(q): q.text for q in Quality}
-"""ESPI (NAESB REQ.21) ``QualityOfReading`` codes that validated intervals may carry (:class:`Quality`)."""
+QUALITY_CODES: dict[int, str] = {int(q): q.text for q in Quality if q is not Quality.DERIVED}
+"""ESPI (NAESB REQ.21) ``QualityOfReading`` codes that validated intervals may carry (:class:`Quality`).
+Derived (apportioned, 11) is not one: it is what a raw row of a real device is (``apportioned_intervals``),
+shown by the validated view where VEE passed the row, never a result of VEE."""
+
+SOURCE_KINDS: tuple[str, ...] = ("mqtt", "modbus_tcp", "modbus_rtu", "rtlamr")
+"""How a source of real readings is reached (``docs/collect.md``): an MQTT broker (pulse counters,
+rtlamr2mqtt), Modbus over TCP or a serial line (RTU), rtlamr's JSON lines (standard input or a file)."""
+
+READING_UNITS: tuple[str, ...] = ("pulse", "count", "Wh", "kWh", "MWh")
+"""Units of a channel's readings (:data:`meshmeter.collect.readings.UNIT_WH`)."""
 
 CORRECTION_MODES: tuple[str, ...] = ("corrected_bill", "next_bill")
 """How a site issues the correction of a bill whose data changed (schema version 8): as a corrected bill
@@ -191,8 +205,23 @@ meters = Table(
         nullable=True,
         comment="this meter row is the export (received) register of that meter; NULL: a meter of its own",
     ),
+    Column("manufacturer", Text, nullable=True, comment="NULL: a Mini Meter, its designation says the rest"),
+    Column("model", Text, nullable=True, comment="the manufacturer's model name"),
+    Column("elements", Integer, nullable=True, comment="measuring elements, 1 to 3; NULL: designation"),
+    Column(
+        "voltage_max_v", Float, nullable=True, comment="highest rated voltage, L-N [V]; NULL: designation"
+    ),
+    Column(
+        "current_max_a",
+        Float,
+        nullable=True,
+        comment="highest primary current an element measures [A]; NULL: CT ratio x the rated secondary",
+    ),
     CheckConstraint("ct_ratio > 0", name="ct_ratio_positive"),
     CheckConstraint("multiplier > 0", name="multiplier_positive"),
+    CheckConstraint("elements IS NULL OR elements BETWEEN 1 AND 3", name="elements"),
+    CheckConstraint("voltage_max_v IS NULL OR voltage_max_v > 0", name="voltage_max_positive"),
+    CheckConstraint("current_max_a IS NULL OR current_max_a > 0", name="current_max_positive"),
     CheckConstraint(f"interval_s IN ({', '.join(str(int(n)) for n in IntervalLength)})", name="interval_s"),
     CheckConstraint(f"role IN ({', '.join(repr(r) for r in METER_ROLES)})", name="role"),
     CheckConstraint("register_digits IS NULL OR register_digits BETWEEN 3 AND 12", name="register_digits"),
@@ -618,3 +647,58 @@ ingest_formats = Table(
 """Saved ingest mappings by name (schema version 5): ``meshmeter ingest --format NAME``,
 ``POST /intervals?format=NAME`` and the MQTT ingestor read an operator's own files with them
 (``docs/ingest.md``)."""
+
+sources = Table(
+    "sources",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("site_id", _ID, ForeignKey("sites.id"), nullable=False, index=True),
+    Column("name", Text, nullable=False, comment="unique within the site"),
+    Column("kind", Text, nullable=False, comment="mqtt, modbus_tcp, modbus_rtu, rtlamr"),
+    Column("format", Text, nullable=False, comment="payload format or register map"),
+    Column("address", Text, nullable=False, comment="broker URL, host:port, serial port, file or '-'"),
+    Column("settings", _JSON, nullable=False, comment="what the kind adds: unit id, baud, poll period ..."),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_reading_at", UtcDateTime, nullable=True, comment="the last reading taken"),
+    Column("last_error", Text, nullable=True),
+    Column("last_error_at", UtcDateTime, nullable=True),
+    Column("readings", BigInteger, nullable=False, server_default=text("0"), comment="readings taken"),
+    Column("rejected", _JSON, nullable=False, comment="readings and messages refused, by reason"),
+    UniqueConstraint("site_id", "name"),
+    CheckConstraint(f"kind IN ({', '.join(repr(k) for k in SOURCE_KINDS)})", name="kind"),
+)
+"""Sources of real readings of a site (schema version 9, ``docs/collect.md``): how each is reached, and its
+health as the collector last wrote it."""
+
+source_channels = Table(
+    "source_channels",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("source_id", _ID, ForeignKey("sources.id"), nullable=False, index=True),
+    Column("device", Text, nullable=False, comment="the device's ID as the source names it"),
+    Column("channel", Text, nullable=False, comment="the register on the device"),
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False, unique=True),
+    Column("unit", Text, nullable=False, comment="pulse, count, Wh, kWh, MWh"),
+    Column("wh_per_unit", Text, nullable=False, comment="energy of one unit, a decimal [Wh]"),
+    Column("modulus", Text, nullable=True, comment="the register rolls over at this many units; NULL: never"),
+    Column("resets", Boolean, nullable=False, comment="a drop is a restart at 0 (pulse counters)"),
+    Column("max_apportion_s", Integer, nullable=False, comment="longest time apportioned over [s]"),
+    Column("state", _JSON, nullable=True, comment="the channel's durable position; NULL before a reading"),
+    UniqueConstraint("source_id", "device", "channel"),
+    CheckConstraint(f"unit IN ({', '.join(repr(u) for u in READING_UNITS)})", name="unit"),
+    CheckConstraint("max_apportion_s > 0", name="max_apportion_positive"),
+)
+"""One register of a source's device mapped to one meter row, and where its readings stand (version 9)."""
+
+apportioned_intervals = Table(
+    "apportioned_intervals",
+    METADATA,
+    Column("meter_id", _ID, nullable=False),
+    Column("interval_end", UtcDateTime, nullable=False),
+    Column("energy_wh", BigInteger, nullable=False, comment="the apportioned value stored as raw"),
+    PrimaryKeyConstraint("meter_id", "interval_end"),
+    sqlite_with_rowid=False,
+)
+"""Raw intervals of real devices whose energy was apportioned between readings (version 9): the view
+gives them quality derived (11) while the raw row still holds this value."""

@@ -20,6 +20,8 @@ from meshmeter.store import _validate as v
 from meshmeter.store.base import StoreBase, UnknownMeterError, _now
 from meshmeter.store.columns import IntArray, _overlay_latest
 from meshmeter.store.driver import (
+    SEAL_SOURCE,
+    _driver,
     _epoch_column,
     _in_window,
     _int_columns,
@@ -36,6 +38,7 @@ from meshmeter.store.schema import (
     validated_intervals,
     vee_runs,
 )
+from meshmeter.store.sources import apportioned_marks
 from meshmeter.store.types import UtcDateTime, epoch_s
 
 __all__ = ["AUDIT_FREE_QUALITIES", "ValidatedIntervalsMixin"]
@@ -258,9 +261,23 @@ class ValidatedIntervalsMixin(StoreBase):
             )
             self._bump_data_version(c, meter_id)
 
-    def ingest_watermark(self) -> int:
-        """The highest ingest batch id so far (0 before any): what a VEE run saw (:meth:`record_vee_run`)."""
-        with self._read() as c:
+    def ingest_watermark(self, *, seal: bool = False) -> int:
+        """
+        The highest ingest batch id so far (0 before any): what a VEE run saw (:meth:`record_vee_run`).
+
+        Parameters
+        ----------
+        seal : bool, optional
+            Also seal the batches so far (a VEE run, before it reads): a later delivery of the same source
+            and second then makes a batch of its own instead of joining one the run counted, whose rows
+            would pass as validated unseen (``store.driver._batch_id``).
+        """
+        if not seal:
+            with self._read() as c:
+                found = c.execute(select(func.max(ingest_batches.c.id))).scalar()
+            return 0 if found is None else int(found)
+        with self._write() as c:
+            _driver(c, "batch_new", (SEAL_SOURCE, epoch_s(_now())))
             found = c.execute(select(func.max(ingest_batches.c.id))).scalar()
         return 0 if found is None else int(found)
 
@@ -290,7 +307,9 @@ class ValidatedIntervalsMixin(StoreBase):
             - VEE's validated row where it stored one: an edit (7), an estimate (8, 9) or a questionable
               value (10);
             - else the latest raw revision, valid (0) where a VEE run covered it and had seen its delivery
-              (:meth:`record_vee_run`), raw (14) where no VEE run has yet;
+              (:meth:`record_vee_run`), raw (14) where no VEE run has yet; derived (11) instead of valid
+              where a real device's reading apportioned it and it still holds that value
+              (``apportioned_intervals``, ``docs/collect.md``);
             - intervals with neither are absent (missing).
         """
         meter_id = v.check_id("meter_id", meter_id)
@@ -314,6 +333,7 @@ class ValidatedIntervalsMixin(StoreBase):
                 .order_by(t.c.interval_end)
             )
             v_ends, v_energy, v_quality = _int_columns(c, query, 3)
+            marks = apportioned_marks(c, meter_id, lo, hi)
         energy, batch, codes = _overlay_latest(
             ends, r_ends, (energy, r_energy), (batch, r_batch), (codes, r_cum)
         )
@@ -336,6 +356,15 @@ class ValidatedIntervalsMixin(StoreBase):
             energy[at], quality[at] = v_energy, v_quality
             changed = v_quality != int(Quality.VALID)
             codes[at[changed]] = CUMULATIVE_NONE  # an edit or estimate has no register behind it
+        if marks:  # apportioned between readings, passed by VEE, and still the value stored: derived
+            m_ends = np.fromiter(marks, dtype=np.int64, count=len(marks))
+            m_energy = np.fromiter(marks.values(), dtype=np.int64, count=len(marks))
+            at = np.searchsorted(ends, m_ends)
+            ok = at < ends.size
+            ok[ok] &= ends[at[ok]] == m_ends[ok]
+            ok[ok] &= energy[at[ok]] == m_energy[ok]
+            hit = at[ok]
+            quality[hit[quality[hit] == int(Quality.VALID)]] = int(Quality.DERIVED)
         return IntervalColumns(ends, energy, quality, int(length), codes if cumulative else None)
 
     def interval_edits(self, *, meter_id: int, start: datetime, end: datetime) -> list[IntervalEdit]:

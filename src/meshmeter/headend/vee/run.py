@@ -17,7 +17,7 @@ from meshmeter.catalog.limits import max_interval_energy_wh
 from meshmeter.headend.vee import _args
 from meshmeter.headend.vee._args import IntArray
 from meshmeter.headend.vee.checks import SumCheck
-from meshmeter.headend.vee.config import VeeConfig
+from meshmeter.headend.vee.config import EXPORT_ZERO_RUN_MAX_H, SOLAR_ZERO_RUN_MAX_H, VeeConfig
 from meshmeter.headend.vee.estimate import EstimationResult, estimate
 from meshmeter.headend.vee.validate import Finding, IntervalSeries, ValidationResult, validate
 from meshmeter.intervals import CUMULATIVE_NONE, Quality
@@ -87,17 +87,19 @@ def _meter_outages(store: Store, meter_id: int, lo: datetime, hi: datetime) -> l
     return spans
 
 
-EXPORT_ZERO_RUN_MAX_H = 24.0 * 366
-"""An export register's zero-run limit when no settings are given: a year. It reads zero whenever nothing is
-exported (every night, a cloudy week, a tenant using all its panels make), so a run of zeros says nothing
-of its health (``docs/billing.md``, "Exports from the store"). [h]"""
-
-
 def _meter_config(meter: Meter, cfg: VeeConfig, *, given: bool) -> VeeConfig:
-    """The settings for this meter: its own interval length, its own rated maximum unless set, and, when
-    no settings were ``given``, an export register's zero-run limit (:data:`EXPORT_ZERO_RUN_MAX_H`)."""
+    """
+    The settings for this meter: its own interval length, its own rated maximum unless set, and, when no
+    settings were ``given``, the zero-run limit of what it measures: an export register's
+    (:data:`~meshmeter.headend.vee.config.EXPORT_ZERO_RUN_MAX_H`, a year), else a production meter's
+    (role ``production``: :data:`~meshmeter.headend.vee.config.SOLAR_ZERO_RUN_MAX_H`, its nights),
+    else the settings' own (4 h by default). The same for every caller: ``meshmeter vee``, ingest, the
+    demo (``docs/vee.md``).
+    """
     if not given and meter.export_of_meter_id is not None:
         cfg = replace(cfg, zero_run_max_h=EXPORT_ZERO_RUN_MAX_H)
+    elif not given and meter.role == "production":
+        cfg = replace(cfg, zero_run_max_h=SOLAR_ZERO_RUN_MAX_H)
     if cfg.interval_s != meter.interval_s:
         cfg = replace(cfg, interval_s=meter.interval_s)  # a meter is validated at its own length
     if cfg.max_interval_wh is None:
@@ -182,7 +184,7 @@ def run_vee(
         timezone = site.timezone if site is not None else "UTC"
     read_lo = _utc(lo - cfg.like_day_lookback_days * 86400 - 86400)
     read_hi = _utc(hi + 86400)
-    watermark = store.ingest_watermark()  # before the read: what arrives later is not validated by this run
+    watermark = store.ingest_watermark(seal=True)  # before the read: what arrives later is not validated
     series = _read_series(store, meter_id, read_lo, read_hi)
     reads = [
         (r.read_at, r.energy_wh) for r in store.register_reads(meter_id=meter_id, start=read_lo, end=read_hi)
