@@ -15,6 +15,19 @@ manual §3.1: 138 V highest supply voltage, 220 A highest primary current for 20
 - dual element, 15 minutes: 2 × 138 V × 220 A × 0.25 h = 15,180 Wh;
 - dual element, hourly: 2 × 138 V × 220 A × 1 h = 60,720 Wh;
 - dual element on 400:0.1 A CTs (outside the certificate; 110 % carried over, 440 A): 30,360 Wh.
+
+Meters of other makes (issue 14) are bounded by the ratings their records carry, at every door alike,
+E_max = elements × V_max (line to neutral) × I_max (primary) × t / 3600:
+
+- Eastron SDM630MCT (V2) on 400:5 A CTs, 15 minutes: 3 × 289 V × 400 A × 0.25 h = 86,700 Wh. Three
+  elements (three-phase four-wire), phase to neutral voltages 100-289 V AC, CT operated with 1 A or 5 A
+  secondaries and primaries up to 6000 A (Eastron SDM630MCT V2 user manual §1.2;
+  https://www.metermarket.co.uk/product/eastron-sdm630-mct-three-phase-multifunction-energy-meter;
+  https://www.manualslib.com/manual/2995732/Eastron-Sdm630mct-Mod-Mid.html).
+- Continental Control Systems WattNode WNC-3Y-208-MB on 200 A (0.333 V) CTs, hourly:
+  3 × 120 V × 240 A × 1 h = 86,400 Wh. 120 V line to neutral ("Recommended WattNode Models", WattNode
+  Modbus Installation and Operation Manual), CTs measured up to 120 % of their rated current
+  (https://ctlsys.com/support/wattnode_module_modbus_-_models/, "CT Measurement Range: 1% - 120%").
 """
 
 from __future__ import annotations
@@ -50,13 +63,38 @@ class Rated(NamedTuple):
     ct_ratio: float
     interval_s: int
     limit_wh: int
+    manufacturer: str | None = None
+    model: str | None = None
+    elements: int | None = None
+    voltage_max_v: float | None = None
+    current_max_a: float | None = None
+
+    def create(self, store: Store) -> int:
+        """The meter registered as its record says."""
+        return store.create_meter(
+            serial=self.serial,
+            designation=self.designation,
+            ct_ratio=self.ct_ratio,
+            interval_s=self.interval_s,
+            manufacturer=self.manufacturer,
+            model=self.model,
+            elements=self.elements,
+            voltage_max_v=self.voltage_max_v,
+            current_max_a=self.current_max_a,
+        ).id
 
 
+SDM630MCT = Rated("SDM15", "SDM630MCT", 80, 900, 86_700, "Eastron", "SDM630MCT", 3, 289.0, 400.0)
+WATTNODE = Rated(
+    "WNC60", "WNC-3Y-208-MB", 1, 3600, 86_400, "Continental Control Systems", "WNC-3Y-208-MB", 3, 120.0, 240.0
+)
 METERS = [
     Rated("SINGLE15", "MM-S1202001-T-SCC", 2000, 900, 7_590),
     Rated("DUAL15", "MM-D1202001-T-SCC", 2000, 900, 15_180),
     Rated("DUAL60", "MM-D1202001-T-SCC", 2000, 3600, 60_720),
     Rated("DUAL15CT400", "MM-D1202001-T-SCC", 4000, 900, 30_360),
+    SDM630MCT,
+    WATTNODE,
 ]
 
 
@@ -205,9 +243,7 @@ def test_every_door_refuses_one_wh_above_the_meters_limit_and_takes_the_limit(
 ) -> None:
     database = f"sqlite:///{tmp_path / 'meshmeter.db'}"
     with Store(database) as store:
-        store.create_meter(
-            serial=m.serial, designation=m.designation, ct_ratio=m.ct_ratio, interval_s=m.interval_s
-        )
+        m.create(store)
     send = DOORS[door]
 
     refused = send(database, m, m.limit_wh + 1, tmp_path, request)
@@ -224,3 +260,110 @@ def test_every_door_refuses_one_wh_above_the_meters_limit_and_takes_the_limit(
 
     assert send(database, m, m.limit_wh, tmp_path, request) == Answer(True)
     assert stored(database, m.serial) == [(END, m.limit_wh)]
+
+
+# ---------------------------------------------------------------------------------------------------
+# one value, two meters: a Mini Meter refuses what a 400 A three-element meter takes
+# ---------------------------------------------------------------------------------------------------
+
+BETWEEN_WH = 50_000
+"""Above the dual element Mini Meter's 15,180 Wh in 15 minutes (2 × 138 V × 220 A × 0.25 h), under the
+SDM630MCT's 86,700 Wh (3 × 289 V × 400 A × 0.25 h)."""
+
+
+def test_ingest_takes_for_the_sdm630mct_what_it_refuses_for_a_mini_meter(tmp_path: Path) -> None:
+    from meshmeter.headend.ingest import IngestError, ingest_json
+
+    mini = Rated("MINI", "MM-D1202001-T-SCC", 2000, 900, 15_180)
+    database = f"sqlite:///{tmp_path / 'meshmeter.db'}"
+    with Store(database) as store:
+        for m in (mini, SDM630MCT):
+            m.create(store)
+        with pytest.raises(IngestError) as refused:
+            ingest_json(store, json_body(mini, BETWEEN_WH), source="test")
+        assert refused.value.reason == "energy_too_high"
+        assert f"{BETWEEN_WH} Wh, above 15180 Wh" in str(refused.value)
+        assert ingest_json(store, json_body(SDM630MCT, BETWEEN_WH), source="test").stored == 1
+    assert stored(database, mini.serial) == []
+    assert stored(database, SDM630MCT.serial) == [(END, BETWEEN_WH)]
+
+
+def test_a_meters_new_ratings_move_its_limit_at_the_next_ingest(tmp_path: Path) -> None:
+    """A real meter registered before issue 14 under free text is judged as the default Mini Meter until
+    its ratings are recorded (``Store.update_meter_kind``); then the same document is taken."""
+    from meshmeter.headend.ingest import IngestError, ingest_json
+
+    m = Rated("OLD", "MM-1", 2000, 900, 15_180)
+    database = f"sqlite:///{tmp_path / 'meshmeter.db'}"
+    with Store(database) as store:
+        meter_id = m.create(store)
+        with pytest.raises(IngestError, match="above 15180 Wh"):
+            ingest_json(store, json_body(m, BETWEEN_WH), source="test")
+        store.update_meter_kind(
+            meter_id=meter_id,
+            manufacturer=SDM630MCT.manufacturer,
+            model=SDM630MCT.model,
+            elements=SDM630MCT.elements,
+            voltage_max_v=SDM630MCT.voltage_max_v,
+            current_max_a=SDM630MCT.current_max_a,
+        )
+        assert ingest_json(store, json_body(m, BETWEEN_WH), source="test").stored == 1
+
+
+def test_vees_rating_check_flags_for_the_mini_meter_only(tmp_path: Path) -> None:
+    from meshmeter.headend.vee import VeeConfig, run_vee
+
+    mini = Rated("MINI", "MM-D1202001-T-SCC", 2000, 900, 15_180)
+    step = timedelta(minutes=15)
+    values = [500] * 8 + [BETWEEN_WH, SDM630MCT.limit_wh + 1] + [500] * 2
+    with Store(f"sqlite:///{tmp_path / 'meshmeter.db'}") as store:
+        findings = {}
+        for m in (mini, SDM630MCT):
+            meter_id = m.create(store)
+            rows = [(END + step * (k + 1), wh, None) for k, wh in enumerate(values)]
+            store.insert_raw_intervals(meter_id=meter_id, rows=rows, source="test")
+            report = run_vee(
+                store,
+                meter_id=meter_id,
+                start=END,
+                end=END + step * len(values),
+                config=VeeConfig(spike_rule="rating"),
+            )
+            findings[m.serial] = [f.reason for f in report.findings]
+    assert findings == {
+        "MINI": [
+            f"{BETWEEN_WH} Wh is above the rated maximum of 15180 Wh",
+            "86701 Wh is above the rated maximum of 15180 Wh",
+        ],
+        "SDM15": ["86701 Wh is above the rated maximum of 86700 Wh"],
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# a record's own ratings, read and checked
+# ---------------------------------------------------------------------------------------------------
+
+
+def test_a_records_own_ratings_are_its_limit_and_a_partial_record_is_refused() -> None:
+    from meshmeter.catalog.limits import RatedMeter, max_interval_energy_wh
+
+    sdm = RatedMeter(
+        designation="SDM630MCT", ct_ratio=80, elements=3, voltage_max_v=289.0, current_max_a=400.0
+    )
+    assert max_interval_energy_wh(sdm) == 86_700  # 3 × 289 V × 400 A × 0.25 h
+    assert max_interval_energy_wh(sdm, interval_s=3600) == 346_800
+    # a single element meter's decimal ratings are read as written: 1 × 230.1 V × 0.11 A × 1 h = 25.311 Wh
+    assert (
+        max_interval_energy_wh(
+            RatedMeter(elements=1, voltage_max_v=230.1, current_max_a=0.11, interval_s=3600)
+        )
+        == 25
+    )
+    with pytest.raises(ValueError, match=r"meter\.voltage_max_v must be .* got None") as info:
+        max_interval_energy_wh(RatedMeter(elements=3, current_max_a=400.0))
+    assert "meter.current_max_a" not in str(info.value)
+    with pytest.raises(ValueError, match=r"meter\.elements must be .* got 4") as info:
+        max_interval_energy_wh(RatedMeter(elements=4, voltage_max_v=0.0, current_max_a=400.0))
+    assert "meter.voltage_max_v must be a positive finite number with the other ratings, got 0.0" in str(
+        info.value
+    )

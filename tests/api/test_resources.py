@@ -54,6 +54,18 @@ def test_meter(client, site_data):
         "install_date": "2024-01-02",
         "site_id": site_data["la"],
         "export_of_meter_id": None,
+        "interval_s": 900,
+        "role": "unit",
+        "register_digits": None,
+        "manufacturer": None,
+        "model": None,
+        "elements": None,
+        "voltage_max_v": None,
+        "current_max_a": None,
+        # "MM-1" is no Mini Meter designation: the default dual element meter on 200:0.1 A CTs,
+        # 2 x 138 V x 220 A x 0.25 h = 15,180 Wh (catalog.limits)
+        "max_interval_energy_wh": 15180,
+        "rating_source": "default",
     }
     assert _problem(client.get("/meters/NOPE", headers=ADMIN), 404)["detail"] == "no meter has serial 'NOPE'"
 

@@ -90,11 +90,11 @@ class SitesPublic(BaseModel):
 
 
 class MeterPublic(BaseModel):
-    """A meter as installed."""
+    """A meter as installed: its make and ratings, and the most it can register in an interval."""
 
     id: int
     serial: str
-    designation: str = Field(description="model designation (certificate p.1)")
+    designation: str = Field(description="model designation (certificate p.1); free text for another make")
     ct_ratio: float = Field(description="CT primary / secondary, 200:0.1 A gives 2000 [1]")
     multiplier: float = Field(description="register reading to energy [1]")
     install_date: date | None
@@ -103,16 +103,60 @@ class MeterPublic(BaseModel):
         None,
         description="this meter is the export (received) register of that meter; null: a meter of its own",
     )
+    interval_s: int = Field(900, description="length of its intervals: 300, 900, 1800 or 3600 [s]")
+    role: str = Field("unit", description="unit, house, production or master")
+    register_digits: int | None = Field(
+        None, description="whole-kWh digits of its register (it rolls over at 10**digits kWh); null: never"
+    )
+    manufacturer: str | None = Field(
+        None, description="who made it; null: a Mini Meter, its designation says"
+    )
+    model: str | None = Field(None, description="the manufacturer's model name")
+    elements: int | None = Field(None, description="measuring elements, 1 to 3; null: the designation's [1]")
+    voltage_max_v: float | None = Field(
+        None, description="highest voltage an element measures, line to neutral; null: the designation's [V]"
+    )
+    current_max_a: float | None = Field(
+        None, description="highest primary current an element measures; null: CT ratio x 0.11 A [A]"
+    )
+    max_interval_energy_wh: int = Field(
+        description="the most it can register in one of its intervals; above it every door refuses a value"
+        " and VEE flags one [Wh]"
+    )
+    rating_source: Literal["ratings", "designation", "default"] = Field(
+        description="where that limit comes from: its own ratings, its Mini Meter designation, or the default"
+        " Mini Meter (a designation that is not one's and no ratings)"
+    )
 
 
 class MeterCreate(BaseModel):
-    """A meter to register (``meshmeter meter add``)."""
+    """A meter to register (``meshmeter meter add``): a Mini Meter by its designation, or a meter of another
+    make by its manufacturer, model and ratings (``docs/store.md``, "Meters of any make")."""
 
     model_config = ConfigDict(extra="forbid")
 
     serial: Name = Field(description="serial number, unique")
-    designation: Name = Field(
-        "MM-D1202001-T-SCC", description="model designation (certificate p.1); gives the CT ratio"
+    designation: Name | None = Field(
+        None,
+        description="model designation: without manufacturer a Mini Meter's (certificate p.1), default "
+        "MM-D1202001-T-SCC, which gives the CT ratio; with one free text, default the model",
+    )
+    manufacturer: Name | None = Field(None, description="a meter of another make: who made it (Eastron)")
+    model: Name | None = Field(
+        None, description="the manufacturer's model name (SDM630MCT); needs manufacturer"
+    )
+    elements: int | None = Field(None, description="another make: its measuring elements, 1 to 3 [1]")
+    voltage_max_v: float | None = Field(
+        None, description="another make: highest voltage an element measures, line to neutral [V]"
+    )
+    current_max_a: float | None = Field(
+        None,
+        description="another make: highest primary current an element measures (CT-operated: the CTs' "
+        "primary) [A]; the three ratings go together",
+    )
+    ct_ratio: float | None = Field(
+        None,
+        description="CT primary / secondary [1]; default the designation's, else the default Mini Meter's",
     )
     site_id: StoreId | None = Field(None, description="its site")
     multiplier: float = Field(1.0, gt=0, le=1e6, description="register reading to energy [1]")

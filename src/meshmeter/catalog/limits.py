@@ -8,8 +8,9 @@ HTTP bodies, MQTT messages, Green Button files, the DCAP's interval records) ref
 The limit is the meter's highest demand held for a whole interval: every element at the highest supply
 voltage and the highest primary current, at unity power factor. It is read from a meter's *record* (any
 object with the attributes of :class:`MeterRecord`, such as :class:`meshmeter.store.Meter`), not from a
-designation alone, so that what a record says about a meter can grow (issue 14: a manufacturer's own
-ratings) without another way of stating the limit.
+designation alone: a meter of another make (issue 14) states its own ratings in its record (``elements``,
+``voltage_max_v``, ``current_max_a``), a Mini Meter's come from its designation and CT ratio
+(:func:`rating_source` says which). :func:`rating_problems` is the rule a record's ratings follow.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import math
 import numbers
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final, Protocol
+from typing import Final, Literal, Protocol
 
 from meshmeter.catalog.designations import decode_meter
 from meshmeter.catalog.ratings import MINI_METER_RATINGS
@@ -28,7 +29,10 @@ __all__ = [
     "DEFAULT_DESIGNATION",
     "MeterRecord",
     "RatedMeter",
+    "RatingSource",
     "max_interval_energy_wh",
+    "rating_problems",
+    "rating_source",
 ]
 
 DEFAULT_DESIGNATION: Final = "MM-D1202001-T-SCC"
@@ -54,6 +58,13 @@ class MeterRecord(Protocol):
         Ratio of the CTs installed, primary / secondary: 2000 for 200:0.1 A. [1]
     interval_s : int
         Length of the meter's intervals. [s]
+    elements : int or None
+        Measuring elements of a meter of another make, 1 to 3; None: the designation's. [1]
+    voltage_max_v : float or None
+        Highest voltage an element measures, line to neutral; None: the designation's. [V]
+    current_max_a : float or None
+        Highest primary current an element measures (with a CT-operated meter, through its CTs);
+        None: the CT ratio times the Mini Meter's highest secondary current. [A]
     """
 
     @property
@@ -64,6 +75,15 @@ class MeterRecord(Protocol):
 
     @property
     def interval_s(self) -> int: ...
+
+    @property
+    def elements(self) -> int | None: ...
+
+    @property
+    def voltage_max_v(self) -> float | None: ...
+
+    @property
+    def current_max_a(self) -> float | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +99,160 @@ class RatedMeter:
         CT primary / secondary; default 2000, the 200:0.1 A CT of code "2001" (certificate p.1). [1]
     interval_s : int, optional
         Interval length; default 900, the MDT's 15 minutes (manual §2.6). [s]
+    elements : int, optional
+        A meter of another make: its measuring elements, 1 to 3. Default None, the designation's. [1]
+    voltage_max_v : float, optional
+        Its highest voltage, line to neutral. Default None, the designation's. [V]
+    current_max_a : float, optional
+        Its highest primary current per element. Default None, the CT ratio's. [A]
     """
 
     designation: str = DEFAULT_DESIGNATION
     ct_ratio: float = _DEFAULT_CT_RATIO
     interval_s: int = _DEFAULT_INTERVAL_S
+    elements: int | None = None
+    voltage_max_v: float | None = None
+    current_max_a: float | None = None
+
+
+RatingSource = Literal["ratings", "designation", "default"]
+"""Where a record's limit comes from: its own ratings, its Mini Meter designation, or (a designation that
+is not a Mini Meter's and no ratings) the default Mini Meter, :data:`DEFAULT_DESIGNATION`."""
+
+_RATING_FIELDS: Final = ("elements", "voltage_max_v", "current_max_a")
+
+
+def rating_problems(
+    *,
+    manufacturer: object = None,
+    model: object = None,
+    elements: object = None,
+    voltage_max_v: object = None,
+    current_max_a: object = None,
+) -> list[str]:
+    """
+    Every problem of what a record says about a meter's make and ratings, each a sentence naming its
+    field; empty when there is none.
+
+    Parameters
+    ----------
+    manufacturer, model : str or None
+        Who made the meter and their model name (``"Eastron"``, ``"SDM630MCT"``); None for a Mini Meter,
+        whose designation says it all (certificate p.1).
+    elements : int or None
+        Measuring elements, 1 to 3. [1]
+    voltage_max_v : float or None
+        Highest voltage an element measures, line to neutral, > 0. [V]
+    current_max_a : float or None
+        Highest primary current an element measures, > 0: for a CT-operated meter the current its CTs'
+        primaries carry at the meter's highest secondary current. [A]
+
+    Returns
+    -------
+    problems : list of str
+
+    Notes
+    -----
+    The rules: ``manufacturer`` and ``model`` are non-empty text when given, and a ``model`` needs its
+    ``manufacturer``; the three ratings go together (all or none: one alone cannot bound an energy)
+    and need a ``manufacturer`` (a Mini Meter's ratings come from its designation and CT ratio, manual
+    §3.1); ``elements`` is a whole number 1 to 3 (a bool is not one); the voltage and the current are
+    finite numbers above 0. A ``manufacturer`` with no ratings is allowed: its limit is then the
+    designation's, or the default Mini Meter's (:func:`rating_source` ``"default"``), as before issue 14.
+    """
+    problems: list[str] = []
+    for name, value in (("manufacturer", manufacturer), ("model", model)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            problems.append(f"{name} must be a non-empty string, got {value!r}")
+    if model is not None and manufacturer is None:
+        problems.append("model is the manufacturer's model name: give the manufacturer too")
+    given = {"elements": elements, "voltage_max_v": voltage_max_v, "current_max_a": current_max_a}
+    if elements is not None and (
+        isinstance(elements, bool)
+        or not isinstance(elements, numbers.Integral)
+        or not 1 <= int(elements) <= 3
+    ):
+        problems.append(f"elements must be a whole number, 1 to 3, got {elements!r}")
+    for name in ("voltage_max_v", "current_max_a"):
+        value = given[name]
+        if value is None:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not math.isfinite(float(value))
+            or float(value) <= 0
+        ):
+            unit = "V, line to neutral" if name == "voltage_max_v" else "A, primary"
+            problems.append(f"{name} must be a finite number > 0 [{unit}], got {value!r}")
+    missing = [name for name in _RATING_FIELDS if given[name] is None]
+    if 0 < len(missing) < len(_RATING_FIELDS):
+        problems.append(
+            "elements, voltage_max_v and current_max_a go together (all three or none): "
+            f"missing {', '.join(missing)}"
+        )
+    if len(missing) < len(_RATING_FIELDS) and manufacturer is None:
+        problems.append(
+            "ratings are of a meter of another make: give its manufacturer (a Mini Meter's come from its"
+            " designation and CT ratio)"
+        )
+    return problems
+
+
+def _own_ratings(meter: MeterRecord) -> tuple[int, Decimal, Decimal] | None:
+    """The record's own ratings, checked, or None when it gives none (ValueError naming each bad one: a
+    record read from outside is checked, not trusted; one rating alone is as bad as a wrong one)."""
+    elements: object = getattr(meter, "elements", None)
+    voltage: object = getattr(meter, "voltage_max_v", None)
+    current: object = getattr(meter, "current_max_a", None)
+    if elements is None and voltage is None and current is None:
+        return None
+    problems: list[str] = []
+    if (
+        isinstance(elements, bool)
+        or not isinstance(elements, numbers.Integral)
+        or not 1 <= int(elements) <= 3
+    ):
+        problems.append(
+            f"meter.elements must be a whole number 1 to 3 with the other ratings, got {elements!r}"
+        )
+    numbers_ok: list[Decimal] = []
+    for name, value in (("voltage_max_v", voltage), ("current_max_a", current)):
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, numbers.Real)
+            or not math.isfinite(float(value))
+            or float(value) <= 0
+        ):
+            problems.append(
+                f"meter.{name} must be a positive finite number with the other ratings, got {value!r}"
+            )
+        else:
+            numbers_ok.append(_exact(float(value)))  # an int's float is exact at any rating
+    if problems:
+        raise ValueError("; ".join(problems))
+    assert isinstance(elements, numbers.Integral)
+    return int(elements), numbers_ok[0], numbers_ok[1]
+
+
+def rating_source(meter: MeterRecord) -> RatingSource:
+    """
+    Where :func:`max_interval_energy_wh` takes a record's ratings from.
+
+    Returns
+    -------
+    source : {"ratings", "designation", "default"}
+        ``"ratings"``: the record's own ``elements``, ``voltage_max_v``, ``current_max_a``;
+        ``"designation"``: its Mini Meter designation (certificate p.1) and CT ratio; ``"default"``: a
+        designation that is not a Mini Meter's and no ratings, read as :data:`DEFAULT_DESIGNATION`.
+    """
+    if any(getattr(meter, name, None) is not None for name in _RATING_FIELDS):
+        return "ratings"
+    try:
+        decode_meter(meter.designation)
+    except DesignationError:
+        return "default"
+    return "designation"
 
 
 def _exact(value: float | int) -> Decimal:
@@ -98,9 +267,10 @@ def max_interval_energy_wh(meter: MeterRecord, *, interval_s: int | None = None)
     Parameters
     ----------
     meter : MeterRecord
-        The meter's registry record (:class:`meshmeter.store.Meter`, :class:`RatedMeter`): its
-        ``designation`` gives the number of elements and the ratings, its ``ct_ratio`` the highest
-        primary current, its ``interval_s`` the interval.
+        The meter's registry record (:class:`meshmeter.store.Meter`, :class:`RatedMeter`): its own
+        ``elements``, ``voltage_max_v`` and ``current_max_a`` when it gives them (a meter of another
+        make); else its ``designation`` gives the number of elements and the ratings, its ``ct_ratio``
+        the highest primary current. Its ``interval_s`` gives the interval.
     interval_s : int, optional
         Another interval length than the meter's: the DCAP's records are the MDT's 15 minutes whatever
         the record says. Default: ``meter.interval_s``. [s]
@@ -114,7 +284,8 @@ def max_interval_energy_wh(meter: MeterRecord, *, interval_s: int | None = None)
     ------
     ValueError
         Naming ``meter.ct_ratio`` or ``interval_s`` when it is not a positive finite number (a bool is
-        not a number).
+        not a number); naming each of ``meter.elements``, ``meter.voltage_max_v``,
+        ``meter.current_max_a`` that is wrong or missing when the record gives any of them.
 
     Notes
     -----
@@ -142,14 +313,40 @@ def max_interval_energy_wh(meter: MeterRecord, *, interval_s: int | None = None)
     Meter's ratings (:data:`~meshmeter.catalog.ratings.MINI_METER_RATINGS`); the record's CT ratio
     still counts.
 
+    A meter of another make (issue 14) whose record gives its own ratings is bounded by them, the same
+    way:
+
+    .. math::
+
+        E_{max} = \\left\\lfloor n \\; V_{max} \\; I_{max} \\; \\frac{t}{3600} \\right\\rfloor
+
+    with :math:`n` = ``elements`` (1 to 3), :math:`V_{max}` = ``voltage_max_v``, the highest voltage an
+    element measures, line to neutral (for a three-phase four-wire meter each element sees a phase to
+    neutral), and :math:`I_{max}` = ``current_max_a``, the highest *primary* current an element
+    measures, at unity power factor; the CT ratio does not enter (a CT-operated meter's highest primary
+    current is its CTs' primary at the meter's highest secondary current, which the record states).
+    For example an Eastron SDM630MCT, three elements, 289 V the highest phase to neutral voltage, on
+    400:5 A CTs (400 A primary): 3 × 289 V × 400 A × 0.25 h = 86,700 Wh in 15 minutes. The three go
+    together: a record with some but not all of them is refused, and the limit never mixes a record's
+    ratings with a designation's.
+
     The record's ``multiplier`` does not count: the doors take energies [Wh], not register readings,
     and the CT ratio already bounds the energy the CTs let through.
 
     References
     ----------
     certificate p.1 (Model Designation: elements, CT ratio "2001" = 200:0.1 A); manual §3.1, Table 2
-    (supply voltage range, maximum rated current and its note 1, power factor range).
+    (supply voltage range, maximum rated current and its note 1, power factor range); for other makes,
+    the manufacturer's data sheet (its voltage range and, for CT-operated meters, the CTs fitted).
     """
+    length: object = meter.interval_s if interval_s is None else interval_s
+    if isinstance(length, bool) or not isinstance(length, numbers.Integral) or int(length) <= 0:
+        name = "meter.interval_s" if interval_s is None else "interval_s"
+        raise ValueError(f"{name} must be a positive whole number of seconds, got {length!r}")
+    own = _own_ratings(meter)
+    if own is not None:
+        n, voltage_max_v, current_max_a = own
+        return math.floor(n * voltage_max_v * current_max_a * int(length) / _SECONDS_PER_HOUR)
     try:
         spec = decode_meter(meter.designation)
     except DesignationError:
@@ -164,10 +361,6 @@ def max_interval_energy_wh(meter: MeterRecord, *, interval_s: int | None = None)
         ratio = float(given)
     if not (math.isfinite(ratio) and ratio > 0):
         raise ValueError(f"meter.ct_ratio must be a positive finite number, got {given!r}")
-    length: object = meter.interval_s if interval_s is None else interval_s
-    if isinstance(length, bool) or not isinstance(length, numbers.Integral) or int(length) <= 0:
-        name = "meter.interval_s" if interval_s is None else "interval_s"
-        raise ValueError(f"{name} must be a positive whole number of seconds, got {length!r}")
     current_primary_max_a = _exact(ratio) * _exact(ratings.max_current_secondary_a)
     energy_wh = (
         elements * _exact(ratings.supply_max_v) * current_primary_max_a * int(length) / _SECONDS_PER_HOUR

@@ -1,5 +1,6 @@
-"""``meshmeter meter``: run the meter twin (``run``, ``demo``), register a meter in the store (``add``), and
-record its life: ``install``, ``remove``, ``exchange``, ``set-multiplier``, ``set-ct-ratio``, ``history``."""
+"""``meshmeter meter``: run the meter twin (``run``, ``demo``), register a meter in the store (``add``, a Mini
+Meter or a meter of another make with its ratings; ``set-kind``, ``show``, ``list``), and record its life:
+``install``, ``remove``, ``exchange``, ``set-multiplier``, ``set-ct-ratio``, ``history``."""
 
 from __future__ import annotations
 
@@ -250,7 +251,43 @@ def _print_steady(result: SteadyResult) -> None:
 @meter_app.command("add")
 def meter_add(
     serial: Annotated[str, typer.Option(help="Meter serial number (unique).")],
-    model: Annotated[str, typer.Option(help="Meter designation (certificate p.1).")] = "MM-D1202001-T-SCC",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="Without --manufacturer: the Mini Meter designation (certificate p.1), default "
+            "MM-D1202001-T-SCC. With it: the manufacturer's model name (SDM630MCT), also the designation "
+            "unless --designation is given."
+        ),
+    ] = None,
+    manufacturer: Annotated[
+        str | None,
+        typer.Option(help="A meter of another make than the Mini Meter: who made it (Eastron)."),
+    ] = None,
+    designation: Annotated[
+        str | None,
+        typer.Option(help="The designation as recorded: free text for another make; a Mini Meter's decodes."),
+    ] = None,
+    elements: Annotated[
+        int | None, typer.Option(help="Another make: its measuring elements, 1 to 3.")
+    ] = None,
+    voltage_max: Annotated[
+        float | None,
+        typer.Option(help="Another make: the highest voltage an element measures, line to neutral [V]."),
+    ] = None,
+    current_max: Annotated[
+        float | None,
+        typer.Option(
+            help="Another make: the highest primary current an element measures [A] (CT-operated: the CTs' "
+            "primary, e.g. 400 for 400:5 A CTs)."
+        ),
+    ] = None,
+    ct_ratio: Annotated[
+        str | None,
+        typer.Option(
+            help="CT ratio: 4000, or 400:5 (primary:secondary A). Default: the designation's (a Mini "
+            "Meter's 200:0.1 A)."
+        ),
+    ] = None,
     site_id: Annotated[int | None, typer.Option(help="Site id (meshmeter site add).")] = None,
     multiplier: Annotated[float, typer.Option(help="Billing multiplier.")] = 1.0,
     mdt_eui64: Annotated[str | None, typer.Option(help="EUI-64 of its MDT, 16 hex digits.")] = None,
@@ -276,18 +313,38 @@ def meter_add(
     ] = None,
     database: DatabaseOption = None,
 ) -> None:
-    """Register a meter (its CT ratio from the designation) and, optionally, its MDT; prints the meter id.
+    """Register a meter and, optionally, its MDT; prints the meter id.
+
+    A Mini Meter is named by its designation (its elements, ratings and CT ratio decode from it).
+    A meter of another make is named by --manufacturer and --model, with its ratings: --elements,
+    --voltage-max and --current-max, all three, bound what it can register in an interval
+    (docs/store.md, "Meters of any make"). Without them its limit is its designation's, or the
+    default Mini Meter's, and a warning says so. Every problem is named at once and nothing is
+    stored when there is one.
 
     Example: meshmeter meter add --serial MM00000001 --site-id 1
     Example: meshmeter meter add --serial UTIL-7 --site-id 1 --interval 60 --role master
     Example: meshmeter meter add --serial MM00000001-X --site-id 1 --export-of MM00000001
+    Example: meshmeter meter add --serial SDM-1 --site-id 1 --manufacturer Eastron --model SDM630MCT
+    --elements 3 --voltage-max 289 --current-max 400 --ct-ratio 400:5
     """
-    from meshmeter.catalog import decode_meter
+    from meshmeter.catalog.limits import rating_problems
     from meshmeter.intervals import IntervalLength
     from meshmeter.store import Store
 
     try:
-        spec = decode_meter(model)
+        problems = rating_problems(
+            manufacturer=manufacturer,
+            model=model if manufacturer is not None else None,
+            elements=elements,
+            voltage_max_v=voltage_max,
+            current_max_a=current_max,
+        )
+        if manufacturer is not None and model is None and designation is None:
+            problems.insert(0, "--model is missing: a meter of another make is named by its model")
+        if problems:
+            raise ValueError("; ".join(problems))
+        given_designation, ratio = _designation_and_ratio(manufacturer, model, designation, ct_ratio)
         if (mdt_eui64 is None) != (mdt_key is None):
             raise ValueError("--mdt-eui64 and --mdt-key go together")
         eui = key = None
@@ -304,20 +361,287 @@ def meter_add(
                     raise ValueError(f"--export-of {export_of!r} is not a known meter (meshmeter meter add)")
             meter = store.create_meter(
                 serial=serial,
-                designation=spec.designation,
-                ct_ratio=spec.ct_ratio,
+                designation=given_designation,
+                ct_ratio=ratio,
                 multiplier=multiplier,
                 site_id=site_id,
                 interval_s=IntervalLength.of(interval * 60, name="--interval (minutes)"),
                 role=role,
                 register_digits=register_digits,
                 export_of_meter_id=None if target is None else target.id,
+                manufacturer=manufacturer,
+                model=None if manufacturer is None else model,
+                elements=elements,
+                voltage_max_v=voltage_max,
+                current_max_a=current_max,
             )
             if eui is not None and key is not None:
                 store.create_mdt(eui64=eui, kit=mdt_kit, key=key, meter_id=meter.id)
     except (ValueError, MeshmeterError) as exc:
-        raise bad_input(str(exc)) from None
+        raise bad_input(_flag_names(str(exc))) from None
+    for warning in _limit_warnings(meter):
+        typer.echo(f"warning: {warning}", err=True)
     typer.echo(str(meter.id))
+
+
+_FLAGS = {
+    "elements": "--elements",
+    "voltage_max_v": "--voltage-max",
+    "current_max_a": "--current-max",
+    "manufacturer": "--manufacturer",
+    "register_digits": "--register-digits",
+}
+
+
+def _flag_names(message: str) -> str:
+    """The store's message in the words of the command line: its arguments named by their options."""
+    import re
+
+    for name, flag in _FLAGS.items():
+        message = re.sub(rf"\b{name}\b", flag, message)
+    return message
+
+
+def _designation_and_ratio(
+    manufacturer: str | None, model: str | None, designation: str | None, ct_ratio: str | None
+) -> tuple[str, float]:
+    """
+    The designation to record and the CT ratio, from ``meter add``'s options (ValueError or
+    DesignationError naming the option).
+
+    Without a manufacturer the meter is a Mini Meter: its designation (``--model`` or ``--designation``)
+    must decode (certificate p.1). With one, the designation is free text, the model's by default; the CT
+    ratio is ``--ct-ratio``, else the designation's if it decodes, else the default Mini Meter's 2000.
+    """
+    from meshmeter.catalog import DEFAULT_DESIGNATION, decode_meter
+    from meshmeter.errors import DesignationError
+
+    if manufacturer is None:
+        if model is not None and designation is not None and model != designation:
+            raise ValueError(
+                "--model is the Mini Meter designation when there is no --manufacturer: give --model or "
+                "--designation, not both"
+            )
+        spec = decode_meter(designation or model or DEFAULT_DESIGNATION)
+        return spec.designation, spec.ct_ratio if ct_ratio is None else _ratio(ct_ratio)
+    text = designation or model
+    if text is None:
+        raise ValueError(
+            "--model is missing: a meter of another make is named by its model (or --designation)"
+        )
+    if ct_ratio is not None:
+        return text, _ratio(ct_ratio)
+    try:
+        return text, decode_meter(text).ct_ratio
+    except DesignationError:
+        return text, decode_meter(DEFAULT_DESIGNATION).ct_ratio
+
+
+def _limit_warnings(meter: Any) -> list[str]:
+    """What a user should know of a meter's limit: a meter of another make bounded by a Mini Meter's."""
+    from meshmeter.catalog.limits import max_interval_energy_wh, rating_source
+
+    source = rating_source(meter)
+    if source == "ratings" or (meter.manufacturer is None and source == "designation"):
+        return []
+    limit = max_interval_energy_wh(meter)
+    whose = "its designation's" if source == "designation" else "the default Mini Meter's (MM-D1202001-T-SCC)"
+    return [
+        f"meter {meter.serial} has no ratings (--elements, --voltage-max, --current-max): the most it may "
+        f"register in {meter.interval_s // 60} minutes is {whose}, {limit:,} Wh, at its CT ratio "
+        f"{meter.ct_ratio:g}"
+    ]
+
+
+def _meter_dict(meter: Any, serials: dict[int, str]) -> dict[str, Any]:
+    """A stored meter as ``meter show`` and ``meter list`` give it, with its limit and where it comes from."""
+    from meshmeter.catalog.limits import max_interval_energy_wh, rating_source
+
+    return {
+        "id": meter.id,
+        "serial": meter.serial,
+        "site_id": meter.site_id,
+        "designation": meter.designation,
+        "manufacturer": meter.manufacturer,
+        "model": meter.model,
+        "elements": meter.elements,
+        "voltage_max_v": meter.voltage_max_v,
+        "current_max_a": meter.current_max_a,
+        "ct_ratio": meter.ct_ratio,
+        "multiplier": meter.multiplier,
+        "interval_s": meter.interval_s,
+        "role": meter.role,
+        "register_digits": meter.register_digits,
+        "export_of": None
+        if meter.export_of_meter_id is None
+        else serials.get(meter.export_of_meter_id, str(meter.export_of_meter_id)),
+        "install_date": None if meter.install_date is None else meter.install_date.isoformat(),
+        "max_interval_energy_wh": max_interval_energy_wh(meter),
+        "rating_source": rating_source(meter),
+    }
+
+
+_SOURCE_WORDS = {
+    "ratings": "its own ratings",
+    "designation": "its designation",
+    "default": "the default Mini Meter (designation not a Mini Meter's)",
+}
+
+
+@meter_app.command("show")
+def meter_show(
+    serial: Annotated[str, typer.Argument(help="The meter's serial.")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """One meter as registered: its make, ratings, CT ratio, multiplier, interval, role, register digits,
+    and the most it can register in an interval.
+
+    Example: meshmeter meter show SDM-1
+    """
+    from meshmeter.store import Store
+
+    try:
+        with Store(database) as store:
+            meter = store.get_meter(serial=serial)
+            if meter is None:
+                raise ValueError(f"no meter has serial {serial!r} (meshmeter meter list)")
+            data = _meter_dict(meter, {m.id: m.serial for m in store.meters()})
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    for name, value in data.items():
+        if name == "max_interval_energy_wh":
+            source = _SOURCE_WORDS[data["rating_source"]]
+            value = f"{value:,} Wh per {data['interval_s'] // 60} minutes, from {source}"
+        elif name == "rating_source":
+            continue
+        typer.echo(f"{name + ':':<24}{'-' if value is None else value}")
+
+
+@meter_app.command("set-kind")
+def meter_set_kind(
+    serial: Annotated[str, typer.Argument(help="The meter's serial.")],
+    manufacturer: Annotated[
+        str | None, typer.Option(help="Who made it (Eastron); leave out with --mini-meter.")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="The manufacturer's model name (SDM630MCT).")] = None,
+    elements: Annotated[int | None, typer.Option(help="Its measuring elements, 1 to 3.")] = None,
+    voltage_max: Annotated[
+        float | None, typer.Option(help="The highest voltage an element measures, line to neutral [V].")
+    ] = None,
+    current_max: Annotated[
+        float | None, typer.Option(help="The highest primary current an element measures [A].")
+    ] = None,
+    mini_meter: Annotated[
+        bool, typer.Option("--mini-meter", help="Clear the make and ratings: its designation decides again.")
+    ] = False,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Record what make of meter a registered meter is, and its ratings (all at once, replacing what
+    was recorded). Ingest and VEE bound its intervals by them from then on; what is stored stays.
+
+    Example: meshmeter meter set-kind SDM-1 --manufacturer Eastron --model SDM630MCT --elements 3
+    --voltage-max 289 --current-max 400
+    """
+    from meshmeter.store import Store
+
+    try:
+        given = (manufacturer, model, elements, voltage_max, current_max)
+        if mini_meter and any(value is not None for value in given):
+            raise ValueError("--mini-meter clears the make and ratings: give it alone")
+        if not mini_meter and manufacturer is None:
+            raise ValueError("--manufacturer is missing (or --mini-meter, to clear the make and ratings)")
+        with Store(database) as store:
+            meter = store.get_meter(serial=serial)
+            if meter is None:
+                raise ValueError(f"no meter has serial {serial!r} (meshmeter meter list)")
+            changed = store.update_meter_kind(
+                meter_id=meter.id,
+                manufacturer=manufacturer,
+                model=model,
+                elements=elements,
+                voltage_max_v=voltage_max,
+                current_max_a=current_max,
+            )
+            data = _meter_dict(changed, {m.id: m.serial for m in store.meters()})
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(_flag_names(str(exc))) from None
+    for warning in _limit_warnings(changed):
+        typer.echo(f"warning: {warning}", err=True)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    source = _SOURCE_WORDS[data["rating_source"]]
+    typer.echo(
+        f"{serial}: at most {data['max_interval_energy_wh']:,} Wh per {data['interval_s'] // 60} minutes, "
+        f"from {source}"
+    )
+
+
+@meter_app.command("list")
+def meter_list(
+    site_id: Annotated[int | None, typer.Option(help="Only the meters of this site.")] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Every meter (or a site's): serial, make and model or designation, ratings, interval, role, limit.
+
+    Example: meshmeter meter list --site-id 1
+    """
+    from rich.table import Table
+
+    from meshmeter.store import Store
+
+    try:
+        with Store(database) as store:
+            if site_id is not None and store.get_site(site_id=site_id) is None:
+                raise ValueError(f"no site has id {site_id} (meshmeter site add)")
+            found = store.meters(site_id=site_id)
+            serials = {m.id: m.serial for m in store.meters()}
+            rows = [_meter_dict(m, serials) for m in found]
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="Meters")
+    for column in (
+        "serial",
+        "site",
+        "make / designation",
+        "ratings",
+        "CT ratio",
+        "interval",
+        "role",
+        "limit [Wh]",
+    ):
+        table.add_column(column)
+    for r in rows:
+        make = (
+            r["designation"]
+            if r["manufacturer"] is None
+            else f"{r['manufacturer']} {r['model'] or ''} ({r['designation']})"
+        )
+        ratings = (
+            "-"
+            if r["elements"] is None
+            else f"{r['elements']} × {r['voltage_max_v']:g} V × {r['current_max_a']:g} A"
+        )
+        table.add_row(
+            r["serial"],
+            "-" if r["site_id"] is None else str(r["site_id"]),
+            make,
+            ratings,
+            f"{r['ct_ratio']:g}",
+            f"{r['interval_s'] // 60} min",
+            r["role"],
+            f"{r['max_interval_energy_wh']:,} ({r['rating_source']})",
+        )
+    console.print(table)
 
 
 @meter_app.command("demo")

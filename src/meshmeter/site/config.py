@@ -23,6 +23,7 @@ import numpy as np
 from meshmeter.amr.network import Outage, RepeaterFailure
 from meshmeter.amr.topology import DeviceKind, Layout, eui64_for
 from meshmeter.catalog import decode_ct, decode_kit, decode_meter
+from meshmeter.catalog.limits import rating_problems
 from meshmeter.errors import MeshmeterError, SiteFileError
 from meshmeter.intervals import zone
 
@@ -216,6 +217,19 @@ class SiteMeter:
     """Serial of the bidirectional meter (listed before it) whose export (received) register this is: a
     ``solar`` meter whose energy bills as that meter's exports (``docs/billing.md``, "Exports from the
     store"); None: a meter of its own."""
+    manufacturer: str | None = None
+    """Who made the meter as recorded in the store, for a meter of another make (``docs/site.md``, "Meters of
+    any make"); None: a Mini Meter, its designation says the rest."""
+    model: str | None = None
+    """The manufacturer's model name."""
+    elements: int | None = None
+    """Its measuring elements, 1 to 3; None: the designation's. [1]"""
+    voltage_max_v: float | None = None
+    """Highest voltage an element measures, line to neutral; None: the designation's. [V]"""
+    current_max_a: float | None = None
+    """Highest primary current an element measures; None: the CT ratio's. The three ratings go together
+    and bound what the meter can register in an interval (:func:`~meshmeter.catalog.max_interval_energy_wh`).
+    [A]"""
 
     @property
     def role(self) -> str:
@@ -232,6 +246,21 @@ class AccountSpec:
     unit: str
     move_in: datetime
     move_out: datetime | None
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A source of real readings of the site and its channels (``docs/collect.md``), as the file gives
+    them: its kind, format and address are checked when it is stored (:func:`meshmeter.services.sources.
+    add_source`), which names every problem; the file's checks are its shape and its meters."""
+
+    name: str
+    kind: str
+    format: str
+    address: str
+    settings: dict[str, Any]
+    enabled: bool
+    channels: tuple[dict[str, Any], ...]
 
 
 @dataclass(frozen=True)
@@ -261,6 +290,8 @@ class SiteConfig:
     tenants: tuple[str, ...]
     accounts: tuple[AccountSpec, ...]
     incidents: tuple[IncidentSpec, ...] = ()
+    sources: tuple[SourceSpec, ...] = ()
+    """Sources of real readings (pulse counters, Modbus meters, rtlamr) and their channels."""
     warnings: tuple[str, ...] = field(default=())
     """What the manual cautions against, found in the file: not errors, but worth a look."""
 
@@ -502,6 +533,11 @@ _METER_KEYS = (
     "multiplier",
     "register_digits",
     "export_of",
+    "manufacturer",
+    "model",
+    "elements",
+    "voltage_max_v",
+    "current_max_a",
     "load",
     "mdt",
 )
@@ -509,6 +545,58 @@ _MDT_KEYS = ("kit", "position_m", "walls", "metal_box", "metal_wall", "eui64")
 _LOAD_KEYS = ("profile", "annual_kwh", "seed", "dc_capacity_kw", "ac_capacity_kw", "tilt_deg", "azimuth_deg")
 _ACCOUNT_KEYS = ("tenant", "meter", "unit", "move_in", "move_out")
 _INCIDENT_KEYS = ("kind", "after_h", "duration_h", "meter", "repeater")
+_SOURCE_KEYS = ("name", "kind", "format", "address", "settings", "enabled", "channels")
+_CHANNEL_KEYS = (
+    "device",
+    "channel",
+    "meter",
+    "unit",
+    "wh_per_unit",
+    "modulus",
+    "msg_type",
+    "resets",
+    "max_apportion_s",
+)
+
+
+def _sources(r: _Reader, doc: dict[str, Any], by_serial: dict[str, SiteMeter]) -> tuple[SourceSpec, ...]:
+    """The ``[[sources]]`` with their ``[[sources.channels]]``: their shape, names and meters."""
+    out: list[SourceSpec] = []
+    fed: dict[str, str] = {}
+    for k, table in enumerate(r.tables(doc, "sources")):
+        path = f"sources[{k}]"
+        r.only(table, path, _SOURCE_KEYS)
+        name = r.text(table, "name", path)
+        if any(s.name == name for s in out):
+            raise r.error(f"{path}.name", f"{name!r} names two sources")
+        settings = r.table(table, "settings", f"{path}.settings", required=False)
+        channels = []
+        for j, channel in enumerate(r.tables(table, "channels")):
+            where = f"{path}.channels[{j}]"
+            r.only(channel, where, _CHANNEL_KEYS)
+            for key in ("device", "channel", "unit"):
+                r.text(channel, key, where)
+            serial = r.text(channel, "meter", where)
+            if serial not in by_serial:
+                raise r.error(f"{where}.meter", f"{serial!r} is not the serial of one of the [[meters]]")
+            if serial in fed:
+                raise r.error(f"{where}.meter", f"{serial!r} is fed by {fed[serial]} already")
+            fed[serial] = where
+            channels.append(dict(channel))
+        out.append(
+            SourceSpec(
+                name=name,
+                kind=r.text(table, "kind", path),
+                format=r.text(table, "format", path),
+                address=r.text(table, "address", path),
+                settings=dict(settings),
+                enabled=table.get("enabled", True) is True,
+                channels=tuple(channels),
+            )
+        )
+        if "enabled" in table:
+            r.flag(table, "enabled", path)
+    return tuple(out)
 
 
 def load_site(path: str | Path) -> SiteConfig:
@@ -566,7 +654,7 @@ def parse_site(text: str, *, source: str = "<site>") -> SiteConfig:
             f"not valid TOML: {exc}", line=int(found.group(1)) if found else None, field="", source=source
         ) from None
     r = _Reader(text, source)
-    r.only(doc, "", ("site", "dcap", "repeaters", "meters", "tenants", "accounts", "incidents"))
+    r.only(doc, "", ("site", "dcap", "repeaters", "meters", "tenants", "accounts", "incidents", "sources"))
     warnings: list[str] = []
 
     site = r.table(doc, "site", "site")
@@ -681,6 +769,8 @@ def parse_site(text: str, *, source: str = "<site>") -> SiteConfig:
     for k, table in enumerate(r.tables(doc, "incidents")):
         incidents.append(_incident(r, table, f"incidents[{k}]", serials, names))
 
+    sources = _sources(r, doc, by_serial)
+
     config = SiteConfig(
         name=name,
         timezone=tz_name,
@@ -694,6 +784,7 @@ def parse_site(text: str, *, source: str = "<site>") -> SiteConfig:
         tenants=tuple(tenants),
         accounts=tuple(accounts),
         incidents=tuple(incidents),
+        sources=sources,
     )
     euis = config.eui64s()
     if len(set(euis)) != len(euis):
@@ -777,6 +868,7 @@ def _meter(
     if digits is not None and digits > 12:
         raise r.error(f"{path}.register_digits", f"must be 3 to 12 whole-kWh digits, got {digits!r}")
     export_of = r.text(table, "export_of", path) if "export_of" in table else None
+    kind_of = _meter_kind(r, table, path)
     if export_of is not None and (kind != "solar" or unit is not None):
         raise r.error(
             f"{path}.export_of",
@@ -850,7 +942,38 @@ def _meter(
         occupants=occupants,
         register_digits=digits,
         export_of=export_of,
+        **kind_of,
     )
+
+
+_KIND_KEYS = ("manufacturer", "model", "elements", "voltage_max_v", "current_max_a")
+
+
+def _meter_kind(r: _Reader, table: dict[str, Any], path: str) -> dict[str, Any]:
+    """
+    A meter's make and ratings (``docs/site.md``, "Meters of any make"), by the store's rules
+    (:func:`meshmeter.catalog.limits.rating_problems`): every problem named at once, at the line of the
+    first field wrong.
+    """
+    given = {key: table.get(key) for key in _KIND_KEYS}
+    problems = rating_problems(**given)
+    if problems:
+        rated = [key for key in _KIND_KEYS[2:] if given[key] is not None]
+
+        def field_of(problem: str) -> str:
+            named = [key for key in _KIND_KEYS if problem.startswith(f"{key} ")]
+            return named[0] if named else rated[0]  # "ratings are of a meter of another make ..."
+
+        fields = {field_of(problem) for problem in problems}
+        first = next(key for key in _KIND_KEYS if key in fields)
+        raise r.error(f"{path}.{first}", "; ".join(problems))
+    return {
+        "manufacturer": None if given["manufacturer"] is None else str(given["manufacturer"]).strip(),
+        "model": None if given["model"] is None else str(given["model"]).strip(),
+        "elements": None if given["elements"] is None else int(given["elements"]),
+        "voltage_max_v": None if given["voltage_max_v"] is None else float(given["voltage_max_v"]),
+        "current_max_a": None if given["current_max_a"] is None else float(given["current_max_a"]),
+    }
 
 
 def _incident(

@@ -41,6 +41,7 @@ from meshmeter.api.models import (
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.api.scope import view_key
+from meshmeter.catalog.limits import max_interval_energy_wh, rating_problems, rating_source
 from meshmeter.errors import MeshmeterError
 from meshmeter.headend.greenbutton import export_greenbutton
 from meshmeter.intervals import INTERVAL_S
@@ -67,6 +68,16 @@ def _public(m: Meter) -> MeterPublic:
         install_date=m.install_date,
         site_id=m.site_id,
         export_of_meter_id=m.export_of_meter_id,
+        interval_s=m.interval_s,
+        role=m.role,
+        register_digits=m.register_digits,
+        manufacturer=m.manufacturer,
+        model=m.model,
+        elements=m.elements,
+        voltage_max_v=m.voltage_max_v,
+        current_max_a=m.current_max_a,
+        max_interval_energy_wh=max_interval_energy_wh(m),
+        rating_source=rating_source(m),
     )
 
 
@@ -97,13 +108,18 @@ def list_meters(
     responses=problems(400, 404, 409),
 )
 def create_meter(body: MeterCreate, store: StoreDep) -> MeterPublic:
-    """Register a meter (its CT ratio from its designation), as ``meshmeter meter add`` does; 201 with it.
-    With ``export_of``, the export (received) register of that bidirectional meter, billed as its exports
-    (``docs/billing.md``, "Exports from the store"). 400 for an unknown designation, 404 for an unknown
-    site or ``export_of`` meter; 409
-    naming every problem (a serial taken, a meter of another site or interval length, one that has an
-    export register already or is one, a role other than production); nothing is stored then."""
-    from meshmeter.catalog import decode_meter
+    """Register a meter, as ``meshmeter meter add`` does; 201 with it. A Mini Meter by its designation
+    (its CT ratio from it); a meter of another make by ``manufacturer`` and ``model``, its designation free
+    text, with its ratings (``elements``, ``voltage_max_v``, ``current_max_a``, all three) that bound what
+    it can register in an interval (``docs/store.md``, "Meters of any make"). With ``export_of``, the
+    export (received) register of that bidirectional meter, billed as its exports (``docs/billing.md``,
+    "Exports from the store"). 400 for a designation that is not a Mini Meter's without a manufacturer,
+    404 for an unknown site or ``export_of`` meter; 409 naming every problem (bad or partial ratings,
+    ratings or a model without a manufacturer, a serial taken, a meter of another site or interval
+    length, one that has an export register already or is one, a role other than production); nothing
+    is stored then."""
+    from meshmeter.catalog import DEFAULT_DESIGNATION, decode_meter
+    from meshmeter.errors import DesignationError
 
     target = None
     if body.export_of is not None:
@@ -112,18 +128,38 @@ def create_meter(body: MeterCreate, store: StoreDep) -> MeterPublic:
             raise Problem(404, f"export_of: no meter has serial {body.export_of!r}")
     if body.site_id is not None and store.get_site(site_id=body.site_id) is None:
         raise Problem(404, f"no site has id {body.site_id}")
+    if body.manufacturer is None:
+        spec = decode_meter(body.designation or DEFAULT_DESIGNATION)  # 400 when it is not a Mini Meter's
+        designation, ct_ratio = spec.designation, spec.ct_ratio
+    else:
+        designation = body.designation or body.model or ""
+        if not designation:  # named with every other problem of the make and ratings
+            given = body.model_dump(include={"manufacturer", "elements", "voltage_max_v", "current_max_a"})
+            problems = [
+                "model is missing: a meter of another make is named by its model",
+                *rating_problems(**given),
+            ]
+            raise Problem(409, "; ".join(problems))
+        try:
+            ct_ratio = decode_meter(designation).ct_ratio
+        except DesignationError:
+            ct_ratio = decode_meter(DEFAULT_DESIGNATION).ct_ratio
     try:
-        spec = decode_meter(body.designation)
         made = store.create_meter(
             serial=body.serial,
-            designation=spec.designation,
-            ct_ratio=spec.ct_ratio,
+            designation=designation,
+            ct_ratio=ct_ratio if body.ct_ratio is None else body.ct_ratio,
             multiplier=body.multiplier,
             site_id=body.site_id,
             interval_s=body.interval_s,
             role=body.role,
             register_digits=body.register_digits,
             export_of_meter_id=None if target is None else target.id,
+            manufacturer=body.manufacturer,
+            model=body.model,
+            elements=body.elements,
+            voltage_max_v=body.voltage_max_v,
+            current_max_a=body.current_max_a,
         )
     except MeshmeterError:
         raise
