@@ -22,12 +22,13 @@ MAY_IMPORT: dict[str, set[str]] = {
     "site": _BOTTOM | {"catalog", "meter", "amr"},
     "store": _BOTTOM,
     "headend": _BOTTOM | {"catalog", "meter", "amr", "store"},
+    "collect": _BOTTOM | {"catalog", "store", "headend"},
     "billing": _BOTTOM,
     "evaluation": _BOTTOM | {"catalog", "meter"},
-    "services": _BOTTOM | {"catalog", "meter", "amr", "site", "store", "headend", "billing"},
+    "services": _BOTTOM | {"catalog", "meter", "amr", "site", "store", "headend", "collect", "billing"},
     "demo": _BOTTOM | {"catalog", "meter", "amr", "site", "store", "headend", "billing", "services"},
     "api": _BOTTOM
-    | {"catalog", "meter", "amr", "site", "store", "headend", "billing", "evaluation", "services"},
+    | {"catalog", "meter", "amr", "site", "store", "headend", "collect", "billing", "evaluation", "services"},
     "cli": _BOTTOM
     | {
         "catalog",
@@ -36,6 +37,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "site",
         "store",
         "headend",
+        "collect",
         "billing",
         "evaluation",
         "services",
