@@ -43,6 +43,11 @@ an absolute figure.
   the ingest's SQLite file after VACUUM (VEE run over some meters first: it stores nothing for what it
   passes), and a year of one meter's quarter-hours through the API (p95, Starlette's test client).
   PostgreSQL where ``MESHMETER_DATABASE_URL`` or ``MESHMETER_TEST_POSTGRES_URL`` names a server.
+* **collector** (issue 14, ``benchmarks/collect.py``): one ``meshmeter collect`` process on a simulated
+  clock reading MQTT pulse counters (Tasmota telemetry, one a minute each) and Modbus TCP SunSpec meters
+  (pymodbus servers on 127.0.0.1, polled each minute): readings stored per second and its CPU, beside a
+  plain paho subscriber receiving the same messages and doing nothing, measured in the same run; every
+  interval checked. ``--collect-counters 0`` skips it; skipped with its reason when no MQTT broker answers.
 
 A missed target is reported, not raised: the exit status is 0 unless something fails, or with ``--strict``
 1 when any target is missed.
@@ -72,6 +77,7 @@ import numpy as np
 import psycopg
 from numpy.typing import NDArray
 
+from collect import COLLECT_HOURS, COLLECT_SCALE, CollectResult, bench_collect, format_collect, mqtt_broker
 from common import libpq_url, percentile, pg_schema, postgres_url
 from load import LoadResult, bench_load_all, format_load
 from meshmeter.api import Settings, create_app
@@ -1273,6 +1279,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=30.0,
         help="length of each phase of the readers-under-ingest load benchmark (0 skips it)",
     )
+    parser.add_argument(
+        "--collect-counters",
+        type=_meters,
+        default=1000,
+        help="MQTT pulse counters of the collector benchmark (0 skips it)",
+    )
+    parser.add_argument(
+        "--collect-devices", type=_meters, default=100, help="Modbus TCP devices of the collector benchmark"
+    )
+    parser.add_argument(
+        "--collect-hours",
+        type=float,
+        default=COLLECT_HOURS,
+        help="simulated hours of the collector benchmark (one reading a minute per counter and device)",
+    )
+    parser.add_argument(
+        "--collect-scale",
+        type=float,
+        default=COLLECT_SCALE,
+        help="simulated seconds per real second of the collector benchmark's clock",
+    )
     args = parser.parse_args(argv)
 
     results = run_all(quick=args.quick)
@@ -1301,6 +1328,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.quick
             else bench_load_all(readers=20, seconds=args.load_seconds, max_requests=100_000, writer_meters=50)
         )
+    collect: CollectResult | None = None
+    collect_skipped = ""
+    if args.collect_counters > 0:
+        broker, collect_skipped = mqtt_broker()
+        if broker is not None:
+            collect = (
+                bench_collect(20, 3, 1.0, 600.0, broker)
+                if args.quick
+                else bench_collect(
+                    args.collect_counters,
+                    args.collect_devices,
+                    args.collect_hours,
+                    args.collect_scale,
+                    broker,
+                )
+            )
     machine = machine_info()
     if args.json:
         document = {
@@ -1311,6 +1354,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "headend": asdict(headend) if headend is not None else None,
             "billing": None if billing is None else [asdict(r) for r in billing],
             "load": None if load is None else {"results": [asdict(r) for r in load[0]], "skipped": load[1]},
+            "collect": (
+                asdict(collect)
+                if collect is not None
+                else ({"skipped": collect_skipped} if collect_skipped else None)
+            ),
         }
         print(json.dumps(document, indent=2))
     else:
@@ -1327,6 +1375,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if load is not None:
             print()
             print(format_load(*load))
+        if collect is not None:
+            print()
+            print(format_collect(collect))
+        elif collect_skipped:
+            print()
+            print(f"collector: skipped ({collect_skipped})")
     missed = (
         any(r.verdict == "MISS" for r in results)
         or (
@@ -1336,6 +1390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         or (headend is not None and any(f.verdict == "MISS" for f in headend.figures))
         or (billing is not None and any(r.verdict == "MISS" for r in billing))
         or (load is not None and any(r.verdict == "MISS" for r in load[0]))
+        or (collect is not None and collect.verdict == "MISS")
     )
     return 1 if args.strict and missed else 0
 

@@ -1,6 +1,8 @@
 """Smoke test of the benchmark command: it runs and reports every section. No time is asserted."""
 
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +11,57 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = [sys.executable, str(ROOT / "benchmarks" / "run.py")]
-ONLY_BILLING = ["--network-days", "0", "--headend-meters", "0", "--load-seconds", "0"]
+ONLY_BILLING = [
+    "--network-days",
+    "0",
+    "--headend-meters",
+    "0",
+    "--load-seconds",
+    "0",
+    "--collect-counters",
+    "0",
+]
 """Flags that skip the long sections (the metrology benchmarks always run, at --quick sizes in seconds)."""
+ONLY_COLLECT = [*ONLY_BILLING[:-2], "--billing-meters", "0"]
+"""Flags that skip every section but the metrology benchmarks and the collector's."""
+
+
+def check_collect(c, counters, devices, hours):
+    """The collector section: every reading of the span stored and right, nothing refused, figures sane."""
+    assert (c["counters"], c["devices"], c["hours"]) == (counters, devices, hours)
+    minutes = round(60 * hours)
+    assert c["messages"] == counters * minutes
+    # every message published in the span was stored as a reading; each device polled about once a minute
+    # (two registers a poll), before and during the span
+    assert c["mqtt_readings"] == counters * minutes
+    assert 2 * devices * (minutes - 1) <= c["modbus_readings"] <= 2 * devices * (minutes + 10)
+    assert c["readings"] == c["mqtt_readings"] + c["modbus_readings"]
+    assert c["readings_per_s"] == pytest.approx(c["readings"] / c["wall_s"])
+    assert c["cpu_s"] > 0
+    assert c["cpu_share"] == pytest.approx(c["cpu_s"] / c["wall_s"])
+    assert c["baseline_received"] == c["baseline_messages"] > 0
+    assert c["baseline_per_s"] > 0
+    assert c["ratio"] == pytest.approx(c["baseline_per_s"] / c["readings_per_s"])
+    # every meter's intervals after the span's first: counters, and import and export of each device
+    assert c["intervals_expected"] == (counters + 2 * devices) * (4 * hours - 1)
+    assert c["intervals_stored"] == c["intervals_expected"]
+    # measured intervals equal the truth; a late poll's apportioned ones sum to it (checked by the section)
+    assert (c["intervals_missing"], c["intervals_wrong"]) == (0, 0)
+    assert 0 <= c["intervals_apportioned"] < c["intervals_expected"]
+    assert c["rejected"] == {} or sum(c["rejected"].values()) == 0
+    assert c["verdict"] == "PASS"
+
+
+def _mqtt_up():
+    url = os.environ.get("MESHMETER_TEST_MQTT_URL")
+    if not url:
+        return False
+    host, _, port = url.removeprefix("mqtt://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError:
+        return False
+    return True
 
 
 def check_billing(billing):
@@ -94,6 +145,10 @@ def test_quick_json_reports_both_benchmarks():
         assert r["with_writer"]["writer_documents"] > 0
         assert r["rows_lost"] == 0
         assert r["verdict"] in {"PASS", "MISS"}
+    if _mqtt_up():
+        check_collect(document["collect"], 20, 3, 1)
+    else:
+        assert document["collect"]["skipped"]
 
 
 def test_billing_section_on_real_urdb_tariffs():
@@ -148,3 +203,47 @@ def test_billing_meters_refused(value):
         f"argument --billing-meters: must be a whole number of meters, 0 or more (0 skips), got '{value}'"
         in completed.stderr
     )
+
+
+@pytest.mark.mqtt
+def test_collector_section_tiny():
+    """20 Tasmota counters and 3 SunSpec meters for a simulated hour: one collector process, beside paho."""
+    if not _mqtt_up():
+        pytest.skip("the collector benchmark needs MESHMETER_TEST_MQTT_URL and its broker")
+    completed = subprocess.run(
+        [*RUN, "--quick", "--json", *ONLY_COLLECT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert document["network"] is None
+    assert document["billing"] is None
+    check_collect(document["collect"], 20, 3, 1)
+
+
+def test_collector_section_skipped():
+    completed = subprocess.run(
+        [*RUN, "--quick", "--json", *ONLY_COLLECT, "--collect-counters", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["collect"] is None  # 0 counters skips it
+    completed = subprocess.run(
+        [*RUN, "--quick", *ONLY_COLLECT],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "MESHMETER_TEST_MQTT_URL": "mqtt://127.0.0.1:9"},  # nothing listens on port 9
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert "collector: skipped (no MQTT broker answers at mqtt://127.0.0.1:9" in completed.stdout

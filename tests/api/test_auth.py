@@ -110,6 +110,42 @@ def _allocation(store: Store) -> Request:
     return "/sites/1/allocation", {"json": body}
 
 
+def _reconciliation(store: Store) -> Request:
+    """Site 1 with a master meter (made once, no intervals: every interval missing, reconciled none)."""
+    if store.get_meter(serial="MASTER") is None:
+        store.create_meter(serial="MASTER", designation="MM-1", ct_ratio=2000, site_id=1, role="master")
+    return "/sites/1/reconciliation", {"params": {"start": "2024-03-01", "end": "2024-03-02"}}
+
+
+def _a_source(store: Store) -> int:
+    """An MQTT pulse source of site 1 (made once), mapping nothing."""
+    found = store.get_source(site_id=1, name="auth-pulses")
+    if found is None:
+        found = store.create_source(
+            site_id=1,
+            name="auth-pulses",
+            kind="mqtt",
+            format="tasmota_counter",
+            address="mqtt://127.0.0.1:1883",
+        )
+    return found.id
+
+
+def _new_source(store: Store) -> Request:
+    body = {
+        "name": f"S{next(_n)}",
+        "kind": "mqtt",
+        "format": "tasmota_counter",
+        "address": "mqtt://127.0.0.1",
+    }
+    return "/sites/1/sources", {"json": body}
+
+
+def _new_channel(store: Store) -> Request:
+    body = {"device": "tasmota", "channel": f"C{next(_n)}", "meter": _fresh_meter(store), "unit": "pulse"}
+    return f"/sources/{_a_source(store)}/channels", {"json": {**body, "wh_per_unit": 10}}
+
+
 def _account_bill(store: Store) -> Request:
     """An account in a unit of meter M1 since T0 (made once), M1's three days validated, billed at the
     example tiered tariff."""
@@ -157,6 +193,15 @@ REQUESTS: dict[tuple[str, str], Request | Callable[[Store], Request]] = {
         {"json": {"occupants": 2}},
     ),
     ("POST", "/sites/{site_id}/allocation"): _allocation,
+    ("GET", "/sites/{site_id}/reconciliation"): _reconciliation,
+    ("GET", "/sites/{site_id}/sources"): ("/sites/1/sources", {}),
+    ("POST", "/sites/{site_id}/sources"): _new_source,
+    ("GET", "/sources/{source_id}"): lambda store: (f"/sources/{_a_source(store)}", {}),
+    ("PATCH", "/sources/{source_id}"): lambda store: (
+        f"/sources/{_a_source(store)}",
+        {"json": {"enabled": True}},
+    ),
+    ("POST", "/sources/{source_id}/channels"): _new_channel,
     ("POST", "/accounts/{account_id}/bills"): _account_bill,
     ("GET", "/units"): ("/units", {"params": {"site_id": 1}}),
     ("POST", "/units"): _unit,
@@ -219,6 +264,7 @@ REQUESTS: dict[tuple[str, str], Request | Callable[[Store], Request]] = {
     ("GET", "/dashboard/meters/{serial}"): ("/dashboard/meters/M1", {}),
     ("GET", "/dashboard/vee"): ("/dashboard/vee", {}),
     ("GET", "/dashboard/bills"): ("/dashboard/bills", {}),
+    ("GET", "/dashboard/sources"): ("/dashboard/sources", {"params": {"site_id": 1}}),
 }
 
 

@@ -282,6 +282,71 @@ def _allocation(w: World) -> list[Probe]:
     ]
 
 
+def _reconciliation(w: World) -> list[Probe]:
+    """Oak Court with a master meter (made once); Elm House has none, so the admin is refused there (400)."""
+    if not any(m.role == "master" for m in w.store.meters(site_id=w["oak"])):
+        w.store.create_meter(
+            serial="OAK-MASTER", designation="MM-1", ct_ratio=2000, site_id=w["oak"], role="master"
+        )
+    return [
+        Probe(f"/sites/{w['oak']}/reconciliation", params=_DAYS),
+        Probe(f"/sites/{w['elm']}/reconciliation", params=_DAYS, site=404, admin=400),
+    ]
+
+
+def _source_of(w: World, site: str) -> int:
+    """A pulse source of the site (made once), mapping nothing."""
+    name = f"{site}-pulses"
+    found = w.store.get_source(site_id=w[site], name=name)
+    if found is None:
+        found = w.store.create_source(
+            site_id=w[site], name=name, kind="mqtt", format="tasmota_counter", address="mqtt://127.0.0.1:1883"
+        )
+    return found.id
+
+
+def _new_sources(w: World) -> list[Probe]:
+    def body() -> dict[str, Any]:
+        return {
+            "name": f"S{next(w.serial)}",
+            "kind": "mqtt",
+            "format": "tasmota_counter",
+            "address": "mqtt://h",
+        }
+
+    return [
+        Probe(f"/sites/{w['oak']}/sources", json=body(), site=CREATED),
+        Probe(f"/sites/{w['elm']}/sources", json=body(), site=404),
+    ]
+
+
+def _new_channels(w: World) -> list[Probe]:
+    """A channel of Oak's source to a fresh Oak meter; to Elm's meter (unknown to an Oak token: 400, and
+    of another site to the admin: 400); on Elm's source (404 to an Oak token)."""
+    k = next(w.serial)
+    oak = w.store.create_meter(serial=f"OAK-S{k}", designation="MM-1", ct_ratio=2000, site_id=w["oak"])
+    elm = w.store.create_meter(serial=f"ELM-S{k}", designation="MM-1", ct_ratio=2000, site_id=w["elm"])
+    spec = {"device": "tasmota", "unit": "pulse", "wh_per_unit": 10}
+    return [
+        Probe(
+            f"/sources/{_source_of(w, 'oak')}/channels",
+            json={**spec, "channel": f"C{k}", "meter": oak.serial},
+            site=CREATED,
+        ),
+        Probe(
+            f"/sources/{_source_of(w, 'oak')}/channels",
+            json={**spec, "channel": "E", "meter": "ELM-M3"},
+            site=400,
+            admin=400,
+        ),
+        Probe(
+            f"/sources/{_source_of(w, 'elm')}/channels",
+            json={**spec, "channel": f"C{k}", "meter": elm.serial},
+            site=404,
+        ),
+    ]
+
+
 def _account_bills(w: World) -> list[Probe]:
     """Uma's account billed (1A from the third day), Tess's billed and kept (1A, then 2B: two bills); Vic's
     is Elm House's."""
@@ -374,6 +439,21 @@ PROBES: dict[tuple[str, str], ProbeMaker] = {
         Probe(f"/units/{w['ELM-3C']}", json={"occupants": 2}, site=404),
     ],
     ("POST", "/sites/{site_id}/allocation"): _allocation,
+    ("GET", "/sites/{site_id}/reconciliation"): _reconciliation,
+    ("GET", "/sites/{site_id}/sources"): lambda w: [
+        Probe(f"/sites/{w['oak']}/sources"),
+        Probe(f"/sites/{w['elm']}/sources", site=404),
+    ],
+    ("POST", "/sites/{site_id}/sources"): _new_sources,
+    ("GET", "/sources/{source_id}"): lambda w: [
+        Probe(f"/sources/{_source_of(w, 'oak')}"),
+        Probe(f"/sources/{_source_of(w, 'elm')}", site=404),
+    ],
+    ("PATCH", "/sources/{source_id}"): lambda w: [
+        Probe(f"/sources/{_source_of(w, 'oak')}", json={"enabled": True}),
+        Probe(f"/sources/{_source_of(w, 'elm')}", json={"enabled": False}, site=404),
+    ],
+    ("POST", "/sources/{source_id}/channels"): _new_channels,
     ("POST", "/accounts/{account_id}/bills"): _account_bills,
     ("GET", "/tenants"): lambda w: [Probe("/tenants")],
     ("POST", "/tenants"): lambda w: [Probe("/tenants", json={"name": "Newt"}, site=CREATED)],
@@ -523,6 +603,10 @@ PROBES: dict[tuple[str, str], ProbeMaker] = {
     ("GET", "/dashboard/vee"): lambda w: [
         Probe("/dashboard/vee"),
         Probe("/dashboard/vee", params={"site_id": w["elm"]}, site=404),
+    ],
+    ("GET", "/dashboard/sources"): lambda w: [
+        Probe("/dashboard/sources", params={"site_id": w["oak"]}),
+        Probe("/dashboard/sources", params={"site_id": w["elm"]}, site=404),
     ],
     ("GET", "/dashboard/bills"): lambda w: [
         Probe("/dashboard/bills", tenant=OK),

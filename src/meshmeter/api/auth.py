@@ -134,6 +134,12 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/bills/{bill_id}/corrections/{sequence}"): _OWN_ACCOUNT,
     ("GET", "/meters/{serial}/production"): _ACCOUNTS,
     ("POST", "/sites/{site_id}/allocation"): _ACCOUNTS,
+    ("GET", "/sites/{site_id}/reconciliation"): _OPERATE,
+    ("GET", "/sites/{site_id}/sources"): _MONITOR,
+    ("POST", "/sites/{site_id}/sources"): _OPERATE,
+    ("GET", "/sources/{source_id}"): _MONITOR,
+    ("PATCH", "/sources/{source_id}"): _OPERATE,
+    ("POST", "/sources/{source_id}/channels"): _OPERATE,
     ("POST", "/accounts/{account_id}/bills"): _ACCOUNTS,
     ("GET", "/tokens"): _ADMIN,
     ("POST", "/tokens"): _ADMIN,
@@ -143,6 +149,7 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/dashboard/meters/{serial}"): _MONITOR,
     ("GET", "/dashboard/vee"): _MONITOR,
     ("GET", "/dashboard/bills"): _OWN_ACCOUNT,
+    ("GET", "/dashboard/sources"): _MONITOR,
 }
 """(method, path template) → the roles allowed. The one table of access; ``docs/api.md`` shows it."""
 

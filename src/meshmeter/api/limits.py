@@ -40,6 +40,7 @@ __all__ = [
     "BODY_LIMITS",
     "INGEST_MAX_BODY_BYTES",
     "SMALL_JSON_BYTES",
+    "SOURCE_MAX_BODY_BYTES",
     "TARIFF_MAX_BODY_BYTES",
     "GuardedRoute",
     "body_limit",
@@ -59,6 +60,9 @@ ALLOCATION_MAX_BODY_BYTES = 256 * 1024
 TARIFF_MAX_BODY_BYTES = 1024 * 1024
 """The largest body carrying a URDB tariff document (``POST /accounts/{account_id}/bills``): a rate of
 the URDB API with its schedules is some tens of kB; a document of several rates, some hundreds. [byte]"""
+
+SOURCE_MAX_BODY_BYTES = 64 * 1024
+"""The largest body of a source of real readings: its settings and up to 256 channels. [byte]"""
 
 BODY_LIMITS: dict[tuple[str, str], int] = {
     ("POST", "/tokens"): SMALL_JSON_BYTES,
@@ -81,6 +85,9 @@ BODY_LIMITS: dict[tuple[str, str], int] = {
     ("POST", "/meters/{serial}/remove"): SMALL_JSON_BYTES,
     ("POST", "/meters/{serial}/multiplier"): SMALL_JSON_BYTES,
     ("POST", "/meters/{serial}/ct-ratio"): SMALL_JSON_BYTES,
+    ("POST", "/sites/{site_id}/sources"): SOURCE_MAX_BODY_BYTES,
+    ("PATCH", "/sources/{source_id}"): SOURCE_MAX_BODY_BYTES,
+    ("POST", "/sources/{source_id}/channels"): SMALL_JSON_BYTES,
 }
 """(method, path template) → the largest body the route takes [byte]; a route not listed takes none."""
 

@@ -239,24 +239,37 @@ class UsageMonth:
         the month is billed (before the meter served the unit, or data not yet validated). [Wh]
     estimated_wh : int
         The part of it that was estimated. [Wh]
+    apportioned_wh : int
+        The part of it apportioned between a real device's readings (quality 11, derived;
+        ``docs/collect.md``). [Wh]
     """
 
     month: date
     energy_wh: int | None
     estimated_wh: int = 0
+    apportioned_wh: int = 0
 
     @property
     def estimated(self) -> bool:
         """Whether any of the month's energy was estimated."""
         return self.estimated_wh > 0
 
+    @property
+    def apportioned(self) -> bool:
+        """Whether any of the month's energy was apportioned between readings."""
+        return self.apportioned_wh > 0
+
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: the month as ``YYYY-MM``."""
-        return {
+        """JSON-ready: the month as ``YYYY-MM``; ``apportioned_wh`` only where some was (a month without
+        any reads as it did before apportioning was shown)."""
+        out: dict[str, Any] = {
             "month": self.month.strftime("%Y-%m"),
             "energy_wh": self.energy_wh,
             "estimated_wh": self.estimated_wh,
         }
+        if self.apportioned_wh:
+            out["apportioned_wh"] = self.apportioned_wh
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,7 +361,10 @@ class Statement:
                 energy = row.get("energy_wh")
                 history.append(
                     UsageMonth(
-                        first, None if energy is None else int(energy), int(row.get("estimated_wh", 0))
+                        first,
+                        None if energy is None else int(energy),
+                        int(row.get("estimated_wh", 0)),
+                        int(row.get("apportioned_wh", 0)),  # absent in bills stored before it was shown
                     )
                 )
             except (KeyError, TypeError, ValueError):
@@ -437,6 +453,12 @@ class Bill:
     interval_s : int
         Length of each of the meter's intervals (900 unless the meter has another): the grid of
         :attr:`interval_columns` and the demand interval of :attr:`max_demand_kw`. [s]
+    apportioned_wh : int
+        Billed energy apportioned between a real device's readings (quality 11, derived: an interval
+        whose end lies between two readings of its register gets the straight line's share,
+        ``docs/collect.md``). Measured energy, not estimated, but not read at the interval's ends. [Wh]
+    apportioned_intervals : int
+        Number of those intervals. [1]
     reads : tuple of MeterRead
         The register reads of each meter that served the account in the period (empty: only
         :attr:`opening_read_wh` and :attr:`closing_read_wh` are known).
@@ -478,6 +500,8 @@ class Bill:
     inputs: dict[str, Any] = field(repr=False)
     interval_columns: tuple[IntArray, IntArray, IntArray] = field(repr=False, compare=False)
     interval_s: int = INTERVAL_S
+    apportioned_wh: int = 0
+    apportioned_intervals: int = 0
     reads: tuple[MeterRead, ...] = ()
     meter_events: tuple[MeterEvent, ...] = ()
     credit_out_wh: tuple[int, ...] | None = None
@@ -500,6 +524,14 @@ class Bill:
         if self.energy_wh == 0:
             return Decimal(0)
         return Decimal(self.estimated_wh) / Decimal(self.energy_wh)
+
+    @property
+    def apportioned_share(self) -> Decimal:
+        """Part of the billed energy that was apportioned between readings, 0 to 1 (as
+        :attr:`estimated_share`). [1]"""
+        if self.energy_wh == 0:
+            return Decimal(0)
+        return Decimal(self.apportioned_wh) / Decimal(self.energy_wh)
 
     @cached_property
     def interval_digest(self) -> str:
@@ -549,15 +581,25 @@ class Bill:
             "estimated_wh": self.estimated_wh,
             "estimated_intervals": self.estimated_intervals,
             "estimated_share": str(self.estimated_share),
-            "unbilled_intervals": self.unbilled_intervals,
-            "unbilled_wh": self.unbilled_wh,
-            "reads": [r.to_dict() for r in self.reads],
-            "meter_events": [e.to_dict() for e in self.meter_events],
-            "lines": [line.to_dict() for line in self.lines],
-            "total": str(self.total),
-            "printed_total": str(self.printed_total),
-            "inputs": inputs,
         }
+        # Only on a bill with apportioned intervals, so other bills' documents are what they were (a bill
+        # stored before apportioning was shown is saved again unchanged; absent reads as 0).
+        if self.apportioned_intervals:
+            out["apportioned_wh"] = self.apportioned_wh
+            out["apportioned_intervals"] = self.apportioned_intervals
+            out["apportioned_share"] = str(self.apportioned_share)
+        out.update(
+            {
+                "unbilled_intervals": self.unbilled_intervals,
+                "unbilled_wh": self.unbilled_wh,
+                "reads": [r.to_dict() for r in self.reads],
+                "meter_events": [e.to_dict() for e in self.meter_events],
+                "lines": [line.to_dict() for line in self.lines],
+                "total": str(self.total),
+                "printed_total": str(self.printed_total),
+                "inputs": inputs,
+            }
+        )
         # Only on a bill that carries credit, so other bills' documents are what they were.
         if self.credit_out_wh is not None:
             out["credit_out_wh"] = list(self.credit_out_wh)
@@ -814,6 +856,7 @@ def _chart(statement: Statement | None, bill_month: date | None) -> dict[str, An
                 "text_y": f"{156 - bar:.1f}",
                 "current": m.month == bill_month,
                 "estimated": m.estimated,
+                "apportioned": m.apportioned,
                 "missing": wh is None,
             }
         )
@@ -822,6 +865,17 @@ def _chart(statement: Statement | None, bill_month: date | None) -> dict[str, An
         "any_estimated": any(b["estimated"] for b in bars),
         "any_missing": any(b["missing"] for b in bars),
     }
+
+
+APPORTIONED_LABEL: Final = "Apportioned between readings"
+"""The printed bill's name for its apportioned energy (quality 11, :attr:`Bill.apportioned_wh`)."""
+
+APPORTIONED_NOTE: Final = (
+    "Apportioned energy was measured by your meter, read less often than every interval: the use between "
+    "two readings is shared among the intervals between them along a straight line, and adds up to the "
+    "readings exactly."
+)
+"""What the printed bill says of apportioned energy, when it has some."""
 
 
 def _context(bill: Bill, correction_of: str | None = None) -> dict[str, Any]:
@@ -880,7 +934,13 @@ def _context(bill: Bill, correction_of: str | None = None) -> dict[str, Any]:
         "energy_kwh": _kwh(bill.energy_wh),
         "estimated_kwh": _kwh(bill.estimated_wh),
         "estimated_percent": f"{bill.estimated_share * 100:.1f}",
+        "apportioned_label": APPORTIONED_LABEL,
+        "apportioned_note": APPORTIONED_NOTE,
         "estimated": bill.estimated_wh > 0,
+        "apportioned_kwh": _kwh(bill.apportioned_wh),
+        "apportioned_percent": f"{bill.apportioned_share * 100:.1f}",
+        "apportioned_intervals": bill.apportioned_intervals,
+        "apportioned": bill.apportioned_wh > 0,
         "baseline_kwh": _kwh(bill.tier_limits_wh[0]) if bill.tier_limits_wh else None,
         "reads": _reads(bill),
         "events": [
@@ -1051,6 +1111,8 @@ def bill_to_pdf(bill: Bill, *, correction_of: str | None = None) -> bytes:
         rows.append(("Estimated", f"{ctx['estimated_kwh']} kWh ({ctx['estimated_percent']} %)"))
     else:
         rows.append(("Estimated", "none"))
+    if ctx["apportioned"]:
+        rows.append((APPORTIONED_LABEL, f"{ctx['apportioned_kwh']} kWh ({ctx['apportioned_percent']} %)"))
     if ctx["baseline_kwh"] is not None:
         rows.append(("Baseline allowance", f"{ctx['baseline_kwh']} kWh"))
     if ctx["max_demand"] is not None:
@@ -1153,10 +1215,12 @@ def bill_to_pdf(bill: Bill, *, correction_of: str | None = None) -> bytes:
             new_x="LMARGIN", new_y="NEXT", align="L",
         )  # fmt: skip
     pdf.set_font("Helvetica", size=8)
+    note = "Estimated intervals are billed and flagged; intervals that failed validation are not billed. "
+    if ctx["apportioned"]:
+        note += APPORTIONED_NOTE + " "
     pdf.multi_cell(
-        width, 4,
-        "Estimated intervals are billed and flagged; intervals that failed validation are not billed. "
-        "The verification data are on the last page.", new_x="LMARGIN", new_y="NEXT", align="L",
+        width, 4, note + "The verification data are on the last page.",
+        new_x="LMARGIN", new_y="NEXT", align="L",
     )  # fmt: skip
 
     # Verification: on a page of its own, hashes wrapped

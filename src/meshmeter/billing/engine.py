@@ -9,8 +9,9 @@ limits. :class:`~decimal.Decimal` appears only where a line item is priced.
 Rules (the issue is silent on them; ``docs/billing.md`` gives the reasons):
 
 - Quality codes are ESPI's ``QualityOfReading``. Billed: 0 valid, 7 edited, 17 validated, 18 verified,
-  19 revenue quality; billed and flagged as estimated: 8 (reference day), 9 (interpolation); not billed:
-  every other code (10 questionable, 14 raw or missing, ...).
+  19 revenue quality; billed and flagged as estimated: 8 (reference day), 9 (interpolation); billed and
+  counted as apportioned: 11 derived (a real device's interval whose end lies between two readings,
+  ``docs/collect.md``); not billed: every other code (10 questionable, 14 raw or missing, ...).
 - Tier limits apply to the service's total energy across periods (the baseline allowance is the first
   limit), each period with its own tiers, as SAM's Utilityrate5 does within a month; ``kWh daily``
   limits count the days of service, ``kWh`` ones the part of each calendar month in service. Each
@@ -91,6 +92,8 @@ _BILLED = np.zeros(MAX_QUALITY + 1, dtype=np.bool_)
 _BILLED[sorted(BILLED_QUALITIES)] = True
 _ESTIMATED = np.zeros(MAX_QUALITY + 1, dtype=np.bool_)
 _ESTIMATED[sorted(ESTIMATED_QUALITIES)] = True
+_APPORTIONED = np.zeros(MAX_QUALITY + 1, dtype=np.bool_)
+_APPORTIONED[int(Quality.DERIVED)] = True
 
 _CHUNK: Final = 1024
 """Meters per vectorised block (bounds the working memory)."""
@@ -1217,6 +1220,7 @@ def bill_meters(
         q = np.asarray(q_all[c0:c1])
         billed = _BILLED[q]
         estimated = _ESTIMATED[q]
+        apportioned = _APPORTIONED[q]
         win = windows[c0:c1]
         if any(w != (0, grid.size) for w in win):
             cols = np.arange(grid.size)
@@ -1225,6 +1229,7 @@ def bill_meters(
             service = (cols >= lo) & (cols < hi)
             billed &= service
             estimated &= service
+            apportioned &= service
         else:
             service = None
         eb = np.where(billed, e, 0)
@@ -1235,6 +1240,11 @@ def bill_meters(
             est_n = estimated.sum(axis=1)
         else:
             est_wh = est_n = np.zeros(c1 - c0, dtype=np.int64)
+        if apportioned.any():
+            app_wh = np.where(apportioned, e, 0).sum(axis=1)
+            app_n = apportioned.sum(axis=1)
+        else:
+            app_wh = app_n = np.zeros(c1 - c0, dtype=np.int64)
         failed = ~billed if service is None else (~billed & service)
         if failed.any():
             unbilled_n = failed.sum(axis=1)
@@ -1295,6 +1305,7 @@ def bill_meters(
         imported_list = imported.tolist()
         max_list = overall_max.tolist()
         est_wh_list, est_n_list = est_wh.tolist(), est_n.tolist()
+        app_wh_list, app_n_list = app_wh.tolist(), app_n.tolist()
         unbilled_n_list, unbilled_wh_list = unbilled_n.tolist(), unbilled_wh.tolist()
         dmax_lists = {key: v.tolist() for key, v in dmax.items()}
         smax_lists = {key: v.tolist() for key, v in smax.items()}
@@ -1425,6 +1436,8 @@ def bill_meters(
                     inputs=inputs,
                     interval_columns=(grid, energy[i], q_all[i]),
                     interval_s=step,
+                    apportioned_wh=app_wh_list[j],
+                    apportioned_intervals=app_n_list[j],
                     credit_out_wh=credit_out_wh,
                     credit_out=priced.credit_out,
                 )

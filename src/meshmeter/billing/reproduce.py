@@ -179,7 +179,15 @@ def verify_bill(document: Mapping[str, Any] | str) -> Bill:
     doc = json.loads(document) if isinstance(document, str) else document
     bill = rebill(doc)
     again = bill.to_dict(include_intervals=False)
-    keys = ("energy_wh", "energy_by_period_wh", "energy_by_period_tier_wh", "total", "estimated_wh")
+    keys = (
+        "energy_wh",
+        "energy_by_period_wh",
+        "energy_by_period_tier_wh",
+        "total",
+        "estimated_wh",
+        "apportioned_wh",
+        "apportioned_intervals",
+    )
     # The credit carried out (present only on a bill that carries credit): the next bill's credit in.
     for key in (*keys, "credit_out_wh", "credit_out"):
         if again.get(key) != doc.get(key):

@@ -32,8 +32,10 @@ from meshmeter.cli import (
     meter,
     network,
     push,
+    reconcile,
     serve,
     site,
+    source,
     tariff,
     tenant,
     tokens,
@@ -112,6 +114,8 @@ app.command("evaluate")(evaluate.evaluate_command)
 app.command("bill")(billing.bill_command)
 app.command("production")(billing.production_command)
 app.command("allocate")(allocate.allocate_command)
+app.command("collect")(source.collect_command)
+app.command("reconcile")(reconcile.reconcile_command)
 app.command("cit")(network.cit_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(meter.meter_app, name="meter")
@@ -119,6 +123,7 @@ app.add_typer(network.network_app, name="network")
 app.add_typer(tokens.token_app, name="token")
 app.add_typer(ingest.ingest_format_app, name="ingest-format")
 app.add_typer(site.site_app, name="site")
+app.add_typer(source.source_app, name="source")
 app.add_typer(unit.unit_app, name="unit")
 app.add_typer(tenant.tenant_app, name="tenant")
 app.add_typer(account.account_app, name="account")

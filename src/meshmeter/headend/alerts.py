@@ -51,6 +51,7 @@ __all__ = [
     "check_battery",
     "check_communication",
     "check_reverse_phase",
+    "check_source_communication",
     "communication_status",
     "raise_alert",
 ]
@@ -90,6 +91,17 @@ class AlertKind(StrEnum):
     """An MDT's battery below a share of its capacity; cleared when it is above again (a new cell)."""
     REPEATER_POWER_LOSS = "repeater_power_loss"
     """A repeater lost its power (its last gasp, raised) or got it back (cleared)."""
+    SOURCE_COMM_LOSS = "source_comm_loss"
+    """A source of real readings (a pulse counter, a Modbus device, an rtlamr receiver) gave no reading for
+    longer than its threshold; subject its first channel's meter, ``detail.source`` its name; cleared when
+    it is heard again (``docs/collect.md``)."""
+    SUBMETER_EXCESS = "submeter_excess"
+    """A local day whose sub-meters add up to more than the master meter beyond the meters' accuracy: a CT
+    or wiring fault (manual §7); subject the master meter; cleared by a later day within the tolerance
+    (``docs/reconcile.md``)."""
+    REMAINDER_JUMP = "remainder_jump"
+    """A local day whose unmetered remainder is far above its trailing median (an unmetered load, a
+    sub-meter stopped); subject the master meter; cleared by a later ordinary day (``docs/reconcile.md``)."""
 
     @property
     def event_kind(self) -> str:
@@ -572,6 +584,87 @@ def check_communication(
         if new:
             added.append(alert)
     return added
+
+
+def check_source_communication(
+    store: Store,
+    *,
+    source_id: int,
+    source_name: str,
+    meter_id: int,
+    now: datetime,
+    last_reading_at: datetime | None,
+    silence_s: float,
+    channels: Sequence[str] = DEFAULT_CHANNELS,
+) -> list[Alert]:
+    """
+    Raise a source's communication-loss alert when it has been silent longer than ``silence_s``; clear it
+    when it is heard again.
+
+    Parameters
+    ----------
+    store : Store
+        The store.
+    source_id, source_name : int, str
+        The source (``sources``), named in the alert's detail.
+    meter_id : int
+        The meter the alert is filed under: the source's first channel's.
+    now : datetime
+        The present, aware.
+    last_reading_at : datetime or None
+        When the source last gave a reading; None when it never did (then ``now`` counts from nothing and
+        no alert is raised: a source that has not started is not lost).
+    silence_s : float
+        The silence that makes a loss. [s]
+    channels : sequence of str, optional
+        Outbox channels of the push messages.
+
+    Returns
+    -------
+    list of Alert
+        The alert raised (at ``last_reading_at + silence_s``, ``detail``: ``source``, ``source_id``,
+        ``last_reading_at``, ``silence_s``) or cleared by this call; the same silence checked again adds
+        nothing.
+    """
+    wanted = _check_channels(channels)
+    now = _utc("now", now)
+    silence_s = _positive("silence_s", silence_s)
+    if last_reading_at is None:
+        return []
+    last = _utc("last_reading_at", last_reading_at).replace(microsecond=0)
+    last_text = last.isoformat()
+    latest = _latest(store, AlertKind.SOURCE_COMM_LOSS, meter_id=meter_id, eui64=None)
+    silent = (now - last).total_seconds() > silence_s
+    base = {"source": source_name, "source_id": source_id, "last_reading_at": last_text}
+    if silent:
+        if latest is not None and latest.active and latest.detail.get("last_reading_at") == last_text:
+            return []
+        alert, new = _raise(
+            store,
+            AlertKind.SOURCE_COMM_LOSS,
+            at=last + timedelta(seconds=float(silence_s)),
+            meter_id=meter_id,
+            eui64=None,
+            detail={**base, "silence_s": float(silence_s)},
+            key=f"source_comm_loss:{source_id}:{last_text}:raised",
+            active=True,
+            channels=wanted,
+        )
+    elif latest is not None and latest.active:
+        alert, new = _raise(
+            store,
+            AlertKind.SOURCE_COMM_LOSS,
+            at=max(last, latest.at),
+            meter_id=meter_id,
+            eui64=None,
+            detail={**base, "cleared": latest.key},
+            key=f"{latest.key.removesuffix(':raised')}:cleared",
+            active=False,
+            channels=wanted,
+        )
+    else:
+        return []
+    return [alert] if new else []
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -151,7 +151,8 @@ def bill_meter_from_store(
     Exports (``docs/billing.md``, "Exports from the store"): a meter with an export register
     (:meth:`Store.export_register`) is billed with that register's validated view over the same period
     and grid as its ``export_wh``. Import and export are one measurement of an interval: the interval is
-    billed only where both registers' intervals are billed, flagged estimated where either was estimated;
+    billed only where both registers' intervals are billed, flagged estimated where either was estimated,
+    else apportioned (derived, 11) where either was apportioned between a real device's readings;
     where either is absent, raw or questionable, neither is billed (counted as not billed).
 
     A meter's life within the period (``docs/billing.md``, "A meter's life";
@@ -239,9 +240,9 @@ def _with_exports(
 ) -> tuple[IntervalColumns, np.ndarray | None]:
     """
     The meter's imports and its export register's exports on the period's grid, with one quality per
-    interval: billed only where both are, estimated where either is (else the import's code); where
-    either is not billed, the code of the one that is not. Without an export register, the imports as
-    given and no exports.
+    interval: billed only where both are, estimated where either is, else derived (apportioned, 11) where
+    either is (else the import's code); where either is not billed, the code of the one that is not.
+    Without an export register, the imports as given and no exports.
 
     Raises
     ------
@@ -273,7 +274,11 @@ def _with_exports(
     estimated_in = np.isin(q_in, sorted(ESTIMATED_QUALITIES))
     estimated_out = np.isin(q_out, sorted(ESTIMATED_QUALITIES))
     quality = q_in.copy()
-    take_out = (billed_in & ~billed_out) | (billed_in & billed_out & estimated_out & ~estimated_in)
+    derived = int(Quality.DERIVED)
+    both = billed_in & billed_out
+    take_out = (billed_in & ~billed_out) | (both & estimated_out & ~estimated_in)
+    # an export apportioned between readings makes the interval's figures apportioned (never an estimate's)
+    take_out |= both & ~estimated_in & ~estimated_out & (q_out == derived) & (q_in != derived)
     quality[take_out] = q_out[take_out]
     return IntervalColumns(grid, e_in, quality, length), e_out
 

@@ -48,7 +48,8 @@ from meshmeter.headend.alerts import (
     check_communication,
     check_reverse_phase,
 )
-from meshmeter.headend.vee import VeeConfig, VeeReport, run_vee
+from meshmeter.headend.vee import VeeReport, run_vee
+from meshmeter.headend.vee.config import SOLAR_ZERO_RUN_MAX_H
 from meshmeter.intervals import Quality
 from meshmeter.meter.diagnostics import ElementMeasurement
 from meshmeter.services.billing import bill_meter_from_store
@@ -326,6 +327,16 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
         if progress is not None:
             progress("store", done, steps)
 
+    if config.sources:  # what the collector could not run is refused before anything is stored
+        from meshmeter.collect.runner import source_problems
+
+        wrong = [
+            f"sources[{k}] ({source.name}): {problem}"
+            for k, source in enumerate(config.sources)
+            for problem in source_problems(source.kind, source.format, source.address, source.settings)
+        ]
+        if wrong:
+            raise ValueError("; ".join(wrong))
     resuming, tenant_floor = _open_run(store, run)
     _kill_point("started")
     known: set[tuple[Any, ...]] = set()
@@ -352,6 +363,11 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
                 role=m.role,
                 register_digits=m.register_digits,
                 export_of_meter_id=None if m.export_of is None else meter_ids[m.export_of],
+                manufacturer=m.manufacturer,
+                model=m.model,
+                elements=m.elements,
+                voltage_max_v=m.voltage_max_v,
+                current_max_a=m.current_max_a,
             ).id
         device = net.devices[sim.mdt_index(number)]
         mdt = store.get_mdt(eui64=device.eui) if resuming else None
@@ -434,6 +450,21 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
             )
         _kill_point("accounts", k + 1)
     _unit_settings(store, config, site.id, meter_ids)
+    for source in config.sources:  # real devices' sources (docs/collect.md): added once
+        from meshmeter.services.sources import add_source  # pymodbus and paho only where a file has one
+
+        if store.get_source(site_id=site.id, name=source.name) is None:
+            add_source(
+                store,
+                site_id=site.id,
+                name=source.name,
+                kind=source.kind,
+                format=source.format,
+                address=source.address,
+                settings=source.settings,
+                channels=source.channels,
+                enabled=source.enabled,
+            )
     tell(2)
     window_end_s = int(sim.end.timestamp())
     by_device: dict[bytes, list[Delivery]] = {}
@@ -580,19 +611,16 @@ ELEMENT_MEASUREMENTS_EVENT = "element_measurements"
 """Kind of the event holding a meter's per-element measurements (``docs/dashboard.md``)."""
 
 
-SOLAR_ZERO_RUN_MAX_H = 18.0
-"""Longest run of zero intervals VEE accepts from a production meter: the longest night at 55° of
-latitude, with an hour to spare either side. [h]"""
-
-
 def vee_site(
     store: Store, sim: SiteSimulation, stored: StoredSite, *, progress: Progress | None = None
 ) -> list[VeeReport]:
     """
     Run VEE (``headend/vee/``) on every meter of a stored site over the simulated window.
 
-    A production (solar) meter's night is a run of zero intervals by nature: its zero-run check allows
-    :data:`SOLAR_ZERO_RUN_MAX_H` instead of VEE's default 4 h (``docs/site.md``).
+    A production (solar) meter's night is a run of zero intervals by nature: a solar meter is stored with
+    role ``production``, and VEE allows such a meter
+    :data:`~meshmeter.headend.vee.config.SOLAR_ZERO_RUN_MAX_H` instead of its default 4 h, as it does from
+    every door (``meshmeter vee``; ``docs/vee.md``).
 
     Returns
     -------
@@ -602,14 +630,11 @@ def vee_site(
     """
     reports = []
     total = len(stored.meter_ids)
-    kinds = {m.serial: m.kind for m in sim.config.meters}
-    solar = VeeConfig(zero_run_max_h=SOLAR_ZERO_RUN_MAX_H)
-    for k, (serial, meter_id) in enumerate(stored.meter_ids.items()):
+    for k, meter_id in enumerate(stored.meter_ids.values()):
         if stored.resumed and _validated(store, meter_id, sim):
             if progress is not None:
                 progress("vee", k + 1, total)
             continue
-        config = solar if kinds[serial] == "solar" else None
         reports.append(
             run_vee(
                 store,
@@ -617,7 +642,6 @@ def vee_site(
                 start=sim.start,
                 end=sim.end,
                 timezone=sim.config.timezone,
-                config=config,
             )
         )
         _kill_point("vee", k + 1)

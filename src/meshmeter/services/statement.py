@@ -16,7 +16,7 @@ from typing import Final
 import numpy as np
 
 from meshmeter.billing.bill import Bill, Statement, UsageMonth
-from meshmeter.intervals import zone
+from meshmeter.intervals import Quality, zone
 from meshmeter.store import Meter, Occupancy, Store
 
 __all__ = ["HISTORY_MONTHS", "statement_for", "with_statement_from_store"]
@@ -42,8 +42,8 @@ def _history(
     store: Store, spans: list[tuple[int, datetime | None, datetime | None]], bill: Bill
 ) -> tuple[UsageMonth, ...]:
     """
-    Monthly billed and estimated energy of the meters' validated views over ``spans`` (meter id, from,
-    to), in the 13 local months ending with the bill's. [Wh]
+    Monthly billed, estimated and apportioned (derived, quality 11) energy of the meters' validated views
+    over ``spans`` (meter id, from, to), in the 13 local months ending with the bill's. [Wh]
     """
     year, month = _bill_month(bill)
     first = month - HISTORY_MONTHS + 1
@@ -51,6 +51,7 @@ def _history(
     bounds_s = np.array([int(b.timestamp()) for b in bounds], dtype=np.int64)
     energy = np.zeros(HISTORY_MONTHS, dtype=np.int64)
     estimated = np.zeros(HISTORY_MONTHS, dtype=np.int64)
+    apportioned = np.zeros(HISTORY_MONTHS, dtype=np.int64)
     seen = np.zeros(HISTORY_MONTHS, dtype=bool)
     for meter_id, since, until in spans:
         lo = bounds[0] if since is None else max(since, bounds[0])
@@ -66,6 +67,7 @@ def _history(
         wh = view.energy_wh[billed]
         np.add.at(energy, index, wh)
         np.add.at(estimated, index, np.where(view.estimated()[billed], wh, 0))
+        np.add.at(apportioned, index, np.where(view.quality[billed] == int(Quality.DERIVED), wh, 0))
         seen[np.unique(index)] = True
     local = zone(bill.timezone)
     return tuple(
@@ -73,6 +75,7 @@ def _history(
             date(bounds[k].astimezone(local).year, bounds[k].astimezone(local).month, 1),
             int(energy[k]) if seen[k] else None,
             int(estimated[k]),
+            int(apportioned[k]),
         )
         for k in range(HISTORY_MONTHS)
     )

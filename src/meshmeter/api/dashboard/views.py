@@ -10,7 +10,8 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from meshmeter.amr.cit import CitReport, DeviceRow
 from meshmeter.catalog.designations import decode_meter
@@ -19,6 +20,9 @@ from meshmeter.intervals import INTERVAL_S, Quality, floor_to_grid, zone
 from meshmeter.meter.diagnostics import ElementMeasurement, Finding, diagnose
 from meshmeter.meter.display import LcdScreen, lcd_screens
 from meshmeter.store import CONSUMPTION_ROLES, Event, IntervalEdit, Meter, Site, Store, ValidatedInterval
+
+if TYPE_CHECKING:
+    from meshmeter.services.sources import SourceHealth
 
 __all__ = [
     "DIAGNOSIS_EVENT",
@@ -32,6 +36,7 @@ __all__ = [
     "MeterVee",
     "NetworkGraph",
     "SiteOverview",
+    "SourceRow",
     "as_of",
     "cit_from_dict",
     "device_positions",
@@ -47,6 +52,7 @@ __all__ = [
     "network_graph",
     "site_overview",
     "site_zone",
+    "source_rows",
     "vee_for_meter",
 ]
 
@@ -678,3 +684,71 @@ def vee_for_meter(store: Store, meter: Meter, *, start: datetime, end: datetime)
     flagged = [v for v in validated if v.quality in FLAGGED_QUALITIES]
     edits = store.interval_edits(meter_id=meter.id, start=start, end=end)
     return MeterVee(meter, start, end, flagged, edits, counts)
+
+
+# ---------------------------------------------------------------------------------------------------
+# sources of real readings
+# ---------------------------------------------------------------------------------------------------
+
+SOURCE_STATES: dict[str, tuple[str, str]] = {
+    "ok": ("reporting", "ok"),
+    "silent": ("silent", "bad"),
+    "never": ("never heard", "warn"),
+    "disabled": ("disabled", "off"),
+}
+"""A source's state (:func:`meshmeter.services.sources.source_health`) as the page shows it: its word and
+the class of its badge (green, red, amber, grey)."""
+
+
+@dataclass(frozen=True)
+class SourceRow:
+    """A source of real readings as its page shows it (``docs/dashboard.md``, "Sources")."""
+
+    health: SourceHealth
+    word: str
+    """Its state in a word: reporting, silent, never heard, disabled."""
+    badge: str
+    """The class of its badge: ok, bad, warn, off."""
+    feeds: list[tuple[str, str, str]]
+    """Each channel: ``device/channel``, the serial of the meter it feeds, its units (``10 Wh/pulse``)."""
+    refused: list[tuple[str, int]]
+    """Refusals by reason, most first. [1]"""
+    refused_total: int
+    """Refusals in all. [1]"""
+    silence: str
+    """How long since its last reading, in words (``4 min``); an en dash when never."""
+
+
+def _duration(seconds: float | None) -> str:
+    """A span in the largest whole unit that fits: ``42 s``, ``7 min``, ``3 h``, ``2 d``."""
+    if seconds is None:
+        return "–"
+    s = max(0.0, seconds)
+    for size, unit in ((86400, "d"), (3600, "h"), (60, "min")):
+        if s >= size:
+            return f"{int(s // size)} {unit}"
+    return f"{int(s)} s"
+
+
+def _per_unit(unit: str, wh_per_unit: Decimal) -> str:
+    """A channel's units as the page names them: ``kWh``, ``10 Wh/pulse``."""
+    if unit in ("Wh", "kWh", "MWh"):
+        return unit
+    d = wh_per_unit.normalize()
+    return f"{d:f} Wh/{unit}" if -12 < d.adjusted() < 18 else f"{d} Wh/{unit}"
+
+
+def source_rows(health: Sequence[SourceHealth]) -> list[SourceRow]:
+    """The rows of a site's sources page, from their health (same order)."""
+    out = []
+    for h in health:
+        word, badge = SOURCE_STATES.get(h.state, (h.state, "warn"))
+        feeds = [
+            (f"{c.device}/{c.channel}", h.meters.get(c.meter_id, "?"), _per_unit(c.unit, c.wh_per_unit))
+            for c in h.channels
+        ]
+        refused = sorted(h.source.rejected.items(), key=lambda kv: (-kv[1], kv[0]))
+        out.append(
+            SourceRow(h, word, badge, feeds, refused, sum(n for _, n in refused), _duration(h.silence_s))
+        )
+    return out

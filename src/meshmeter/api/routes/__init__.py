@@ -60,7 +60,9 @@ def _router() -> APIRouter:
         meters,
         network,
         production,
+        reconcile,
         sites,
+        sources,
         tenants,
         tokens,
     )
@@ -78,6 +80,8 @@ def _router() -> APIRouter:
         bills,
         production,
         allocation,
+        reconcile,
+        sources,
         account_bills,
         tokens,
     )

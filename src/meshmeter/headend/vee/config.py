@@ -12,7 +12,9 @@ from meshmeter.intervals import INTERVAL_S
 
 __all__ = [
     "DEFAULT_COUNTER_MODULUS_WH",
+    "EXPORT_ZERO_RUN_MAX_H",
     "LIKE_DAYS_BY",
+    "SOLAR_ZERO_RUN_MAX_H",
     "SPIKE_RULES",
     "LikeDaysBy",
     "SpikeRule",
@@ -21,6 +23,16 @@ __all__ = [
 
 DEFAULT_COUNTER_MODULUS_WH: Final = 2**32 * min(MINI_METER_RATINGS.pulse_output_kh_wh)
 """The MDT's 32-bit pulse counter of the 10 Wh output (``amr/records.py``) wraps at this energy. [Wh]"""
+
+SOLAR_ZERO_RUN_MAX_H: Final = 18.0
+"""A production (solar) meter's zero-run limit when no settings are given: the longest night at 55° of
+latitude, with an hour to spare either side. A meter of role ``production`` reads zero every night, so the
+default 4 h would flag every night (``docs/vee.md``, "Production meters and export registers"). [h]"""
+
+EXPORT_ZERO_RUN_MAX_H: Final = 24.0 * 366
+"""An export register's zero-run limit when no settings are given: a year. It reads zero whenever nothing is
+exported (every night, a cloudy week, a tenant using all its panels make), so a run of zeros says nothing
+of its health (``docs/billing.md``, "Exports from the store"). [h]"""
 
 SpikeRule = Literal["either", "both", "ratio", "rating"]
 SPIKE_RULES: Final[tuple[SpikeRule, ...]] = ("either", "both", "ratio", "rating")
