@@ -38,8 +38,9 @@ import numpy as np
 from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
-from meshmeter.collect.readings import UNIT_WH, Reading, Rejection
+from meshmeter.collect.readings import Reading, Rejection
 from meshmeter.errors import DeviceError, MeshmeterError, PayloadError
+from meshmeter.store.schema import ENERGY_UNIT_WH
 
 __all__ = [
     "EXCEPTION_NAMES",
@@ -174,7 +175,7 @@ class Register:
     word_order : str
         One of :data:`WORD_ORDERS`.
     unit : str
-        Energy unit of the readings (a key of :data:`~meshmeter.collect.readings.UNIT_WH`); ``""`` for a
+        Energy unit of the readings (a key of :data:`~meshmeter.store.schema.ENERGY_UNIT_WH`); ``""`` for a
         scale factor.
     scale : Decimal
         Fixed multiplier from the register's count to ``unit`` (0.1 for a register in 0.1 kWh).
@@ -263,12 +264,12 @@ _SCALE_FACTOR_KEYS: Final = frozenset({"name", "address", "function", "type", "d
 def _parse_unit(text: object, where: str, problems: list[str]) -> tuple[str, Decimal]:
     """``"kWh"`` or ``"0.1 kWh"`` as (unit, factor); a problem noted when it is neither."""
     if not isinstance(text, str):
-        problems.append(f"{where}.unit is missing (one of {', '.join(UNIT_WH)}, or e.g. '0.1 kWh')")
+        problems.append(f"{where}.unit is missing (one of {', '.join(ENERGY_UNIT_WH)}, or e.g. '0.1 kWh')")
         return "", Decimal(1)
     match = _UNIT_RE.match(text)
-    if match is None or match["unit"] not in UNIT_WH:
+    if match is None or match["unit"] not in ENERGY_UNIT_WH:
         problems.append(
-            f"{where}.unit {text!r} is not an energy unit ({', '.join(UNIT_WH)}, or e.g. '0.1 kWh')"
+            f"{where}.unit {text!r} is not an energy unit ({', '.join(ENERGY_UNIT_WH)}, or e.g. '0.1 kWh')"
         )
         return "", Decimal(1)
     factor = Decimal(match["factor"]) if match["factor"] else Decimal(1)

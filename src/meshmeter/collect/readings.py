@@ -38,7 +38,6 @@ from meshmeter.intervals import check_interval_s
 __all__ = [
     "EXACT_WITHIN_S",
     "MAX_APPORTION_S",
-    "UNIT_WH",
     "Advance",
     "ChannelConfig",
     "ChannelEvent",
@@ -57,11 +56,6 @@ to an interval's end that the network delays by a second still closes the interv
 MAX_APPORTION_S: Final = 3600
 """Default longest time between two readings across which intervals are apportioned; a longer silence is a
 gap left to VEE, never spread as a flat line. [s]"""
-
-UNIT_WH: Final[dict[str, Decimal]] = {"Wh": Decimal(1), "kWh": Decimal(1000), "MWh": Decimal(1_000_000)}
-"""Energy of one unit of a reading's value, for the units that are energies. ``"pulse"`` and ``"count"``
-(register units of a utility meter) take the
-channel's own energy per unit (:attr:`ChannelConfig.wh_per_unit`)."""
 
 
 class Rejection(StrEnum):
@@ -106,7 +100,8 @@ class Reading:
     value : Decimal
         The register, cumulative, in ``unit``; not negative.
     unit : str
-        ``"pulse"``, ``"count"`` (a utility register's units), or an energy of :data:`UNIT_WH`.
+        ``"pulse"``, ``"count"`` (a utility register's units), or an energy of
+        :data:`~meshmeter.store.schema.ENERGY_UNIT_WH`.
     reset : bool
         The payload itself says the counter started again (a boot).
     """

@@ -16,10 +16,9 @@ from typing import Any
 from meshmeter.collect import rtlamr
 from meshmeter.collect.runner import RTLAMR2MQTT, source_problems
 from meshmeter.store import Source, SourceChannel, Store
+from meshmeter.store.schema import ENERGY_UNIT_WH
 
 __all__ = ["SourceHealth", "add_source", "channel_defaults", "source_health"]
-
-_KWH_WH = Decimal(1000)
 
 
 def channel_defaults(
@@ -38,15 +37,14 @@ def channel_defaults(
         out["resets"] = kind == "mqtt" and format != RTLAMR2MQTT
     if out.get("modulus") is None:
         unit, per_unit = out.get("unit"), out.get("wh_per_unit")
-        energy = {"Wh": Decimal(1), "kWh": _KWH_WH, "MWh": Decimal(1_000_000)}
-        wh = energy.get(unit) if isinstance(unit, str) else None
+        wh = ENERGY_UNIT_WH.get(unit) if isinstance(unit, str) else None
         if wh is None and per_unit is not None and unit == "count":
             try:
                 wh = Decimal(str(per_unit))
             except ArithmeticError:
                 wh = None
         if register_digits is not None and wh is not None and wh > 0:
-            out["modulus"] = (Decimal(10) ** register_digits * _KWH_WH / wh).normalize()
+            out["modulus"] = (Decimal(10) ** register_digits * ENERGY_UNIT_WH["kWh"] / wh).normalize()
         elif spec.get("msg_type") is not None:
             out["modulus"] = rtlamr.modulus_of(str(spec["msg_type"]))
     return out

@@ -11,6 +11,8 @@ the steps that bring an older database to it are in :mod:`meshmeter.store.migrat
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -41,6 +43,7 @@ __all__ = [
     "CONSUMPTION_ROLES",
     "CORRECTION_MODES",
     "CUMULATIVE_NONE",
+    "ENERGY_UNIT_WH",
     "METADATA",
     "METER_CHANGE_KINDS",
     "METER_ROLES",
@@ -89,8 +92,13 @@ SOURCE_KINDS: tuple[str, ...] = ("mqtt", "modbus_tcp", "modbus_rtu", "rtlamr")
 """How a source of real readings is reached (``docs/collect.md``): an MQTT broker (pulse counters,
 rtlamr2mqtt), Modbus over TCP or a serial line (RTU), rtlamr's JSON lines (standard input or a file)."""
 
-READING_UNITS: tuple[str, ...] = ("pulse", "count", "Wh", "kWh", "MWh")
-"""Units of a channel's readings (:data:`meshmeter.collect.readings.UNIT_WH`)."""
+ENERGY_UNIT_WH: dict[str, Decimal] = {"Wh": Decimal(1), "kWh": Decimal(1000), "MWh": Decimal(1_000_000)}
+"""Energy of one unit of a reading whose unit is an energy [Wh]: a channel in one of these has that energy
+per unit; ``pulse`` and ``count`` take the channel's own (``docs/collect.md``)."""
+
+READING_UNITS: tuple[str, ...] = ("pulse", "count", *ENERGY_UNIT_WH)
+"""Units of a channel's readings: pulses, a utility register's counts, or an energy
+(:data:`ENERGY_UNIT_WH`)."""
 
 CORRECTION_MODES: tuple[str, ...] = ("corrected_bill", "next_bill")
 """How a site issues the correction of a bill whose data changed (schema version 8): as a corrected bill

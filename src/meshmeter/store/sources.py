@@ -27,6 +27,7 @@ from meshmeter.store.base import _now
 from meshmeter.store.models import RawInsertResult
 from meshmeter.store.raw import RawIntervalsMixin
 from meshmeter.store.schema import (
+    ENERGY_UNIT_WH,
     READING_UNITS,
     SOURCE_KINDS,
     apportioned_intervals,
@@ -162,9 +163,6 @@ class CollectedRows:
     last_reading_at: datetime | None = None
 
 
-_ENERGY_UNITS: dict[str, Decimal] = {"Wh": Decimal(1), "kWh": Decimal(1000), "MWh": Decimal(1_000_000)}
-
-
 def _insert_channel(c: Connection, source_id: int, site_id: int, spec: Mapping[str, Any], where: str) -> int:
     """Check one channel's mapping against the store and insert it; ``ValueError`` naming every problem
     (each prefixed with ``where``, such as ``"channels[1]: "``)."""
@@ -187,12 +185,12 @@ def _insert_channel(c: Connection, source_id: int, site_id: int, spec: Mapping[s
     except ValueError as error:
         problems.append(str(error))
     given = spec.get("wh_per_unit")
-    if isinstance(unit, str) and unit in _ENERGY_UNITS:
-        values["wh_per_unit"] = str(_ENERGY_UNITS[unit])
+    if isinstance(unit, str) and unit in ENERGY_UNIT_WH:
+        values["wh_per_unit"] = str(ENERGY_UNIT_WH[unit])
         try:
-            if given is not None and _positive_decimal("wh_per_unit", given) != _ENERGY_UNITS[unit]:
+            if given is not None and _positive_decimal("wh_per_unit", given) != ENERGY_UNIT_WH[unit]:
                 problems.append(
-                    f"wh_per_unit of a channel in {unit} is {_ENERGY_UNITS[unit]}, got {given!r} "
+                    f"wh_per_unit of a channel in {unit} is {ENERGY_UNIT_WH[unit]}, got {given!r} "
                     "(the meter's multiplier is applied when billing)"
                 )
         except ValueError as error:
