@@ -143,6 +143,15 @@ class _MqttWorker:
             for device in devices:
                 for topic in self._subscriptions(source, device):
                     self.filters.append((topic, source))
+        # a message's sources: filters without wildcards by a lookup of its topic (one per device, so
+        # a thousand counters are a thousand filters), only the others matched one by one
+        self._exact: dict[str, dict[int, Source]] = {}
+        self._wildcards: list[tuple[str, Source]] = []
+        for topic, source in self.filters:
+            if "+" in topic or "#" in topic:
+                self._wildcards.append((topic, source))
+            else:
+                self._exact.setdefault(topic, {})[source.id] = source
         self.connected = threading.Event()
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
@@ -211,7 +220,8 @@ class _MqttWorker:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         received_ms = self.runner.collector.clock.now_ms()
-        matched = {s.id: s for t, s in self.filters if mqtt.topic_matches_sub(t, message.topic)}
+        matched = dict(self._exact.get(message.topic, {}))
+        matched.update((s.id, s) for t, s in self._wildcards if mqtt.topic_matches_sub(t, message.topic))
         try:
             for source in matched.values():
                 self.runner.handle_message(source, message.topic, bytes(message.payload), received_ms)
