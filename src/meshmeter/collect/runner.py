@@ -34,12 +34,20 @@ __all__ = [
     "DEFAULT_COMM_LOSS_S",
     "CollectorRunner",
     "check_source",
+    "comm_loss_after_s",
     "source_problems",
 ]
 
 DEFAULT_COMM_LOSS_S = 1800
 """A source silent this long (two of the Mini Meter's 15-minute intervals) raises its communication-loss
 alert, unless its settings say ``comm_loss_after_s``. [s]"""
+
+
+def comm_loss_after_s(source: Source) -> float:
+    """The silence after which a source is lost: its ``comm_loss_after_s``, else :data:`DEFAULT_COMM_LOSS_S`.
+    [s]"""
+    return float(source.settings.get("comm_loss_after_s", DEFAULT_COMM_LOSS_S))
+
 
 RTLAMR2MQTT = "rtlamr2mqtt"
 """The format of an ``mqtt`` source fed by rtlamr2mqtt."""
@@ -401,7 +409,7 @@ class CollectorRunner:
             channels = self.collector.channels(source.id)
             if not channels:
                 continue
-            after = source.settings.get("comm_loss_after_s", DEFAULT_COMM_LOSS_S)
+            after = comm_loss_after_s(source)
             silence = self.collector.silence_s(source.id)
             changed += len(
                 check_source_communication(

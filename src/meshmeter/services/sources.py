@@ -14,7 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 from meshmeter.collect import rtlamr
-from meshmeter.collect.runner import RTLAMR2MQTT, source_problems
+from meshmeter.collect.runner import RTLAMR2MQTT, comm_loss_after_s, source_problems
 from meshmeter.store import Source, SourceChannel, Store
 from meshmeter.store.schema import ENERGY_UNIT_WH
 
@@ -146,13 +146,12 @@ class SourceHealth:
 
 def source_health(store: Store, *, site_id: int, now_s: float) -> list[SourceHealth]:
     """Every source of a site with its channels and its health at ``now_s`` [s since the epoch]."""
-    from meshmeter.collect.runner import DEFAULT_COMM_LOSS_S
 
     out = []
     serials = {m.id: m.serial for m in store.meters(site_id=site_id)}
     for source in store.sources(site_id=site_id):
         channels = store.source_channels(source_id=source.id)
-        after = float(source.settings.get("comm_loss_after_s", DEFAULT_COMM_LOSS_S))
+        after = comm_loss_after_s(source)
         silence = None if source.last_reading_at is None else now_s - source.last_reading_at.timestamp()
         if not source.enabled:
             state = "disabled"
