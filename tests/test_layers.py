@@ -1,4 +1,4 @@
-"""The house of ``../shared/DESIGN.md``: lower packages never import upper ones.
+"""The house of ``docs/architecture.md``: lower packages never import upper ones.
 
 Every ``import meshmeter.X`` in the package's source, read with ``ast`` (imports under ``TYPE_CHECKING``
 count too: they are dependencies all the same), is checked against what each package may import.
@@ -74,7 +74,7 @@ def test_every_package_is_in_the_house() -> None:
         if p.suffix == ".py" or (p / "__init__.py").is_file()
     }
     assert packages - {"py"} <= set(MAY_IMPORT), (
-        f"draw the new package in DESIGN.md and here: {packages - set(MAY_IMPORT)}"
+        f"draw the new package in docs/architecture.md and here: {packages - set(MAY_IMPORT)}"
     )
 
 

@@ -1,6 +1,6 @@
 """meshmeter: electricity sub-metering with wireless automatic meter reading.
 
-A twin of a CT-rated kWh meter (the "Mini Meter" of ``shared/spec``), of its wireless
+A twin of a CT-rated kWh meter (the "Mini Meter", ``docs/meter.md``), of its wireless
 AMR mesh, and the head-end software behind the Data Concentrating Access Point.
 """
 

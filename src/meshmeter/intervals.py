@@ -1,13 +1,14 @@
 """The interval concept, once: lengths, grid alignment, quality codes, time zones, and the column type.
 
-Every package of meshmeter that speaks of intervals takes these from here (``../shared/DESIGN.md``, "the
+Every package of meshmeter that speaks of intervals takes these from here (``docs/architecture.md``, "the
 house"): the store, ingest, VEE, billing, exports, the API and the dashboard. Nothing here does I/O.
 
 - An interval is named by its end (``interval_end``) and covers ``(interval_end - interval_s,
   interval_end]`` (``docs/conventions.md``). A meter has one interval length (:class:`IntervalLength`): the
-  Mini Meter's MDT makes 15-minute intervals ending on :00, :15, :30 and :45 (manual §1, "time-stamps the
-  pulses in 15-minute intervals"); a meter read by another system may give 5, 30 or 60-minute ones. Data is
-  kept at its own length: a rollup to a coarser length is exact, nothing is invented for a finer one.
+  Mini Meter's MDT makes 15-minute intervals ending on :00, :15, :30 and :45 (manual §2.6, §5.1: it
+  time-stamps the pulses in 15-minute intervals); a meter read by another system may give 5, 30 or 60-minute
+  ones. Data is kept at its own length: a rollup to a coarser length is exact, nothing is invented for a
+  finer one.
 - Interval ends lie on the meter's grid in UTC seconds: ``interval_end_s % interval_s == 0``. Every zone with
   whole-quarter-hour offsets keeps that grid on local quarter hours too.
 - Quality codes are ESPI's ``QualityOfReading`` (NAESB REQ.21): :class:`Quality`. Which are billed, which

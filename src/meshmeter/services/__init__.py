@@ -1,6 +1,6 @@
 """Application services: the flows every entry point runs, so that a flow behaves the same from every door.
 
-The CLI, the API, the demo and the dashboard are thin callers of these (``../shared/DESIGN.md``, the house):
+The CLI, the API, the demo and the dashboard are thin callers of these (``docs/architecture.md``, the house):
 
 - :mod:`meshmeter.services.ingest`: after an ingest by any door, VEE over what it took, so that it is billable
   at once (``meshmeter ingest --vee``, ``POST /intervals?vee=true``).

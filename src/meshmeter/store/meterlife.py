@@ -54,7 +54,7 @@ _T = TypeVar("_T")
 def _register_modulus_wh(register_digits: int | None) -> int | None:
     """Where a register of ``register_digits`` whole-kWh digits rolls over, in Wh of the register: the
     store's copy of :func:`meshmeter.billing.meterlife.register_modulus_wh`, which the store may not
-    import (``DESIGN.md``, the house). [Wh]"""
+    import (``docs/architecture.md``, the house). [Wh]"""
     return None if register_digits is None else 10 ** (int(register_digits) + 3)
 
 
