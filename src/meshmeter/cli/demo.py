@@ -10,6 +10,9 @@ from meshmeter.cli.common import bad_input
 from meshmeter.cli.site import SeedOption, StartOption, run_site, site_summary_out, site_window
 from meshmeter.errors import MeshmeterError
 
+DEMO_SIGN_IN_LABEL = "meshmeter demo"
+"""The label of the admin token that the demo's sign-in link makes when it is followed."""
+
 
 def demo_command(
     days: Annotated[
@@ -30,7 +33,8 @@ def demo_command(
     """The demo: a 24-unit building with a house and a solar meter, simulated, stored, billed, served.
 
     Writes a fresh SQLite file (docs/demo.md), prints network health, energy, bills and alerts,
-    then serves the API and dashboard on http://HOST:PORT/ until Ctrl-C. Exit 0; 2 on bad input.
+    then serves the API and dashboard on http://HOST:PORT/ until Ctrl-C, and prints to stderr a sign-in
+    link that opens the dashboard signed in as admin (once, within 15 minutes). Exit 0; 2 on bad input.
 
     Example: meshmeter demo --days 7 --no-serve
     """
@@ -57,18 +61,22 @@ def demo_command(
         raise bad_input(str(exc)) from None
     site_summary_out(summary, as_json)
     if serve:
-        import uvicorn
-
         from meshmeter.api.main import create_app
+        from meshmeter.cli.serve import sign_in_message, uvicorn_server
 
         served = Store(url)
-        _, token = served.create_api_token(role="admin", label="meshmeter demo")
-        typer.echo(
-            f"serving the API and the dashboard (http://{host}:{port}/dashboard) until Ctrl-C; "
-            f"database {target}\nlog in with this token (admin, of this demo database only):\n{token}",
-            err=True,
-        )
+        app_ = create_app(served)  # the bills are in the store
+
+        def announce(bound_port: int) -> None:
+            # the admin token ("meshmeter demo", of this demo database only) is made when the link is followed
+            link = sign_in_message(app_, host, bound_port, DEMO_SIGN_IN_LABEL)
+            typer.echo(
+                f"serving the API and the dashboard (http://{host}:{bound_port}/dashboard) until Ctrl-C; "
+                f"database {target}\n{link}",
+                err=True,
+            )
+
         try:
-            uvicorn.run(create_app(served), host=host, port=port)  # the bills are in the store
+            uvicorn_server(app_, host=host, port=port, announce=announce).run()
         finally:
             served.close()

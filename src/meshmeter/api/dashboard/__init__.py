@@ -2,15 +2,22 @@
 
 The pages themselves are API routes (``meshmeter.api.routes.dashboard``), each with its entry in
 ``ROUTE_ROLES``. This package adds what carries no data and needs no token: the login form, which sets
-the HttpOnly session cookie :data:`~meshmeter.api.auth.SESSION_COOKIE`; sign-out; the stylesheet and
-script; and plotly's JavaScript, served from the installed ``plotly`` package so that the dashboard works
-with no internet (``docs/dashboard.md``).
+the HttpOnly session cookie :data:`~meshmeter.api.auth.SESSION_COOKIE`; the one-time sign-in link that
+``meshmeter serve`` and ``meshmeter demo`` print (:func:`sign_in_link`), which sets the same cookie;
+sign-out; the stylesheet and script; and plotly's JavaScript, served from the installed ``plotly``
+package so that the dashboard works with no internet (``docs/dashboard.md``).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import math
+import re
+import secrets
+import threading
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
@@ -24,20 +31,27 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
-from meshmeter.api.auth import SESSION_COOKIE, Role, auth_limiter, authenticate
+from meshmeter.api.auth import SESSION_COOKIE, Role, auth_limiter, authenticate, client_address
 from meshmeter.api.problems import Problem
 from meshmeter.api.settings import Settings
+from meshmeter.errors import MeshmeterError
 from meshmeter.intervals import zone
+from meshmeter.store.tokens import hash_api_token
 
 __all__ = [
     "DASHBOARD_PREFIX",
     "PLOTLY_JS",
     "SECURITY_HEADERS",
     "SESSION_MAX_AGE_S",
+    "SIGN_IN_LINK_TTL_S",
+    "SignInLinkError",
+    "SignInLinks",
     "cross_site",
+    "hide_sign_in_code",
     "install_dashboard",
     "render",
     "safe_next",
+    "sign_in_link",
 ]
 
 DASHBOARD_PREFIX = "/dashboard"
@@ -169,6 +183,153 @@ def safe_next(value: str | None) -> str:
     return DASHBOARD_PREFIX
 
 
+SIGN_IN_LINK_TTL_S = 15 * 60
+"""How long a sign-in link is good for, from the moment it is printed. [s]
+
+Fifteen minutes: time enough to read the terminal, switch to a browser and open the link (or copy it to
+the browser of another machine), and short enough that a link left in a terminal's scroll-back, a shell
+history or a log is soon worth nothing. Once used, it is worth nothing at once."""
+
+
+class SignInLinkError(MeshmeterError):
+    """A sign-in link's code that signs no one in: used already, expired, or not one of this server's."""
+
+
+@dataclass(slots=True)
+class _Code:
+    label: str
+    expires_at_s: float
+    used: bool = False
+
+
+class SignInLinks:
+    """
+    The one-time codes of the sign-in links this server process printed, kept only as hashes.
+
+    A code is 256 random bits (URL-safe text); the registry keeps its SHA-256
+    (:func:`~meshmeter.store.tokens.hash_api_token`, the API tokens' own hash: a random code needs no slow
+    hash), the label of the admin token to make when it is exchanged, and when it expires. It is good for
+    one exchange, within ``ttl_s`` of being issued; a used or expired code is kept, marked, so that the
+    form can say which. Codes are issued only by the process itself (``meshmeter serve``, ``meshmeter
+    demo``: one at start), never by a request, so the registry stays as small as that.
+
+    The registry lives in the server's memory (``app.state.sign_in_links``): a restart forgets every code,
+    which is the right end for a link printed by the process that is gone. Safe to call from several
+    threads (the app's synchronous work runs in a thread pool).
+
+    Parameters
+    ----------
+    clock : callable, optional
+        Monotonic time [s]; default :func:`time.monotonic` (tests give their own, and never sleep).
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._codes: dict[bytes, _Code] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, *, label: str, ttl_s: float = SIGN_IN_LINK_TTL_S) -> str:
+        """
+        A new code, good once within ``ttl_s``.
+
+        Parameters
+        ----------
+        label : str
+            The label of the admin API token made when the code is exchanged (``meshmeter token list``
+            shows it), e.g. ``"meshmeter serve sign-in link"``.
+        ttl_s : float, optional
+            How long the code is good for; default :data:`SIGN_IN_LINK_TTL_S`. [s]
+
+        Returns
+        -------
+        str
+            The code: 43 URL-safe characters. Only its hash is kept, so this is the one time it is seen.
+        """
+        if not (ttl_s > 0 and math.isfinite(ttl_s)):
+            raise ValueError(f"ttl_s must be a positive number of seconds, got {ttl_s!r}")
+        if not label.strip():
+            raise ValueError(f"label must name the token to make, got {label!r}")
+        code = secrets.token_urlsafe(32)
+        with self._lock:
+            self._codes[hash_api_token(code)] = _Code(label, self._clock() + ttl_s)
+        return code
+
+    def redeem(self, code: str) -> str:
+        """
+        Use a code: the label of the admin token to make for it.
+
+        Raises
+        ------
+        SignInLinkError
+            The code was used already, has expired, or was never issued here; the message says which.
+        """
+        with self._lock:
+            entry = self._codes.get(hash_api_token(code)) if code else None
+            if entry is None:
+                raise SignInLinkError(
+                    "That sign-in link is not valid here (mistyped, cut short, or printed by another run "
+                    "of the server)."
+                )
+            if entry.used:
+                raise SignInLinkError("That sign-in link was used already: it signs in once.")
+            if self._clock() >= entry.expires_at_s:
+                raise SignInLinkError("That sign-in link has expired.")
+            entry.used = True
+            return entry.label
+
+
+def _link_host(host: str) -> str:
+    """The host of a link to a server listening on ``host``: a wildcard address is this machine's own
+    loopback (``0.0.0.0`` → ``127.0.0.1``, ``::`` → ``[::1]``), an IPv6 address is bracketed."""
+    host = host.strip().strip("[]")
+    if host in ("", "0.0.0.0"):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def sign_in_link(app: FastAPI, *, host: str, port: int, label: str, ttl_s: float = SIGN_IN_LINK_TTL_S) -> str:
+    """
+    A one-time link that opens the dashboard signed in as admin: ``http://HOST:PORT/dashboard/login?code=``.
+
+    The code is registered in the app's :class:`SignInLinks`; on first use
+    (``GET /dashboard/login?code=``) an admin API token labelled ``label`` is made in the app's store and
+    set as the session cookie. Nothing is made until then, so a link never followed leaves no token.
+
+    Parameters
+    ----------
+    app : FastAPI
+        The app the link signs in to (built by ``create_app``), served in this process.
+    host : str
+        The address the server listens on; a wildcard (``0.0.0.0``, ``::``) gives the loopback address.
+    port : int
+        The port it listens on.
+    label : str
+        The label of the admin token made on exchange.
+    ttl_s : float, optional
+        How long the link is good for; default :data:`SIGN_IN_LINK_TTL_S`. [s]
+    """
+    code = _sign_in_links(app).issue(label=label, ttl_s=ttl_s)
+    return f"http://{_link_host(host)}:{port}{DASHBOARD_PREFIX}/login?code={code}"
+
+
+_CODE_IN_QUERY = re.compile(r"(?<=[?&]code=)[^&#\s]+")
+
+
+def hide_sign_in_code(text: str) -> str:
+    """``text`` (a request line of an access log) with the value of every ``code=`` query parameter
+    replaced by ``…``: a log is no place for a code that may still be good."""
+    return _CODE_IN_QUERY.sub("…", text)
+
+
+def _sign_in_links(app: FastAPI) -> SignInLinks:
+    links = getattr(app.state, "sign_in_links", None)
+    if not isinstance(links, SignInLinks):
+        raise RuntimeError("the app has no sign-in links: build it with create_app")
+    return links
+
+
 _MAX_FORM_BYTES = 4096
 """Largest login form accepted. [byte]"""
 
@@ -178,9 +339,54 @@ def _landing(role: Role) -> str:
 
 
 async def _login_form(request: Request) -> Response:
-    return render(
-        request, "login.html", role=None, next=safe_next(request.query_params.get("next")), error=None
-    )
+    """The sign-in form; with ``?code=``, the exchange of a sign-in link's code (:func:`_exchange_code`)."""
+    wanted = safe_next(request.query_params.get("next"))
+    code = request.query_params.get("code")
+    if code is not None:
+        return await _exchange_code(request, code.strip(), wanted)
+    return render(request, "login.html", role=None, next=wanted, error=None)
+
+
+def _too_many(retry_after: str) -> str:
+    return f"Too many failed sign-ins from this address; try again in {retry_after} seconds."
+
+
+def _make_admin_token(request: Request, label: str) -> str:
+    _, token = request.app.state.store.create_api_token(role=Role.ADMIN.value, label=label)
+    token_text: str = token
+    return token_text
+
+
+async def _exchange_code(request: Request, code: str, wanted: str) -> Response:
+    """
+    A sign-in link's code exchanged for the session cookie, once (:class:`SignInLinks`).
+
+    As the form does, it refuses a request from another site (403; the code is not used, so the link
+    pasted into the address bar still works) and an address that failed too often (429, before the code
+    is looked up); a used, expired or unknown code shows the form with why (401), counts as a failure
+    of the address, and sets nothing. A good one makes an admin token, sets it as the cookie, as the form
+    sets its token, and redirects (303) to ``next`` or the landing page, which drops the code from the
+    address bar. The code is never logged here.
+    """
+    reason = cross_site(request)
+    if reason is not None:
+        error = f"A sign-in link is not followed from another site ({reason}); paste it into the address bar."
+        return render(request, "login.html", role=None, status=403, next=wanted, error=error)
+    limiter = auth_limiter(request.app)
+    address = client_address(request)
+    retry_after_s = limiter.retry_after_s(address)
+    if retry_after_s is not None:
+        headers = {"Retry-After": str(retry_after_s)}
+        error = _too_many(str(retry_after_s))
+        return render(request, "login.html", role=None, status=429, headers=headers, next=wanted, error=error)
+    try:
+        label = _sign_in_links(request.app).redeem(code)
+    except SignInLinkError as exc:
+        limiter.record_failure(address)
+        return render(request, "login.html", role=None, status=401, next=wanted, error=str(exc))
+    token = await run_in_threadpool(_make_admin_token, request, label)  # the store is synchronous
+    target = wanted if wanted != DASHBOARD_PREFIX else _landing(Role.ADMIN)
+    return _signed_in(request, target, token)
 
 
 def _check_token(request: Request, token: str) -> Role:
@@ -277,10 +483,7 @@ async def _login(request: Request) -> Response:
         except Problem as exc:
             if exc.status_code == 429:
                 status, headers = 429, dict(exc.headers or {})
-                error = (
-                    "Too many failed sign-ins from this address; "
-                    f"try again in {headers.get('Retry-After', 'a few')} seconds."
-                )
+                error = _too_many(headers.get("Retry-After", "a few"))
             else:
                 error = "That token is not valid (unknown or revoked)."
     if role is None:
@@ -288,6 +491,12 @@ async def _login(request: Request) -> Response:
             request, "login.html", role=None, status=status, headers=headers, next=wanted, error=error
         )
     target = wanted if wanted != DASHBOARD_PREFIX else _landing(role)
+    return _signed_in(request, target, token)
+
+
+def _signed_in(request: Request, target: str, token: str) -> Response:
+    """The redirect (303) to ``target`` that sets the session cookie holding ``token``: the one way both
+    the form and a sign-in link sign a browser in."""
     response = RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)
     response.set_cookie(
         SESSION_COOKIE,
@@ -338,13 +547,16 @@ def install_dashboard(app: FastAPI) -> None:
     """
     Add the dashboard's public routes, and answer a browser's errors on its pages with HTML.
 
-    The public routes carry no data: ``GET``/``POST /dashboard/login``, ``POST /dashboard/logout``,
+    The public routes carry no data: ``GET``/``POST /dashboard/login`` (``GET`` with ``?code=``: a sign-in
+    link, :func:`sign_in_link`, whose codes the app keeps in ``app.state.sign_in_links``),
+    ``POST /dashboard/logout``,
     ``GET /dashboard/static/{name}``, ``GET /favicon.ico`` (204, no icon) and ``GET /`` (307 to the
     dashboard). A browser
     (``Accept: text/html``) asking for a page without a valid session is sent to the login form (303)
     and its stale cookie cleared; a 403 or 404 gets an HTML page. Other clients keep the API's problem
     documents.
     """
+    app.state.sign_in_links = SignInLinks()
     app.router.routes.extend(
         [
             Route(f"{DASHBOARD_PREFIX}/login", _login_form, methods=["GET"], name="dashboard-login-form"),
