@@ -2,7 +2,8 @@
 
 The tables that versions 1 and 2 had are taken from today's METADATA, except those that later versions
 changed or added: ``raw_intervals`` (version 3), ``meters`` (versions 5, 6, 8 and 9), ``accounts`` and
-``api_tokens`` (version 7) and ``sites`` (version 8) are written out here as versions 1 and 2 had them.
+``api_tokens`` (version 7), ``sites`` (version 8) and ``interval_edits`` (version 10) are written out here
+as versions 1 and 2 had them.
 A database at a later version is one at version 2 brought forward by the released steps
 (:func:`create_at_version`).
 """
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Column,
     Connection,
     ForeignKey,
+    Index,
     LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
@@ -44,6 +46,7 @@ LATER_TABLES = frozenset(
         "sources",
         "source_channels",
         "apportioned_intervals",
+        "vee_findings",
     }
 )
 """Tables that versions after 3 added: none of the legacy versions has them."""
@@ -100,6 +103,10 @@ def legacy_metadata(version: int) -> MetaData:
                 CheckConstraint("length(token_hash) = 32", name="token_hash_length"),
                 CheckConstraint("role IN ('admin', 'operator', 'billing', 'read-only')", name="role"),
             )
+            continue
+        if table.name == "interval_edits":  # version 10 added action (the VEE work list)
+            edits = Table("interval_edits", old, *(c._copy() for c in table.columns if c.name != "action"))
+            Index(None, edits.c.meter_id, edits.c.interval_end)
             continue
         table.to_metadata(old)
     Table(

@@ -274,7 +274,7 @@ def test_migration_from_version_7_keeps_what_sites_units_and_meters_did(durable_
                 "VALUES (1, 'M1', 'MM', 2000.0, 1.0, 1)"
             )
             c.exec_driver_sql("INSERT INTO units (id, site_id, name, meter_id) VALUES (1, 1, '1A', 1)")
-        assert migrate(engines.writer) == LATEST_VERSION == 9
+        assert migrate(engines.writer) == LATEST_VERSION == 10
     finally:
         engines.dispose()
     store = Store(durable_store_url)
@@ -357,5 +357,50 @@ def test_site_settings_are_checked_all_at_once_and_nothing_changes(store_url):
         assert store.get_site(site_id=site.id) == site
         with pytest.raises(ValueError, match="is not in the store"):
             store.update_site(site_id=site.id + 99, due_days=5)
+    finally:
+        store.close()
+
+
+def test_migration_to_version_10_keeps_the_audit_and_opens_the_vee_work_list(durable_store_url):
+    """Version 10 adds ``interval_edits.action`` (NULL for every earlier record) and ``vee_findings``;
+    an edit of version 9 stays as it was, and a refused action leaves nothing behind."""
+    engines = make_engines(durable_store_url)
+    made = datetime(2026, 1, 1, 8, tzinfo=UTC)
+    try:
+        with engines.writer.begin() as c:
+            create_at_version(c, 9)
+            c.exec_driver_sql("INSERT INTO sites (id, name, timezone) VALUES (1, 'Oak', 'America/Denver')")
+            c.exec_driver_sql(
+                "INSERT INTO meters (id, serial, designation, ct_ratio, multiplier, site_id) "
+                "VALUES (1, 'M1', 'MM', 2000.0, 1.0, 1)"
+            )
+            c.exec_driver_sql(
+                "INSERT INTO validated_intervals (meter_id, interval_end, energy_wh, quality) "
+                f"VALUES (1, {int(made.timestamp())}, 120, 9)"
+                if c.dialect.name == "sqlite"
+                else "INSERT INTO validated_intervals (meter_id, interval_end, energy_wh, quality) "
+                f"VALUES (1, '{made.isoformat()}', 120, 9)"
+            )
+        with engines.writer.begin() as c:
+            assert "action" not in {col["name"] for col in inspect(c).get_columns("interval_edits")}
+        assert migrate(engines.writer) == LATEST_VERSION == 10
+    finally:
+        engines.dispose()
+    store = Store(durable_store_url)
+    try:
+        assert store.vee_findings(meter_id=1, start=made - timedelta(hours=1), end=made) == []
+        assert store.request_reread(meter_id=1, interval_ends=[made], requested_by="clerk", reason="odd") == 1
+        (edit,) = store.interval_edits(meter_id=1, start=made - timedelta(hours=1), end=made)
+        assert (edit.action, edit.new_energy_wh, edit.new_quality, edit.edited_by) == (
+            "reread",
+            120,
+            9,
+            "clerk",
+        )
+        with pytest.raises(ValueError, match="action must be"):
+            store.put_validated_intervals(
+                meter_id=1, rows=[(made, 100, 7)], edited_by="clerk", reason="x", action="approve"
+            )
+        assert len(store.interval_edits(meter_id=1, start=made - timedelta(hours=1), end=made)) == 1
     finally:
         store.close()

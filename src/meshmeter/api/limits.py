@@ -86,6 +86,8 @@ BODY_LIMITS: dict[tuple[str, str], int] = {
     ("POST", "/meters/{serial}/multiplier"): SMALL_JSON_BYTES,
     ("POST", "/meters/{serial}/ct-ratio"): SMALL_JSON_BYTES,
     ("POST", "/sites/{site_id}/sources"): SOURCE_MAX_BODY_BYTES,
+    ("POST", "/sites/{site_id}/vee/worklist/actions"): SMALL_JSON_BYTES,
+    ("POST", "/dashboard/vee"): SMALL_JSON_BYTES,
     ("PATCH", "/sources/{source_id}"): SOURCE_MAX_BODY_BYTES,
     ("POST", "/sources/{source_id}/channels"): SMALL_JSON_BYTES,
 }

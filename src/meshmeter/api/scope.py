@@ -57,6 +57,7 @@ from meshmeter.store import (
     Unit,
     ValidatedInterval,
     ValidatedIntervalIn,
+    VeeFinding,
 )
 
 __all__ = ["ScopedStore", "Window", "bill_document", "is_scoped", "scoped", "view_key"]
@@ -516,11 +517,57 @@ class ScopedStore(Store):
         edited_by: str,
         reason: str,
         edited_at: datetime | None = None,
+        action: str | None = None,
     ) -> int:
         self._require_meter(meter_id)
         return self._store.put_validated_intervals(
-            meter_id=meter_id, rows=rows, edited_by=edited_by, reason=reason, edited_at=edited_at
+            meter_id=meter_id,
+            rows=rows,
+            edited_by=edited_by,
+            reason=reason,
+            edited_at=edited_at,
+            action=action,
         )
+
+    def request_reread(
+        self,
+        *,
+        meter_id: int,
+        interval_ends: Iterable[datetime],
+        requested_by: str,
+        reason: str,
+        requested_at: datetime | None = None,
+    ) -> int:
+        self._require_meter(meter_id)
+        return self._store.request_reread(
+            meter_id=meter_id,
+            interval_ends=interval_ends,
+            requested_by=requested_by,
+            reason=reason,
+            requested_at=requested_at,
+        )
+
+    def put_vee_findings(
+        self,
+        *,
+        meter_id: int,
+        start: datetime,
+        end: datetime,
+        findings: Iterable[tuple[datetime, str, str]],
+        keep: Iterable[datetime] = (),
+    ) -> None:
+        self._require_meter(meter_id)
+        self._store.put_vee_findings(meter_id=meter_id, start=start, end=end, findings=findings, keep=keep)
+
+    def vee_findings(self, *, meter_id: int, start: datetime, end: datetime) -> list[VeeFinding]:
+        if not self.sees_meter(meter_id):
+            return []
+        rows = self._store.vee_findings(meter_id=meter_id, start=start, end=end)
+        return [
+            r
+            for r, keep in zip(rows, self._kept(meter_id, (r.interval_end for r in rows)), strict=True)
+            if keep
+        ]
 
     def record_vee_run(
         self,

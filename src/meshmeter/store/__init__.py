@@ -38,6 +38,7 @@ from meshmeter.store.models import (
     Unit,
     ValidatedInterval,
     ValidatedIntervalIn,
+    VeeFinding,
 )
 from meshmeter.store.repository import BillConflictError, Store, StoredBill, UnknownMeterError
 from meshmeter.store.schema import (
@@ -98,6 +99,7 @@ __all__ = [
     "UnknownMeterError",
     "ValidatedInterval",
     "ValidatedIntervalIn",
+    "VeeFinding",
     "database_url",
     "make_engines",
     "migrate",

@@ -850,6 +850,37 @@ def _real_meters(connection: Connection) -> None:
         created.create(connection)
 
 
+_V10 = MetaData(naming_convention=METADATA.naming_convention)
+_vee_findings_v10 = Table(
+    "vee_findings",
+    _V10,
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False),
+    Column("interval_end", UtcDateTime, nullable=False),
+    Column("check_name", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    PrimaryKeyConstraint("meter_id", "interval_end", "check_name"),
+    sqlite_with_rowid=False,
+)
+Table("meters", _V10, Column("id", _ID, primary_key=True))
+"""``vee_findings`` as version 10 made it (``meters`` only as the target of its key)."""
+
+
+def _vee_worklist(connection: Connection) -> None:
+    """
+    Version 10: the VEE work list (``docs/vee.md``). VEE's findings of the intervals it flags or
+    estimates, check and reason in words (``vee_findings``); and which act of a person on the work list
+    an audit record is (``interval_edits.action``: accept, edit, re-read; NULL for every earlier record).
+    Intervals VEE flagged before this version have no finding until VEE runs over them again.
+    """
+    connection.execute(
+        text(
+            "ALTER TABLE interval_edits ADD COLUMN action TEXT CONSTRAINT ck_interval_edits_action "
+            "CHECK (action IS NULL OR action IN ('accept', 'edit', 'reread'))"
+        )
+    )
+    _vee_findings_v10.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -894,6 +925,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "meters of any make: manufacturer, model, elements, rated voltage and current; sources of real "
         "readings (sources, source_channels); apportioned_intervals",
         _real_meters,
+    ),
+    Migration(
+        10,
+        "the VEE work list: vee_findings (check and reason of each flagged or estimated interval); "
+        "interval_edits.action (a person's accept, edit or re-read request)",
+        _vee_worklist,
     ),
 )
 """Every step, in order. Append only; never edit a released step."""

@@ -34,6 +34,7 @@ __all__ = [
     "Unit",
     "ValidatedInterval",
     "ValidatedIntervalIn",
+    "VeeFinding",
 ]
 
 
@@ -426,6 +427,19 @@ class IntervalEdit:
     new_quality: int
     edited_by: str
     edited_at: datetime
+    reason: str
+    action: str | None = None
+    """A person's act on the VEE work list (``accept``, ``edit``, ``reread``); None for VEE's and other
+    edits (:data:`~meshmeter.store.schema.WORKLIST_ACTIONS`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VeeFinding:
+    """Why VEE flagged or estimated an interval: the check's name and its reason in words."""
+
+    meter_id: int
+    interval_end: datetime
+    check: str
     reason: str
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "SITE_BOUND_ROLES",
     "SOURCE_KINDS",
     "TENANCY_EVENT_KINDS",
+    "WORKLIST_ACTIONS",
     "accounts",
     "api_token_sites",
     "api_tokens",
@@ -80,6 +81,7 @@ __all__ = [
     "tenants",
     "units",
     "validated_intervals",
+    "vee_findings",
     "vee_runs",
 ]
 
@@ -103,6 +105,10 @@ READING_UNITS: tuple[str, ...] = ("pulse", "count", *ENERGY_UNIT_WH)
 CORRECTION_MODES: tuple[str, ...] = ("corrected_bill", "next_bill")
 """How a site issues the correction of a bill whose data changed (schema version 8): as a corrected bill
 that references the original, or as adjustment lines on the account's next bill."""
+
+WORKLIST_ACTIONS: tuple[str, ...] = ("accept", "edit", "reread")
+"""What a person does to an interval of the VEE work list (schema version 10, ``docs/vee.md``): accept
+the value VEE flagged or estimated, edit it, or ask for a re-read; recorded in ``interval_edits.action``."""
 
 METER_ROLES: tuple[str, ...] = ("unit", "house", "production", "master")
 """What a meter measures for its site: a tenant's unit, the house (common areas), production (rooftop
@@ -459,7 +465,27 @@ interval_edits = Table(
     Column("edited_by", Text, nullable=False),
     Column("edited_at", UtcDateTime, nullable=False),
     Column("reason", Text, nullable=False),
+    Column(
+        "action",
+        Text,
+        CheckConstraint(
+            f"action IS NULL OR action IN ({', '.join(repr(a) for a in WORKLIST_ACTIONS)})", name="action"
+        ),
+        nullable=True,
+        comment="a person's act on the VEE work list (schema version 10); NULL for VEE and other edits",
+    ),
     Index(None, "meter_id", "interval_end"),
+)
+
+vee_findings = Table(
+    "vee_findings",
+    METADATA,
+    Column("meter_id", _ID, ForeignKey("meters.id"), nullable=False),
+    Column("interval_end", UtcDateTime, nullable=False),
+    Column("check_name", Text, nullable=False, comment="the check's name (headend.vee.CHECKS)"),
+    Column("reason", Text, nullable=False, comment="why, in words"),
+    PrimaryKeyConstraint("meter_id", "interval_end", "check_name"),
+    sqlite_with_rowid=False,
 )
 
 register_reads = Table(

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from meshmeter.intervals import IntervalColumns, Quality
 from meshmeter.store import _validate as v
@@ -29,13 +29,15 @@ from meshmeter.store.driver import (
     _main_columns,
     _revision_columns,
 )
-from meshmeter.store.models import IntervalEdit, ValidatedInterval, ValidatedIntervalIn
+from meshmeter.store.models import IntervalEdit, ValidatedInterval, ValidatedIntervalIn, VeeFinding
 from meshmeter.store.schema import (
     CUMULATIVE_NONE,
+    WORKLIST_ACTIONS,
     ingest_batches,
     interval_edits,
     meters,
     validated_intervals,
+    vee_findings,
     vee_runs,
 )
 from meshmeter.store.sources import apportioned_marks
@@ -60,6 +62,7 @@ class ValidatedIntervalsMixin(StoreBase):
         edited_by: str,
         reason: str,
         edited_at: datetime | None = None,
+        action: str | None = None,
     ) -> int:
         """
         Put validated intervals (VEE's output), auditing every edit and estimate.
@@ -78,6 +81,9 @@ class ValidatedIntervalsMixin(StoreBase):
             Why (the rule or the person's note).
         edited_at : datetime, optional
             When; default now.
+        action : str, optional
+            A person's act on the VEE work list that this is (``accept`` or ``edit``,
+            :data:`~meshmeter.store.schema.WORKLIST_ACTIONS`), recorded with each audit record.
 
         Returns
         -------
@@ -95,6 +101,8 @@ class ValidatedIntervalsMixin(StoreBase):
         edited_by = v.check_text("edited_by", edited_by)
         reason = v.check_text("reason", reason)
         stamp = _now() if edited_at is None else v.check_utc("edited_at", edited_at)
+        if action is not None:
+            action = v.check_choice("action", action, WORKLIST_ACTIONS)
         batch: dict[datetime, tuple[int, int]] = {}
         for i, row in enumerate(rows):
             if not isinstance(row, tuple) or len(row) != 3:
@@ -153,6 +161,7 @@ class ValidatedIntervalsMixin(StoreBase):
                         "edited_by": edited_by,
                         "edited_at": stamp,
                         "reason": reason,
+                        "action": action,
                     }
                 )
             if inserts:
@@ -388,6 +397,134 @@ class ValidatedIntervalsMixin(StoreBase):
                 r.edited_by,
                 r.edited_at,
                 r.reason,
+                r.action,
             )
             for r in rows
         ]
+
+    # -- the VEE work list ------------------------------------------------------------------------------
+
+    def request_reread(
+        self,
+        *,
+        meter_id: int,
+        interval_ends: Iterable[datetime],
+        requested_by: str,
+        reason: str,
+        requested_at: datetime | None = None,
+    ) -> int:
+        """
+        Record a person's request to read a meter's intervals again: an audit record each (action
+        ``reread``, old and new value the interval's validated one), the intervals unchanged.
+
+        Parameters
+        ----------
+        interval_ends : iterable of datetime
+            Intervals that have a validated row (VEE flagged or estimated them).
+        requested_by, reason : str
+            Who, and why.
+
+        Returns
+        -------
+        int
+            How many requests were recorded.
+
+        Raises
+        ------
+        ValueError
+            Naming every interval that has no validated row; nothing is recorded.
+        """
+        meter_id = v.check_id("meter_id", meter_id)
+        requested_by = v.check_text("requested_by", requested_by)
+        reason = v.check_text("reason", reason)
+        stamp = _now() if requested_at is None else v.check_utc("requested_at", requested_at)
+        ends = sorted({v.check_utc(f"interval_ends[{i}]", e) for i, e in enumerate(interval_ends)})
+        if not ends:
+            return 0
+        vt = validated_intervals
+        with self._write() as c:
+            self._lock_meter(c, meter_id)
+            current = {
+                r.interval_end: (r.energy_wh, r.quality)
+                for r in c.execute(
+                    select(vt.c.interval_end, vt.c.energy_wh, vt.c.quality).where(
+                        vt.c.meter_id == meter_id, vt.c.interval_end >= ends[0], vt.c.interval_end <= ends[-1]
+                    )
+                )
+            }
+            absent = [e.isoformat() for e in ends if e not in current]
+            if absent:
+                raise ValueError(f"interval_ends have no validated interval: {', '.join(absent)}")
+            c.execute(
+                insert(interval_edits),
+                [
+                    {
+                        "meter_id": meter_id,
+                        "interval_end": e,
+                        "old_energy_wh": current[e][0],
+                        "old_quality": current[e][1],
+                        "new_energy_wh": current[e][0],
+                        "new_quality": current[e][1],
+                        "edited_by": requested_by,
+                        "edited_at": stamp,
+                        "reason": reason,
+                        "action": "reread",
+                    }
+                    for e in ends
+                ],
+            )
+            self._bump_data_version(c, meter_id)
+        return len(ends)
+
+    def put_vee_findings(
+        self,
+        *,
+        meter_id: int,
+        start: datetime,
+        end: datetime,
+        findings: Iterable[tuple[datetime, str, str]],
+        keep: Iterable[datetime] = (),
+    ) -> None:
+        """
+        Replace VEE's findings of a meter's intervals in ``(start, end]`` (a VEE run's window).
+
+        Parameters
+        ----------
+        findings : iterable of (interval_end, check, reason)
+            The findings of the intervals VEE flagged or estimated: the check's name and why, in words.
+        keep : iterable of datetime
+            Intervals whose findings stay (a person edited them, and VEE left them alone).
+        """
+        meter_id = v.check_id("meter_id", meter_id)
+        lo, hi = v.check_range(start, end)
+        rows = {}
+        for i, (at, check, reason) in enumerate(findings):
+            at = v.check_utc(f"findings[{i}].interval_end", at)
+            check = v.check_text(f"findings[{i}].check", check)
+            rows[(at, check)] = v.check_text(f"findings[{i}].reason", reason)
+        kept = {v.check_utc(f"keep[{i}]", e) for i, e in enumerate(keep)}
+        t = vee_findings
+        with self._write() as c:
+            self._lock_meter(c, meter_id)
+            removal = delete(t).where(_in_window(t, meter_id, lo, hi))
+            if kept:
+                removal = removal.where(t.c.interval_end.not_in(sorted(kept)))
+            c.execute(removal)
+            fresh = [
+                {"meter_id": meter_id, "interval_end": at, "check_name": check, "reason": reason}
+                for (at, check), reason in rows.items()
+                if at not in kept and lo < at <= hi
+            ]
+            if fresh:
+                c.execute(insert(t), fresh)
+
+    def vee_findings(self, *, meter_id: int, start: datetime, end: datetime) -> list[VeeFinding]:
+        """VEE's findings of a meter's intervals with ``start < interval_end <= end``, by end and check."""
+        meter_id = v.check_id("meter_id", meter_id)
+        lo, hi = v.check_range(start, end)
+        t = vee_findings
+        with self._read() as c:
+            rows = c.execute(
+                select(t).where(_in_window(t, meter_id, lo, hi)).order_by(t.c.interval_end, t.c.check_name)
+            ).all()
+        return [VeeFinding(r.meter_id, r.interval_end, r.check_name, r.reason) for r in rows]

@@ -65,6 +65,7 @@ def _router() -> APIRouter:
         sources,
         tenants,
         tokens,
+        vee,
     )
 
     router = APIRouter(route_class=GuardedRoute)
@@ -84,6 +85,7 @@ def _router() -> APIRouter:
         sources,
         account_bills,
         tokens,
+        vee,
     )
     for module in (*modules, dashboard):
         router.include_router(module.router)

@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 
 __all__ = ["VeeReport", "edit_intervals", "run_vee"]
 
+_WORKLIST_QUALITIES = frozenset(
+    int(q) for q in (Quality.QUESTIONABLE, Quality.ESTIMATED_INTERPOLATION, Quality.ESTIMATED_REFERENCE_DAY)
+)
+"""Qualities of the intervals whose findings :func:`run_vee` stores: those a person works through."""
+
 
 @dataclass(frozen=True, slots=True)
 class VeeReport:
@@ -211,6 +216,16 @@ def run_vee(
         changed += store.put_validated_intervals(
             meter_id=meter_id, rows=rows, edited_by=edited_by, reason=reason
         )
+    flagged = {i for i in window.tolist() if int(result.quality[i]) in _WORKLIST_QUALITIES}
+    store.put_vee_findings(  # the work list's "why" (docs/vee.md)
+        meter_id=meter_id,
+        start=_utc(lo),
+        end=_utc(hi),
+        findings=[
+            (_utc(f.interval_end), f.check, f.reason) for f in validation.findings if f.index in flagged
+        ],
+        keep=[_utc(t) for t, (_, quality) in existing.items() if quality == Quality.EDITED],
+    )
     store.record_vee_run(
         meter_id=meter_id, start=_utc(lo), end=_utc(hi), batch_watermark=watermark, ran_by=edited_by
     )
@@ -281,12 +296,16 @@ def edit_intervals(
     rows: Iterable[tuple[datetime, int]],
     edited_by: str,
     reason: str,
+    action: str | None = None,
 ) -> int:
     """
     A person's edit of validated intervals: each ``(interval_end, energy_wh)`` is stored with quality 7.
 
-    The store audits the edit (who, when, why, the old value); :func:`run_vee` leaves edited intervals
-    alone afterwards. Returns how many intervals changed.
+    The store audits the edit (who, when, why, the old value, and ``action``: the act on the VEE work
+    list it is, ``accept`` or ``edit``); :func:`run_vee` leaves edited intervals alone afterwards.
+    Returns how many intervals changed.
     """
     items = [(end, energy, Quality.EDITED) for end, energy in rows]
-    return store.put_validated_intervals(meter_id=meter_id, rows=items, edited_by=edited_by, reason=reason)
+    return store.put_validated_intervals(
+        meter_id=meter_id, rows=items, edited_by=edited_by, reason=reason, action=action
+    )
