@@ -105,7 +105,7 @@ def _main(
 app.command("decode")(decode.decode_command)
 app.command("serve")(serve.serve_command)
 app.command("ingest")(ingest.ingest_command)
-app.command("vee")(vee.vee_command)
+app.add_typer(vee.vee_app, name="vee")  # a group whose callback still runs VEE: `meshmeter vee --meter ...`
 app.command("export")(export.export_command)
 app.command("import")(ingest.import_command)
 app.command("push")(push.push_command)
