@@ -307,14 +307,14 @@ def test_vee_refuses_unknown_meter_and_naive_times(tmp_path: Path) -> None:
         "--meter",
         "MM00000007",
         "--start",
-        "2026-01-05T00:00",
+        "2026-01-05T25:00",  # no such hour (a time without offset is local time: issue 15)
         "--end",
         "2026-01-06T00:00Z",
         "--database",
         url,
     )
     assert naive.exit_code == 2
-    assert "offset" in naive.output
+    assert "start" in naive.output
 
 
 def test_demo_refuses_bad_days() -> None:
@@ -372,3 +372,29 @@ def test_cli_help_is_documented() -> None:
             for opt in param.opts:
                 if opt.startswith("-"):
                     assert opt in doc, f"{opt} of {path}: {hint}"
+
+
+def test_vee_reads_dates_as_the_sites_local_midnight(tmp_path: Path) -> None:
+    """``vee --start 2026-01-05`` is local midnight of the meter's site (issue 15), as ``bill`` reads it:
+    a day in Los Angeles (UTC-8 in January) is 96 intervals from 08:00 UTC, as the instants spelt out."""
+    from meshmeter.store import Store
+
+    url = f"sqlite:///{tmp_path / 'dates.db'}"
+    with Store(url) as store:
+        site = store.create_site(name="Oak Court", timezone="America/Los_Angeles")
+        store.create_meter(
+            serial="MM00000009", designation="MM-D1202001-T-SCC", ct_ratio=2000, site_id=site.id
+        )
+
+    def vee(start: str, end: str) -> dict[str, object]:
+        result = run(
+            "vee", "--meter", "MM00000009", "--start", start, "--end", end, "--database", url, "--json"
+        )
+        assert result.exit_code == 0, result.output
+        body: dict[str, object] = json.loads(result.output)
+        return body
+
+    by_date = vee("2026-01-05", "2026-01-06")
+    assert by_date["intervals"] == 96
+    assert by_date == vee("2026-01-05T08:00Z", "2026-01-06T08:00Z")
+    assert vee("2026-01-05T00:00", "2026-01-06T00:00") == by_date  # no offset: local time of the site

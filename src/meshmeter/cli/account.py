@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console, recorded_by
+from meshmeter.cli.common import TIME_HELP, DatabaseOption, JsonOption, bad_input, console, recorded_by
 from meshmeter.errors import MeshmeterError
 
 if TYPE_CHECKING:
@@ -27,9 +27,7 @@ account_app = typer.Typer(
 AccountArgument = Annotated[int, typer.Argument(help="The account (id).")]
 AtOption = Annotated[
     str,
-    typer.Option(
-        help="When: a date (the site's local midnight) or a date-time, local to the site without an offset."
-    ),
+    typer.Option(help=f"When: {TIME_HELP} (a date-time without offset: local time)."),
 ]
 UnitOption = Annotated[str, typer.Option(help="The unit: its id, or its name in the account's site.")]
 
@@ -121,9 +119,7 @@ def account_create(
     number: Annotated[
         str | None, typer.Option(help="The account's number, unique in the site; default the next.")
     ] = None,
-    opened: Annotated[
-        str | None, typer.Option(help="When it opens (as --at elsewhere); default now.")
-    ] = None,
+    opened: Annotated[str | None, typer.Option(help=f"When it opens: {TIME_HELP}; default now.")] = None,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -281,7 +277,7 @@ def account_transfer(
 @account_app.command("close")
 def account_close(
     account: AccountArgument,
-    at: Annotated[str | None, typer.Option(help="When (as for move-in); default now.")] = None,
+    at: Annotated[str | None, typer.Option(help=f"When: {TIME_HELP}; default now.")] = None,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console
+from meshmeter.cli.common import TIME_HELP, DatabaseOption, JsonOption, bad_input, console, parse_time
 from meshmeter.errors import MeshmeterError
 
 
@@ -73,8 +73,8 @@ def _number(name: str, text: str, unit: str) -> Any:
 
 def allocate_command(
     site: Annotated[str, typer.Argument(help="The site: its name (or id).")],
-    start: Annotated[str, typer.Option(help="Start: ISO-8601 with offset, or a date (local midnight).")],
-    end: Annotated[str, typer.Option(help="End: ISO-8601 with offset, or a date (local midnight).")],
+    start: Annotated[str, typer.Option(help=f"Start: {TIME_HELP}.")],
+    end: Annotated[str, typer.Option(help=f"End: {TIME_HELP}.")],
     by: Annotated[str, typer.Option("--by", help="Share by area (floor area), occupants or shares.")],
     what: Annotated[
         str, typer.Option("--what", help="What to share: house (meter), remainder, or both.")
@@ -127,7 +127,6 @@ def allocate_command(
     meshmeter allocate "Oak Court" --start 2026-07-01 --end 2026-08-01 --by shares --shares shares.csv
     --what remainder --master-total 517.23 --master-kwh 1734.5
     """
-    from meshmeter.cli.billing import _bill_time
     from meshmeter.intervals import zone
     from meshmeter.services.allocation import BASES, allocate_site, allocation_to_dict
     from meshmeter.services.billing import find_site
@@ -178,7 +177,7 @@ def allocate_command(
                 where = found
             tz = where.timezone if timezone is None else timezone
             zone(tz)
-            t0, t1 = _bill_time("start", start, tz), _bill_time("end", end, tz)
+            t0, t1 = parse_time("--start", start, tz), parse_time("--end", end, tz)
             run = allocate_site(
                 store,
                 site=where,

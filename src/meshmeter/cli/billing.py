@@ -12,21 +12,8 @@ from typing import Annotated, Any
 
 import typer
 
-from meshmeter.cli.common import DatabaseOption, bad_input, console, parse_time
+from meshmeter.cli.common import TIME_HELP, DatabaseOption, bad_input, console, parse_time
 from meshmeter.errors import MeshmeterError
-
-
-def _bill_time(name: str, text: str, timezone: str) -> Any:
-    """An ISO-8601 time with offset, or a date meaning local midnight in ``timezone``."""
-    from datetime import UTC, date, datetime
-
-    from meshmeter.intervals import zone
-
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        return parse_time(name, text)
-    return datetime(day.year, day.month, day.day, tzinfo=zone(timezone)).astimezone(UTC)
 
 
 def _file_zone(timezone: str | None) -> str:
@@ -53,8 +40,8 @@ def _read_intervals(intervals: str) -> tuple[Any, Any, Any]:
 
 
 def bill_command(
-    start: Annotated[str, typer.Option(help="Start: ISO-8601 with offset, or a date (local midnight).")],
-    end: Annotated[str, typer.Option(help="End: ISO-8601 with offset, or a date (local midnight).")],
+    start: Annotated[str, typer.Option(help=f"Start: {TIME_HELP}.")],
+    end: Annotated[str, typer.Option(help=f"End: {TIME_HELP}.")],
     tariff: Annotated[
         str | None,
         typer.Option(
@@ -102,8 +89,8 @@ def bill_command(
     all_accounts: Annotated[
         bool, typer.Option("--all-accounts", help="Bill every account of --site in service in the period.")
     ] = False,
-    move_in: Annotated[str | None, typer.Option(help="Move-in: ISO-8601 time or date (prorates).")] = None,
-    move_out: Annotated[str | None, typer.Option(help="Move-out: ISO-8601 time or date (prorates).")] = None,
+    move_in: Annotated[str | None, typer.Option(help=f"Move-in (prorates): {TIME_HELP}.")] = None,
+    move_out: Annotated[str | None, typer.Option(help=f"Move-out (prorates): {TIME_HELP}.")] = None,
     opening_read_wh: Annotated[
         int | None, typer.Option(help="Opening register read [Wh]; default the store's read at start.")
     ] = None,
@@ -246,8 +233,8 @@ def bill_command(
                 return None
             return Tenant(
                 account or serial,
-                None if move_in is None else _bill_time("move_in", move_in, tz),
-                None if move_out is None else _bill_time("move_out", move_out, tz),
+                None if move_in is None else parse_time("--move-in", move_in, tz),
+                None if move_out is None else parse_time("--move-out", move_out, tz),
             )
 
         with warnings.catch_warnings(record=True) as seen:
@@ -256,7 +243,7 @@ def bill_command(
             warnings.simplefilter("always", UserWarning)
             if intervals is not None:
                 timezone = _file_zone(timezone)
-                t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
+                t0, t1 = parse_time("--start", start, timezone), parse_time("--end", end, timezone)
                 ends, energy, quality = _read_intervals(intervals)
                 serial = Path(intervals).stem
                 bill = bill_meter(
@@ -279,7 +266,7 @@ def bill_command(
                 with Store(database) as store:
                     found = find_meter(store, meter)
                     timezone = meter_timezone(store, found, timezone)
-                    t0, t1 = _bill_time("start", start, timezone), _bill_time("end", end, timezone)
+                    t0, t1 = parse_time("--start", start, timezone), parse_time("--end", end, timezone)
                     given = tenant_in(timezone)
                     if given is None:  # as the store says the meter was occupied (docs/billing.md)
                         bill, served = bill_meter_as_occupied(
@@ -412,7 +399,7 @@ def _bill_accounts(
                 site = find_site(store, site_name)
                 tz = site.timezone if timezone is None else timezone
                 zone(tz)
-                t0, t1 = _bill_time("start", start, tz), _bill_time("end", end, tz)
+                t0, t1 = parse_time("--start", start, tz), parse_time("--end", end, tz)
                 if account_number is not None:
                     account = find_account(store, site, account_number)
                     bills = bill_account_from_store(
@@ -639,7 +626,7 @@ def _bill_maryland(
             where = find_site(store, site)
             tz = where.timezone if timezone is None else timezone
             zone(tz)
-            t0, t1 = _bill_time("start", start, tz), _bill_time("end", end, tz)
+            t0, t1 = parse_time("--start", start, tz), parse_time("--end", end, tz)
             run = share_master_bill(
                 store, site=where, master_total=total, admin_fee=fee, start=t0, end=t1, timezone=tz, save=save
             )

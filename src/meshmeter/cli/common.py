@@ -27,12 +27,13 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
+from typer.core import TyperArgument, TyperGroup
 
 from meshmeter.errors import (
     DatabaseLockedError,
     DatabaseUnavailableError,
     MeshmeterError,
+    NotFoundError,
     PendingError,
     ServiceUnavailableError,
 )
@@ -90,9 +91,28 @@ def exit_code_for(exc: BaseException) -> int | None:
     return None
 
 
+LIST_COMMANDS: dict[str, str] = {
+    "meter": "meshmeter meter list",
+    "source": "meshmeter source list --site SITE",
+    "unit": "meshmeter unit list",
+    "tenant": "meshmeter tenant list",
+    "account": "meshmeter account list",
+    "bill": "meshmeter corrections list",
+}
+"""The command that lists the things of a kind, told where one named is not in the store
+(:class:`~meshmeter.errors.NotFoundError`): the next step after an unknown name."""
+
+
+def _with_next_step(message: str, exc: BaseException | None) -> str:
+    """``message``, ending with the command that lists what exists, where ``exc`` named what does not."""
+    if isinstance(exc, NotFoundError) and exc.what in LIST_COMMANDS:
+        return f"{message}: list them with `{LIST_COMMANDS[exc.what]}`"
+    return message
+
+
 def error_line(exc: BaseException) -> str:
-    """The one line that says what failed and what to do."""
-    message = " ".join(str(exc).split()) or type(exc).__name__
+    """The one line that says what failed and what to do next."""
+    message = _with_next_step(" ".join(str(exc).split()) or type(exc).__name__, exc)
     if isinstance(exc, DatabaseUnavailableError) and not isinstance(exc, DatabaseLockedError):
         message += " (--database, or $MESHMETER_DATABASE_URL)"
     elif exit_code_for(exc) == EXIT_UNAVAILABLE and not isinstance(exc, ServiceUnavailableError):
@@ -118,16 +138,138 @@ def bad_input(message: str) -> BaseException:
     handled = sys.exc_info()[1]
     if handled is not None and exit_code_for(handled) not in (None, EXIT_BAD_INPUT):
         return handled
+    if handled is not None and message == str(handled):
+        message = _with_next_step(message, handled)
     err_console().print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code=EXIT_BAD_INPUT)
+
+
+VALUE_NAMES: dict[str, str] = {
+    "site": "SITE",
+    "site_id": "SITE",
+    "site_name": "SITE",
+    "collect_site": "SITE",
+    "meter": "SERIAL",
+    "serial": "SERIAL",
+    "old": "SERIAL",
+    "new": "SERIAL",
+    "house_meter": "SERIAL",
+    "export_of": "SERIAL",
+    "start": "DATE",
+    "end": "DATE",
+    "at": "DATE",
+    "opened": "DATE",
+    "move_in": "DATE",
+    "move_out": "DATE",
+    "month": "YYYY-MM",
+    "bill_format": "FORMAT",
+    "export_format": "FORMAT",
+    "format_name": "FORMAT",
+    "seconds": "S",
+    "max_apportion": "S",
+    "wh_per_unit": "WH",
+    "floor_area": "FT2",
+    "mdt_eui64": "HEX",
+    "mdt_key": "HEX",
+    "interval": "MINUTES",
+    "reversed_ct": "ELEMENT",
+    "no_voltage": "ELEMENT",
+    "ct_line": "ELEMENT=LINE",
+    "database": "URL",
+    "url": "URL",
+    "timezone": "ZONE",
+    "path": "FILE",
+    "file": "FILE",
+    "mapping_path": "FILE",
+    "tariff": "FILE",
+    "intervals": "FILE",
+    "output": "FILE",
+    "shares": "FILE",
+    "report": "DIR",
+    "account": "ID",
+    "tenant": "ID",
+    "unit": "UNIT",
+    "unit_id": "ID",
+    "bill_id": "ID",
+    "model": "DESIGNATION",
+    "ct_ratio": "RATIO",
+    "read": "KWH",
+    "final_read": "KWH",
+    "first_read": "KWH",
+    "voltage_max": "V",
+    "current_max": "A",
+    "master_total": "USD",
+    "admin_fee": "USD",
+    "rate": "USD/KWH",
+    "true_up_rate": "USD/KWH",
+    "setting": "KEY=VALUE",
+    "fault": "FAULT",
+}
+"""What a value of an option or argument is, by its parameter's name, for ``--help`` (:func:`value_name`)."""
+
+_UNIT_SUFFIXES = {"_kwh": "KWH", "_wh": "WH", "_v": "V", "_a": "A", "_hz": "HZ", "_s": "S", "_hours": "HOURS"}
+
+
+def value_name(param: Any) -> str:
+    """
+    The metavar ``--help`` shows for a parameter: what its value means (SERIAL, SITE, DATE, URL, FILE,
+    KWH, N ...) rather than its Python type; empty for a flag, which takes no value.
+
+    By the parameter's name (:data:`VALUE_NAMES`), else the unit its name ends in (``duration_s``: S),
+    else N for a whole number, else the name itself (``--format FORMAT``).
+    """
+    if getattr(param, "is_flag", False) or getattr(param, "count", False):
+        return ""
+    name = param.name or ""
+    if name in VALUE_NAMES:
+        return VALUE_NAMES[name]
+    for suffix, unit in _UNIT_SUFFIXES.items():
+        if name.endswith(suffix):
+            return unit
+    if getattr(getattr(param, "type_descriptor", None), "annotation", None) is int:
+        return "N"
+    return name.upper().replace("_", "-")
+
+
+class _NamedArgument(TyperArgument):
+    """An argument whose help shows its value name (``SERIAL``) alone, without its Python type (``<str>``)."""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+def name_values(command: Any) -> None:
+    """
+    Give every parameter of ``command`` and of its subcommands a metavar by what it means
+    (:func:`value_name`), where the command left none: one place for the whole program, so that ``--help``
+    never shows ``<str>`` or ``<bool>`` (``tests/cli/test_help.py``).
+    """
+    for sub in getattr(command, "commands", {}).values():
+        name_values(sub)
+    params = list(command.params)
+    helper = command.get_help_option(typer.Context(command))
+    if helper is not None:
+        params.append(helper)
+    for param in params:
+        if isinstance(param, TyperArgument):
+            if param.metavar is None:
+                param.metavar = value_name(param)
+            param.__class__ = _NamedArgument
+        elif param.metavar is None:
+            param.metavar = value_name(param)
 
 
 class MeshmeterGroup(TyperGroup):
     """
     The ``meshmeter`` program: turns a domain or environment error of any command into one line on
     stderr and an exit status by kind (:func:`exit_code_for`); with ``--debug``, lets it through with
-    its traceback. Anything else (a bug) keeps its traceback.
+    its traceback. Anything else (a bug) keeps its traceback. Names the values of every option and
+    argument of the program for ``--help`` (:func:`name_values`).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        name_values(self)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer's own Context
         try:
@@ -140,17 +282,25 @@ class MeshmeterGroup(TyperGroup):
             raise report_error(exc) from None
 
 
-def parse_time(name: str, text: str) -> datetime:
-    """An ISO-8601 time that carries a UTC offset, in UTC; ``ValueError`` naming ``name`` if not."""
-    from datetime import UTC
+TIME_HELP = "YYYY-MM-DD (local midnight of the site) or ISO-8601"
+"""What every time option takes, said once in its help (:func:`parse_time`)."""
 
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{name} must be an ISO-8601 time, got {text!r}") from None
-    if value.tzinfo is None:
-        raise ValueError(f"{name} must carry a UTC offset (e.g. 2026-01-01T00:00Z), got {text!r}")
-    return value.astimezone(UTC)
+
+def parse_time(name: str, text: str, timezone: str | None = None) -> datetime:
+    """
+    The instant a time option means, in UTC, by the project's one rule
+    (:func:`meshmeter.services.tenancy.effective_instant`): ``YYYY-MM-DD`` is local midnight in
+    ``timezone`` (the site the command works on), a date-time without an offset local time there, and
+    one with an offset or ``Z`` that instant. Without a site, ``timezone`` None: UTC.
+
+    Raises
+    ------
+    ValueError
+        Naming ``name`` (the option, ``--start``): not a date or date-time, or out of range.
+    """
+    from meshmeter.services.tenancy import effective_instant
+
+    return effective_instant(name, text, "UTC" if timezone is None else timezone)
 
 
 def recorded_by(command: str) -> str:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console, parse_time
+from meshmeter.cli.common import TIME_HELP, DatabaseOption, JsonOption, bad_input, console, parse_time
 from meshmeter.errors import MeshmeterError
 
 corrections_app = typer.Typer(
@@ -23,10 +23,14 @@ def corrections_list(
     site: Annotated[str | None, typer.Option(help="Only this site's bills (its name).")] = None,
     meter: Annotated[str | None, typer.Option(help="Only this meter's bills (its serial).")] = None,
     start: Annotated[
-        str | None, typer.Option(help="Only bills of periods ending after this time (ISO 8601 or a date).")
+        str | None,
+        typer.Option(help=f"Only bills of periods ending after this time: {TIME_HELP} (UTC without --site)."),
     ] = None,
     end: Annotated[
-        str | None, typer.Option(help="Only bills of periods starting before this time (ISO 8601 or a date).")
+        str | None,
+        typer.Option(
+            help=f"Only bills of periods starting before this time: {TIME_HELP} (UTC without --site)."
+        ),
     ] = None,
     database: DatabaseOption = None,
     as_json: JsonOption = False,
@@ -43,10 +47,12 @@ def corrections_list(
     from meshmeter.store import Store
 
     try:
-        t0 = None if start is None else parse_time("start", start)
-        t1 = None if end is None else parse_time("end", end)
         with Store(database) as store:
-            site_id = None if site is None else find_site(store, site).id
+            where = None if site is None else find_site(store, site)
+            site_id = None if where is None else where.id
+            tz = None if where is None else where.timezone
+            t0 = None if start is None else parse_time("--start", start, tz)
+            t1 = None if end is None else parse_time("--end", end, tz)
             found = affected_bills(store, site=site_id, meter=meter, start=t0, end=t1)
             listed = {b.id for b in store.list_bills(site=site_id, meter=meter, start=t0, end=t1)}
             issued = [c for c in store.list_corrections(site_id=site_id) if c.bill_id in listed]

@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from meshmeter.cli.common import DatabaseOption, bad_input, parse_time
+from meshmeter.cli.common import TIME_HELP, DatabaseOption, bad_input, parse_time
 from meshmeter.errors import MeshmeterError
 
 
 def export_command(
     meter: Annotated[str, typer.Option(help="Meter serial.")],
-    start: Annotated[str, typer.Option(help="Start, ISO-8601 with offset (exclusive).")],
-    end: Annotated[str, typer.Option(help="End, ISO-8601 with offset (inclusive).")],
+    start: Annotated[str, typer.Option(help=f"Start (exclusive): {TIME_HELP}.")],
+    end: Annotated[str, typer.Option(help=f"End (inclusive): {TIME_HELP}.")],
     export_format: Annotated[str, typer.Option("--format", help="csv or greenbutton.")] = "csv",
     resolution: Annotated[str, typer.Option(help="CSV resolution: 15min, hourly, daily, monthly.")] = "15min",
     timezone: Annotated[str | None, typer.Option(help="IANA time zone; default the site's.")] = None,
@@ -31,15 +31,18 @@ def export_command(
 
     from meshmeter.headend.exports import export_csv
     from meshmeter.headend.greenbutton import export_greenbutton
+    from meshmeter.services.billing import find_meter
+    from meshmeter.services.tenancy import site_timezone
     from meshmeter.store import Store
 
     try:
-        t0, t1 = parse_time("start", start), parse_time("end", end)
         if export_format not in ("csv", "greenbutton"):
             raise ValueError(f"format must be csv or greenbutton, got {export_format!r}")
         if resolution not in ("15min", "hourly", "daily", "monthly"):
             raise ValueError(f"resolution must be 15min, hourly, daily or monthly, got {resolution!r}")
         with Store(database) as store:
+            tz = timezone or site_timezone(store, find_meter(store, meter).site_id)
+            t0, t1 = parse_time("--start", start, tz), parse_time("--end", end, tz)
             if export_format == "csv":
                 data = export_csv(
                     store,

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console
+from meshmeter.cli.common import TIME_HELP, DatabaseOption, JsonOption, bad_input, console
 from meshmeter.errors import MeshmeterError
 
 if TYPE_CHECKING:
@@ -57,7 +57,9 @@ def meter_run(
     lag: Annotated[bool, typer.Option("--lag/--lead", help="Lagging (inductive) or leading load.")] = True,
     frequency_hz: Annotated[float, typer.Option(help="Line frequency [Hz].")] = 60.0,
     duration_s: Annotated[float, typer.Option(help="Length of the run [s].")] = 3600.0,
-    path: Annotated[str, typer.Option(help="Metrology path: profile or waveform.")] = "profile",
+    path: Annotated[
+        str, typer.Option(metavar="METHOD", help="Metrology path: profile or waveform.")
+    ] = "profile",
     service: Annotated[
         str, typer.Option(help="Service: 120/240 (split phase) or 120/208 (network).")
     ] = "120/240",
@@ -674,8 +676,7 @@ LifeAtOption = Annotated[
     str,
     typer.Option(
         "--at",
-        help="When: a date (the site's local midnight) or a date-time, local to the site without an offset; "
-        "on the meter's interval grid.",
+        help=f"When, on the meter's interval grid: {TIME_HELP} (a date-time without offset: local time).",
     ),
 ]
 SerialArgument = Annotated[str, typer.Argument(help="The meter's serial.")]

@@ -174,12 +174,17 @@ def cit_command(
     try:
         with Store(database) as store:
             sites = store.sites()
+            names = ", ".join(s.name for s in sites)
             if site is not None:
                 chosen = [s for s in sites if s.name == site]
                 if not chosen:
-                    raise ValueError(f"site {site!r} is not in the store; sites: {[s.name for s in sites]}")
+                    raise ValueError(f"site {site!r} is not in the store; its sites: {names or 'none'}")
+            elif not sites:
+                raise ValueError(
+                    "the store has no site: add one with `meshmeter site add` (or try `meshmeter demo`)"
+                )
             elif len(sites) != 1:
-                raise ValueError(f"the store has {len(sites)} sites; name one with --site")
+                raise ValueError(f"the store has {len(sites)} sites ({names}); name one with --site")
             else:
                 chosen = sites
             stored = store.latest_network_report(site=chosen[0].id)

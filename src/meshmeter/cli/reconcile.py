@@ -9,16 +9,14 @@ from typing import Annotated, Any
 
 import typer
 
-from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console
+from meshmeter.cli.common import TIME_HELP, DatabaseOption, JsonOption, bad_input, console, parse_time
 from meshmeter.errors import MeshmeterError
 
 
 def reconcile_command(
     site: Annotated[str, typer.Argument(help="The site: its name (or id).")],
-    start: Annotated[
-        str, typer.Option(help="Start: ISO-8601 with offset, or a date (local midnight of the site).")
-    ],
-    end: Annotated[str, typer.Option(help="End: ISO-8601 with offset, or a date (local midnight).")],
+    start: Annotated[str, typer.Option(help=f"Start: {TIME_HELP}.")],
+    end: Annotated[str, typer.Option(help=f"End: {TIME_HELP}.")],
     by: Annotated[
         str, typer.Option("--by", help="Rows per interval (of the grid), day or month (local).")
     ] = "day",
@@ -50,7 +48,6 @@ def reconcile_command(
 
     meshmeter reconcile 1 --start 2026-01-01 --end 2027-01-01 --by month --no-alerts
     """
-    from meshmeter.cli.billing import _bill_time
     from meshmeter.headend.reconcile import BY
     from meshmeter.services.reconcile import find_site, reconcile_site, reconciliation_to_dict
     from meshmeter.store import Store
@@ -60,8 +57,8 @@ def reconcile_command(
             raise ValueError(f"--by must be interval, day or month, got {by!r}")
         with Store(database) as store:
             where = find_site(store, site)
-            t0 = _bill_time("--start", start, where.timezone)
-            t1 = _bill_time("--end", end, where.timezone)
+            t0 = parse_time("--start", start, where.timezone)
+            t1 = parse_time("--end", end, where.timezone)
             if t1 <= t0:
                 raise ValueError(f"--end must be after --start, got --start {start} --end {end}")
             rec = reconcile_site(store, site=where, start=t0, end=t1, by=by, raise_alerts=alerts)

@@ -12,7 +12,15 @@ from typing import Annotated, Any
 
 import typer
 
-from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console, err_console, parse_time
+from meshmeter.cli.common import (
+    TIME_HELP,
+    DatabaseOption,
+    JsonOption,
+    bad_input,
+    console,
+    err_console,
+    parse_time,
+)
 from meshmeter.errors import MeshmeterError
 
 site_app = typer.Typer(help="Sites of the store.", no_args_is_help=True)
@@ -145,7 +153,7 @@ def site_window(text: str | None, days: float, timezone: str) -> tuple[Any, floa
         raise ValueError(f"days must be between 1/96 and 366, got {days!r}")
     if text is None:
         return default_window(days, timezone)
-    start = parse_time("start", text)
+    start = parse_time("--start", text, timezone)
     if start.timestamp() % 900:
         raise ValueError(f"start must be on a 15-minute boundary (:00, :15, :30, :45), got {text!r}")
     return start, days
@@ -244,7 +252,7 @@ def site_validate(
 SeedOption = Annotated[int, typer.Option(help="Seed of the loads and the radio.")]
 StartOption = Annotated[
     str | None,
-    typer.Option(help="Start, ISO-8601 with offset, on :00/:15/:30/:45; default: DAYS local days ago."),
+    typer.Option(help=f"Start, on :00/:15/:30/:45: {TIME_HELP}; default: DAYS local days ago."),
 ]
 """The options of a simulated run that ``site simulate`` and ``demo`` share."""
 
