@@ -195,6 +195,8 @@ REQUESTS: dict[tuple[str, str], Request | Callable[[Store], Request]] = {
     ("POST", "/sites/{site_id}/allocation"): _allocation,
     ("GET", "/sites/{site_id}/reconciliation"): _reconciliation,
     ("GET", "/sites/{site_id}/sources"): ("/sites/1/sources", {}),
+    ("GET", "/sites/{site_id}/vee/worklist"): ("/sites/1/vee/worklist", {}),
+    ("POST", "/sites/{site_id}/vee/worklist/actions"): lambda store: _flagged_reread(store),
     ("POST", "/sites/{site_id}/sources"): _new_source,
     ("GET", "/sources/{source_id}"): lambda store: (f"/sources/{_a_source(store)}", {}),
     ("PATCH", "/sources/{source_id}"): lambda store: (
@@ -263,8 +265,14 @@ REQUESTS: dict[tuple[str, str], Request | Callable[[Store], Request]] = {
     ("GET", "/dashboard/network"): ("/dashboard/network", {}),
     ("GET", "/dashboard/meters/{serial}"): ("/dashboard/meters/M1", {}),
     ("GET", "/dashboard/vee"): ("/dashboard/vee", {}),
+    ("POST", "/dashboard/vee"): lambda store: (
+        "/dashboard/vee",
+        {"data": {**_flagged_reread(store)[1]["json"], "site_id": "1"}},
+    ),
     ("GET", "/dashboard/bills"): ("/dashboard/bills", {}),
     ("GET", "/dashboard/sources"): ("/dashboard/sources", {"params": {"site_id": 1}}),
+    ("GET", "/dashboard/usage"): ("/dashboard/usage", {}),
+    ("GET", "/dashboard/download"): ("/dashboard/download", {}),
 }
 
 
@@ -288,6 +296,17 @@ def _assert_problem(response, status):
     assert body["status"] == status
     assert {"type", "title", "status", "detail", "instance"} <= set(body)
     return body
+
+
+def _flagged_reread(store: Store) -> Request:
+    """A re-read of an interval of M1 that VEE flagged: allowed again and again, so each role may ask."""
+    end = T0 + timedelta(hours=1)
+    meter = store.get_meter(serial="M1")
+    store.put_validated_intervals(
+        meter_id=meter.id, rows=[(end, 100, 10)], edited_by="vee", reason="vee: questionable: spike"
+    )
+    body = {"action": "reread", "serial": "M1", "interval_end": end.isoformat(), "reason": "looks odd"}
+    return "/sites/1/vee/worklist/actions", {"json": body}
 
 
 def request_for(key: tuple[str, str], store: Store) -> Request:

@@ -202,6 +202,10 @@ _DAYS = {"start": "2024-03-01", "end": "2024-03-05"}
 _MONTH = {"start": "2024-03-01", "end": "2024-04-01"}
 
 
+_NOT_LISTED = {"action": "accept", "serial": "none", "interval_end": "2024-03-02T00:00:00Z", "reason": "ok"}
+"""An act on the VEE work list of an interval that is not on it."""
+
+
 def _energy(path: str) -> ProbeMaker:
     params = _MONTH if path.endswith("monthly") else _DAYS
     return lambda w: [
@@ -445,6 +449,15 @@ PROBES: dict[tuple[str, str], ProbeMaker] = {
         Probe(f"/sites/{w['elm']}/sources", site=404),
     ],
     ("POST", "/sites/{site_id}/sources"): _new_sources,
+    ("GET", "/sites/{site_id}/vee/worklist"): lambda w: [
+        Probe(f"/sites/{w['oak']}/vee/worklist"),
+        Probe(f"/sites/{w['elm']}/vee/worklist", site=404),
+    ],
+    ("POST", "/sites/{site_id}/vee/worklist/actions"): lambda w: [
+        # nothing of the world is on the list: refused (400) where the caller sees the site, else 404
+        Probe(f"/sites/{w['oak']}/vee/worklist/actions", json=_NOT_LISTED, site=400, admin=400),
+        Probe(f"/sites/{w['elm']}/vee/worklist/actions", json=_NOT_LISTED, site=404, admin=400),
+    ],
     ("GET", "/sources/{source_id}"): lambda w: [
         Probe(f"/sources/{_source_of(w, 'oak')}"),
         Probe(f"/sources/{_source_of(w, 'elm')}", site=404),
@@ -600,6 +613,10 @@ PROBES: dict[tuple[str, str], ProbeMaker] = {
         Probe("/dashboard/meters/OAK-M1"),
         Probe("/dashboard/meters/ELM-M3", site=404),
     ],
+    ("POST", "/dashboard/vee"): lambda w: [
+        # a form naming no site: 404 to everyone allowed (the API's probes try the acts themselves)
+        Probe("/dashboard/vee", site=404, admin=404),
+    ],
     ("GET", "/dashboard/vee"): lambda w: [
         Probe("/dashboard/vee"),
         Probe("/dashboard/vee", params={"site_id": w["elm"]}, site=404),
@@ -616,6 +633,12 @@ PROBES: dict[tuple[str, str], ProbeMaker] = {
             "/dashboard/bills", params={"bill": 3}, admin=404
         ),  # Oak: three bills; the admin: the provider's one
     ],
+    # a tenant's own pages: the staff are refused (403) before any probe's answer is looked at
+    ("GET", "/dashboard/usage"): lambda w: [
+        Probe("/dashboard/usage", tenant=OK, admin=403),
+        Probe("/dashboard/usage", tenant=OK, params={"scale": "year"}, admin=403),
+    ],
+    ("GET", "/dashboard/download"): lambda w: [Probe("/dashboard/download", tenant=OK, admin=403)],
 }
 
 

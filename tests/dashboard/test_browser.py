@@ -76,18 +76,21 @@ def _chart(page: Any, selector: str) -> dict[str, Any]:
 
 
 def _assert_chart_holds_api(page: Any, selector: str) -> dict[str, Any]:
+    """The chart's bars are the API's, in kWh; days and months drawn from their start (over their own
+    period), finer bars at their end. ``y`` is returned in Wh, as the API gives it."""
     chart = _chart(page, selector)
     doc = _api(page, chart["source"])
-    assert chart["y"] == [d["energy_wh"] for d in doc["data"]]
-    assert chart["x"] == [_wall(d["interval_end"]) for d in doc["data"]]
-    return {**chart, "doc": doc}
+    assert chart["y"] == [None if d["energy_wh"] is None else d["energy_wh"] / 1000 for d in doc["data"]]
+    stamp = "interval_start" if doc["resolution"] in ("daily", "monthly") else "interval_end"
+    assert chart["x"] == [_wall(d[stamp]) for d in doc["data"]]
+    return {**chart, "y": [d["energy_wh"] for d in doc["data"]], "doc": doc}
 
 
 @pytest.mark.parametrize("path", PAGES)
 def test_each_page_loads_with_its_nav(page: Any, path: str, screenshots: Path) -> None:
     response = page.goto(path)
     assert response.status == 200
-    assert page.locator("nav[aria-label=Main] a").count() == 4
+    assert page.locator("nav[aria-label=Main] a").count() == 5  # with Sources (issue 15)
     assert page.locator('meta[name="viewport"]').count() == 1
     page.screenshot(path=str(screenshots / f"{path.strip('/').replace('/', '_')}.png"), full_page=True)
 
@@ -109,14 +112,14 @@ def test_every_page_is_reached_by_links(page: Any, demo_store: tuple[Store, Demo
     # each meter has its link in the overview's table; follow one
     hrefs = page.locator("table.meters a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
     assert hrefs == [f"/dashboard/meters/{serial}" for serial in site.serials]
-    page.click(f"table.meters >> text={site.serials[-1]}")
+    page.click(f"table.meters tr[data-serial={site.serials[-1]}] th a")  # named first (issue 15)
     page.wait_for_url(f"**/dashboard/meters/{site.serials[-1]}")
     assert page.locator("h1").inner_text() == f"Meter {site.serials[-1]}"
     page.click(".crumbs >> text=Overview")
     page.wait_for_url("**/dashboard")
     # and from the network page's device table
     page.goto("/dashboard/network")
-    page.click(f"#devices >> text={site.serials[0]}")
+    page.click(f"#devices a[href='/dashboard/meters/{site.serials[0]}']")
     page.wait_for_url(f"**/dashboard/meters/{site.serials[0]}")
     assert seen == {"/dashboard", *PAGES}
 
@@ -131,7 +134,15 @@ def test_overview_shows_the_days_energy_the_api_gives(page: Any, demo_store: tup
     )
     row = page.locator(f"tr[data-serial={site.serials[1]}]")
     assert int(row.get_attribute("data-today-wh")) == doc["data"][0]["energy_wh"]
-    assert page.locator("#alerts tbody tr").count() == 2  # tamper, reverse phase
+    # the attention list (issue 15): the tampered meter and the reversed one, each with what to do
+    assert (
+        "Enclosure cover opened"
+        in page.locator(f"ul.attention > li[data-serial={site.serials[2]}]").inner_text()
+    )
+    assert (
+        "Reverse phase on element 2"
+        in page.locator(f"ul.attention > li[data-serial={site.reversed_serial}]").inner_text()
+    )
 
 
 def test_meter_charts_hold_the_api_data_and_zoom(
@@ -206,8 +217,12 @@ def test_meter_page_lcd_events_diagnosis(
     assert "REV" in page.locator(".lcd").inner_text()
     assert "element 2" in page.locator("#reverse-phase").inner_text()
     assert "ct reversed" in page.locator("#findings").inner_text()
-    kinds = page.locator("#events tbody tr td:nth-child(2)").all_inner_texts()
+    kinds = page.locator("#events li").evaluate_all("items => items.map(li => li.dataset.kind)")
     assert sorted(kinds) == ["alert.reverse_phase", "element_measurements", "install"]
+    # in words, not as stored: the element and its CT named, the powers rounded to the watt
+    words = page.locator("#events").inner_text()
+    assert "Reverse phase on element 2 (CT2)" in words
+    assert "{" not in words
     page.screenshot(path=str(screenshots / "meter_reversed.png"), full_page=True)
 
 
@@ -244,12 +259,10 @@ def test_network_graph_holds_every_device(
 def test_vee_page_lists_the_gap_and_the_edit(page: Any, demo_store: tuple[Store, DemoSite]) -> None:
     _store, site = demo_store
     page.goto("/dashboard/vee")
-    gap = page.locator(f"#meter-{site.gap_serial} table.flagged tbody tr")
+    gap = page.locator(f"#worklist tbody tr[data-serial={site.gap_serial}]")  # the VEE work list (issue 15)
     assert gap.count() == 4
-    assert "linear interpolation" in gap.first.inner_text()
-    edited = page.locator(f"#meter-{site.serials[1]} table.edits tbody tr")
-    assert edited.count() == 1
-    assert "clerk" in edited.inner_text()
+    assert "interpolation" in gap.first.inner_text()
+    assert page.locator("#worklist tbody tr").count() == 4  # the clerk's edit was no act on the list
 
 
 def test_open_a_bill_and_its_printable_view(

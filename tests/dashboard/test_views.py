@@ -24,7 +24,6 @@ from meshmeter.api.dashboard.views import (
     meter_reading,
     network_graph,
     site_overview,
-    vee_for_meter,
 )
 from meshmeter.headend.alerts import AlertKind, active_alerts, check_reverse_phase
 from meshmeter.meter.diagnostics import FindingCode
@@ -308,24 +307,6 @@ def test_diagnosis_of_unusable_measurements_says_so(store, detail):
     assert found.error is not None
     assert found.error.startswith("the stored measurements are unusable")
     assert found.findings == []
-
-
-def test_vee_lists_flagged_intervals_and_edits(store):
-    meter = _meter(store)
-    ends = [T0 + timedelta(minutes=15 * k) for k in range(1, 5)]
-    store.insert_raw_intervals(
-        meter_id=meter.id, rows=[(ends[0], 10), (ends[1], 999), (ends[3], 40)], source="t"
-    )
-    store.put_validated_intervals(
-        meter_id=meter.id,
-        rows=[(ends[0], 10, 0), (ends[1], 999, 10), (ends[2], 25, 9)],
-        edited_by="vee",
-        reason="test",
-    )
-    vee = vee_for_meter(store, meter, start=T0, end=ends[-1])
-    assert [(v.interval_end, v.quality) for v in vee.flagged] == [(ends[1], 10), (ends[2], 9)]
-    assert vee.counts == {"valid": 1, "questionable": 1, "estimated (linear interpolation)": 1}
-    assert [(e.interval_end, e.old_energy_wh, e.new_energy_wh) for e in vee.edits] == [(ends[2], None, 25)]
 
 
 def test_site_overview_days_in_local_time(store):

@@ -85,6 +85,8 @@ _OWN_USAGE = STAFF | {Role.TENANT}
 """A meter's intervals and its Green Button file: a tenant reads them within its occupancies."""
 _OWN_ACCOUNT = _ACCOUNTS | {Role.TENANT}
 """An account and its bills: a tenant reads its own."""
+_TENANT = frozenset({Role.TENANT})
+"""A tenant's own pages of the dashboard (its usage, its downloads): the staff have theirs."""
 
 ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/sites"): STAFF,
@@ -141,6 +143,8 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("PATCH", "/sources/{source_id}"): _OPERATE,
     ("POST", "/sources/{source_id}/channels"): _OPERATE,
     ("POST", "/accounts/{account_id}/bills"): _ACCOUNTS,
+    ("GET", "/sites/{site_id}/vee/worklist"): _MONITOR,
+    ("POST", "/sites/{site_id}/vee/worklist/actions"): _OPERATE,
     ("GET", "/tokens"): _ADMIN,
     ("POST", "/tokens"): _ADMIN,
     ("DELETE", "/tokens/{token_id}"): _ADMIN,
@@ -148,8 +152,11 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/dashboard/network"): _MONITOR,
     ("GET", "/dashboard/meters/{serial}"): _MONITOR,
     ("GET", "/dashboard/vee"): _MONITOR,
+    ("POST", "/dashboard/vee"): _OPERATE,
     ("GET", "/dashboard/bills"): _OWN_ACCOUNT,
     ("GET", "/dashboard/sources"): _MONITOR,
+    ("GET", "/dashboard/usage"): _TENANT,
+    ("GET", "/dashboard/download"): _TENANT,
 }
 """(method, path template) → the roles allowed. The one table of access; ``docs/api.md`` shows it."""
 
@@ -249,13 +256,33 @@ SESSION_COOKIE = "meshmeter_session"
 
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
+COOKIE_FORMS = frozenset({("POST", "/dashboard/vee")})
+"""The dashboard's forms that post with the session cookie (the VEE work list's acts): the cookie counts
+on them only when the post comes from this server's own page (:func:`meshmeter.api.dashboard.cross_site`,
+the login form's check), else the post is refused (403)."""
+
+
+def _cookie_form(request: Request) -> bool:
+    """Whether the request posts one of :data:`COOKIE_FORMS`; refused (403) when it comes from another
+    site."""
+    route = request.scope.get("route")
+    if (request.method, getattr(route, "path", None)) not in COOKIE_FORMS:
+        return False
+    from meshmeter.api.dashboard import cross_site  # the dashboard imports this module
+
+    reason = cross_site(request)
+    if reason is not None:
+        raise Problem(403, f"a cross-site post is refused ({reason})")
+    return True
+
 
 def _bearer(request: Request) -> str:
     header = request.headers.get("authorization")
     if header is None:
-        # A browser signed in to the dashboard: its cookie counts on reads only (no CSRF on writes).
+        # A browser signed in to the dashboard: its cookie counts on reads, and on the forms of COOKIE_FORMS
+        # posted from its own pages (no CSRF on writes).
         cookie = request.cookies.get(SESSION_COOKIE, "").strip()
-        if cookie and request.method in _SAFE_METHODS:
+        if cookie and (request.method in _SAFE_METHODS or _cookie_form(request)):
             return cookie
         raise Problem(401, "an Authorization: Bearer <token> header is required", headers=_UNAUTHORIZED)
     scheme, _, token = header.partition(" ")
@@ -436,6 +463,7 @@ def authorize(request: Request) -> Principal:
     """
     app = request.app
     principal = authenticate(request, app.state.store, app.state.admin_token, auth_limiter(app))
+    request.state.role = principal.role  # a refused page still shows the caller's own navigation
     route = request.scope.get("route")
     allowed: frozenset[Role] = frozenset()
     if isinstance(route, APIRoute):

@@ -334,8 +334,13 @@ _MAX_FORM_BYTES = 4096
 """Largest login form accepted. [byte]"""
 
 
-def _landing(role: Role) -> str:
+def _landing(role: Role | str | None) -> str:
+    """The page a role starts on, and where the brand link and an error page send it back to: the bills
+    for billing and tenant tokens (the overview is not theirs), else the overview."""
     return f"{DASHBOARD_PREFIX}/bills" if role in (Role.BILLING, Role.TENANT) else DASHBOARD_PREFIX
+
+
+TEMPLATES.globals["landing"] = _landing
 
 
 async def _login_form(request: Request) -> Response:
@@ -584,7 +589,7 @@ def install_dashboard(app: FastAPI) -> None:
         return render(
             request,
             "error.html",
-            role=None,
+            role=getattr(request.state, "role", None),  # set once the caller's token was checked
             status=exc.status_code,
             headers=exc.headers,
             status_code=exc.status_code,

@@ -19,21 +19,19 @@ from meshmeter.headend.alerts import Alert, AlertKind, communication_status
 from meshmeter.intervals import INTERVAL_S, Quality, floor_to_grid, zone
 from meshmeter.meter.diagnostics import ElementMeasurement, Finding, diagnose
 from meshmeter.meter.display import LcdScreen, lcd_screens
-from meshmeter.store import CONSUMPTION_ROLES, Event, IntervalEdit, Meter, Site, Store, ValidatedInterval
+from meshmeter.store import CONSUMPTION_ROLES, Event, Meter, Site, Store
 
 if TYPE_CHECKING:
     from meshmeter.services.sources import SourceHealth
 
 __all__ = [
     "DIAGNOSIS_EVENT",
-    "FLAGGED_QUALITIES",
     "LINK_QUALITY_COLOURS",
     "QUALITY_NAMES",
     "Diagnosis",
     "GraphEdge",
     "GraphNode",
     "MeterRow",
-    "MeterVee",
     "NetworkGraph",
     "SiteOverview",
     "SourceRow",
@@ -53,7 +51,6 @@ __all__ = [
     "site_overview",
     "site_zone",
     "source_rows",
-    "vee_for_meter",
 ]
 
 QUALITY_NAMES: dict[int, str] = {
@@ -64,17 +61,6 @@ QUALITY_NAMES: dict[int, str] = {
 }
 """ESPI quality codes as the pages name them (``docs/vee.md``): :class:`~meshmeter.intervals.Quality`'s
 words, shorter for the estimates."""
-
-FLAGGED_QUALITIES = frozenset(
-    int(q)
-    for q in (
-        Quality.EDITED,
-        Quality.ESTIMATED_REFERENCE_DAY,
-        Quality.ESTIMATED_INTERPOLATION,
-        Quality.QUESTIONABLE,
-    )
-)
-"""Validated intervals the VEE page lists: edited, estimated or questionable."""
 
 DIAGNOSIS_EVENT = "element_measurements"
 """Kind of the event whose ``detail`` holds a meter's per-element measurements for the wiring diagnosis:
@@ -641,49 +627,6 @@ def diagnosis(store: Store, meter: Meter, alerts: Sequence[Alert]) -> Diagnosis:
 def meter_events(store: Store, meter: Meter, limit: int = 200) -> list[Event]:
     """The meter's latest events, newest first, at most ``limit``."""
     return store.events(meter_id=meter.id)[::-1][:limit]
-
-
-# ---------------------------------------------------------------------------------------------------
-# VEE
-# ---------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class MeterVee:
-    """A meter's flagged intervals and the edits made to its intervals over a window."""
-
-    meter: Meter
-    start: datetime
-    end: datetime
-    flagged: list[ValidatedInterval]
-    """Validated intervals with a quality of :data:`FLAGGED_QUALITIES`, oldest first."""
-    edits: list[IntervalEdit]
-    """The audit of the changes, oldest first."""
-    counts: dict[str, int]
-    """Validated intervals by quality name. [1]"""
-
-
-def vee_for_meter(store: Store, meter: Meter, *, start: datetime, end: datetime) -> MeterVee:
-    """
-    What VEE did to a meter's intervals in ``(start, end]``: flagged intervals and the audited edits.
-
-    Parameters
-    ----------
-    store : Store
-        The store.
-    meter : Meter
-        The meter.
-    start, end : datetime
-        Aware; the window of interval ends.
-    """
-    validated = store.validated_intervals(meter_id=meter.id, start=start, end=end)
-    counts: dict[str, int] = {}
-    for v in validated:
-        name = QUALITY_NAMES.get(v.quality, str(v.quality))
-        counts[name] = counts.get(name, 0) + 1
-    flagged = [v for v in validated if v.quality in FLAGGED_QUALITIES]
-    edits = store.interval_edits(meter_id=meter.id, start=start, end=end)
-    return MeterVee(meter, start, end, flagged, edits, counts)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -18,23 +18,27 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from meshmeter.amr.cit import CitReport
-from meshmeter.api.auth import Role
+from meshmeter.api.auth import ROUTE_ROLES, Principal, Role
 from meshmeter.api.dashboard import SECURITY_HEADERS, render
+from meshmeter.api.dashboard.tenant import (
+    UsageScale,
+    account_names,
+    bill_names,
+    tenure_downloads,
+    tenure_usage,
+)
 from meshmeter.api.dashboard.views import (
     LINK_QUALITY_COLOURS,
-    QUALITY_NAMES,
     as_of,
     cit_from_dict,
     device_positions,
     diagnosis,
     local_day_bounds,
-    meter_events,
     meter_lcd,
     meter_reading,
     network_graph,
     site_overview,
     site_zone,
-    vee_for_meter,
 )
 from meshmeter.api.deps import MAX_ID, Name, PrincipalDep, StoreDep, StoreId
 from meshmeter.api.limits import GuardedRoute
@@ -43,10 +47,11 @@ from meshmeter.api.routes import problems
 from meshmeter.api.routes.network import NetworkReportProvider
 from meshmeter.api.scope import is_scoped
 from meshmeter.headend.alerts import AlertKind, active_alerts, communication_status
-from meshmeter.store import Site, Store
+from meshmeter.store import Occupancy, Site, Store
 
 if TYPE_CHECKING:
     from meshmeter.billing.bill import Bill
+    from meshmeter.store import StoredCorrection
 
 __all__ = ["BillsProvider", "router"]
 
@@ -97,27 +102,28 @@ def _report(
     return (None if provider is None else provider()), None, problem
 
 
-def _serials(store: Store) -> dict[int, str]:
-    return {m.id: m.serial for m in store.meters()}
-
-
 @router.get(
     "", response_class=HTMLResponse, summary="Dashboard: site overview", responses={**_HTML, **problems()}
 )
 def overview(request: Request, store: StoreDep, principal: PrincipalDep) -> HTMLResponse:
     """
-    The overview page (HTML): each site's meters with their latest reading, today's and this month's
-    energy in the site's local time, and the alerts in force. Days and months are those of the latest
-    interval heard, when that is before now (a simulated site).
+    The overview page (HTML), per site: the meters that need attention first, each with what to do
+    (``meshmeter.api.dashboard.overview``); consumption and production apart, today, this month and the
+    same month last year; the tenants' charges so far this month (for the roles that see bills); then
+    each meter by unit and tenant with its latest reading. Days and months are those of the latest
+    interval heard, when that is before now (a simulated site), in the site's local time.
     """
+    from meshmeter.api.dashboard.overview import site_summaries
+
     alerts = active_alerts(store)
+    now = _now()
+    overviews = site_overview(store, now=now, alerts=alerts)
+    with_cost = principal.role in ROUTE_ROLES[("GET", "/bills")]
     return render(
         request,
         "overview.html",
         role=principal.role,
-        sites=site_overview(store, now=_now(), alerts=alerts),
-        alerts=alerts,
-        serials=_serials(store),
+        sites=site_summaries(store, overviews, alerts=alerts, with_cost=with_cost, now=now),
     )
 
 
@@ -135,23 +141,32 @@ def network(
 ) -> HTMLResponse:
     """
     The network page (HTML): the mesh drawn as a graph (DCAP, repeaters, MDTs, links coloured by
-    quality), each device's join state and LED, and the figures of the CIT report (manual §5.2).
+    quality), each device named (an MDT by the meter and unit it serves, a repeater by its site-file
+    name or ``Repeater n``: ``meshmeter.api.dashboard.network_view``) with its join state and LED, the
+    CIT's suggestions for the MDTs that could not join, and the figures of the CIT report (manual §5.2).
     """
     site = _site(store, site_id)
     report, taken_at, report_problem = _report(request, store, site)
+    from meshmeter.api.dashboard.network_view import device_names, named_plot, named_suggestion
+    from meshmeter.services.names import meter_names
+
+    now = _now()
+    names = meter_names(store, site_id=None if site is None else site.id, at=now)
     graph = None
+    devices = {}
     if report is not None:
         meters = {}
+        served = {}
+        installs = store.events(kind="install")
         for row in report.devices:
             if row.kind == "mdt":
                 mdt = store.get_mdt(eui64=bytes.fromhex(row.eui64))
-                if mdt is not None and mdt.meter_id is not None:
-                    found = store.get_meter(meter_id=mdt.meter_id)
-                    if found is not None:
-                        meters[row.eui64] = found.serial
-        graph = network_graph(report, meters, device_positions(store.events(kind="install")))
-    statuses = communication_status(store, now=_now())
-    site_meters = None if site is None else {m.id for m in store.meters(site_id=site.id)}
+                if mdt is not None and mdt.meter_id is not None and mdt.meter_id in names:
+                    meters[row.eui64] = names[mdt.meter_id].serial
+                    served[row.eui64] = names[mdt.meter_id]
+        graph = network_graph(report, meters, device_positions(installs))
+        devices = device_names(report, served, installs)
+    statuses = communication_status(store, now=now)
     return render(
         request,
         "network.html",
@@ -159,11 +174,14 @@ def network(
         site=site,
         sites=store.sites(),
         graph=graph,
+        devices=devices,
+        names=names,
         taken_at=taken_at,
         report_problem=report_problem,
-        plot=None if graph is None else json.dumps(graph.to_plot()),
+        plot=None if graph is None else json.dumps(named_plot(graph.to_plot(), devices)),
         colours=LINK_QUALITY_COLOURS,
-        statuses=[s for s in statuses if site_meters is None or s.meter_id in site_meters],
+        statuses=[s for s in statuses if s.meter_id in names],
+        suggestion=lambda text: named_suggestion(text, devices),
     )
 
 
@@ -186,10 +204,16 @@ def _month_range(end_day: date, months: int) -> tuple[str, str]:
 )
 def meter_page(request: Request, serial: Name, store: StoreDep, principal: PrincipalDep) -> HTMLResponse:
     """
-    A meter's page (HTML): interval chart from a year down to 15 minutes, daily and monthly bars (the
-    script fetches ``GET /meters/{serial}/intervals`` at the resolution that fits the view), the LCD
-    as the head-end can rebuild it, the events, and the wiring diagnosis (manual §7).
+    A meter's page (HTML), read as a meter record (``meshmeter.api.dashboard.meter_record``): its names
+    first (site, unit, tenant and account now) and the tenures of its unit; its make and ratings; where
+    its readings come from and how that path is doing; the interval chart from a year down to 15
+    minutes, a load heat map of the last 31 days (local day × hour), daily and monthly bars (the script
+    fetches ``GET /meters/{serial}/intervals`` at the resolution that fits each), all in kWh; the LCD as
+    the head-end can rebuild it; the wiring diagnosis with what to do (manual §7); register reads; and
+    the events in words.
     """
+    from meshmeter.api.dashboard.meter_record import meter_record
+
     meter = store.get_meter(serial=serial)
     if meter is None:
         raise Problem(404, f"no meter has serial {serial!r}")
@@ -216,7 +240,7 @@ def meter_page(request: Request, serial: Name, store: StoreDep, principal: Princ
         reading=reading,
         lcd=meter_lcd(store, meter, last=last, reading_wh=reading, reverse_phase=reverse),
         alerts=alerts,
-        events=meter_events(store, meter),
+        record=meter_record(store, meter, zone=zone, now=_now()),
         diagnosis=diagnosis(store, meter, alerts),
         week=_chart_range(end_day, 7),
         month=_chart_range(end_day, 31),
@@ -227,7 +251,7 @@ def meter_page(request: Request, serial: Name, store: StoreDep, principal: Princ
 @router.get(
     "/vee",
     response_class=HTMLResponse,
-    summary="Dashboard: VEE",
+    summary="Dashboard: the VEE work list",
     responses={**_HTML, **problems(404)},
 )
 def vee_page(
@@ -238,30 +262,19 @@ def vee_page(
     days: Annotated[
         int, Query(ge=1, le=MAX_VEE_DAYS, description="the window, ending at the latest data [day]")
     ] = 31,
+    meter: Annotated[str | None, Query(max_length=200, description="one meter, by serial")] = None,
+    check: Annotated[str | None, Query(max_length=200, description="only what this check flagged")] = None,
+    state: Annotated[str | None, Query(max_length=200, description="open, accepted, edited, reread")] = None,
 ) -> HTMLResponse:
     """
-    The VEE page (HTML): per meter of the site, the validated intervals VEE flagged (questionable,
-    estimated, edited) and the audit of every edit made, over the last ``days`` days of data.
+    The VEE page (HTML): the work list of the site (``meshmeter.services.vee_worklist``): every
+    interval VEE flagged or estimated over the last ``days`` days of data, open ones first, names first,
+    with the checks and their reasons, the raw value, the estimate and its method, the state, and (for
+    the roles that may act) a form to accept, edit or ask for a re-read, with a reason.
     """
-    site = _site(store, site_id)
-    meters = store.meters(site_id=None if site is None else site.id)
-    statuses = {s.meter_id: s.last_interval_end for s in communication_status(store, now=_now())}
-    end = as_of([statuses.get(m.id) for m in meters], _now())
-    start = end - timedelta(days=days)
-    rows = [vee_for_meter(store, m, start=start, end=end) for m in meters]
-    return render(
-        request,
-        "vee.html",
-        role=principal.role,
-        site=site,
-        sites=store.sites(),
-        zone=site_zone(site),
-        start=start,
-        end=end,
-        days=days,
-        rows=rows,
-        quality_names=QUALITY_NAMES,
-    )
+    from meshmeter.api.routes.vee import vee_page_response
+
+    return vee_page_response(request, store, principal, site_id, days, meter, check, state)
 
 
 class BillsView(StrEnum):
@@ -310,13 +323,25 @@ def bills_page(
         found = store.get_bill(listed[bill - 1].id) if bill <= len(listed) else None
         if found is None:
             raise Problem(404, f"no bill has number {bill}; there are {len(listed)}")
-        return _bill_page(request, principal.role, stored_bill(found), bill, view)
+        corrections = store.list_corrections(bill_id=found.id)
+        return _bill_page(
+            request, store, principal.role, stored_bill(found), bill, view, corrections, found.account_id
+        )
+    corrected: dict[int, int] = {}
+    account_ids: list[int | None] | None = None
     if provider is not None:
         bills = list(provider())
     else:
         from meshmeter.api.routes.bills import stored_bills
 
         bills = stored_bills(store)
+        listed = store.list_bills()
+        if len(listed) == len(bills):
+            account_ids = [b.account_id for b in listed]
+        number_of = {b.id: n for n, b in enumerate(listed, start=1)}
+        for c in store.list_corrections():
+            if c.bill_id in number_of:
+                corrected[number_of[c.bill_id]] = corrected.get(number_of[c.bill_id], 0) + 1
     if csv:
         from meshmeter.billing.bill import bills_to_csv
 
@@ -326,14 +351,38 @@ def bills_page(
             headers={"Content-Disposition": 'attachment; filename="bills.csv"'},
         )
     if bill is None:
-        return render(request, "bills.html", role=principal.role, bills=bills, chosen=None)
+        return render(
+            request,
+            "bills.html",
+            role=principal.role,
+            bills=bills,
+            names=bill_names(store, bills, account_ids),
+            corrected=corrected,
+            meter_links=_may_open_meters(principal.role),
+            chosen=None,
+        )
     if bill > len(bills):
         raise Problem(404, f"no bill has number {bill}; there are {len(bills)}")
-    return _bill_page(request, principal.role, bills[bill - 1], bill, view)
+    return _bill_page(request, store, principal.role, bills[bill - 1], bill, view, [], None)
 
 
-def _bill_page(request: Request, role: Role, chosen: Bill, number: int, view: BillsView) -> Response:
-    """One bill's page, or its printable view."""
+def _may_open_meters(role: Role) -> bool:
+    """Whether the role may open a meter's page: then a serial links to it."""
+    return role in ROUTE_ROLES[("GET", "/dashboard/meters/{serial}")]
+
+
+def _bill_page(
+    request: Request,
+    store: Store,
+    role: Role,
+    chosen: Bill,
+    number: int,
+    view: BillsView,
+    corrections: Sequence[StoredCorrection],
+    account_id: int | None,
+) -> Response:
+    """One bill's page, or its printable view; ``corrections``: those issued for it, in order;
+    ``account_id``: the store's account billed, when known."""
     if view is BillsView.PRINT:
         from meshmeter.billing.bill import bill_to_html
 
@@ -345,7 +394,86 @@ def _bill_page(request: Request, role: Role, chosen: Bill, number: int, view: Bi
         "bill.html",
         role=role,
         bill=chosen,
+        bill_name=bill_names(store, [chosen], [account_id])[0],
+        meter_links=_may_open_meters(role),
+        corrections=corrections,
         number=number,
         zone=ZoneInfo(chosen.timezone),
         printed=printed,
+    )
+
+
+def _tenancies(store: Store, principal: Principal) -> list[Occupancy]:
+    """The caller's account's tenures, oldest first (the route is a tenant's: its token names one)."""
+    if principal.account_id is None:
+        raise Problem(403, "these pages are a tenant's: sign in with a tenant token")
+    found = store.occupancies(account_id=principal.account_id)
+    return sorted(found, key=lambda o: (o.move_in, o.id))
+
+
+def _holder(store: Store, principal: Principal) -> tuple[str | None, str | None]:
+    """The account's tenant's name and its number, for a page's heading."""
+    account = None if principal.account_id is None else store.get_account(account_id=principal.account_id)
+    if account is None:
+        return None, None
+    tenant = store.get_tenant(tenant_id=account.tenant_id)
+    return (None if tenant is None else tenant.name), account.number
+
+
+@router.get(
+    "/usage",
+    response_class=HTMLResponse,
+    summary="Dashboard: a tenant's usage",
+    responses={**_HTML, **problems()},
+)
+def usage_page(
+    request: Request,
+    store: StoreDep,
+    principal: PrincipalDep,
+    scale: Annotated[UsageScale, Query(description="sum by local day, month or year")] = UsageScale.DAY,
+) -> HTMLResponse:
+    """
+    A tenant's "My usage" (HTML): the kWh of each unit it occupies, within its tenure only, by local
+    day (the last 31), month (the last 12) or year, as a bar per period.
+    """
+    tenancies = _tenancies(store, principal)
+    now = _now()
+    names = account_names(store, tenancies, now)
+    usage = [tenure_usage(store, o, scale=scale, now=now, names=names) for o in tenancies]
+    tenant, account = _holder(store, principal)
+    return render(
+        request,
+        "tenant_usage.html",
+        role=principal.role,
+        usage=usage,
+        scale=scale.value,
+        scales=[s.value for s in UsageScale],
+        tenant=tenant,
+        account=account,
+    )
+
+
+@router.get(
+    "/download",
+    response_class=HTMLResponse,
+    summary="Dashboard: a tenant's data to download",
+    responses={**_HTML, **problems()},
+)
+def download_page(request: Request, store: StoreDep, principal: PrincipalDep) -> HTMLResponse:
+    """
+    A tenant's "Download my data" (HTML): for each tenure, links to its intervals as Green Button
+    (ESPI XML, ``GET /meters/{serial}/greenbutton``) and as CSV (``GET /meters/{serial}/intervals``),
+    every range within one request's limits; the routes cut the data to the tenure.
+    """
+    tenancies = _tenancies(store, principal)
+    now = _now()
+    names = account_names(store, tenancies, now)
+    tenant, account = _holder(store, principal)
+    return render(
+        request,
+        "tenant_download.html",
+        role=principal.role,
+        tenures=[tenure_downloads(store, o, now=now, names=names) for o in tenancies],
+        tenant=tenant,
+        account=account,
     )

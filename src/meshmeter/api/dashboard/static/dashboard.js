@@ -50,21 +50,30 @@
   }
   var LABELS = { "15min": "15 minutes", hourly: "hour", daily: "day", monthly: "month" };
 
-  function barTrace(doc) {
-    return {
+  /* Energy in kWh, as the footer says: the API's integer Wh divided by 1000 (null stays null). */
+  function kwh(wh) { return wh === null ? null : wh / 1000; }
+  /* Days and months stand over their own period: drawn at the period's start, centred on it, so that
+     November's bar (ending 1 December) stands over "Nov"; finer bars are named by their end. */
+  var PERIODS = { daily: DAY_MS, monthly: "M1" };
+  function barTrace(doc, resolution) {
+    var period = PERIODS[resolution];
+    var trace = {
       type: "bar",
-      x: doc.data.map(function (d) { return wall(d.interval_end); }),
-      y: doc.data.map(function (d) { return d.energy_wh; }),
+      x: doc.data.map(function (d) { return wall(period ? d.interval_start : d.interval_end); }),
+      y: doc.data.map(function (d) { return kwh(d.energy_wh); }),
       customdata: doc.data.map(function (d) { return d.quality; }),
       marker: { color: BLUE },
       name: "energy",
-      hovertemplate: "ending %{x}<br>%{y} Wh<br>quality %{customdata}<extra></extra>"
+      hovertemplate: (period ? (resolution === "monthly" ? "%{x|%b %Y}" : "%{x|%a %d %b %Y}") : "ending %{x}") +
+        "<br>%{y:,.3f} kWh<br>quality %{customdata}<extra></extra>"
     };
+    if (period) { trace.xperiod = period; trace.xperiodalignment = "middle"; }
+    return trace;
   }
   function baseLayout(resolution) {
     return {
       margin: { l: 60, r: 10, t: 10, b: 40 },
-      yaxis: { title: { text: "Wh per " + LABELS[resolution] }, rangemode: "tozero", fixedrange: true },
+      yaxis: { title: { text: "kWh per " + LABELS[resolution] }, rangemode: "tozero", fixedrange: true },
       xaxis: { type: "date" },
       bargap: 0.05,
       font: { color: "#1f2328" },
@@ -107,7 +116,7 @@
         var csv = document.getElementById("csv-link");
         if (csv) { csv.href = intervalsUrl(serial, start, end, resolution, tz, "csv"); }
         var present = doc.data.filter(function (d) { return d.energy_wh !== null; }).length;
-        return Plotly.react(el, [barTrace(doc)], layout, CONFIG).then(function () {
+        return Plotly.react(el, [barTrace(doc, resolution)], layout, CONFIG).then(function () {
           say("interval-status", doc.count + " bars of one " + LABELS[resolution] + " (" + present +
               " with data), " + start + " to " + end + " local time.");
           el.dataset.ready = "true";
@@ -139,7 +148,36 @@
       el.dataset.source = url;
       var layout = baseLayout(resolution);
       layout.xaxis.range = [wall(doc.start), wall(doc.end)];
-      return Plotly.newPlot(el, [barTrace(doc)], layout, CONFIG).then(function () { el.dataset.ready = "true"; });
+      return Plotly.newPlot(el, [barTrace(doc, resolution)], layout, CONFIG).then(function () { el.dataset.ready = "true"; });
+    }).catch(function (err) { el.textContent = "Could not load the data: " + err.message; });
+  }
+
+  /* The meter page's load heat map: the hourly data of the last 31 days as local day (rows) x hour
+     (columns), in kWh; a missing hour stays blank. Hour h is the hour that ends at h+1 o'clock. */
+  function meterHeatmap(el) {
+    var url = intervalsUrl(el.dataset.serial, el.dataset.start, el.dataset.end, "hourly", el.dataset.tz);
+    fetchJson(url).then(function (doc) {
+      el.dataset.source = url;
+      var days = [], row = {}, z = [];
+      doc.data.forEach(function (d) {
+        var day = d.interval_start.slice(0, 10), hour = Number(d.interval_start.slice(11, 13));
+        if (!(day in row)) { row[day] = days.length; days.push(day); z.push(new Array(24).fill(null)); }
+        if (d.energy_wh !== null) { z[row[day]][hour] = (z[row[day]][hour] || 0) + kwh(d.energy_wh); }
+      });
+      var hours = [];
+      for (var h = 0; h < 24; h += 1) { hours.push(String(h).padStart(2, "0") + ":00"); }
+      var trace = {
+        type: "heatmap", x: hours, y: days, z: z, colorscale: "Blues", reversescale: true, hoverongaps: false,
+        colorbar: { title: { text: "kWh" }, thickness: 12 },
+        hovertemplate: "%{y} %{x}<br>%{z:,.3f} kWh<extra></extra>"
+      };
+      var layout = {
+        margin: { l: 80, r: 10, t: 10, b: 40 },
+        xaxis: { title: { text: "local hour (start)" }, fixedrange: true, tickvals: ["00:00", "06:00", "12:00", "18:00"] },
+        yaxis: { type: "category", autorange: "reversed", fixedrange: true, nticks: 8 },
+        font: { color: "#1f2328" }, paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff"
+      };
+      return Plotly.newPlot(el, [trace], layout, CONFIG).then(function () { el.dataset.ready = "true"; });
     }).catch(function (err) { el.textContent = "Could not load the data: " + err.message; });
   }
 
@@ -216,6 +254,8 @@
         var el = document.getElementById(id);
         if (el) { barChart(el); }
       });
+      var heat = document.getElementById("heatmap-chart");
+      if (heat) { meterHeatmap(heat); }
       var graph = document.getElementById("network-graph");
       if (graph) { networkGraph(graph); }
     }
