@@ -36,6 +36,7 @@ from meshmeter.cli import (
     serve,
     site,
     source,
+    status,
     tariff,
     tenant,
     tokens,
@@ -117,6 +118,7 @@ app.command("allocate")(allocate.allocate_command)
 app.command("collect")(source.collect_command)
 app.command("reconcile")(reconcile.reconcile_command)
 app.command("cit")(network.cit_command)
+app.command("status")(status.status_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(meter.meter_app, name="meter")
 app.add_typer(network.network_app, name="network")
