@@ -252,7 +252,7 @@ def meter_page(request: Request, serial: Name, store: StoreDep, principal: Princ
     "/vee",
     response_class=HTMLResponse,
     summary="Dashboard: the VEE work list",
-    responses={**_HTML, **problems(404)},
+    responses={**_HTML, **problems(400, 404)},
 )
 def vee_page(
     request: Request,
