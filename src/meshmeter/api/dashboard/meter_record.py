@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from meshmeter.api.dashboard.views import SOURCE_STATES, _duration, _per_unit
-from meshmeter.headend.alerts import ALERT_PREFIX, communication_status
+from meshmeter.headend.alerts import ALERT_PREFIX, MeterCommunication, communication_status
 from meshmeter.services.names import ROLE_NAMES, MeterName, meter_names
 from meshmeter.services.sources import source_health
 from meshmeter.store import Event, Meter, Store
@@ -314,8 +314,9 @@ def _tenures(store: Store, meter: Meter, zone: tzinfo) -> list[Tenure]:
     return out
 
 
-def _paths(store: Store, meter: Meter, now: datetime) -> list[Path]:
-    """The meter's sources of real readings with their health, and its MDT with its silence."""
+def _paths(store: Store, meter: Meter, now: datetime, status: MeterCommunication | None) -> list[Path]:
+    """The meter's sources of real readings with their health, and its MDT with its silence (``status``,
+    the meter's communication status at ``now``)."""
     out: list[Path] = []
     if meter.site_id is not None:
         for h in source_health(store, site_id=meter.site_id, now_s=now.timestamp()):
@@ -347,7 +348,6 @@ def _paths(store: Store, meter: Meter, now: datetime) -> list[Path]:
         m for m in (store.get_mdt(eui64=e) for e in sorted(euis)) if m is not None and m.meter_id == meter.id
     ]
     if mdts:
-        status = next((s for s in communication_status(store, now=now) if s.meter_id == meter.id), None)
         last = None if status is None else status.last_interval_end
         silent = status is None or status.silent
         for mdt in mdts:
@@ -365,7 +365,14 @@ def _paths(store: Store, meter: Meter, now: datetime) -> list[Path]:
     return out
 
 
-def meter_record(store: Store, meter: Meter, *, zone: tzinfo, now: datetime | None = None) -> MeterRecord:
+def meter_record(
+    store: Store,
+    meter: Meter,
+    *,
+    zone: tzinfo,
+    now: datetime | None = None,
+    status: MeterCommunication | None = None,
+) -> MeterRecord:
     """
     What the meter page shows of a meter beside its charts, LCD and diagnosis.
 
@@ -379,12 +386,17 @@ def meter_record(store: Store, meter: Meter, *, zone: tzinfo, now: datetime | No
         The site's time zone (events in words are in its local time).
     now : datetime, optional
         The present, aware; default now. The names are those of this moment.
+    status : MeterCommunication, optional
+        The meter's communication status at ``now``, as the caller already has it
+        (:func:`~meshmeter.headend.alerts.communication_status`); read here when not given.
 
     Returns
     -------
     MeterRecord
     """
     moment = datetime.now(UTC).replace(microsecond=0) if now is None else now
+    if status is None:
+        status = next((s for s in communication_status(store, now=moment) if s.meter_id == meter.id), None)
     names = meter_names(store, site_id=meter.site_id, at=moment)
     name = names.get(meter.id)
     if name is None:  # a meter of no site, or not among its site's (cannot happen for a stored one)
@@ -409,5 +421,5 @@ def meter_record(store: Store, meter: Meter, *, zone: tzinfo, now: datetime | No
         tenures=_tenures(store, meter, zone),
         reads=[(r.read_at, r.energy_wh) for r in reads[::-1][:READ_LIMIT]],
         events=event_lines(store.events(meter_id=meter.id), zone),
-        paths=_paths(store, meter, moment),
+        paths=_paths(store, meter, moment, status),
     )

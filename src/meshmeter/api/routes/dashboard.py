@@ -219,9 +219,10 @@ def meter_page(request: Request, serial: Name, store: StoreDep, principal: Princ
         raise Problem(404, f"no meter has serial {serial!r}")
     site = None if meter.site_id is None else store.get_site(site_id=meter.site_id)
     zone = site_zone(site)
-    status = next((s for s in communication_status(store, now=_now()) if s.meter_id == meter.id), None)
+    now = _now()
+    status = next((s for s in communication_status(store, now=now) if s.meter_id == meter.id), None)
     last = None if status is None else status.last_interval_end
-    instant = as_of([last], _now())
+    instant = as_of([last], now)
     alerts = [a for a in active_alerts(store) if a.meter_id == meter.id]
     reading = meter_reading(store, meter, last)
     reverse = any(a.kind is AlertKind.REVERSE_PHASE for a in alerts)
@@ -240,7 +241,7 @@ def meter_page(request: Request, serial: Name, store: StoreDep, principal: Princ
         reading=reading,
         lcd=meter_lcd(store, meter, last=last, reading_wh=reading, reverse_phase=reverse),
         alerts=alerts,
-        record=meter_record(store, meter, zone=zone, now=_now()),
+        record=meter_record(store, meter, zone=zone, now=now, status=status),
         diagnosis=diagnosis(store, meter, alerts),
         week=_chart_range(end_day, 7),
         month=_chart_range(end_day, 31),
