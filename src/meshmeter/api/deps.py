@@ -16,8 +16,9 @@ from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from meshmeter.api.auth import Principal, authorize
+from meshmeter.api.problems import Problem
 from meshmeter.api.scope import scoped
-from meshmeter.store import Store
+from meshmeter.store import Site, Store
 
 __all__ = [
     "ID_OUT_OF_RANGE",
@@ -34,6 +35,7 @@ __all__ = [
     "ZoneName",
     "current_principal",
     "get_store",
+    "known_site",
 ]
 
 MAX_ID = 2**63 - 1
@@ -116,3 +118,11 @@ it, 400 when it names no zone); longer or with a control character it is 422."""
 
 StoreDep = Annotated[Store, Depends(get_store)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def known_site(store: Store, site_id: int) -> Site:
+    """The site of ``site_id`` as the caller sees it; 404 when there is none (or it is another's)."""
+    site = store.get_site(site_id=site_id)
+    if site is None:
+        raise Problem(404, f"no site has id {site_id}")
+    return site

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from meshmeter.api.deps import StoreDep, StoreId, TimeText
+from meshmeter.api.deps import StoreDep, StoreId, TimeText, known_site
 from meshmeter.api.intervals import MAX_SPAN_DAYS, Resolution, parse_instant, parse_timezone
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
@@ -127,9 +127,7 @@ def get_reconciliation(
     master beyond the meters' accuracy (a CT or wiring fault, manual §7) and whose remainder jumped;
     stores nothing, raises no alert. 400 for a bad or too long period, a site without a master meter or
     with two; 404 for an unknown site."""
-    site = store.get_site(site_id=site_id)
-    if site is None:
-        raise Problem(404, f"no site has id {site_id}")
+    site = known_site(store, site_id)
     try:
         local = parse_timezone(site.timezone)
         t0 = parse_instant("start", start, local)

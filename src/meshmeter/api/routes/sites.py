@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from meshmeter.api.deps import StoreDep, StoreId
+from meshmeter.api.deps import StoreDep, StoreId, known_site
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.models import SitePublic, SitesPublic
-from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 
 router = APIRouter(prefix="/sites", tags=["sites"], route_class=GuardedRoute)
@@ -23,7 +22,5 @@ def list_sites(store: StoreDep) -> SitesPublic:
 @router.get("/{site_id}", response_model=SitePublic, summary="Get a site", responses=problems(404))
 def get_site(site_id: StoreId, store: StoreDep) -> SitePublic:
     """One site by its id; 404 when there is none."""
-    site = store.get_site(site_id=site_id)
-    if site is None:
-        raise Problem(404, f"no site has id {site_id}")
+    site = known_site(store, site_id)
     return SitePublic(id=site.id, name=site.name, timezone=site.timezone)

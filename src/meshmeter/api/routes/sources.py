@@ -21,13 +21,13 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from meshmeter.api.deps import PRINTABLE, Name, PrincipalDep, StoreDep, StoreId
+from meshmeter.api.deps import PRINTABLE, Name, PrincipalDep, StoreDep, StoreId, known_site
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.errors import MeshmeterError
 from meshmeter.services.sources import SourceHealth, add_source, channel_defaults, source_health
-from meshmeter.store import Site, Source, SourceChannel, Store
+from meshmeter.store import Source, SourceChannel, Store
 
 __all__ = [
     "ChannelCreate",
@@ -224,13 +224,6 @@ def _public(h: SourceHealth) -> SourcePublic:
     )
 
 
-def _site(store: Store, site_id: int) -> Site:
-    site = store.get_site(site_id=site_id)
-    if site is None:
-        raise Problem(404, f"no site has id {site_id}")
-    return site
-
-
 def _source(store: Store, source_id: int) -> Source:
     found = store.get_source(source_id=source_id)
     if found is None:
@@ -314,7 +307,7 @@ def list_sources(site_id: StoreId, store: StoreDep) -> SourcesPublic:
     """The site's sources (MQTT pulse counters, Modbus meters, rtlamr), by id: each with what each of its
     channels feeds (the meter's serial), its state (ok, silent, never, disabled), its last reading,
     readings taken, refusals by reason and last error. 404 for an unknown site."""
-    _site(store, site_id)
+    known_site(store, site_id)
     data = [_public(h) for h in source_health(store, site_id=site_id, now_s=_now_s())]
     return SourcesPublic(data=data, count=len(data))
 
@@ -334,7 +327,7 @@ def create_source(site_id: StoreId, body: SourceCreate, store: StoreDep) -> Sour
     a Modbus source names a shipped register map (``meshmeter source add`` names files). 400 naming every
     problem; 409 when the stored sources refuse it (a name the site has, a meter fed by a channel
     already), naming every problem too; 404 for an unknown site. Nothing is stored then."""
-    _site(store, site_id)
+    known_site(store, site_id)
     conflicts = _taken(store, None, site_id, body.channels)
     if store.get_source(site_id=site_id, name=body.name) is not None:
         conflicts.insert(0, f"site {site_id} has a source named {body.name!r} already")
@@ -478,7 +471,7 @@ def sources_page(
         sites = store.sites()
         site = sites[0] if sites else None
     else:
-        site = _site(store, site_id)
+        site = known_site(store, site_id)
     rows = [] if site is None else source_rows(source_health(store, site_id=site.id, now_s=_now_s()))
     return render(
         request,

@@ -20,13 +20,13 @@ from starlette.concurrency import run_in_threadpool
 
 from meshmeter.api.auth import ROUTE_ROLES, Principal
 from meshmeter.api.dashboard import SECURITY_HEADERS, safe_next
-from meshmeter.api.deps import MAX_ID, Name, PrincipalDep, StoreDep, StoreId, TimeText
+from meshmeter.api.deps import MAX_ID, Name, PrincipalDep, StoreDep, StoreId, TimeText, known_site
 from meshmeter.api.intervals import parse_instant, parse_timezone
 from meshmeter.api.limits import SMALL_JSON_BYTES, GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.services.vee_worklist import act, worklist, worklist_to_dict
-from meshmeter.store import Site, Store
+from meshmeter.store import Store
 
 __all__ = ["WorkItemPublic", "WorkListPublic", "WorklistActionIn", "router"]
 
@@ -88,13 +88,6 @@ class WorklistActionIn(BaseModel):
     reason: str = Field(default="", description="why; required")
 
 
-def _site(store: Store, site_id: int) -> Site:
-    site = store.get_site(site_id=site_id)
-    if site is None:
-        raise Problem(404, f"no site has id {site_id}")
-    return site
-
-
 @router.get(
     "/sites/{site_id}/vee/worklist",
     response_model=WorkListPublic,
@@ -116,7 +109,7 @@ def get_worklist(
     and those a person acted on: the meter's names and serial, the interval's end in local time, the
     checks that fired and why, the raw value, the estimate and its method, and the state. 400 naming
     every bad filter; 404 for an unknown site."""
-    site = _site(store, site_id)
+    site = known_site(store, site_id)
     try:
         local = parse_timezone(site.timezone)
         t0 = None if start is None else parse_instant("start", start, local)
@@ -155,7 +148,7 @@ def perform(store: Store, site_id: int, form: dict[str, Any], by: str) -> dict[s
     Problem
         404 for an unknown site; 400 naming every problem of the fields.
     """
-    site = _site(store, site_id)
+    site = known_site(store, site_id)
     found: list[str] = []
     at = None
     text = str(form.get("interval_end") or "").strip()
@@ -218,7 +211,7 @@ def vee_page_response(
 
     site = store.sites()[0] if site_id is None and store.sites() else None
     if site_id is not None:
-        site = _site(store, site_id)
+        site = known_site(store, site_id)
     filters = WorklistFilters(_blank(meter), _blank(check), _blank(state))
     shown: list[str] = list(errors or [])
     try:
