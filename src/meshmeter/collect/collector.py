@@ -28,7 +28,8 @@ import os
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -88,9 +89,17 @@ class Clock:
         return int(self.now_s() * 1000)
 
     def sleep_until_ms(self, at_ms: int, stop: threading.Event) -> bool:
-        """Wait until the present is ``at_ms``; False when ``stop`` was set first."""
-        wait_s = (at_ms / 1000 - self.now_s()) / self.scale
-        return not stop.wait(max(wait_s, 0.0))
+        """
+        Wait until the present is ``at_ms`` or later; False when ``stop`` was set first.
+
+        A wait can end a little early (the timer's grain, the wall clock stepped, the rounding of a scaled
+        wait), and a poll before its instant would be taken again at that instant: the wait is taken again
+        for what is left until the present has reached ``at_ms``.
+        """
+        while (left_ms := at_ms - self.now_ms()) > 0:
+            if stop.wait(left_ms / 1000 / self.scale):
+                return False
+        return not stop.is_set()
 
 
 def clock_from_env(environ: dict[str, str] | None = None) -> Clock:
@@ -121,6 +130,8 @@ class ChannelRuntime:
     config: ChannelConfig
     state: ChannelState | None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    retired: bool = False
+    """Replaced by a reload (its rules changed): its position moved to the runtime that replaced it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,14 +214,27 @@ class Collector:
         self._channels: dict[tuple[int, str, str], ChannelRuntime] = {}
         self.last_error: dict[int, str] = {}
         self.counts: dict[int, Counter[str]] = defaultdict(Counter)
+        self._unwritten: dict[int, Counter[str]] = defaultdict(Counter)
         self.last_reading_ms: dict[int, int] = {}
         self._health_lock = threading.Lock()
         self.load()
 
     # -- sources and channels ---------------------------------------------------------------------------
 
-    def load(self) -> None:
-        """Read the sources and channels, with each channel's stored position."""
+    def load(self) -> set[int]:
+        """
+        Read the sources and channels, with each channel's stored position; again while running, to take
+        the sources added, changed, disabled or removed since (:meth:`CollectorRunner.refresh`).
+
+        A channel read again unchanged keeps the collector's own runtime (its position after the last
+        commit, its lock); a new or changed one starts from its stored position.
+
+        Returns
+        -------
+        set of int
+            The sources whose workers are to start or start again: new, changed (their settings,
+            address, format or channels) or gone, by id.
+        """
         chosen = [
             s
             for s in self.store.sources(site_id=self.site_id)
@@ -220,17 +244,60 @@ class Collector:
             missing = sorted(self._names - {s.name for s in chosen})
             if missing:
                 raise ValueError(f"no source named {', '.join(map(repr, missing))}")
-        self.sources = {s.id: s for s in chosen}
+        before = {sid: self._setup(s, self.channels(sid)) for sid, s in self.sources.items()}
+        old = self._channels
         channels: dict[tuple[int, str, str], ChannelRuntime] = {}
         for source in chosen:
             for channel in self.store.source_channels(source_id=source.id):
+                key = (source.id, channel.device, channel.channel)
+                config = _config(self.store, channel)
+                kept = old.get(key)
+                if kept is not None and kept.channel.id == channel.id:
+                    if kept.config == config:
+                        channels[key] = kept
+                        continue
+                    with kept.lock:  # new rules, the same position: no take runs on the old rules after
+                        kept.retired = True
+                        channels[key] = ChannelRuntime(channel, config, kept.state)
+                    continue
                 state = None if channel.state is None else ChannelState.from_json(channel.state)
-                channels[(source.id, channel.device, channel.channel)] = ChannelRuntime(
-                    channel, _config(self.store, channel), state
-                )
+                channels[key] = ChannelRuntime(channel, config, state)
             if source.last_reading_at is not None:
                 self.last_reading_ms.setdefault(source.id, int(source.last_reading_at.timestamp() * 1000))
+        self.sources = {s.id: s for s in chosen}
         self._channels = channels
+        after = {sid: self._setup(s, self.channels(sid)) for sid, s in self.sources.items()}
+        return {sid for sid in before.keys() | after.keys() if before.get(sid) != after.get(sid)}
+
+    @contextmanager
+    def _hold(
+        self, key: tuple[int, str, str], runtime: ChannelRuntime | None
+    ) -> Iterator[ChannelRuntime | None]:
+        """The channel's live runtime, locked while held: the one that replaced ``runtime`` when a reload
+        retired it; None when a reload removed the channel."""
+        while runtime is not None:
+            runtime.lock.acquire()
+            if not runtime.retired:
+                try:
+                    yield runtime
+                finally:
+                    runtime.lock.release()
+                return
+            runtime.lock.release()
+            runtime = self._channels.get(key)
+        yield None
+
+    @staticmethod
+    def _setup(source: Source, channels: list[ChannelRuntime]) -> tuple[object, ...]:
+        """What a source's worker is made from: its settings and its channels' rules, not its health."""
+        return (
+            source.name,
+            source.kind,
+            source.format,
+            source.address,
+            sorted(source.settings.items(), key=str),
+            sorted((c.channel.id, c.channel.device, c.channel.channel, c.config) for c in channels),
+        )
 
     def channels(self, source_id: int) -> list[ChannelRuntime]:
         """The channels of a source."""
@@ -258,11 +325,12 @@ class Collector:
             acknowledged).
         """
         by_channel: dict[tuple[int, str, str], list[Reading]] = defaultdict(list)
+        runtimes = self._channels  # as loaded now: a reload while taking replaces the table, not this
         rejected: Counter[str] = Counter()
         errors: list[str] = []
         for reading in readings:
             key = (source.id, reading.device, reading.channel)
-            runtime = self._channels.get(key)
+            runtime = runtimes.get(key)
             if runtime is not None and reading.unit != runtime.channel.unit:
                 rejected[Rejection.SCALE] += 1
                 errors.append(
@@ -279,8 +347,10 @@ class Collector:
                 )
         taken = new = duplicates = 0
         for key, group in by_channel.items():
-            runtime = self._channels[key]
-            with runtime.lock:
+            with self._hold(key, runtimes[key]) as runtime:
+                if runtime is None:  # a reload removed the channel meanwhile: nothing maps these readings
+                    rejected[Rejection.UNKNOWN_DEVICE] += len(group)
+                    continue
                 made = advance(runtime.state, group, runtime.config)
                 for error in made.rejected:
                     rejected[error.reason] += 1
@@ -321,15 +391,40 @@ class Collector:
             last_reading_at=None if made.state is None or not accepted else _utc_ms(made.state.at_ms),
         )
 
-    def refuse(self, source: Source, rejected: Counter[str] | dict[str, int], error: str | None) -> None:
-        """Count refused input of a source by reason, and keep its last error (in the store too)."""
+    def refuse(
+        self,
+        source: Source,
+        rejected: Counter[str] | dict[str, int],
+        error: str | None,
+        *,
+        write: bool = True,
+    ) -> None:
+        """
+        Count refused input of a source by reason, and keep its last error (in the store too).
+
+        ``write=False`` counts it at once and stores it with the source's next health written (a refusal,
+        or :meth:`write_health` at the watch's round and at the stop): for what comes often and is no
+        error, such as the copies of a broadcast rtlamr hears many times, one write per copy would cost
+        more than the reading it copies.
+        """
         with self._health_lock:
             self.counts[source.id].update(rejected)
             if error is not None:
                 self.last_error[source.id] = error
+            if not write:
+                self._unwritten[source.id].update(rejected)
+                return
+            more = self._unwritten.pop(source.id, Counter()) + Counter(rejected)
         self.store.record_source_health(
-            source_id=source.id, rejected=dict(rejected), error=error, at=_utc_ms(self.clock.now_ms())
+            source_id=source.id, rejected=dict(more), error=error, at=_utc_ms(self.clock.now_ms())
         )
+
+    def write_health(self) -> None:
+        """Store the refusals counted and not written yet (:meth:`refuse` with ``write=False``)."""
+        with self._health_lock:
+            unwritten, self._unwritten = self._unwritten, defaultdict(Counter)
+        for source_id, rejected in unwritten.items():
+            self.store.record_source_health(source_id=source_id, rejected=dict(rejected))
 
     def fail(self, source: Source, error: DeviceError | PayloadError | str) -> None:
         """A source that gave nothing (a device not answering, a broker away): its error, counted."""

@@ -275,7 +275,10 @@ class CollectorRunner:
         self.watch_every_s = watch_every_s
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._mqtt: list[_MqttWorker] = []
+        self._brokers: dict[str, _MqttWorker] = {}
+        self._workers: dict[int, tuple[threading.Thread, threading.Event]] = {}
+        """Each polled device's and rtlamr stream's worker, by source id, with the event that stops it."""
+        self._refresh_lock = threading.Lock()
         self._dedupe: dict[int, rtlamr.Deduper] = {}
         self.messages = 0
         self._lock = threading.Lock()
@@ -326,8 +329,8 @@ class CollectorRunner:
             message = rtlamr.parse_rtlamr_line(line, received_at_ms=self.collector.clock.now_ms())
             readings = self._readings(source, message)
         except PayloadError as error:
-            if error.reason == Rejection.DUPLICATE:  # heard again: counted, not an error
-                self.collector.refuse(source, {str(error.reason): 1}, None)
+            if error.reason == Rejection.DUPLICATE:  # heard again: counted, not an error, stored in bulk
+                self.collector.refuse(source, {str(error.reason): 1}, None, write=False)
             else:
                 self.collector.refuse(source, {str(error.reason): 1}, str(error))
             return
@@ -356,12 +359,14 @@ class CollectorRunner:
             done.set()
 
     def _read_lines(self, source: Source, stream: IO[str]) -> None:
+        stop = self._workers[source.id][1]
         for line in rtlamr.iter_lines(stream):
-            if self._stop.is_set():
+            if stop.is_set():
                 return
             self.handle_line(source, line)
 
     def _poll_loop(self, source: Source) -> None:
+        stop = self._workers[source.id][1]
         settings = source.settings
         channels = self.collector.channels(source.id)
         interval_s = min((c.config.interval_s for c in channels), default=900)
@@ -381,11 +386,11 @@ class CollectorRunner:
             return
         clock = self.collector.clock
         try:
-            while not self._stop.is_set():
+            while not stop.is_set():
                 at_ms = modbus.next_poll_ms(
                     clock.now_ms(), interval_s, offset_s, every_s if isinstance(every_s, int) else None
                 )
-                if not clock.sleep_until_ms(at_ms, self._stop):
+                if not clock.sleep_until_ms(at_ms, stop):
                     return
                 try:
                     readings = device.poll(clock.now_ms())
@@ -427,6 +432,8 @@ class CollectorRunner:
     def _watch(self) -> None:
         while not self._stop.wait(self.watch_every_s / self.collector.clock.scale):
             try:
+                self.collector.write_health()
+                self.refresh()
                 self.check_silence()
             except Exception as error:  # a failed check must not end the watch
                 for source in self.collector.sources.values():
@@ -439,33 +446,101 @@ class CollectorRunner:
         thread.start()
         self._threads.append(thread)
 
+    def _start_source(self, source: Source) -> None:
+        """Start the worker of a polled device or an rtlamr stream (an MQTT source is its broker's)."""
+        if source.kind in MODBUS_KINDS:
+            target, name = self._poll_loop, f"meshmeter-poll-{source.name}"
+        elif source.kind == "rtlamr":
+            target, name = self._lines, f"meshmeter-rtlamr-{source.name}"
+        else:
+            return
+        thread = threading.Thread(target=target, args=(source,), name=name, daemon=True)
+        self._workers[source.id] = (thread, threading.Event())
+        thread.start()
+
+    def _stop_source(self, source_id: int, timeout_s: float = 10.0) -> None:
+        """Stop a source's worker, waiting for the poll or line under way to be stored."""
+        worker = self._workers.pop(source_id, None)
+        if worker is not None:
+            worker[1].set()
+            worker[0].join(timeout_s)
+
+    def _start_broker(self, url: str) -> None:
+        """(Re)start the worker of a broker with its sources now; its client ID, hence its persistent
+        session (the messages not yet acknowledged), is the same each time."""
+        old = self._brokers.pop(url, None)
+        if old is not None:
+            old.stop()
+        sources = [s for s in self.collector.sources.values() if s.kind == "mqtt" and s.address == url]
+        if not sources:
+            return
+        worker = _MqttWorker(self, url, sources, self.broker_client_id(url))
+        worker.start()
+        self._brokers[url] = worker
+
     def start(self) -> None:
-        """Start every worker and the watch."""
-        by_broker: dict[str, list[Source]] = {}
+        """Start every worker and the watch (which also takes the sources changed since: :meth:`refresh`)."""
         for source in self.collector.sources.values():
-            if source.kind == "mqtt":
-                by_broker.setdefault(source.address, []).append(source)
-            elif source.kind in MODBUS_KINDS:
-                self._thread(self._poll_loop, source, name=f"meshmeter-poll-{source.name}")
-            elif source.kind == "rtlamr":
-                self._thread(self._lines, source, name=f"meshmeter-rtlamr-{source.name}")
-        for k, (url, sources) in enumerate(sorted(by_broker.items())):
-            worker = _MqttWorker(self, url, sources, f"{self.client_id}-{k}" if k else self.client_id)
-            worker.start()
-            self._mqtt.append(worker)
+            self._start_source(source)
+        for url in sorted({s.address for s in self.collector.sources.values() if s.kind == "mqtt"}):
+            self._start_broker(url)
         self._thread(self._watch, name="meshmeter-collect-watch")
+
+    def broker_client_id(self, url: str) -> str:
+        """The MQTT client ID on the broker at ``url``: the collector's, with the broker's own mark, the
+        same at every start, so that the persistent session there keeps what came while it was away."""
+        return f"{self.client_id}-{hashlib.sha256(url.encode()).hexdigest()[:8]}"
+
+    def refresh(self) -> set[int]:
+        """
+        Take the sources added, changed (settings, address, channels), disabled or removed in the store
+        since they were read: their workers start, start again or stop; the others run on untouched.
+
+        An MQTT broker's worker starts again with the same client ID when one of its sources changed, so
+        its persistent session keeps what came meanwhile. An rtlamr stream on standard input is read by
+        one worker for the collector's life: it stops only when its source goes.
+
+        Returns
+        -------
+        set of int
+            The sources whose workers changed, by id.
+        """
+        with self._refresh_lock:
+            if self._stop.is_set():
+                return set()
+            before = dict(self.collector.sources)
+            changed = self.collector.load()
+            brokers: set[str] = set()
+            for source_id in sorted(changed):
+                old, new = before.get(source_id), self.collector.sources.get(source_id)
+                brokers.update(s.address for s in (old, new) if s is not None and s.kind == "mqtt")
+                reads_stdin = old is not None and old.kind == "rtlamr" and old.address == "-"
+                if reads_stdin and new is not None and new.address == "-" and source_id in self._workers:
+                    continue
+                self._stop_source(source_id)
+                if new is not None:
+                    self._start_source(new)
+            for url in sorted(brokers):
+                self._start_broker(url)
+            return changed
 
     def wait_connected(self, timeout_s: float = 10.0) -> bool:
         """Whether every broker is connected and subscribed within ``timeout_s``."""
-        return all(w.connected.wait(timeout_s) for w in self._mqtt)
+        return all(w.connected.wait(timeout_s) for w in list(self._brokers.values()))
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop every worker (persistent MQTT sessions stay on their brokers)."""
         self._stop.set()
-        for worker in self._mqtt:
-            worker.stop()
+        with self._refresh_lock:
+            for _thread, stop in self._workers.values():
+                stop.set()
+            for worker in self._brokers.values():
+                worker.stop()
+            for thread, _stop in self._workers.values():
+                thread.join(timeout_s)
         for thread in self._threads:
             thread.join(timeout_s)
+        self.collector.write_health()
 
     def run(self, stop: threading.Event | None = None) -> None:
         """Start, then run until ``stop`` is set (or forever), then stop."""
