@@ -7,6 +7,7 @@ Table 2B; output "10" is marked not for field wiring, ``docs/installer-pulse-wir
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,38 @@ def test_the_simulated_site_stores_its_sources(tmp_path: Path) -> None:
         True,
     )
     assert str(channel.wh_per_unit) == "100"
+
+
+def test_a_meter_a_source_feeds_gets_no_twin_data(tmp_path: Path) -> None:
+    """The source is the meter's one feed: the twin stores no interval, register read or element
+    measurement of it (before, it stored both feeds, and the source's readings became revisions of
+    invented intervals); the meter beside it, fed by nobody, is the twin's as before."""
+    code, out, db = _simulate(tmp_path, MINIMAL + SOURCES)
+    assert code == 0, out
+    with Store(db) as store:
+        fed, twin = store.get_meter(serial="MM00000001"), store.get_meter(serial="MM00000002")
+        assert fed is not None
+        assert twin is not None
+        lo, hi = datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC)
+        assert store.raw_intervals(meter_id=fed.id, start=lo, end=hi) == []
+        assert store.register_reads(meter_id=fed.id, start=lo, end=hi) == []
+        assert store.events(meter_id=fed.id, kind="element_measurements") == []
+        assert store.raw_intervals(meter_id=twin.id, start=lo, end=hi)
+        assert store.register_reads(meter_id=twin.id, start=lo, end=hi)
+    # disabled, the source feeds nothing: the twin feeds the meter
+    (tmp_path / "off").mkdir()
+    code, out, db = _simulate(
+        tmp_path / "off",
+        MINIMAL
+        + SOURCES.replace(
+            'address = "mqtt://127.0.0.1:1883"', 'address = "mqtt://127.0.0.1:1883"\nenabled = false'
+        ),
+    )
+    assert code == 0, out
+    with Store(db) as store:
+        fed = store.get_meter(serial="MM00000001")
+        assert fed is not None
+        assert store.raw_intervals(meter_id=fed.id, start=lo, end=hi)
 
 
 def test_a_source_the_collector_cannot_run_is_refused_whole(tmp_path: Path) -> None:

@@ -296,6 +296,11 @@ class SiteConfig:
     """What the manual cautions against, found in the file: not errors, but worth a look."""
 
     @property
+    def source_fed(self) -> frozenset[str]:
+        """The serials of the meters an enabled source feeds: read from their devices, not from the twin."""
+        return frozenset(str(c["meter"]) for s in self.sources if s.enabled for c in s.channels)
+
+    @property
     def kit(self) -> str:
         """The MDTs' kit (one per site: the simulated network runs one kit)."""
         return self.meters[0].mdt.kit if self.meters else "MMSMT-C02"
