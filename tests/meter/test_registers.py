@@ -497,6 +497,29 @@ def test_add_many_equals_repeated_add(start, chunks, max_of) -> None:
             assert b == pytest.approx(a, rel=1e-9, abs=1e-9), name
 
 
+@pytest.mark.parametrize("max_of", ["block", "rolling"])
+def test_a_flat_load_has_its_maximum_at_the_first_interval_by_every_feed(max_of: str) -> None:
+    """A flat 862 W for two hours in 7.1 s steps of 1.7 Wh: every block demand is the same 0.862 kW up to
+    rounding, so the maximum is the first interval's (the first block ends at 900 s; the first full rolling
+    window of three 5-minute sub-intervals at 900 s too). Before, the step-by-step feed, the vectorised one
+    and the series functions summed in different orders and put the maximum's time on different intervals
+    (a hypothesis run of ``test_add_many_equals_repeated_add`` found 900 s against 1500 s)."""
+    ends = np.cumsum(np.full(1014, 7.1))
+    energy = np.full(ends.size, 1.7)
+    one = DemandRegister(max_of=max_of)  # type: ignore[arg-type]
+    many = DemandRegister(max_of=max_of)  # type: ignore[arg-type]
+    for end, e in zip(ends, energy, strict=True):
+        one.add(float(end), float(e))
+    many.add_many(ends, energy)
+    series = (block_demand_kw if max_of == "block" else rolling_demand_kw)(ends, energy, start_s=0.0)
+    peak, when = max_demand_kw(*series)
+    expected = 1.7 * 3.6 / 7.1  # kW
+    for register in (one, many):
+        assert register.max_demand_kw == pytest.approx(expected, rel=1e-9)
+        assert register.max_demand_time_s == 900.0
+    assert (peak, when) == (pytest.approx(expected, rel=1e-9), 900.0)
+
+
 def test_add_many_hand_worked() -> None:
     # 1.2 kW for an hour in 1-minute steps of 20 Wh: four blocks of 1.2 kW, rolling 1.2 kW
     reg = DemandRegister()

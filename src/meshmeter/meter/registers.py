@@ -51,6 +51,22 @@ _RESIDUE_MAX = math.nextafter(1.0, 0.0)
 # Chunk of increments summed at once by add_many: bounds memory, keeps bincount sums exact.
 _CHUNK = 1 << 20
 _WH_PER_KW_S = 3.6  # 1 Wh / 1 s = 3600 W = 3.6 kW
+_DEMAND_TIE = 1e-9
+"""Demands closer than this, relative to the larger, are one demand: the maximum stays at the first that
+reached it. Equal power gives equal demands only up to rounding, and the step-by-step and the vectorised
+feeds (and the series functions) sum a block's energy in different orders, so without it their maximum's
+time could land on different intervals of a flat load. [1]"""
+
+
+def _exceeds(demand: float, current: float) -> bool:
+    """Whether ``demand`` is a new maximum over ``current``: larger by more than :data:`_DEMAND_TIE`."""
+    return demand > current + _DEMAND_TIE * abs(current)
+
+
+def _first_max(demand: NDArray[np.float64]) -> int:
+    """Index of the first demand within :data:`_DEMAND_TIE` of the largest (a non-empty series)."""
+    top = float(np.max(demand))
+    return int(np.argmax(demand >= top - _DEMAND_TIE * abs(top)))
 
 
 def _float_units(x: float) -> int:
@@ -450,7 +466,8 @@ def max_demand_kw(interval_end_s: ArrayLike, demand_kw: ArrayLike) -> tuple[floa
     max_demand_kw : float
         Largest demand, at least 0. [kW]
     max_demand_time_s : float or None
-        End of the first interval that reached it. [s]
+        End of the first interval that reached it (demands within a relative 1e-9 of each other are
+        equal). [s]
     """
     ends = _as_1d("interval_end_s", interval_end_s)
     demand = _as_1d("demand_kw", demand_kw)
@@ -460,8 +477,8 @@ def max_demand_kw(interval_end_s: ArrayLike, demand_kw: ArrayLike) -> tuple[floa
         )
     if demand.size == 0:
         return 0.0, None
-    i = int(np.argmax(demand))
-    if demand[i] <= 0.0:
+    i = _first_max(demand)
+    if not _exceeds(float(demand[i]), 0.0):
         return 0.0, None
     return float(demand[i]), float(ends[i])
 
@@ -591,7 +608,7 @@ class DemandRegister:
         return self._max_demand_resets
 
     def _offer_max(self, end_s: float, demand: float) -> None:
-        if demand > self._max_demand_kw:
+        if _exceeds(demand, self._max_demand_kw):
             self._max_demand_kw = demand
             self._max_demand_time_s = end_s
 
@@ -666,7 +683,7 @@ class DemandRegister:
             self._block_demand_kw = float(demand[-1])
             self._block_end_s = float(blocks[0][-1])
             if self._max_of == "block":
-                i = int(np.argmax(demand))
+                i = _first_max(demand)
                 self._offer_max(float(blocks[0][i]), float(demand[i]))
         if subs[0].size:
             window = np.concatenate((np.asarray(self._window, dtype=np.float64), subs[1]))
@@ -682,7 +699,7 @@ class DemandRegister:
                 self._rolling_demand_kw = float(demand[-1])
                 self._rolling_end_s = float(ends[-1])
                 if self._max_of == "rolling":
-                    i = int(np.argmax(demand))
+                    i = _first_max(demand)
                     self._offer_max(float(ends[i]), float(demand[i]))
             self._window.clear()
             self._window.extend(float(x) for x in window[-self._subintervals :])
