@@ -142,7 +142,7 @@ def test_roles_and_scopes(
     ("change", "status", "needles"),
     [
         ({"label": "no-such-rate"}, 400, ["no-such-rate"]),
-        ({"tariff": None}, 400, ["give exactly one of tariff"]),
+        ({"tariff": None, "label": None}, 409, ["no tariff is set", "(Cara)", "give tariff or example"]),
         ({"example": "tiered-flat-example"}, 400, ["give exactly one of tariff"]),
         (
             {"tariff": {"name": "x", "energyratestructure": "nope"}, "label": None},

@@ -47,6 +47,7 @@ LATER_TABLES = frozenset(
         "source_channels",
         "apportioned_intervals",
         "vee_findings",
+        "account_tariffs",
     }
 )
 """Tables that versions after 3 added: none of the legacy versions has them."""

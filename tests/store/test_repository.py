@@ -413,3 +413,14 @@ def test_outbox_idempotency_key_is_unique(store: Store):
     with pytest.raises(ValueError, match="payload must be JSON"):
         store.outbox_enqueue(channel="mqtt", idempotency_key="k9", payload={"a": math.nan})
     assert store.outbox_pending() == 1
+
+
+def test_a_taken_serial_is_named_beside_a_bad_argument(store: Store, meter) -> None:
+    """Every problem at once (the dashboard's register form and ``POST /meters`` show what the store says):
+    before, a bad CT ratio hid that the serial was taken, to be found on the next try."""
+    with pytest.raises(ValueError, match="ct_ratio") as refused:
+        store.create_meter(serial="MM-0001", designation="MMC", ct_ratio=0)
+    said = str(refused.value)
+    assert "ct_ratio" in said
+    assert "serial 'MM-0001' is already a meter" in said
+    assert [m.serial for m in store.meters()] == ["MM-0001"]

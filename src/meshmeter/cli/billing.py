@@ -46,7 +46,8 @@ def bill_command(
         str | None,
         typer.Option(
             help="URDB tariff JSON file, or example:e-tou-c-example / example:tiered-flat-example "
-            "(california mode)."
+            "(california mode); with --site's accounts, default each account's stored tariff "
+            "(meshmeter tariff set)."
         ),
     ] = None,
     label: Annotated[
@@ -125,7 +126,8 @@ def bill_command(
 
     California re-rating (PU Code §739.5, the default --mode california) bills one meter at
     --tariff, or a --site's stored accounts (--account-number N, --all-accounts): one bill per
-    tenure, under the tenant's name, prorated by the stored move-in and move-out. Maryland
+    tenure, under the tenant's name, prorated by the stored move-in and move-out, at --tariff
+    or else at each account's stored tariff in force at the period's end. Maryland
     allocation (--mode maryland) shares the --master-total of a --site among the accounts of its
     meters by kWh, plus --admin-fee per unit; docs/billing.md.
 
@@ -143,6 +145,9 @@ def bill_command(
 
     meshmeter bill --site "Oak Court" --account-number 1001 --tariff tariff.json --start 2026-07-01
     --end 2026-08-01 --save
+
+    meshmeter bill --site "Oak Court" --all-accounts --start 2026-07-01 --end 2026-08-01 --save
+    (each account at its stored tariff: meshmeter tariff set)
 
     meshmeter bill --site "Oak Court" --all-accounts --tariff tariff.json --start 2026-07-01
     --end 2026-08-01 --format pdf -o bills-2026-07
@@ -359,6 +364,7 @@ def _bill_accounts(
     from meshmeter.billing.reproduce import rebill
     from meshmeter.cli.tariff import read_tariff
     from meshmeter.intervals import zone
+    from meshmeter.services.account_tariffs import MissingTariffError
     from meshmeter.services.billing import (
         bill_account_from_store,
         bill_site_accounts,
@@ -378,8 +384,11 @@ def _bill_accounts(
             problems.append("give one of --account-number N and --all-accounts, not both")
         if site_name is None:
             problems.append("--account-number and --all-accounts need --site NAME (the accounts' site)")
-        if tariff is None:
-            problems.append("--tariff is needed to bill accounts (re-rating at a tariff)")
+        if tariff is None and (label is not None or period_names is not None):
+            problems.append(
+                "--label and --period-names go with --tariff: without it each account is billed at its "
+                "own stored tariff (meshmeter tariff set)"
+            )
         if fmt not in ("text", "json", "csv", "html", "pdf"):
             problems.append(f"format must be text, json, csv, html or pdf, got {fmt!r}")
         elif fmt in ("html", "pdf") and output is None:
@@ -390,8 +399,7 @@ def _bill_accounts(
         if problems:
             raise ValueError("; ".join(problems))
         assert site_name is not None
-        assert tariff is not None
-        rate = read_tariff(tariff, label, period_names)
+        rate = None if tariff is None else read_tariff(tariff, label, period_names)
         made: list[tuple[Any, Any]] = []  # (account, bill)
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always", UserWarning)
@@ -435,6 +443,12 @@ def _bill_accounts(
                     raise ValueError(f"cannot write {str(path)!r}: {exc.strerror}") from None
                 typer.echo(f"{bill.statement.account_number if bill.statement else ''} {path}".strip())
             return
+    except MissingTariffError as exc:
+        first = exc.accounts[0].number if exc.accounts else "N"
+        raise bad_input(
+            f"{exc}; e.g. meshmeter tariff set --site {json.dumps(site_name)} --account-number {first} "
+            "--example e-tou-c-example (or --tariff FILE)"
+        ) from None
     except (ValueError, MeshmeterError) as exc:
         raise bad_input(str(exc)) from None
     if fmt == "text":

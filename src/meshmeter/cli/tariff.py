@@ -1,8 +1,12 @@
-"""``meshmeter tariff show``: what the engine reads from a URDB tariff, and what it ignores or refuses.
+"""``meshmeter tariff``: show what the engine reads from a URDB tariff; set and list each account's tariff.
 
-A person checks a tariff here before billing with it: the charges, the 12 × 24 weekday and weekend period
-grids (months down, hours across), every period's tiers and rates, the descriptive fields kept but not
-used, and, for a tariff the engine cannot apply, every problem at once (exit status 2).
+``tariff show``: a person checks a tariff here before billing with it: the charges, the 12 × 24 weekday
+and weekend period grids (months down, hours across), every period's tiers and rates, the descriptive
+fields kept but not used, and, for a tariff the engine cannot apply, every problem at once (exit status 2).
+
+``tariff set`` keeps an account's tariff from a date on, so that ``meshmeter bill --site S
+--account-number N`` bills at it without ``--tariff``; ``tariff list`` shows each account of a site with
+its tariff in force (:mod:`meshmeter.services.account_tariffs`, ``docs/billing.md``).
 """
 
 from __future__ import annotations
@@ -12,14 +16,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from meshmeter.cli.common import JsonOption, bad_input
+from meshmeter.cli.common import TIME_HELP, DatabaseOption, JsonOption, bad_input, recorded_by
 from meshmeter.errors import MeshmeterError, TariffError
 
 if TYPE_CHECKING:
     from meshmeter.billing import Tariff, Tier
 
 tariff_app = typer.Typer(
-    help="URDB tariffs: show what the engine reads (docs/billing.md).", no_args_is_help=True
+    help="URDB tariffs: show what the engine reads; set and list each account's tariff (docs/billing.md).",
+    no_args_is_help=True,
 )
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -50,6 +55,31 @@ def read_tariff(source: str, label: str | None, period_names: str | None) -> Tar
         return load_tariff(Path(source), label=label, period_names=names)
     except OSError as exc:
         raise ValueError(f"cannot read tariff {source!r}: {exc.strerror}") from None
+
+
+def read_document(source: str) -> Any:
+    """
+    A URDB document from a file, decoded as :func:`~meshmeter.billing.load_tariff` decodes it (a response
+    kept as a JSON string of its text, too): what ``tariff set`` keeps exactly as given.
+
+    Raises
+    ------
+    ValueError
+        The file cannot be read, or is not JSON.
+    """
+    from pathlib import Path
+
+    try:
+        text = Path(source).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read tariff {source!r}: {exc.strerror}") from None
+    try:
+        document = json.loads(text)
+        if isinstance(document, str):
+            document = json.loads(document)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"tariff {source!r} is not JSON: {exc}") from None
+    return document
 
 
 def _number(value: Any) -> str:
@@ -317,3 +347,165 @@ def show_command(
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
         typer.echo(tariff_text(summary))
+
+
+def _find_site(store: Any, name: str) -> Any:
+    from meshmeter.services.billing import find_site
+
+    return find_site(store, name)
+
+
+def tariff_setting_dict(setting: Any, timezone: str) -> dict[str, Any]:
+    """A stored tariff setting as ``--json`` prints it (the document itself left out)."""
+    from meshmeter.cli.tables import local_time
+
+    return {
+        "id": setting.id,
+        "account_id": setting.account_id,
+        "name": setting.name,
+        "label": setting.label,
+        "period_names": setting.period_names,
+        "sha256": setting.sha256,
+        "effective_from": setting.effective_from.isoformat(),
+        "effective_from_local": local_time(setting.effective_from, timezone),
+        "set_by": setting.set_by,
+        "set_at": setting.set_at.isoformat(),
+    }
+
+
+@tariff_app.command("set")
+def set_command(
+    site: Annotated[str, typer.Option(help="The site's name.")],
+    account_number: Annotated[str, typer.Option(help="The account's number at the site.")],
+    tariff: Annotated[
+        str | None, typer.Option(help="URDB tariff JSON file: one rate, a list, or the API's {items: [...]}.")
+    ] = None,
+    example: Annotated[
+        str | None, typer.Option(help="An example tariff instead: e-tou-c-example or tiered-flat-example.")
+    ] = None,
+    label: Annotated[
+        str | None, typer.Option(help="The rate's URDB label, when the file holds several rates.")
+    ] = None,
+    period_names: Annotated[
+        str | None,
+        typer.Option(help="Period names, e.g. 0=peak,1=off-peak,demand:0=on-peak (0-based periods)."),
+    ] = None,
+    effective: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help=f"In force from: {TIME_HELP}; default from the account's start (its opening or first "
+            "move-in, the earlier) for its first tariff, else now.",
+        ),
+    ] = None,
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Set an account's tariff from a date on; bills of later periods use it without --tariff.
+
+    The rate is read by the same parser as meshmeter bill --tariff and refused (exit 2)
+    naming every problem: an unknown or closed account, a file that is not a rate the
+    engine can apply, a label not in it, a date that is not one. Nothing is stored then.
+    Every setting is kept: meshmeter tariff list shows the one in force.
+
+    Examples:
+
+    meshmeter tariff set --site "Oak Court" --account-number 1001 --example e-tou-c-example
+
+    meshmeter tariff set --site "Oak Court" --account-number 1002 --tariff urdb.json
+    --label 5cef0a415457a33576f60fe2 --from 2026-07-01
+    """
+    from meshmeter.services.account_tariffs import set_tariff
+    from meshmeter.services.billing import find_account
+    from meshmeter.store import Store
+
+    try:
+        problems = []
+        if (tariff is None) == (example is None):
+            problems.append("give one of --tariff FILE and --example NAME")
+        if example is not None and label is not None:
+            problems.append("--label chooses a rate of a URDB file: the examples hold one rate each")
+        if problems:
+            raise ValueError("; ".join(problems))
+        document = None if tariff is None else read_document(tariff)
+        with Store(database) as store:
+            where = _find_site(store, site)
+            account = find_account(store, where, account_number)
+            setting = set_tariff(
+                store,
+                account_id=account.id,
+                document=document,
+                example=example,
+                label=label,
+                period_names=period_names,
+                effective=effective,
+                by=recorded_by("tariff set"),
+            )
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+    data = tariff_setting_dict(setting, where.timezone)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    typer.echo(
+        f"account {account.number}: tariff {setting.name!r} from {data['effective_from_local']} "
+        f"(SHA-256 {setting.sha256[:12]}...)"
+    )
+
+
+@tariff_app.command("list")
+def list_command(
+    site: Annotated[str, typer.Option(help="The site's name.")],
+    database: DatabaseOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List each account of a site with its tariff in force now and since when, names first.
+
+    Example: meshmeter tariff list --site "Oak Court"
+    """
+    from datetime import UTC, datetime
+
+    from meshmeter.cli.tables import Column, key, print_json, print_table
+    from meshmeter.services.account_tariffs import account_tariff_lines
+    from meshmeter.store import Store
+
+    try:
+        with Store(database) as store:
+            where = _find_site(store, site)
+            lines = account_tariff_lines(store, site_id=where.id, at=datetime.now(UTC))
+    except (ValueError, MeshmeterError) as exc:
+        raise bad_input(str(exc)) from None
+    rows = [
+        {
+            "unit": line.unit,
+            "tenant": line.tenant,
+            "account": line.account.number,
+            "account_id": line.account.id,
+            "closed": line.closed,
+            "tariff": None if line.in_force is None else tariff_setting_dict(line.in_force, where.timezone),
+            "settings": len(line.history),
+        }
+        for line in lines
+    ]
+    if as_json:
+        print_json(rows)
+        return
+
+    def shown(row: dict[str, Any]) -> str:
+        if row["tariff"] is None:
+            return "none set" + (" (closed)" if row["closed"] else "")
+        return str(row["tariff"]["name"])
+
+    columns = (
+        Column("Unit", key("unit")),
+        Column("Tenant", key("tenant"), long=True),
+        Column("Account", key("account")),
+        Column("Tariff", shown, long=True),
+        Column("Since", lambda r: None if r["tariff"] is None else r["tariff"]["effective_from_local"]),
+    )
+    print_table(
+        columns,
+        rows,
+        title=f"{where.name}: the tariff of each account in force now",
+        empty=f"Site {where.name!r} has no account yet: open one with `meshmeter account create`.",
+    )

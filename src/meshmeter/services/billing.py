@@ -667,7 +667,7 @@ def bill_account_from_store(
     store: Store,
     *,
     account: Account,
-    tariff: Tariff,
+    tariff: Tariff | None,
     start: datetime,
     end: datetime,
     timezone: str | None = None,
@@ -681,8 +681,9 @@ def bill_account_from_store(
         Read: the account's occupancies, tenant, units, meters and their validated views.
     account : Account
         The account (:func:`find_account`).
-    tariff : Tariff
-        The tariff (:func:`meshmeter.billing.load_tariff`).
+    tariff : Tariff or None
+        The tariff (:func:`meshmeter.billing.load_tariff`); None: the account's own, in force at the
+        period's end (:func:`meshmeter.services.account_tariffs.tariff_for_period`).
     start, end : datetime
         The billing period, aware.
     timezone : str, optional
@@ -701,9 +702,15 @@ def bill_account_from_store(
     NothingToBillError
         When the account has no tenure in the period (the message names its tenures), or a tenure's
         meter has no validated interval in it.
+    MissingTariffError
+        With no ``tariff``, when the account has none in force at the period's end.
     """
     _check_period(start, end)
     tz = _account_zone(store, account, timezone)
+    if tariff is None:
+        from meshmeter.services.account_tariffs import tariff_for_period
+
+        tariff = tariff_for_period(store, account, end)
     tenures = store.occupancies(account_id=account.id)
     billed = [o for o in tenures if o.covers(start, end)]
     if not billed:
@@ -722,19 +729,22 @@ def bill_site_accounts(
     store: Store,
     *,
     site: Site,
-    tariff: Tariff,
+    tariff: Tariff | None,
     start: datetime,
     end: datetime,
     timezone: str | None = None,
 ) -> list[tuple[Account, list[Bill]]]:
     """
     Bill every account of a site in service at some time of ``(start, end]``
-    (:func:`bill_account_from_store`), by account number.
+    (:func:`bill_account_from_store`), by account number: at ``tariff``, or, when None, each at its own
+    tariff in force at the period's end (:func:`meshmeter.services.account_tariffs.tariffs_for_period`).
 
     Raises
     ------
     ValueError
         When no account of the site was in service in the period.
+    MissingTariffError
+        With no ``tariff``, naming every account in service without a tariff in force; nothing is billed.
     NothingToBillError
         Naming every account whose meter has no validated interval in the period; nothing is billed.
     """
@@ -748,6 +758,11 @@ def bill_site_accounts(
     ]
     if not served:
         raise ValueError(f"site {site.name!r} has no account in service during the period")
+    own: dict[int, Tariff] = {}
+    if tariff is None:
+        from meshmeter.services.account_tariffs import tariffs_for_period
+
+        own = tariffs_for_period(store, served, end)
     out: list[tuple[Account, list[Bill]]] = []
     problems: list[str] = []
     for a in sorted(served, key=lambda a: (len(a.number), a.number, a.id)):
@@ -756,7 +771,12 @@ def bill_site_accounts(
                 (
                     a,
                     bill_account_from_store(
-                        store, account=a, tariff=tariff, start=start, end=end, timezone=tz
+                        store,
+                        account=a,
+                        tariff=own[a.id] if tariff is None else tariff,
+                        start=start,
+                        end=end,
+                        timezone=tz,
                     ),
                 )
             )

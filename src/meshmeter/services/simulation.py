@@ -52,6 +52,7 @@ from meshmeter.headend.vee import VeeReport, run_vee
 from meshmeter.headend.vee.config import SOLAR_ZERO_RUN_MAX_H
 from meshmeter.intervals import Quality
 from meshmeter.meter.diagnostics import ElementMeasurement
+from meshmeter.services.account_tariffs import set_tariff
 from meshmeter.services.billing import bill_meter_from_store
 from meshmeter.site.config import SiteConfig
 from meshmeter.site.run import Progress, SiteSimulation
@@ -466,10 +467,16 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
                 enabled=source.enabled,
             )
     tell(2)
+    # a meter an enabled source feeds is read from its device: the twin's intervals, register reads and
+    # element measurements of it would be a second, invented feed (its MDT stays on the mesh)
+    twin_fed = [m.serial not in config.source_fed for m in config.meters]
+    fed_euis = {
+        eui for eui, meter_id in euis.items() if meter_id in {meter_ids[s] for s in config.source_fed}
+    }
     window_end_s = int(sim.end.timestamp())
     by_device: dict[bytes, list[Delivery]] = {}
     for d in net.dcap.deliveries:
-        if d.record.interval_end_s <= window_end_s:
+        if d.record.interval_end_s <= window_end_s and d.device not in fed_euis:
             by_device.setdefault(d.device, []).append(d)
     result = IngestResult()
     for k, deliveries in enumerate(by_device.values()):  # each device in its own transaction, as ingest does
@@ -484,6 +491,8 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
     midnights = np.arange(math.floor(epoch / 86_400.0) + 1, math.floor(end_s / 86_400.0) + 1) * 86_400.0
     times = [*(float(t) for t in midnights if t < end_s), end_s]
     for number, m in enumerate(config.meters):
+        if not twin_fed[number]:
+            continue
         for t in times:
             at = datetime.fromtimestamp(int(t), UTC)
             if store.add_register_read(
@@ -496,13 +505,13 @@ def store_simulation(store: Store, sim: SiteSimulation, *, progress: Progress | 
     events = [e for e in net.dcap.events if e.event.time_s <= window_end_s]
     alerts = len(alerts_from_dcap(store, events, eui_to_meter=euis))
     for number, m in enumerate(config.meters):
-        if check_reverse_phase(
+        if twin_fed[number] and check_reverse_phase(
             store, meter_id=meter_ids[m.serial], at=end, element_power_w=sim.feed.last_element_power_w[number]
         ):
             alerts += 1
     for number, m in enumerate(config.meters):
         meter_id = meter_ids[m.serial]
-        if not (
+        if twin_fed[number] and not (
             resuming
             and store.events(
                 meter_id=meter_id, kind=ELEMENT_MEASUREMENTS_EVENT, start=end - timedelta(seconds=1), end=end
@@ -706,15 +715,16 @@ def bill_site(
     Returns
     -------
     list of BillLine
-        One per account in service during the window, in the site file's order.
+        One per account in service during the window, in the site file's order; none of an account on a
+        meter a source feeds (``SiteConfig.source_fed``: its data comes from the collector, later).
     """
     rates = example_tariff(tariff)
     lines: list[BillLine] = []
     for account in sim.config.accounts:
         if account.move_out is not None and account.move_out <= sim.start:
             continue
-        if account.move_in >= sim.end:
-            continue
+        if account.move_in >= sim.end or account.meter in sim.config.source_fed:
+            continue  # not in service in the window; or on a real meter, billed once its source is read
         meter_id = stored.meter_ids[account.meter]
         meter = store.get_meter(meter_id=meter_id)
         assert meter is not None  # stored by store_simulation
@@ -725,6 +735,19 @@ def bill_site(
             if account.move_out is not None and account.move_out < sim.end
             else None,
         )
+        account_ids = [
+            o.account_id
+            for o in store.occupancies(meter_id=meter_id)
+            if o.move_in == account.move_in  # a meter's occupancies do not overlap
+        ]
+        if (
+            save
+            and len(account_ids) == 1
+            and store.account_tariff(account_id=account_ids[0], at=sim.end) is None
+        ):
+            # the tariff it is billed at, kept as the account's own (docs/billing.md): `meshmeter bill`
+            # and the overview's charges then price it with no tariff named
+            set_tariff(store, account_id=account_ids[0], example=tariff, by=f"site file ({sim.config.name})")
         bill = bill_meter_from_store(
             store,
             meter=meter,
@@ -736,11 +759,6 @@ def bill_site(
         )
         bill_id = None
         if save:
-            account_ids = [
-                o.account_id
-                for o in store.occupancies(meter_id=meter_id)
-                if o.move_in == account.move_in  # a meter's occupancies do not overlap
-            ]
             saved, _ = store.save_bill(
                 document=bill.to_dict(),
                 site_id=stored.site_id,

@@ -52,6 +52,7 @@ from meshmeter.store.schema import (
     TENANCY_EVENT_KINDS,
 )
 from meshmeter.store.sources import CollectedRows, Source, SourceChannel
+from meshmeter.store.tariffs import AccountTariff
 
 __all__ = [
     "API_TOKEN_ROLES",
@@ -67,6 +68,7 @@ __all__ = [
     "SITE_BOUND_ROLES",
     "TENANCY_EVENT_KINDS",
     "Account",
+    "AccountTariff",
     "ApiToken",
     "BillConflictError",
     "CollectedRows",

@@ -881,6 +881,36 @@ def _vee_worklist(connection: Connection) -> None:
     _vee_findings_v10.create(connection)
 
 
+_V11 = MetaData(naming_convention=METADATA.naming_convention)
+_V11_JSON = JSON().with_variant(JSONB(), "postgresql")
+Table("accounts", _V11, Column("id", _ID, primary_key=True))
+_account_tariffs_v11 = Table(
+    "account_tariffs",
+    _V11,
+    Column("id", _ID, primary_key=True),
+    Column("account_id", _ID, ForeignKey("accounts.id"), nullable=False),
+    Column("effective_from", UtcDateTime, nullable=False),
+    Column("document", _V11_JSON, nullable=False),
+    Column("label", Text, nullable=True),
+    Column("period_names", _V11_JSON, nullable=True),
+    Column("name", Text, nullable=False),
+    Column("sha256", Text, nullable=False),
+    Column("set_by", Text, nullable=True),
+    Column("set_at", UtcDateTime, nullable=False),
+    CheckConstraint("length(sha256) = 64", name="sha256_length"),
+    Index(None, "account_id", "effective_from"),
+)
+"""``account_tariffs`` as version 11 made it (``accounts`` only as the target of its key)."""
+
+
+def _account_tariffs(connection: Connection) -> None:
+    """
+    Version 11: the tariff of each account, from a date on (``account_tariffs``; ``docs/billing.md``,
+    "The tariff of an account"). No account has one until it is set: bills name their tariff as before.
+    """
+    _account_tariffs_v11.create(connection)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -931,6 +961,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         "the VEE work list: vee_findings (check and reason of each flagged or estimated interval); "
         "interval_edits.action (a person's accept, edit or re-read request)",
         _vee_worklist,
+    ),
+    Migration(
+        11,
+        "account_tariffs: the tariff of each account from a date on (the URDB document as given, the "
+        "label chosen, period names, name, SHA-256, who set it and when)",
+        _account_tariffs,
     ),
 )
 """Every step, in order. Append only; never edit a released step."""

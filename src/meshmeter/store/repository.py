@@ -23,6 +23,7 @@ connections of :class:`~meshmeter.store.base.StoreBase` (``docs/store.md``, "Cod
 :mod:`meshmeter.store.tokens`             API tokens
 :mod:`meshmeter.store.reports`            network reports
 :mod:`meshmeter.store.bills`              stored bills
+:mod:`meshmeter.store.tariffs`            the tariff of each account, from a date on
 :mod:`meshmeter.store.driver`             the hot SQL per driver; ``executemany`` and ``COPY`` paths
 :mod:`meshmeter.store.columns`            codecs of the compact columns (counters, binary ``COPY``)
 :mod:`meshmeter.store._validate`          the checks of every argument
@@ -78,6 +79,7 @@ from meshmeter.store.registry import RegistryMixin
 from meshmeter.store.registry import _meter as _meter
 from meshmeter.store.reports import NetworkReportsMixin
 from meshmeter.store.sources import SourcesMixin
+from meshmeter.store.tariffs import AccountTariffsMixin
 from meshmeter.store.tenancy import FIRST_ACCOUNT_NUMBER, TenancyMixin
 from meshmeter.store.tokens import API_TOKEN_PREFIX, TokensMixin, hash_api_token
 from meshmeter.store.tokens import _api_token as _api_token
@@ -112,6 +114,7 @@ class Store(
     TokensMixin,
     NetworkReportsMixin,
     BillsMixin,
+    AccountTariffsMixin,
     StoreBase,
 ):
     """

@@ -53,6 +53,7 @@ __all__ = [
     "SOURCE_KINDS",
     "TENANCY_EVENT_KINDS",
     "WORKLIST_ACTIONS",
+    "account_tariffs",
     "accounts",
     "api_token_sites",
     "api_tokens",
@@ -332,6 +333,26 @@ accounts = Table(
 )
 """Accounts (reshaped in schema version 7): a tenant's account at a site, under a number the operator
 sees, open until closed. Which unit it occupies, and when, is in :data:`occupancies`."""
+
+account_tariffs = Table(
+    "account_tariffs",
+    METADATA,
+    Column("id", _ID, primary_key=True),
+    Column("account_id", _ID, ForeignKey("accounts.id"), nullable=False),
+    Column("effective_from", UtcDateTime, nullable=False, comment="in force from this instant on"),
+    Column("document", _JSON, nullable=False, comment="the URDB document exactly as given"),
+    Column("label", Text, nullable=True, comment="the URDB label of the rate chosen in the document"),
+    Column("period_names", _JSON, nullable=True, comment="{kind: {period: name}} merged into the rate"),
+    Column("name", Text, nullable=False, comment="the tariff's name, as bills print it"),
+    Column("sha256", Text, nullable=False, comment="SHA-256 of the rate read, hex: as a bill names it"),
+    Column("set_by", Text, nullable=True, comment="who: a token, the command line, the demo"),
+    Column("set_at", UtcDateTime, nullable=False),
+    CheckConstraint("length(sha256) = 64", name="sha256_length"),
+    Index(None, "account_id", "effective_from"),
+)
+"""The tariff of each account, from a date on (schema version 11, ``docs/billing.md``, "The tariff of an
+account"): one row per setting, never changed or deleted. The tariff in force at an instant is the row of
+the latest ``effective_from`` not after it (of two from the same instant, the one set last)."""
 
 occupancies = Table(
     "occupancies",

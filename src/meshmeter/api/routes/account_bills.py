@@ -2,9 +2,10 @@
 does (``docs/api.md``; ``docs/billing.md``, "Billing a stored account";
 :func:`~meshmeter.services.billing.bill_account_from_store`).
 
-The server keeps no tariffs: the request carries the URDB rate document (with ``label`` to choose a rate
-of several), or names one of the examples shipped with meshmeter. A token bound to sites bills the
-accounts of its sites only (another is 404, as if it did not exist).
+The request carries the URDB rate document (with ``label`` to choose a rate of several), or names one of
+the examples shipped with meshmeter; with neither, the account is billed at its own tariff in force at the
+period's end (``PUT /accounts/{account_id}/tariff``; :mod:`meshmeter.services.account_tariffs`). A token
+bound to sites bills the accounts of its sites only (another is 404, as if it did not exist).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from meshmeter.api.intervals import parse_instant, parse_timezone
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
-from meshmeter.billing import Bill, example_tariff, parse_tariff
+from meshmeter.billing import Bill, Tariff
 from meshmeter.billing.reproduce import rebill
+from meshmeter.services.account_tariffs import MissingTariffError, choose_tariff
 from meshmeter.services.billing import bill_account_from_store, save_account_bill
 
 router = APIRouter(tags=["billing"], route_class=GuardedRoute)
@@ -40,7 +42,8 @@ class AccountBillRequest(BaseModel):
 
     tariff: dict[str, JsonValue] | list[JsonValue] | None = Field(
         None,
-        description="the URDB rate document: one rate, a list of rates, or the URDB API's {items: [...]}",
+        description="the URDB rate document: one rate, a list of rates, or the URDB API's {items: [...]}; "
+        "with neither this nor example, the account's own tariff in force at the period's end",
     )
     example: Literal["e-tou-c-example", "tiered-flat-example"] | None = Field(
         None, description="an example tariff shipped with meshmeter, instead of a document"
@@ -89,13 +92,15 @@ class AccountBillsPublic(BaseModel):
     responses=problems(400, 404, 409),
 )
 def bill_account(account_id: StoreId, body: AccountBillRequest, store: StoreDep) -> AccountBillsPublic:
-    """Bill the account over ``(start, end]`` at the tariff given, from the validated intervals of the
+    """Bill the account over ``(start, end]`` at the tariff given (else at the account's own tariff in
+    force at the period's end, ``PUT /accounts/{account_id}/tariff``), from the validated intervals of the
     meters of the units it occupied: one bill per tenure in the period, under the tenant's name, prorated
     by the stored move-in and move-out, with the account's number, unit and usage history
     (``docs/billing.md``, "Billing a stored account"). With ``save`` each bill is kept against the account
     (again: the same bill, ``new`` false). 400 for a bad tariff or period (every problem of the rate
     named), 404 for an unknown account, 409 when the account has no tenure in the period (its tenures
-    named) or a meter has no validated interval in it."""
+    named), a meter has no validated interval in it, or no tariff is given and the account has none in
+    force."""
     account = store.get_account(account_id=account_id)
     if account is None:
         raise Problem(404, f"no account has id {account_id}")
@@ -103,14 +108,11 @@ def bill_account(account_id: StoreId, body: AccountBillRequest, store: StoreDep)
     if site is None:
         raise Problem(400, f"account {account.number!r} has no site: its time zone is not known")
     try:
-        if (body.tariff is None) == (body.example is None):
-            raise ValueError("give exactly one of tariff (a URDB document) and example")
-        if body.example is not None:
-            if body.label is not None:
-                raise ValueError("label chooses a rate of a URDB document: the examples hold one rate each")
-            rate = example_tariff(body.example)
-        else:
-            rate = parse_tariff(body.tariff, label=body.label)
+        rate: Tariff | None = None
+        if body.tariff is not None or body.example is not None:
+            rate = choose_tariff(document=body.tariff, example=body.example, label=body.label)
+        elif body.label is not None:
+            raise ValueError("label chooses a rate of the tariff document given: give tariff with it")
         local = parse_timezone(site.timezone)
         start = parse_instant("start", body.start, local)
         end = parse_instant("end", body.end, local)
@@ -120,9 +122,12 @@ def bill_account(account_id: StoreId, body: AccountBillRequest, store: StoreDep)
             raise ValueError(f"the period must be at most a year (366 days), got {body.start} .. {body.end}")
     except ValueError as exc:
         raise Problem(400, str(exc)) from None
-    bills = bill_account_from_store(
-        store, account=account, tariff=rate, start=start, end=end, timezone=site.timezone
-    )
+    try:
+        bills = bill_account_from_store(
+            store, account=account, tariff=rate, start=start, end=end, timezone=site.timezone
+        )
+    except MissingTariffError as exc:
+        raise Problem(409, f"{exc}: give tariff or example") from None
     kept: list[tuple[Bill, int | None, bool | None]] = [(b, None, None) for b in bills]
     if body.save:  # every bill made first: a refused request stores nothing
         kept = []
