@@ -10,12 +10,10 @@ import pytest
 
 from meshmeter.amr.cit import CitReport, DeviceRow
 from meshmeter.api.dashboard.views import (
-    DIAGNOSIS_EVENT,
     LINK_QUALITY_COLOURS,
     as_of,
     cit_from_dict,
     device_positions,
-    diagnosis,
     energy_between,
     led_pattern,
     link_quality,
@@ -26,7 +24,6 @@ from meshmeter.api.dashboard.views import (
     site_overview,
 )
 from meshmeter.headend.alerts import AlertKind, active_alerts, check_reverse_phase
-from meshmeter.meter.diagnostics import FindingCode
 from meshmeter.store import Event, Store
 
 LA = ZoneInfo("America/Los_Angeles")
@@ -262,51 +259,6 @@ def test_reading_takes_a_later_register_read(store):
     store.add_register_read(meter_id=meter.id, read_at=end + timedelta(hours=1), energy_wh=5200)
     assert meter_reading(store, meter, end) == 5200
     assert meter_reading(store, _meter(store, "A2"), None) is None
-
-
-def _measurements(power2=-472.7, angle2=-10.0):
-    return {
-        "elements": [
-            {"element": 1, "voltage_v": 120.0, "voltage_angle_deg": 0.0, "current_a": 4.0,
-             "current_angle_deg": -10.0, "power_w": 472.7},
-            {"element": 2, "voltage_v": 120.0, "voltage_angle_deg": 180.0, "current_a": 4.0,
-             "current_angle_deg": angle2, "power_w": power2},
-        ],
-        "frequency_hz": 60.0,
-    }  # fmt: skip
-
-
-def test_diagnosis_of_a_reversed_ct(store):
-    meter = _meter(store)
-    assert diagnosis(store, meter, []).measured_at is None
-    check_reverse_phase(store, meter_id=meter.id, at=T0, element_power_w=[480.0, -470.0])
-    store.add_event(kind=DIAGNOSIS_EVENT, at=T0, meter_id=meter.id, detail=_measurements())
-    found = diagnosis(store, meter, active_alerts(store))
-    assert found.measured_at == T0
-    assert found.reverse_elements == [2]
-    assert [(f.code, f.element) for f in found.findings] == [(FindingCode.CT_REVERSED, 2)]
-
-
-def test_diagnosis_of_a_healthy_meter(store):
-    meter = _meter(store)
-    # CT2 current lags the L2 voltage (180°) by 10°: at 170°
-    store.add_event(kind=DIAGNOSIS_EVENT, at=T0, meter_id=meter.id, detail=_measurements(472.7, 170.0))
-    found = diagnosis(store, meter, [])
-    assert found.findings == []
-    assert found.error is None
-
-
-@pytest.mark.parametrize(
-    "detail",
-    [{}, {"elements": [{"element": 1}]}, {"elements": [{**_measurements()["elements"][0], "element": 7}]}],
-)
-def test_diagnosis_of_unusable_measurements_says_so(store, detail):
-    meter = _meter(store)
-    store.add_event(kind=DIAGNOSIS_EVENT, at=T0, meter_id=meter.id, detail=detail)
-    found = diagnosis(store, meter, [])
-    assert found.error is not None
-    assert found.error.startswith("the stored measurements are unusable")
-    assert found.findings == []
 
 
 def test_site_overview_days_in_local_time(store):

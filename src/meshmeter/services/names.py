@@ -47,6 +47,8 @@ class MeterName:
     tenant, account : str or None
         Who lives there at that moment, and their account number; None while the unit is vacant (or for
         a meter measuring no unit).
+    account_id : int or None
+        That account's id (its page is ``/dashboard/accounts/{account_id}``); None with ``account``.
     """
 
     meter_id: int
@@ -59,6 +61,7 @@ class MeterName:
     address: str | None
     tenant: str | None
     account: str | None
+    account_id: int | None = None
 
     @property
     def label(self) -> str:
@@ -128,5 +131,6 @@ def meter_names(
             address=None if unit is None else unit.address,
             tenant=None if tenant_id is None else tenants.get(tenant_id),
             account=None if account_id is None else accounts.get(account_id),
+            account_id=account_id,
         )
     return out

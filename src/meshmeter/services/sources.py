@@ -8,7 +8,8 @@ stores it with its channels in one transaction, or names every problem and store
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,34 @@ from meshmeter.collect.runner import RTLAMR2MQTT, comm_loss_after_s, source_prob
 from meshmeter.store import Source, SourceChannel, Store
 from meshmeter.store.schema import ENERGY_UNIT_WH
 
-__all__ = ["SourceHealth", "add_source", "channel_defaults", "source_health"]
+__all__ = ["SourceHealth", "add_source", "channel_defaults", "setting_pairs", "source_health"]
+
+
+def setting_pairs(pairs: Iterable[str], *, what: str) -> dict[str, Any]:
+    """
+    A source's settings typed as ``KEY=VALUE`` pairs (``meshmeter source add --setting``, the dashboard's
+    form): a value that reads as JSON (a number, true, false) is taken as that, else as the text.
+
+    Raises
+    ------
+    ValueError
+        Naming every pair that is not ``KEY=VALUE``, as ``<what> KEY=VALUE, got '...'`` (``what``: the
+        field and its verb, as its door names it: ``--setting takes``).
+    """
+    out: dict[str, Any] = {}
+    problems = []
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            problems.append(f"{what} KEY=VALUE, got {pair!r}")
+            continue
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    if problems:
+        raise ValueError("; ".join(problems))
+    return out
 
 
 def channel_defaults(

@@ -29,6 +29,7 @@ __all__ = [
     "effective_instant",
     "move_in",
     "move_out",
+    "new_tenant",
     "open_account",
     "resolve_unit",
     "site_timezone",
@@ -158,6 +159,52 @@ def open_account(
     """Open an account (:meth:`Store.open_account`), ``opened`` read in the site's local time."""
     opened_at = None if opened is None else effective_instant("opened", opened, site_timezone(store, site_id))
     return store.open_account(tenant_id=tenant_id, site_id=site_id, number=number, opened_at=opened_at, by=by)
+
+
+def new_tenant(
+    store: Store,
+    *,
+    name: str,
+    site_id: int,
+    number: str | None = None,
+    unit_id: int | None = None,
+    at: str | None = None,
+    by: str | None = None,
+) -> tuple[Tenant, Account, Occupancy | None]:
+    """
+    A new tenant with an account at a site and, with ``unit_id`` and ``at``, its move-in into that unit
+    at ``at`` (local to the site; the account opens then), all stored or nothing
+    (:meth:`Store.open_tenancy`); the account opens now when there is no move-in.
+
+    Raises
+    ------
+    ValueError
+        A time that is not one, or a unit without a time (or a time without a unit), every one named.
+    TenancyError
+        Every problem of the tenant, the account and the move-in together; nothing is stored.
+    """
+    problems: list[str] = []
+    instant = None
+    if at is not None:
+        try:
+            instant = effective_instant("at", at, site_timezone(store, site_id))
+        except ValueError as exc:
+            problems.append(str(exc))
+    if unit_id is None and at is not None:
+        problems.append("unit_id must be given with a move-in time (the unit moved into)")
+    if unit_id is not None and at is None:
+        problems.append("at must be given with a unit (when the tenant moves in)")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return store.open_tenancy(
+        name=name,
+        site_id=site_id,
+        number=number,
+        opened_at=instant,
+        unit_id=unit_id,
+        move_in=instant,
+        by=by,
+    )
 
 
 def move_in(store: Store, *, account_id: int, unit_id: int, at: str, by: str | None = None) -> Occupancy:

@@ -351,6 +351,8 @@ class RegistryMixin(StoreBase):
             site_id = checked(v.check_id, "site_id", site_id)
         kind = _meter_kind(manufacturer, model, elements, voltage_max_v, current_max_a, problems)
         if problems:
+            if serial is not None and self.get_meter(serial=serial) is not None:
+                problems.append(f"serial {serial!r} is already a meter")  # named beside the others
             raise ValueError("; ".join(problems))
         values = {
             "serial": serial,

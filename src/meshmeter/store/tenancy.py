@@ -583,6 +583,74 @@ class TenancyMixin(StoreBase):
             account = self._close(c, account_id, stamp, by)
         return account
 
+    def open_tenancy(
+        self,
+        *,
+        name: str,
+        site_id: int,
+        number: str | None = None,
+        opened_at: datetime | None = None,
+        unit_id: int | None = None,
+        move_in: datetime | None = None,
+        by: str | None = None,
+    ) -> tuple[Tenant, Account, Occupancy | None]:
+        """
+        A new tenant, an account for it at a site and, with ``unit_id`` and ``move_in``, its move-in into
+        that unit, in one transaction: all of it is stored, or nothing.
+
+        The checks are those of :meth:`create_tenant`, :meth:`open_account` and :meth:`move_in`, all made
+        before anything is kept, so that one refusal names every problem of the three.
+
+        Raises
+        ------
+        TenancyError
+            Naming every problem: an empty name, an unknown site or unit, a number taken at the site, a
+            unit of another site, or the unit (or another unit of its meter) occupied then.
+        """
+        problems: list[str] = []
+        try:
+            name = v.check_text("name", name)
+        except ValueError as exc:
+            problems.append(str(exc))
+        site_id = v.check_id("site_id", site_id)
+        number = None if number is None else v.check_text("number", number).strip()
+        if (unit_id is None) != (move_in is None):
+            raise ValueError("give unit_id and move_in together, or neither")
+        if unit_id is not None:
+            unit_id = v.check_id("unit_id", unit_id)
+        if move_in is not None:
+            move_in = v.check_utc("move_in", move_in)
+        stamp = _now() if opened_at is None else v.check_utc("opened_at", opened_at)
+        by = _by(by)
+        unknown = False
+        with self._write() as c:
+            kept = name if isinstance(name, str) and name.strip() else "?"  # a refused name is never kept
+            tenant_id = int(c.execute(insert(tenants).values(name=kept).returning(tenants.c.id)).scalar_one())
+            self._record(c, "tenant_created", stamp, by, tenant_id=tenant_id, detail={"name": kept})
+            account: Account | None = None
+            try:
+                account = self._open_account(c, tenant_id, site_id, number, stamp, by)
+            except TenancyError as exc:
+                problems += exc.problems
+                unknown = unknown or exc.unknown
+            occupancy = None
+            if unit_id is not None and move_in is not None:
+                unit = self._find_unit(c, unit_id)
+                if unit is None:
+                    problems.append(f"unit_id {unit_id} is not a known unit")
+                    unknown = True
+                else:
+                    # the account that would be: its number is checked above, its tenure checked here
+                    would_be = account or Account(0, number or "(new)", site_id, tenant_id, stamp, None)
+                    problems += self._in_problems(c, would_be, unit, move_in, None)
+                if not problems:
+                    assert account is not None
+                    occupancy = self._move_in(c, account.id, unit_id, move_in, None, by)
+            if problems:
+                raise TenancyError(problems, unknown=unknown)  # the transaction is rolled back
+            assert account is not None
+        return Tenant(id=tenant_id, name=name), account, occupancy
+
     def create_account(
         self,
         *,

@@ -8,27 +8,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from meshmeter.amr.cit import CitReport, DeviceRow
-from meshmeter.catalog.designations import decode_meter
-from meshmeter.headend.alerts import Alert, AlertKind, communication_status
-from meshmeter.intervals import INTERVAL_S, Quality, floor_to_grid, zone
-from meshmeter.meter.diagnostics import ElementMeasurement, Finding, diagnose
+from meshmeter.headend.alerts import Alert, communication_status
+from meshmeter.intervals import INTERVAL_S, Quality
 from meshmeter.meter.display import LcdScreen, lcd_screens
+from meshmeter.services.attention import as_of, site_zone
 from meshmeter.store import CONSUMPTION_ROLES, Event, Meter, Site, Store
 
 if TYPE_CHECKING:
     from meshmeter.services.sources import SourceHealth
 
 __all__ = [
-    "DIAGNOSIS_EVENT",
     "LINK_QUALITY_COLOURS",
     "QUALITY_NAMES",
-    "Diagnosis",
     "GraphEdge",
     "GraphNode",
     "MeterRow",
@@ -38,7 +35,6 @@ __all__ = [
     "as_of",
     "cit_from_dict",
     "device_positions",
-    "diagnosis",
     "energy_between",
     "join_state",
     "led_pattern",
@@ -62,11 +58,6 @@ QUALITY_NAMES: dict[int, str] = {
 """ESPI quality codes as the pages name them (``docs/vee.md``): :class:`~meshmeter.intervals.Quality`'s
 words, shorter for the estimates."""
 
-DIAGNOSIS_EVENT = "element_measurements"
-"""Kind of the event whose ``detail`` holds a meter's per-element measurements for the wiring diagnosis:
-``{"elements": [{"element", "voltage_v", "voltage_angle_deg", "current_a", "current_angle_deg",
-"power_w"[, "ct_open"]}, ...][, "frequency_hz"]}`` (``docs/dashboard.md``)."""
-
 LINK_QUALITY_COLOURS: dict[str, str] = {"good": "#1a7f37", "fair": "#9a6700", "poor": "#cf222e"}
 """Colour of a link by quality; each has a contrast of at least 4.5:1 on white (WCAG AA)."""
 
@@ -75,41 +66,8 @@ LINK_QUALITY_COLOURS: dict[str, str] = {"good": "#1a7f37", "fair": "#9a6700", "p
 # time
 # ---------------------------------------------------------------------------------------------------
 
-
-def site_zone(site: Site | None) -> tzinfo:
-    """The site's time zone; UTC without a site or for an unknown zone name."""
-    if site is None:
-        return UTC
-    try:
-        return zone(site.timezone)
-    except ValueError:
-        return UTC
-
-
-def as_of(latest: Iterable[datetime | None], now: datetime) -> datetime:
-    """
-    The instant the pages describe: the latest interval end heard, but not after ``now``.
-
-    A simulated site whose data ends in the past is shown as of its last interval, so that "today"
-    is the last day with data rather than an empty real today.
-
-    Parameters
-    ----------
-    latest : iterable of datetime or None
-        Latest interval end of each meter (None: never heard).
-    now : datetime
-        The present, aware.
-
-    Returns
-    -------
-    datetime
-        Aware UTC, on a 15-minute boundary; ``now`` rounded down when nothing was heard.
-    """
-    if now.tzinfo is None:
-        raise ValueError(f"now must be timezone-aware, got {now!r}")
-    known = [t for t in latest if t is not None]
-    instant = min(max(known), now) if known else now
-    return floor_to_grid(instant)
+# site_zone and as_of are meshmeter.services.attention's (the attention list and `meshmeter status` judge
+# a site by them too); imported above for the pages.
 
 
 def _local_midnight(day: date, zone: tzinfo) -> datetime:
@@ -507,7 +465,7 @@ def network_graph(
 
 
 # ---------------------------------------------------------------------------------------------------
-# meter: LCD, diagnosis
+# meter: LCD
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -549,79 +507,6 @@ def meter_lcd(
         power_kw=0.0 if demand_kw is None else demand_kw,
         reverse_phase=reverse_phase,
     )
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """The wiring diagnosis of a meter (manual §4.5, §4.7, §7)."""
-
-    measured_at: datetime | None
-    """When the element measurements were taken; None when the store holds none."""
-    measurements: list[ElementMeasurement] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    reverse_elements: list[int] = field(default_factory=list)
-    """Elements of a reverse-phase alert in force, numbered from 1."""
-    error: str | None = None
-    """Why stored measurements could not be diagnosed."""
-
-
-def diagnosis(store: Store, meter: Meter, alerts: Sequence[Alert]) -> Diagnosis:
-    """
-    Diagnose a meter's wiring from its latest stored element measurements (:data:`DIAGNOSIS_EVENT`).
-
-    Parameters
-    ----------
-    store : Store
-        The store.
-    meter : Meter
-        The meter.
-    alerts : sequence of Alert
-        The alerts in force: a reverse-phase one names the reversed elements even without measurements.
-
-    Returns
-    -------
-    Diagnosis
-        The findings of :func:`~meshmeter.meter.diagnostics.diagnose` on the measurements of the latest
-        event, or none with ``measured_at`` None when there is no such event.
-    """
-    reverse = sorted(
-        {
-            int(e)
-            for a in alerts
-            if a.kind is AlertKind.REVERSE_PHASE and a.meter_id == meter.id and a.active
-            for e in a.detail.get("elements", [])
-        }
-    )
-    found = store.events(meter_id=meter.id, kind=DIAGNOSIS_EVENT)
-    if not found:
-        return Diagnosis(None, reverse_elements=reverse)
-    event = found[-1]
-    try:
-        elements = decode_meter(meter.designation).elements
-    except ValueError:
-        elements = 2
-    try:
-        measurements = [
-            ElementMeasurement(
-                element=int(item["element"]),
-                voltage_v=float(item["voltage_v"]),
-                voltage_angle_deg=float(item["voltage_angle_deg"]),
-                current_a=float(item["current_a"]),
-                current_angle_deg=float(item["current_angle_deg"]),
-                power_w=float(item["power_w"]),
-                ct_open=bool(item.get("ct_open", False)),
-            )
-            for item in event.detail["elements"]
-        ]
-        frequency = event.detail.get("frequency_hz")
-        findings = diagnose(
-            measurements, elements=elements, frequency_hz=None if frequency is None else float(frequency)
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        return Diagnosis(
-            event.at, reverse_elements=reverse, error=f"the stored measurements are unusable: {exc}"
-        )
-    return Diagnosis(event.at, measurements, findings, reverse)
 
 
 def meter_events(store: Store, meter: Meter, limit: int = 200) -> list[Event]:

@@ -1,4 +1,5 @@
-"""Alerts: tamper, reverse phase, communication loss, low battery, repeater power loss.
+"""Alerts: tamper, reverse phase, communication loss, low battery, repeater power loss ..., each with
+what it means and what to do (:data:`meshmeter.services.alert_words.ALERT_WORDS`).
 
 See ``docs/alerts.md``.
 """
@@ -17,6 +18,7 @@ from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.headend.alerts import Alert, AlertKind, active_alerts, alerts
+from meshmeter.services.alert_words import ALERT_WORDS, alert_meaning
 
 __all__ = ["AlertPublic", "AlertsPublic", "router"]
 
@@ -35,6 +37,13 @@ class AlertPublic(BaseModel):
     eui64: str | None = Field(description="the device concerned, 16 hexadecimal digits")
     key: str = Field(description="deterministic key; the push messages' idempotency keys derive from it")
     detail: dict[str, Any]
+    meaning: str = Field(
+        description="what it means, with its particulars: ``Reverse phase on element 2 (CT2)``; the words "
+        "of ``meshmeter alerts`` and the dashboard (for a clearing alert, what had been wrong)"
+    )
+    action: str = Field(
+        description="what to do about it, in words: ``replace the MDT's battery (manual §5)``"
+    )
 
 
 class AlertsPublic(BaseModel):
@@ -76,6 +85,8 @@ def list_alerts(
             eui64=None if a.eui64 is None else a.eui64.hex(),
             key=a.key,
             detail=a.detail,
+            meaning=alert_meaning(a),
+            action=ALERT_WORDS[a.kind].action,
         )
         for a in found
     ]

@@ -3,18 +3,16 @@
 Gathers, for one site, what the other pages and commands already decide, without deciding it again:
 
 - the meters reporting and the attention list, each meter named as people name it with what is wrong and
-  what to do: the dashboard overview's (:func:`meshmeter.api.dashboard.overview.site_summaries`, on the
-  figures of :func:`meshmeter.api.dashboard.views.site_overview` and the alerts in force,
-  :func:`meshmeter.headend.alerts.active_alerts`), so the command and the page never disagree. A meter's
-  silence is judged at the site's latest stored interval when that is before now (a simulated or old
-  site), else at now, as the overview does;
+  what to do: :func:`meshmeter.services.attention.site_attention`, the list the dashboard's overview
+  shows, on the alerts in force (:func:`meshmeter.headend.alerts.active_alerts`), so the command and the
+  page never disagree. A meter's silence is judged at the site's latest stored interval when that is
+  before now (a simulated or old site), else at now (:func:`meshmeter.services.attention.as_of`), as the
+  overview does;
 - the intervals VEE flagged that nobody has acted on (:func:`meshmeter.services.vee_worklist.worklist`);
 - the health of the site's sources (:func:`meshmeter.services.sources.source_health`);
 - the last bill run: the bills of the latest billing period stored (:meth:`Store.list_bills`).
 
-No printing here: the CLI prints it (``meshmeter.cli.status``). It lives beside the overview because the
-attention list it reuses is the overview's (``overview.py``, on ``views.site_overview``); once that logic
-moves down to ``services/``, this module belongs there too (a service may not import ``api``).
+No printing here: the CLI prints it (``meshmeter.cli.status``).
 """
 
 from __future__ import annotations
@@ -25,9 +23,9 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from meshmeter.api.dashboard.overview import Attention
+    from meshmeter.services.attention import Attention
     from meshmeter.services.sources import SourceHealth
-    from meshmeter.store import Site, Store, StoredBill
+    from meshmeter.store import Meter, Site, Store, StoredBill
 
 __all__ = ["BillRun", "SiteStatus", "choose_site", "site_status", "status_to_dict"]
 
@@ -78,6 +76,14 @@ class SiteStatus:
         return bool(self.attention) or any(s.state in ("silent", "never") for s in self.sources)
 
 
+@dataclass(frozen=True, slots=True)
+class _Heard:
+    """A meter with the end of its latest interval (:class:`meshmeter.services.attention.HeardMeter`)."""
+
+    meter: Meter
+    last_interval_end: datetime | None
+
+
 def choose_site(store: Store, site: str | None) -> Site:
     """
     The site ``--site`` names (by name, else id: :func:`meshmeter.services.reconcile.find_site`); without
@@ -126,26 +132,30 @@ def site_status(store: Store, site: Site, *, now: datetime) -> SiteStatus:
     """
     The status of ``site`` at ``now`` (aware). Reads only; nothing is stored.
     """
-    from meshmeter.api.dashboard.overview import site_summaries
-    from meshmeter.api.dashboard.views import site_overview
-    from meshmeter.headend.alerts import active_alerts
+    from meshmeter.headend.alerts import active_alerts, communication_status
+    from meshmeter.services.attention import as_of, silent_since, site_attention
+    from meshmeter.services.names import meter_names
     from meshmeter.services.sources import source_health
     from meshmeter.services.vee_worklist import worklist
 
     alerts = active_alerts(store)
-    overview = next(
-        o for o in site_overview(store, now=now, alerts=alerts) if o.site and o.site.id == site.id
+    heard = {c.meter_id: c.last_interval_end for c in communication_status(store, now=now)}
+    meters = [_Heard(m, heard.get(m.id)) for m in store.meters(site_id=site.id)]
+    latest = [m.last_interval_end for m in meters]
+    judged_at = as_of(latest, now)
+    names = meter_names(store, site_id=site.id, at=judged_at)
+    attention = site_attention(
+        store, site=site, meters=meters, names=names, alerts=alerts, judged_at=judged_at
     )
-    (summary,) = site_summaries(store, [overview], alerts=alerts, with_cost=False, now=now)
-    silent = sum(1 for a in summary.attention if any(p.kind == "silent" for p in a.problems))
+    silent = sum(1 for a in attention if any(p.kind == "silent" for p in a.problems))
     return SiteStatus(
         site=site,
         now=now,
-        as_of=overview.as_of,
-        meters=len(overview.meters),
-        reporting=len(overview.meters) - silent,
-        silent_since=summary.silent_since,
-        attention=summary.attention,
+        as_of=judged_at,
+        meters=len(meters),
+        reporting=len(meters) - silent,
+        silent_since=silent_since(latest, judged_at, now),
+        attention=attention,
         vee_open=len(worklist(store, site_id=site.id, state="open", now=now)),
         sources=source_health(store, site_id=site.id, now_s=now.timestamp()),
         last_bills=_last_bills(store, site),
