@@ -99,3 +99,36 @@ def test_time_options_say_what_they_take() -> None:
         for param in command.params:
             if getattr(param, "metavar", None) == "DATE":
                 assert said in " ".join((param.help or "").split()), (path, param.opts)
+
+
+BRACKETED = re.compile(r"\\?\[([^\]\[\s]+)\]")
+"""A unit or a value in brackets in a help text (``[s]``, ``[kWh]``, ``[USD]``), escaped or not."""
+
+
+def _help_texts(command: Any) -> list[str]:
+    texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+    return [t for t in texts if BRACKETED.search(t)]
+
+
+BRACKETED_COMMANDS = [(p, c) for p, c in COMMANDS if _help_texts(c)]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p, _ in BRACKETED_COMMANDS],
+    ids=[" ".join(p) or "meshmeter" for p, _ in BRACKETED_COMMANDS],
+)
+def test_no_unit_in_brackets_is_lost(path: tuple[str, ...]) -> None:
+    """Every ``[unit]`` of a help text shows in ``--help``: rich markup takes none of them for a tag."""
+    command = dict(COMMANDS)[path]
+    result = runner.invoke(app, [*path, "--help"], env=ENV)
+    assert result.exit_code == 0, result.output
+    shown = " ".join(result.output.replace("│", " ").split())
+    for text in _help_texts(command):
+        for unit in BRACKETED.findall(text):
+            assert f"[{unit}]" in shown, (unit, text)
+
+
+def test_meter_run_shows_its_seconds() -> None:
+    result = runner.invoke(app, ["meter", "run", "--help"], env=ENV)
+    assert "Length of the run [s]." in result.output

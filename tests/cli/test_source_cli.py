@@ -88,7 +88,7 @@ def test_add_map_and_list(database: str) -> None:
     # the table names what each source feeds and its state
     code, out, err = run(database, "source", "list", "--site", "Oak Court")
     assert code == 0, out + err
-    assert "unit4a/C1 → MM-4A" in out
+    assert "(MM-4A, unit4a/C1)" in out  # names first: the meter's unit or role, then serial and channel
     assert "never" in out
 
 

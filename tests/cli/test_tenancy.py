@@ -108,7 +108,7 @@ def test_an_account_from_move_in_to_close(database: str) -> None:
     assert [a["number"] for a in listed] == ["1001"]
     assert json.loads(ok("account", "list", "--state", "open", "--json", *db)) == []
     assert json.loads(ok("tenant", "list", "--site", "1", "--json", *db)) == [
-        {"id": 1, "name": "Ada Alvarez", "accounts": ["1001"]}
+        {"id": 1, "name": "Ada Alvarez", "accounts": ["1001"], "units": []}  # the account closed
     ]
     units = json.loads(ok("unit", "list", "--json", *db))
     assert [(u["name"], u["meter"], u["occupied_by"]) for u in units] == [

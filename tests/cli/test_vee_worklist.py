@@ -46,9 +46,8 @@ def test_list_for_people_fits_the_terminal_and_puts_names_first(database) -> Non
         assert result.exit_code == 0, result.output
         lines = result.stdout.splitlines()
         assert lines[0].split()[:3] == ["Unit", "Tenant", "Meter"]
-        assert len(lines) == 4
+        assert [line.split()[:2] for line in lines[1:] if line[:1].strip()] == [["Unit", "101"]] * 3
         assert all(len(line) <= width for line in lines), [len(line) for line in lines]
-        assert lines[1].split()[:2] == ["Unit", "101"]
         assert "MM26000001" in lines[1]
     wide = run("vee", "list", "--site", "Oak Court", "--database", database, width=200).stdout
     first = wide.splitlines()[1]

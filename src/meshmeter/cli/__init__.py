@@ -94,7 +94,7 @@ def _main(
 ) -> None:
     """meshmeter: the Mini Meter twin, its wireless AMR mesh and the head-end behind the DCAP.
 
-    Exit codes: 0 done; 1 the thing checked failed (site validate, cit, evaluate, decode --json) or
+    Exit codes: 0 done; 1 the thing checked failed (site validate, cit, evaluate, decode --json, status) or
     work is left pending (push); 2 bad input (an option, a file, a database URL); 3 a service
     unreachable or refusing (the database or its lock, the MQTT broker, a webhook target).
     Start with: meshmeter demo

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from meshmeter.cli.common import TIME_HELP, DatabaseOption, JsonOption, bad_input, console, recorded_by
+from meshmeter.cli.tables import Column, key, print_json, print_table
 from meshmeter.errors import MeshmeterError
 
 if TYPE_CHECKING:
@@ -183,10 +184,32 @@ def account_list(
     except (ValueError, MeshmeterError) as exc:
         raise bad_input(str(exc)) from None
     if as_json:
-        typer.echo(json.dumps(rows))
+        print_json(rows)
         return
-    for row in rows:
-        _print_account(row)
+    print_table(
+        _ACCOUNT_COLUMNS,
+        rows,
+        empty="No account yet: open one with `meshmeter account create --tenant ID --site ID`.",
+    )
+
+
+def _units(row: dict[str, Any]) -> str:
+    """The units of an account: those occupied now, else the last one left."""
+    now = [o for o in row["occupancies"] if o["move_out"] is None]
+    shown = now or row["occupancies"][-1:]
+    return ", ".join(f"{o['unit']} ({o['meter'] or '–'})" for o in shown)
+
+
+_ACCOUNT_COLUMNS = (
+    Column("Tenant", key("tenant"), long=True),
+    Column("Account", key("number")),
+    Column("Units (meter)", _units, long=True),
+    Column("State", lambda r: "open" if r["closed_at"] is None else f"closed {r['closed_at'][:10]}"),
+    Column("Opened", lambda r: None if r["opened_at"] is None else r["opened_at"][:10]),
+    Column("Site", key("site_id"), justify="right"),
+    Column("Id", key("id"), justify="right"),
+)
+"""``account list``: the tenant and the account's number first, its units, state, then ids."""
 
 
 def _act(account_id: int, as_json: bool, database: str | None, work: Any) -> None:

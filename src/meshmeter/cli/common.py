@@ -5,8 +5,8 @@ Errors become one line and an exit status here, once, for every command (:class:
 
 ====  ==============================================================================================
 0     done
-1     the thing checked failed (site validate, cit, evaluate, decode --json), or work is left pending
-      (push: messages not delivered)
+1     the thing checked failed (site validate, cit, evaluate, decode --json, status), or work is left
+      pending (push: messages not delivered)
 2     bad input: an option, a file, a database URL (``ValueError``, most ``MeshmeterError``, ``OSError``)
 3     a service unreachable or refusing: the database (or its SQLite write lock held by another process),
       the MQTT broker, a webhook target
@@ -238,6 +238,33 @@ class _NamedArgument(TyperArgument):
         return None
 
 
+def shown_literally(text: str | None) -> str | None:
+    """
+    ``text`` with what rich would take for a markup tag escaped (``[s]``, ``[kWh]``), so that ``--help``
+    shows the unit in brackets rather than swallowing it (typer renders help as rich markup). Text
+    already escaped is left as it is.
+    """
+    if not text or "\\[" in text:
+        return text
+    return escape(text)
+
+
+def show_brackets(command: Any) -> None:
+    """
+    Keep every ``[unit]`` of the help texts of ``command`` and of its subcommands (their help, short
+    help, epilog and each parameter's help) through typer's rich markup (:func:`shown_literally`): one
+    place for the whole program (``tests/cli/test_help.py``).
+    """
+    for sub in getattr(command, "commands", {}).values():
+        show_brackets(sub)
+    for attribute in ("help", "short_help", "epilog"):
+        if isinstance(getattr(command, attribute, None), str):
+            setattr(command, attribute, shown_literally(getattr(command, attribute)))
+    for param in command.params:
+        if isinstance(getattr(param, "help", None), str):
+            param.help = shown_literally(param.help)
+
+
 def name_values(command: Any) -> None:
     """
     Give every parameter of ``command`` and of its subcommands a metavar by what it means
@@ -264,12 +291,14 @@ class MeshmeterGroup(TyperGroup):
     The ``meshmeter`` program: turns a domain or environment error of any command into one line on
     stderr and an exit status by kind (:func:`exit_code_for`); with ``--debug``, lets it through with
     its traceback. Anything else (a bug) keeps its traceback. Names the values of every option and
-    argument of the program for ``--help`` (:func:`name_values`).
+    argument of the program for ``--help`` (:func:`name_values`), and keeps the ``[unit]`` of every help
+    text from being read as rich markup (:func:`show_brackets`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         name_values(self)
+        show_brackets(self)
 
     def invoke(self, ctx: typer.Context) -> Any:  # type: ignore[override]  # typer's own Context
         try:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from meshmeter.cli.common import TIME_HELP, DatabaseOption, JsonOption, bad_input, console, parse_time
+from meshmeter.cli.tables import Column, key, meter_fields, print_json, print_table
 from meshmeter.errors import MeshmeterError
 
 corrections_app = typer.Typer(
@@ -44,6 +45,7 @@ def corrections_list(
     """
     from meshmeter.services.billing import find_site
     from meshmeter.services.corrections import affected_bills
+    from meshmeter.services.names import meter_names
     from meshmeter.store import Store
 
     try:
@@ -56,6 +58,8 @@ def corrections_list(
             found = affected_bills(store, site=site_id, meter=meter, start=t0, end=t1)
             listed = {b.id for b in store.list_bills(site=site_id, meter=meter, start=t0, end=t1)}
             issued = [c for c in store.list_corrections(site_id=site_id) if c.bill_id in listed]
+            names = {n.serial: n for n in meter_names(store, site_id=site_id).values()}
+            zones = {s.id: s.timezone for s in store.sites()}
     except (ValueError, MeshmeterError) as exc:
         raise bad_input(str(exc)) from None
     issued_rows = [_issued_row(c) for c in issued]
@@ -71,11 +75,12 @@ def corrections_list(
             "issued_wh": a.issued_wh,
             "current_wh": a.current_wh,
             "reason": a.reason,
+            **_names(names.get(a.bill.meter), zones, a.bill.period_start, a.bill.period_end),
         }
         for a in found
     ]
     if as_json:
-        typer.echo(json.dumps({"affected": rows, "issued": issued_rows}, indent=2))
+        print_json({"affected": rows, "issued": issued_rows})
         if rows:
             raise typer.Exit(1)
         return
@@ -84,31 +89,43 @@ def corrections_list(
     if not rows:
         console.print("no issued bill is affected: every bill matches the data it was last billed from")
     else:
-        from rich.table import Table
-
-        table = Table(title=f"{len(rows)} bill{'s' if len(rows) != 1 else ''} to correct")
-        for name in ("bill", "account", "meter", "period", "issued USD", "changed", "kWh then", "kWh now"):
-            table.add_column(
-                name, justify="right" if name in ("issued USD", "changed", "kWh then", "kWh now") else "left"
-            )
-        for a in found:
-            table.add_row(
-                str(a.bill.id),
-                a.bill.account,
-                a.bill.meter,
-                f"{a.bill.period_start:%Y-%m-%d} to {a.bill.period_end:%Y-%m-%d}",
-                f"{a.bill.printed_total:,.2f}",
-                str(len(a.changed)),
-                f"{a.issued_wh / 1000:,.3f}",
-                f"{a.current_wh / 1000:,.3f}",
-            )
-        console.print(table)
+        console.print(f"{len(rows)} bill{'s' if len(rows) != 1 else ''} to correct:")
+        print_table(_AFFECTED_COLUMNS, rows, empty="")
         console.print(
             "see one with: meshmeter corrections show BILL_ID; issue it with: meshmeter corrections issue "
             "BILL_ID"
         )
     if rows:
         raise typer.Exit(1)
+
+
+def _names(name: Any, zones: dict[int, str], start: Any, end: Any) -> dict[str, Any]:
+    """The unit and tenant of a bill's meter now, and its period in the site's local dates."""
+    from meshmeter.intervals import zone
+
+    fields = meter_fields(name)
+    where = zone(zones.get(name.site_id, "UTC") if name is not None and name.site_id is not None else "UTC")
+    local = f"{start.astimezone(where):%Y-%m-%d} to {end.astimezone(where):%Y-%m-%d}"
+    return {
+        "unit": fields["unit"],
+        "tenant": fields["tenant"],
+        "label": fields["label"],
+        "local_period": local,
+    }
+
+
+_AFFECTED_COLUMNS = (
+    Column("Unit", lambda r: r["label"] or "–", long=True),
+    Column("Tenant", key("tenant"), long=True),
+    Column("Account", key("account")),
+    Column("Period", key("local_period"), long=True),
+    Column("Meter", key("meter")),
+    Column("USD", lambda r: f"{Decimal(r['printed_total']):,.2f}", justify="right"),
+    Column("kWh then", lambda r: f"{r['issued_wh'] / 1000:,.3f}", justify="right"),
+    Column("kWh now", lambda r: f"{r['current_wh'] / 1000:,.3f}", justify="right"),
+    Column("Bill", key("bill_id"), justify="right"),
+)
+"""``corrections list``: whose bill (unit, tenant, account), for when, then its figures and id."""
 
 
 def _issued_row(c: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console
+from meshmeter.cli.tables import Column, key, print_json, print_table
 from meshmeter.errors import MeshmeterError
 
 ingest_format_app = typer.Typer(
@@ -165,10 +166,13 @@ def ingest_format_list(
     rows = [{"name": n, "kind": "built-in"} for n in BUILTIN_FORMATS]
     rows += [{"name": n, "kind": "saved"} for n in saved]
     if as_json:
-        typer.echo(json.dumps(rows))
+        print_json(rows)
         return
-    for row in rows:
-        console.print(f"{row['name']}  ({row['kind']})")
+    print_table(
+        (Column("Format", key("name"), long=True), Column("Kind", key("kind"))),
+        rows,
+        empty="No ingest format: save one with `meshmeter ingest-format save NAME MAPPING`.",
+    )
 
 
 @ingest_format_app.command("show")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from meshmeter.cli.common import TIME_HELP, DatabaseOption, JsonOption, bad_input, console
+from meshmeter.cli.tables import Column, key, meter_fields, print_json, print_table
 from meshmeter.errors import MeshmeterError
 
 if TYPE_CHECKING:
@@ -590,12 +591,12 @@ def meter_list(
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Every meter (or a site's): serial, make and model or designation, ratings, interval, role, limit.
+    """Every meter (or a site's), names first: unit, tenant and account there now, site; then the
+    serial, role, make and model or designation, ratings and interval, and the interval limit.
 
     Example: meshmeter meter list --site-id 1
     """
-    from rich.table import Table
-
+    from meshmeter.services.names import meter_names
     from meshmeter.store import Store
 
     try:
@@ -604,46 +605,46 @@ def meter_list(
                 raise ValueError(f"no site has id {site_id} (meshmeter site add)")
             found = store.meters(site_id=site_id)
             serials = {m.id: m.serial for m in store.meters()}
-            rows = [_meter_dict(m, serials) for m in found]
+            names = meter_names(store, site_id=site_id)
+            rows = [_meter_dict(m, serials) | meter_fields(names.get(m.id)) for m in found]
     except (ValueError, MeshmeterError) as exc:
         raise bad_input(str(exc)) from None
     if as_json:
-        typer.echo(json.dumps(rows, indent=2))
+        print_json(rows)
         return
-    table = Table(title="Meters")
-    for column in (
-        "serial",
-        "site",
-        "make / designation",
-        "ratings",
-        "CT ratio",
-        "interval",
-        "role",
-        "limit [Wh]",
-    ):
-        table.add_column(column)
-    for r in rows:
-        make = (
-            r["designation"]
-            if r["manufacturer"] is None
-            else f"{r['manufacturer']} {r['model'] or ''} ({r['designation']})"
-        )
-        ratings = (
-            "-"
-            if r["elements"] is None
-            else f"{r['elements']} × {r['voltage_max_v']:g} V × {r['current_max_a']:g} A"
-        )
-        table.add_row(
-            r["serial"],
-            "-" if r["site_id"] is None else str(r["site_id"]),
-            make,
-            ratings,
-            f"{r['ct_ratio']:g}",
-            f"{r['interval_s'] // 60} min",
-            r["role"],
-            f"{r['max_interval_energy_wh']:,} ({r['rating_source']})",
-        )
-    console.print(table)
+    print_table(
+        _METER_COLUMNS,
+        rows,
+        empty="No meter yet: add one with `meshmeter meter add` (or try `meshmeter demo`).",
+    )
+
+
+def _make(r: dict[str, Any]) -> str:
+    if r["manufacturer"] is None:
+        return str(r["designation"])
+    return f"{r['manufacturer']} {r['model'] or ''} ({r['designation']})"
+
+
+def _ratings(r: dict[str, Any]) -> str:
+    size = (
+        ""
+        if r["elements"] is None
+        else f"{r['elements']} × {r['voltage_max_v']:g} V × {r['current_max_a']:g} A, "
+    )
+    return f"{size}CT {r['ct_ratio']:g}, {r['interval_s'] // 60} min"
+
+
+_METER_COLUMNS = (
+    Column("Unit", key("label"), long=True),
+    Column("Tenant", key("occupant"), long=True),
+    Column("Site", key("site"), long=True),
+    Column("Meter", key("serial")),
+    Column("Role", key("role")),
+    Column("Make", _make, long=True),
+    Column("Ratings", _ratings, long=True),
+    Column("Limit Wh", lambda r: f"{r['max_interval_energy_wh']:,} ({r['rating_source']})", long=True),
+)
+"""``meter list``: names first, then the serial and what the meter is."""
 
 
 @meter_app.command("demo")

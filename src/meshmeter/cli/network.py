@@ -7,8 +7,10 @@ import math
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console
+from meshmeter.cli.tables import Column, key, print_json, print_table
 from meshmeter.errors import MeshmeterError
 
 if TYPE_CHECKING:
@@ -147,13 +149,16 @@ def _print_network(report: Any, setup_s: float) -> None:
     )
     console.print(summary)
     if report.unjoined:
-        table = Table(title="MDTs that cannot join")
-        table.add_column("EUI-64")
-        table.add_column("best RSSI")
-        table.add_column("suggestion")
-        for u in report.unjoined:
-            table.add_row(u["eui64"], f"{u['best_rssi_dbm']:.1f} dBm", u["suggestion"])
-        console.print(table)
+        console.print("MDTs that cannot join:")
+        print_table(
+            (
+                Column("MDT", key("eui64")),
+                Column("Best RSSI", lambda u: f"{u['best_rssi_dbm']:.1f} dBm", justify="right"),
+                Column("Suggestion", key("suggestion"), long=True),
+            ),
+            list(report.unjoined),
+            empty="",
+        )
 
 
 def cit_command(
@@ -163,12 +168,17 @@ def cit_command(
 ) -> None:
     """The latest network report (Commissioning and Installation Tool, manual §5.2) of a stored site.
 
-    Exit 0 when every device joined, 1 when MDTs or repeaters did not, 2 on bad input.
+    Each device by name: an MDT by the meter and unit it serves (with the tenant there now), a repeater
+    and the DCAP by their site-file names; the EUI-64 last. Exit 0 when every device joined, 1 when MDTs
+    or repeaters did not, 2 on bad input.
 
     Example: meshmeter cit --database sqlite:///meshmeter-demo.sqlite
     """
-    from rich.table import Table
+    from datetime import UTC, datetime
 
+    from meshmeter.amr.cit import DeviceRow
+    from meshmeter.services.device_names import device_names, named_suggestion, served_meters
+    from meshmeter.services.names import meter_names
     from meshmeter.store import Store
 
     try:
@@ -188,51 +198,97 @@ def cit_command(
             else:
                 chosen = sites
             stored = store.latest_network_report(site=chosen[0].id)
+            devices: dict[str, Any] = {}
+            if stored is not None:
+                try:
+                    rows = [DeviceRow(**d) for d in stored.report["devices"]]
+                except (KeyError, TypeError) as exc:
+                    raise ValueError(
+                        f"the network report stored at {stored.taken_at.isoformat()} cannot be read ({exc}): "
+                        "run meshmeter site simulate again"
+                    ) from None
+                meters = meter_names(store, site_id=chosen[0].id, at=datetime.now(UTC))
+                devices = device_names(rows, served_meters(store, rows, meters), store.events(kind="install"))
     except (ValueError, MeshmeterError) as exc:
         raise bad_input(str(exc)) from None
     if stored is None:
         raise bad_input(f"site {chosen[0].name!r} has no network report: run meshmeter site simulate")
     data = stored.report
     healthy = data["joined_mdts"] == data["mdts"] and data["joined_repeaters"] == data["repeaters"]
+    rows_out = [_cit_row(d, devices) for d in data["devices"]]
+    unjoined = [{**u, "suggestion": named_suggestion(u["suggestion"], devices)} for u in data["unjoined"]]
     if as_json:
-        typer.echo(
-            json.dumps({"site": chosen[0].name, "taken_at": stored.taken_at.isoformat(), **data}, indent=2)
+        print_json(
+            {
+                "site": chosen[0].name,
+                "taken_at": stored.taken_at.isoformat(),
+                **data,
+                "devices": rows_out,
+                "unjoined": unjoined,
+            }
         )
     else:
-        table = Table(title=f"{chosen[0].name}: CIT report taken {stored.taken_at:%Y-%m-%d %H:%M} UTC")
-        for col in (
-            "kind",
-            "EUI-64",
-            "state",
-            "parent",
-            "hops",
-            "RSSI dBm",
-            "LQI",
-            "sent",
-            "retried",
-            "lost",
-        ):
-            table.add_column(col)
-        for d in data["devices"]:
-            table.add_row(
-                d["kind"],
-                d["eui64"],
-                d["state"],
-                d["parent"] or "-",
-                "-" if d["hops"] is None else str(d["hops"]),
-                "-" if d["rssi_dbm"] is None else f"{d['rssi_dbm']:.1f}",
-                "-" if d["lqi"] is None else str(d["lqi"]),
-                str(d["frames_sent"]),
-                str(d["retried"]),
-                str(d["lost"]),
-            )
-        console.print(table)
-        console.print(
-            f"MDTs joined {data['joined_mdts']} of {data['mdts']}, repeaters {data['joined_repeaters']} of "
-            f"{data['repeaters']}; delivered {data['delivered']:,} of {data['intervals_due']:,} intervals "
-            f"({data['delivery_ratio']:.3%}), on time {data['on_time_ratio']:.3%}"
-        )
-        for u in data["unjoined"]:
-            console.print(f"[yellow]cannot join:[/] {u['eui64']}: {u['suggestion']}")
+        _print_cit(chosen[0], stored.taken_at, data, rows_out, unjoined)
     if not healthy:
         raise typer.Exit(code=1)
+
+
+def _cit_row(d: dict[str, Any], devices: dict[str, Any]) -> dict[str, Any]:
+    """A device row of the stored report with its name, and for an MDT the meter, unit, tenant and
+    account it serves (None where there is none)."""
+    named = devices.get(d["eui64"])
+    meter = None if named is None else named.meter
+    parent = None if d["parent"] is None else devices.get(d["parent"])
+    return {
+        "name": d["eui64"] if named is None else named.label,
+        "parent_name": None if d["parent"] is None else (d["parent"] if parent is None else parent.label),
+        "meter": None if meter is None else meter.serial,
+        "unit": None if meter is None else meter.unit,
+        "tenant": None if meter is None else meter.tenant,
+        "account": None if meter is None else meter.account,
+        "occupant": None if meter is None else meter.occupant,
+        **d,
+    }
+
+
+_CIT_COLUMNS = (
+    Column("Device", key("name"), long=True),
+    Column("Tenant", key("occupant"), long=True),
+    Column("State", key("state")),
+    Column("Parent", key("parent_name"), long=True),
+    Column("Hops", key("hops"), justify="right"),
+    Column("RSSI", lambda d: None if d["rssi_dbm"] is None else f"{d['rssi_dbm']:.1f}", justify="right"),
+    Column("Lost", key("lost"), justify="right"),
+    Column("EUI-64", key("eui64")),
+)
+"""The CIT table: the device's name, who lives where it serves, its link, then its EUI-64 (``--json``
+has every figure of the report, the meter's serial, LQI, frames sent and retried too)."""
+
+
+def _print_cit(
+    where: Any,
+    taken_at: Any,
+    data: dict[str, Any],
+    rows: list[dict[str, Any]],
+    unjoined: list[dict[str, Any]],
+) -> None:
+    from meshmeter.intervals import zone
+
+    local = taken_at.astimezone(zone(where.timezone))
+    print_table(
+        _CIT_COLUMNS,
+        rows,
+        title=f"{where.name}: CIT report taken {local:%Y-%m-%d %H:%M %Z} (RSSI in dBm)",
+        empty=f"The network report of {where.name} lists no device: run meshmeter site simulate.",
+    )
+    console.print(
+        f"MDTs joined {data['joined_mdts']} of {data['mdts']}, repeaters {data['joined_repeaters']} of "
+        f"{data['repeaters']}; delivered {data['delivered']:,} of {data['intervals_due']:,} intervals "
+        f"({data['delivery_ratio']:.3%}), on time {data['on_time_ratio']:.3%}",
+        soft_wrap=False,
+    )
+    named = {r["eui64"]: r["name"] for r in rows}
+    for u in unjoined:
+        console.print(
+            f"[yellow]cannot join:[/] {escape(named.get(u['eui64'], u['eui64']))}: {escape(u['suggestion'])}"
+        )

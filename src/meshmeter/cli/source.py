@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console
+from meshmeter.cli.tables import Column, local_time, meter_fields, print_json, print_table
 from meshmeter.errors import MeshmeterError
 
 source_app = typer.Typer(
@@ -26,21 +27,10 @@ source_app = typer.Typer(
 
 
 def _settings(pairs: list[str] | None) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; a value that reads as JSON (a number, true, false) is taken as that."""
-    out: dict[str, Any] = {}
-    problems = []
-    for pair in pairs or ():
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            problems.append(f"--setting takes KEY=VALUE, got {pair!r}")
-            continue
-        try:
-            out[key.strip()] = json.loads(value)
-        except ValueError:
-            out[key.strip()] = value
-    if problems:
-        raise ValueError("; ".join(problems))
-    return out
+    """``KEY=VALUE`` pairs (:func:`meshmeter.services.sources.setting_pairs`)."""
+    from meshmeter.services.sources import setting_pairs
+
+    return setting_pairs(pairs or (), what="--setting takes")
 
 
 def _site_id(store: Any, site: str) -> int:
@@ -233,37 +223,51 @@ def source_list(
     """
     import time
 
-    from rich.table import Table
-
+    from meshmeter.services.names import meter_names
     from meshmeter.services.sources import source_health
     from meshmeter.store import Store
 
     try:
         with Store(database) as store:
-            health = source_health(store, site_id=_site_id(store, site), now_s=time.time())
+            site_id = _site_id(store, site)
+            where = store.get_site(site_id=site_id)
+            health = source_health(store, site_id=site_id, now_s=time.time())
+            names = {n.serial: n for n in meter_names(store, site_id=site_id).values()}
     except (ValueError, MeshmeterError) as exc:
         raise bad_input(str(exc)) from None
     rows = [_source_row(h.source, h.channels, h.meters, h.state) for h in health]
-    if as_json:
-        typer.echo(json.dumps(rows))
-        return
-    table = Table("Source", "Kind", "Feeds", "State", "Last reading", "Refused", "Last error")
     for row in rows:
-        feeds = (
-            ", ".join(f"{c['device']}/{c['channel']} → {c['meter']}" for c in row["channels"])
-            or "nothing mapped"
-        )
-        refused = ", ".join(f"{k} {n}" for k, n in sorted(row["rejected"].items())) or "0"
-        table.add_row(
-            row["name"],
-            f"{row['kind']} {row['format']}",
-            feeds or "nothing mapped",
-            row["state"],
-            row["last_reading_at"] or "never",
-            refused,
-            row["last_error"] or "",
-        )
-    console.print(table)
+        for channel in row["channels"]:
+            channel["names"] = meter_fields(names.get(channel["meter"]))
+    if as_json:
+        print_json(rows)
+        return
+    timezone = None if where is None else where.timezone
+    print_table(
+        (
+            Column("Source", lambda r: r["name"], long=True),
+            Column("Feeds", _feeds, long=True),
+            Column("State", lambda r: r["state"]),
+            Column("Last reading", lambda r: local_time(r["last_reading_at"], timezone) or "never"),
+            Column("Kind", lambda r: f"{r['kind']} {r['format']}", long=True),
+            Column(
+                "Refused", lambda r: ", ".join(f"{k} {n}" for k, n in sorted(r["rejected"].items())) or "0"
+            ),
+            Column("Last error", lambda r: r["last_error"], long=True),
+        ),
+        rows,
+        empty=f'No source at {site}: add one with `meshmeter source add --site "{site}" ...` '
+        "(see its --help).",
+    )
+
+
+def _feeds(row: dict[str, Any]) -> str:
+    """What a source feeds, names first: ``Unit 101 (MM26000001, pulse/1)``."""
+    feeds = [
+        f"{c['names']['label'] or c['meter']} ({c['meter']}, {c['device']}/{c['channel']})"
+        for c in row["channels"]
+    ]
+    return ", ".join(feeds) or "nothing mapped"
 
 
 def collect_command(

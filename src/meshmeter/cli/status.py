@@ -1,5 +1,5 @@
 """``meshmeter status``: one screen for a site: what reports, what does not, what needs a person
-(``meshmeter.api.dashboard.status``)."""
+(``meshmeter.services.status``)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def status_command(
     """
     from datetime import UTC, datetime
 
-    from meshmeter.api.dashboard.status import choose_site, site_status, status_to_dict
+    from meshmeter.services.status import choose_site, site_status, status_to_dict
     from meshmeter.store import Store
 
     try:

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console, recorded_by
+from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, recorded_by
+from meshmeter.cli.tables import Column, key, print_json, print_table
 from meshmeter.errors import MeshmeterError
 
 tenant_app = typer.Typer(help="Tenants: who holds accounts.", no_args_is_help=True)
@@ -42,7 +43,7 @@ def tenant_list(
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List tenants, by id, with their accounts.
+    """List tenants, names first: the tenant, the units they occupy now and their accounts; the id last.
 
     Example: meshmeter tenant list --site 1 --json
     """
@@ -52,17 +53,27 @@ def tenant_list(
         with Store(database) as store:
             tenants = store.tenants(site_ids=None if site is None else [site])
             held = {t.id: [a.number for a in store.accounts(tenant_id=t.id)] for t in tenants}
+            units = {u.id: u.name for u in store.units(site_id=site)}
+            living: dict[int, list[str]] = {}
+            for o in store.occupancies(site_id=site):
+                if o.move_out is None and o.unit_id in units:
+                    living.setdefault(o.tenant_id, []).append(units[o.unit_id])
     except (ValueError, MeshmeterError) as exc:
         raise bad_input(str(exc)) from None
-    rows = [{"id": t.id, "name": t.name, "accounts": held[t.id]} for t in tenants]
+    rows = [
+        {"id": t.id, "name": t.name, "accounts": held[t.id], "units": sorted(living.get(t.id, []))}
+        for t in tenants
+    ]
     if as_json:
-        typer.echo(json.dumps(rows))
+        print_json(rows)
         return
-    from rich.table import Table
-
-    table = Table(title="Tenants")
-    for column in ("id", "name", "accounts"):
-        table.add_column(column)
-    for t in tenants:
-        table.add_row(str(t.id), t.name, " ".join(held[t.id]) or "-")
-    console.print(table)
+    print_table(
+        (
+            Column("Tenant", key("name"), long=True),
+            Column("Units now", lambda r: ", ".join(r["units"]) or "none", long=True),
+            Column("Accounts", lambda r: ", ".join(r["accounts"]), long=True),
+            Column("Id", key("id"), justify="right"),
+        ),
+        rows,
+        empty="No tenant yet: add one with `meshmeter tenant create NAME`.",
+    )

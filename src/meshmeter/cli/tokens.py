@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console, err_console
+from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, err_console
+from meshmeter.cli.tables import Column, key, print_json, print_table
 from meshmeter.errors import MeshmeterError
 
 token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
@@ -83,13 +83,26 @@ def token_list(
         for t in tokens
     ]
     if as_json:
-        typer.echo(json.dumps(rows))
+        print_json(rows)
         return
-    for t in tokens:
-        scope = "everything"
-        if t.account_id is not None:
-            scope = f"account {t.account_id}"
-        elif t.site_ids:
-            scope = "sites " + ",".join(str(s) for s in t.site_ids)
-        state = "active" if t.active else f"revoked {t.revoked_at}"
-        console.print(f"{t.id}  {t.prefix}...  {t.role}  {scope}  {t.label or ''}  {state}")
+    print_table(
+        (
+            Column("Label", key("label"), long=True),
+            Column("Role", key("role")),
+            Column("Scope", _scope, long=True),
+            Column("State", lambda r: "active" if r["revoked_at"] is None else f"revoked {r['revoked_at']}"),
+            Column("Created", key("created_at")),
+            Column("Prefix", lambda r: f"{r['prefix']}..."),
+            Column("Id", key("id"), justify="right"),
+        ),
+        rows,
+        empty="No token yet: make one with `meshmeter token create --role ROLE`.",
+    )
+
+
+def _scope(row: dict[str, Any]) -> str:
+    if row["account_id"] is not None:
+        return f"account {row['account_id']}"
+    if row["site_ids"]:
+        return "sites " + ", ".join(str(s) for s in row["site_ids"])
+    return "everything"

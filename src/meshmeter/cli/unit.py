@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, console, recorded_by
+from meshmeter.cli.common import DatabaseOption, JsonOption, bad_input, recorded_by
+from meshmeter.cli.tables import Column, key, print_json, print_table
 from meshmeter.errors import MeshmeterError
 
 unit_app = typer.Typer(help="Units of a site: apartments, suites, each with its meter.", no_args_is_help=True)
@@ -129,7 +130,8 @@ def unit_list(
     database: DatabaseOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """List units with their meter and who occupies them now.
+    """List units, names first: the unit, who occupies it now (tenant and account), its site and
+    address; then its meter, floor area, occupants and id.
 
     Example: meshmeter unit list --site 1
     """
@@ -139,36 +141,54 @@ def unit_list(
         with Store(database) as store:
             units = store.units(site_id=site)
             serials = {m.id: m.serial for m in store.meters()}
-            numbers = (
-                {a.id: a.number for a in store.accounts(site_id=site)}
-                if site
-                else {a.id: a.number for a in store.accounts()}
-            )
-            now = {
-                o.unit_id: numbers.get(o.account_id)
-                for o in store.occupancies(site_id=site)
-                if o.move_out is None
-            }
+            sites = {s.id: s.name for s in store.sites()}
+            tenants = {t.id: t.name for t in store.tenants()}
+            numbers = {a.id: a.number for a in store.accounts(site_id=site)}
+            now = {o.unit_id: o for o in store.occupancies(site_id=site) if o.move_out is None}
     except (ValueError, MeshmeterError) as exc:
         raise bad_input(str(exc)) from None
-    rows = [_row(u, serials.get(u.meter_id)) | {"occupied_by": now.get(u.id)} for u in units]
-    if as_json:
-        typer.echo(json.dumps(rows))
-        return
-    from rich.table import Table
-
-    table = Table(title="Units")
-    for column in ("id", "site", "name", "meter", "address", "floor area (ft²)", "occupants", "account now"):
-        table.add_column(column)
+    rows = []
     for u in units:
-        table.add_row(
-            str(u.id),
-            str(u.site_id),
-            u.name,
-            str(serials.get(u.meter_id)),
-            u.address or "-",
-            "-" if u.floor_area_ft2 is None else f"{u.floor_area_ft2:,g}",
-            "-" if u.occupants is None else str(u.occupants),
-            now.get(u.id) or "vacant",
+        held = now.get(u.id)
+        account = None if held is None else numbers.get(held.account_id)
+        tenant = None if held is None else tenants.get(held.tenant_id)
+        rows.append(
+            _row(u, serials.get(u.meter_id))
+            | {
+                "occupied_by": account,
+                "site": None if u.site_id is None else sites.get(u.site_id),
+                "tenant": tenant,
+                "account": account,
+            }
         )
-    console.print(table)
+    if as_json:
+        print_json(rows)
+        return
+    print_table(
+        _UNIT_COLUMNS,
+        rows,
+        empty="No unit yet: add one with `meshmeter unit add` (or try `meshmeter demo`).",
+    )
+
+
+def _occupant(row: dict[str, Any]) -> str:
+    if row["tenant"] is None:
+        return "vacant"
+    return row["tenant"] if row["account"] is None else f"{row['tenant']} ({row['account']})"
+
+
+_UNIT_COLUMNS = (
+    Column("Unit", key("name"), long=True),
+    Column("Tenant", _occupant, long=True),
+    Column("Site", key("site"), long=True),
+    Column("Address", key("address"), long=True),
+    Column("Meter", key("meter")),
+    Column(
+        "Area ft²",
+        lambda r: None if r["floor_area_ft2"] is None else f"{r['floor_area_ft2']:,g}",
+        justify="right",
+    ),
+    Column("People", key("occupants"), justify="right"),
+    Column("Id", key("id"), justify="right"),
+)
+"""``unit list``: names first, then the unit's meter and figures, its id last."""

@@ -22,6 +22,7 @@ from meshmeter.cli.common import (
     parse_time,
     recorded_by,
 )
+from meshmeter.cli.tables import Column, key, print_json, print_table
 from meshmeter.errors import MeshmeterError
 
 vee_app = typer.Typer(
@@ -109,10 +110,6 @@ def _time(name: str, text: str, timezone: str) -> Any:
     return parse_time(name, text, timezone)
 
 
-def _fit(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
-
-
 @vee_app.command("list")
 def vee_list(
     site: SiteOption,
@@ -147,40 +144,32 @@ def vee_list(
         raise bad_input(str(exc)) from None
     rows = [worklist_to_dict(i) for i in items]
     if as_json:
-        typer.echo(json.dumps({"data": rows, "count": len(rows)}, indent=2))
+        print_json({"data": rows, "count": len(rows)})
         return
-    if not rows:
-        console.print("No interval on the work list.")
-        return
-    _print_table(rows)
+    print_table(
+        _WORKLIST_COLUMNS,
+        rows,
+        empty="No interval on the work list: nothing flagged or estimated here (run VEE with "
+        "`meshmeter vee --meter SERIAL --start DATE --end DATE`).",
+    )
 
 
-def _print_table(rows: list[dict[str, Any]]) -> None:
-    """The list as a table for people: names first, fitted to the terminal's width (the reason last,
-    cut to what is left)."""
-    width = int(console.width)
-    head = ("Unit", "Tenant", "Meter", "Interval end", "State", "Raw Wh", "Estimate", "Why")
-    cells = [
-        (
-            r["label"],
-            r["occupant"],
-            r["serial"],
-            r["local_end"],
-            r["state_words"],
-            "–" if r["raw_wh"] is None else str(r["raw_wh"]),
-            "–" if r["estimate_wh"] is None else f"{r['estimate_wh']} ({r['method']})",
-            r["why"],
-        )
-        for r in rows
-    ]
-    fixed = [min(max(len(h), *(len(c[i]) for c in cells)), 28) for i, h in enumerate(head[:-1])]
-    gaps = 2 * len(fixed)
-    for column in (1, 6, 3, 0, 4):  # narrow: cut tenant, estimate, time, unit, state; never the serial
-        while sum(fixed) + gaps + 12 > width and fixed[column] > 8:
-            fixed[column] -= 1
-    sizes = [*fixed, max(width - sum(fixed) - gaps, 1)]
-    for line in (head, *cells):
-        console.print("  ".join(_fit(c, n).ljust(n) for c, n in zip(line, sizes, strict=True)).rstrip())
+_WORKLIST_COLUMNS = (
+    Column("Unit", key("label"), long=True),
+    Column("Tenant", key("occupant"), long=True),
+    Column("Meter", key("serial")),
+    Column("Interval end", key("local_end")),
+    Column("State", key("state_words")),
+    Column("Raw Wh", key("raw_wh"), justify="right"),
+    Column(
+        "Estimate",
+        lambda r: None if r["estimate_wh"] is None else f"{r['estimate_wh']} ({r['method']})",
+        long=True,
+    ),
+    Column("Why", key("why"), long=True),
+)
+"""The work list for people: names first, then the serial, the interval's end in local time, the state,
+the raw value, the estimate and how it was made, and the checks that fired with their reasons."""
 
 
 def _act(
