@@ -31,6 +31,15 @@ def _occupying(store: Store) -> int:
     return account.id
 
 
+def _with_tariff(store: Store) -> int:
+    """An account of site 1 with a tariff set (the example's tiered flat rate)."""
+    from meshmeter.services.account_tariffs import set_tariff
+
+    account_id = _occupying(store)
+    set_tariff(store, account_id=account_id, example="tiered-flat-example", by="test")
+    return account_id
+
+
 def _move_in(store: Store) -> Request:
     account = store.open_account(tenant_id=1, site_id=1)
     return f"/accounts/{account.id}/move-in", {"json": {"unit_id": _fresh_unit(store), "at": "2024-03-01"}}
@@ -129,6 +138,12 @@ def _a_source(store: Store) -> int:
             address="mqtt://127.0.0.1:1883",
         )
     return found.id
+
+
+def _new_multiplier(k: int) -> Request:
+    """A multiplier change of M1 from the dashboard's meter page, later and other than the one before."""
+    at = (T0 + timedelta(days=40, minutes=15 * k)).isoformat()
+    return "/dashboard/meters/M1", {"data": {"action": "multiplier", "at": at, "value": str(k + 1)}}
 
 
 def _new_source(store: Store) -> Request:
@@ -271,8 +286,45 @@ REQUESTS: dict[tuple[str, str], Request | Callable[[Store], Request]] = {
     ),
     ("GET", "/dashboard/bills"): ("/dashboard/bills", {}),
     ("GET", "/dashboard/sources"): ("/dashboard/sources", {"params": {"site_id": 1}}),
+    ("GET", "/dashboard/meters"): ("/dashboard/meters", {"params": {"site_id": 1}}),
+    ("POST", "/dashboard/meters"): lambda store: (
+        "/dashboard/meters",
+        {"data": {"site_id": "1", "serial": f"DASH{next(_n)}", "designation": "MM-D1202001-T-SCC"}},
+    ),
+    ("POST", "/dashboard/meters/{serial}"): lambda store: _new_multiplier(next(_n)),
+    ("POST", "/dashboard/sources"): lambda store: (
+        "/dashboard/sources",
+        {"data": {**_new_source(store)[1]["json"], "site_id": "1", "action": "add"}},
+    ),
     ("GET", "/dashboard/usage"): ("/dashboard/usage", {}),
     ("GET", "/dashboard/download"): ("/dashboard/download", {}),
+    ("GET", "/dashboard/tenants"): ("/dashboard/tenants", {"params": {"site_id": 1}}),
+    ("POST", "/dashboard/tenants"): (
+        "/dashboard/tenants",
+        {"data": {"site_id": "1", "action": "new_tenant", "name": "Uma", "back": "/dashboard/tenants"}},
+    ),
+    ("GET", "/dashboard/accounts/{account_id}"): ("/dashboard/accounts/1", {}),
+    ("GET", "/dashboard/tariffs"): ("/dashboard/tariffs", {"params": {"site_id": 1}}),
+    ("POST", "/dashboard/tariffs"): lambda store: (
+        "/dashboard/tariffs",
+        {
+            "data": {
+                "site_id": "1",
+                f"account_{_occupying(store)}": "on",
+                "source": "example",
+                "example": "tiered-flat-example",
+                "back": "/dashboard/tariffs",
+            }
+        },
+    ),
+    ("GET", "/accounts/{account_id}/tariff"): lambda store: (
+        f"/accounts/{_with_tariff(store)}/tariff",
+        {},
+    ),
+    ("PUT", "/accounts/{account_id}/tariff"): lambda store: (
+        f"/accounts/{_occupying(store)}/tariff",
+        {"json": {"example": "tiered-flat-example"}},
+    ),
 }
 
 

@@ -639,6 +639,44 @@ PROBES: dict[tuple[str, str], ProbeMaker] = {
         Probe("/dashboard/usage", tenant=OK, params={"scale": "year"}, admin=403),
     ],
     ("GET", "/dashboard/download"): lambda w: [Probe("/dashboard/download", tenant=OK, admin=403)],
+    ("GET", "/dashboard/tenants"): lambda w: [
+        Probe("/dashboard/tenants", params={"site_id": w["oak"]}),
+        Probe("/dashboard/tenants", params={"site_id": w["elm"]}, site=404),
+    ],
+    ("POST", "/dashboard/tenants"): lambda w: [
+        # a form naming no site: 404 to everyone allowed (the API's probes try the acts themselves)
+        Probe("/dashboard/tenants", site=404, admin=404),
+    ],
+    ("GET", "/dashboard/accounts/{account_id}"): lambda w: [
+        Probe(f"/dashboard/accounts/{w['tess_account']}"),
+        Probe(f"/dashboard/accounts/{w['vic_account']}", site=404),
+    ],
+    ("GET", "/dashboard/meters"): lambda w: [
+        Probe("/dashboard/meters", params={"site_id": w["oak"]}),
+        Probe("/dashboard/meters", params={"site_id": w["elm"]}, site=404),
+    ],
+    # forms naming no site: 404 to everyone allowed (the API's probes try the acts themselves)
+    ("POST", "/dashboard/meters"): lambda w: [Probe("/dashboard/meters", site=404, admin=404)],
+    ("POST", "/dashboard/meters/{serial}"): lambda w: [
+        # no act named: refused (400) to the admin; Elm's meter is no Oak token's (404)
+        Probe("/dashboard/meters/ELM-M3", site=404, admin=400),
+    ],
+    ("POST", "/dashboard/sources"): lambda w: [Probe("/dashboard/sources", site=404, admin=404)],
+    ("GET", "/dashboard/tariffs"): lambda w: [
+        Probe("/dashboard/tariffs", params={"site_id": w["oak"]}),
+        Probe("/dashboard/tariffs", params={"site_id": w["elm"]}, site=404),
+    ],
+    ("POST", "/dashboard/tariffs"): lambda w: [Probe("/dashboard/tariffs", site=404, admin=404)],
+    # no tariff is set in this world: the account's tariff is 404 to all; another site's is 404 first
+    ("GET", "/accounts/{account_id}/tariff"): lambda w: [
+        Probe(f"/accounts/{w['tess_account']}/tariff", tenant=404, site=404, admin=404),
+        Probe(f"/accounts/{w['vic_account']}/tariff", site=404, admin=404),
+    ],
+    # (Elm's account is closed by the close probe before this one runs for the admin: its site's scope is
+    # the GET probe's)
+    ("PUT", "/accounts/{account_id}/tariff"): lambda w: [
+        Probe(f"/accounts/{w['tess_account']}/tariff", json={"example": "tiered-flat-example"}),
+    ],
 }
 
 

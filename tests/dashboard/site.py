@@ -14,13 +14,13 @@ from datetime import UTC, datetime, timedelta
 
 from meshmeter.amr.cit import CitReport
 from meshmeter.amr.network import MeshNetwork
-from meshmeter.api.dashboard.views import DIAGNOSIS_EVENT
 from meshmeter.billing.bill import Bill
 from meshmeter.billing.engine import Tenant, bill_meter
 from meshmeter.billing.tariff import example_tariff
 from meshmeter.headend import ingest_deliveries
 from meshmeter.headend.alerts import AlertKind, check_reverse_phase, raise_alert
 from meshmeter.headend.vee import edit_intervals, run_vee
+from meshmeter.services.diagnosis import DIAGNOSIS_EVENT
 from meshmeter.site.mesh import simulate_site
 from meshmeter.store import Store
 

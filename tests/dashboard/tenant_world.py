@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from meshmeter.demo import run_site_demo
 from meshmeter.site.config import parse_site
 from meshmeter.site.example import demo_site_toml
-from meshmeter.store import Store
+from meshmeter.store import Account, Store
 
 START = datetime(2026, 3, 7, 8, tzinfo=UTC)
 """Local midnight of Saturday 2026-03-07 in Los Angeles; the clocks spring forward the next night."""
@@ -52,3 +52,11 @@ def build_world(store: Store) -> World:
     for key, account in (("tenant", alvarez), ("leaver", baker), ("newcomer", new_account)):
         _, tokens[key] = store.create_api_token(role="tenant", account_id=account.id, label=key)
     return World(tokens, serials)
+
+
+def account_of(store: Store, tenant: str) -> Account:
+    """The one account of the tenant named ``tenant``."""
+    (found,) = [
+        a for a in store.accounts() if (t := store.get_tenant(tenant_id=a.tenant_id)) and t.name == tenant
+    ]
+    return found

@@ -21,7 +21,7 @@ from meshmeter.api import ROUTE_ROLES, Settings, create_app
 from meshmeter.api.auth import SESSION_COOKIE, Role, iter_api_routes
 from meshmeter.store import Store
 from tests.dashboard.conftest import ADMIN_TOKEN, SCREENSHOTS, serve
-from tests.dashboard.tenant_world import World, build_world
+from tests.dashboard.tenant_world import World
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -29,6 +29,8 @@ ROLES = ("admin", "operator", "read-only", "billing", "tenant")
 SIZES = {"1280x900": (1280, 900), "375x800": (375, 800)}
 SERIAL = "MM26000001"
 """Unit 101's meter: a real meter of the demo building (and the tenant's own)."""
+ACCOUNT_ID = "1"
+"""The Alvarez household's account (1001, Unit 101): a real account of the demo building."""
 EXTRA = {"/dashboard/bills": ["/dashboard/bills?bill=1"]}
 """Pages that are one route with a query: a bill's page (the tenant's own first bill)."""
 
@@ -39,7 +41,7 @@ def _pages() -> list[tuple[str, str]]:
     out = []
     for route in iter_api_routes(app.routes):
         if "GET" in (route.methods or ()) and route.path.startswith("/dashboard"):
-            url = route.path.replace("{serial}", SERIAL)
+            url = route.path.replace("{serial}", SERIAL).replace("{account_id}", ACCOUNT_ID)
             assert "{" not in url, f"give {route.path} a real id here"
             out.append((route.path, url))
             out.extend((route.path, extra) for extra in EXTRA.get(route.path, []))
@@ -67,15 +69,6 @@ _CLIPPED = """() => {
   }
   return found.slice(0, 8);
 }"""
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, World]]:
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'demo.sqlite'}")
-    try:
-        yield store, build_world(store)
-    finally:
-        store.close()
 
 
 @pytest.fixture(scope="module")

@@ -155,7 +155,8 @@ def test_house_and_solar_meters_are_named_by_their_role(
 
 def test_events_are_in_words(client: TestClient, world: tuple[Store, World]) -> None:
     events = _section(_page(client, world, "103"), "events")
-    assert "Cover opened 2026-03-07 14:02, closed 14:31" in events  # the clear on the same day: its time
+    # the clear on the same day: its time; the words those of every door (services.alert_words)
+    assert "Enclosure cover opened (tamper switch) 2026-03-07 14:02, closed 14:31" in events
     assert "Installed meter and MDT" in events
     assert "unit meter of unit 103" in events
     reverse = _section(_page(client, world, "105"), "events")
@@ -176,7 +177,7 @@ def test_event_lines_pair_a_raise_with_its_clear_across_days() -> None:
     lines = event_lines([event(1, opened, True), event(2, opened + timedelta(days=1), False)], LA)
     # closed a day later, after the clocks sprang forward: 16:50 PDT, with its date
     assert [(line.text, line.tone) for line in lines] == [
-        ("Cover opened 2026-03-07 15:50, closed 2026-03-08 16:50", "ok")
+        ("Enclosure cover opened (tamper switch) 2026-03-07 15:50, closed 2026-03-08 16:50", "ok")
     ]
     # a clear without its raise, and an unknown kind: words, not a dump
     lone = event_lines(
@@ -184,7 +185,7 @@ def test_event_lines_pair_a_raise_with_its_clear_across_days() -> None:
     )
     assert [line.text for line in lone] == [
         "Battery swap 2026-03-07 15:50",
-        "Cover opened: closed 2026-03-07 15:50",
+        "Enclosure cover opened (tamper switch): closed 2026-03-07 15:50",
     ]
 
 

@@ -39,8 +39,11 @@ SIZES = {"1280x900": (1280, 900), "375x800": (375, 800)}
 NAV = {
     "Overview": "/dashboard",
     "Network": "/dashboard/network",
+    "Meters": "/dashboard/meters",
     "VEE": "/dashboard/vee",
     "Sources": "/dashboard/sources",
+    "Tenants": "/dashboard/tenants",
+    "Tariffs": "/dashboard/tariffs",
     "Bills": "/dashboard/bills",
 }
 """The main navigation's items of the staff: each shown to the roles that may open its page."""
@@ -136,7 +139,10 @@ def test_a_site_without_names_numbers_its_repeaters(client: Any, demo_store: tup
     names = [name for name, _ in _rows(page).values()]
     assert names.count("DCAP") == 1
     assert [n for n in names if n.startswith("Repeater")] == ["Repeater 1"]
-    assert sorted(n for n in names if n.startswith("MDT of")) == ["MDT of Unit meter"] * len(site.serials)
+    # meters of no unit: each MDT says its meter's serial, so no two are named alike
+    assert sorted(n for n in names if n.startswith("MDT of")) == sorted(
+        f"MDT of Unit meter {s}" for s in site.serials
+    )
 
 
 def test_the_network_page_refuses_a_bad_site(building: tuple[Store, dict[str, str]]) -> None:

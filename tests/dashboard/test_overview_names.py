@@ -120,7 +120,9 @@ def test_attention_lists_the_silent_then_the_tampered_meter_with_what_to_do(
         assert silent.startswith("Unit 107 Garcia household (1007)"), silent
         assert "Not reporting since 01:00: check the MDT's power and the radio path (CIT)" in silent
         assert tampered.startswith("Unit 108 Huang household (1008)"), tampered
-        assert "Enclosure cover opened at 02:20 (tamper switch): inspect the meter and its seals" in tampered
+        assert (
+            "Enclosure cover opened (tamper switch) since 02:20: inspect the meter and its seals" in tampered
+        )
         # the others that still report are not said to be silent
         assert sum("Not reporting" in text for _, text in listed) == 1
         assert 'href="/dashboard/network?site_id=' in page
@@ -192,3 +194,45 @@ def test_the_overview_refuses_what_it_does_not_take(world: tuple[Store, World, T
     assert client.get("/dashboard").status_code == 401
     for role in ("billing", "tenant"):
         assert client.get("/dashboard", headers=_bearer(w.tokens[role])).status_code == 403
+
+
+def test_a_tenant_is_one_click_from_their_account(world: tuple[Store, World, TestClient]) -> None:
+    """The occupant beside each meter (overview, meters, VEE and network pages, the meter page and its
+    tenants' history) links to the account's page, for the roles that may open it; the read-only monitor
+    sees the same names as text, never a link it would be refused."""
+    store, w, client = world
+    (alvarez,) = [a for a in store.accounts() if a.number == "1001"]
+    link = f'href="/dashboard/accounts/{alvarez.id}"'
+    meter = f"/dashboard/meters/{w.serials['101']}"
+    site = store.accounts()[0].site_id
+    pages = ("/dashboard", "/dashboard/meters", meter, f"/dashboard/network?site_id={site}")
+    for role in ("operator", "billing"):
+        for path in pages:
+            page = client.get(path, headers=_bearer(w.tokens[role]))
+            if page.status_code == 403:  # billing opens neither the overview nor the meters
+                continue
+            assert link in page.text, (role, path)
+        opened = client.get(f"/dashboard/accounts/{alvarez.id}", headers=_bearer(w.tokens[role]))
+        assert opened.status_code == 200
+        assert "Alvarez household" in opened.text
+    overview = client.get("/dashboard", headers=_bearer(ADMIN_TOKEN)).text
+    row = _row(_between(overview, '<table class="meters', "</table>"), w.serials["101"])
+    assert row.startswith(f"Unit 101 Alvarez household (1001) · {w.serials['101']}"), row  # words unchanged
+    history = _between(client.get(meter, headers=_bearer(ADMIN_TOKEN)).text, 'id="tenures"', "</ul>")
+    assert f'<a href="/dashboard/accounts/{alvarez.id}">1001</a>' in history
+    for path in pages:
+        seen = client.get(path, headers=_bearer(w.tokens["read-only"]))
+        assert seen.status_code == 200, path
+        assert "/dashboard/accounts/" not in seen.text, path
+        assert "Alvarez household" in seen.text or path.startswith("/dashboard/network"), path
+
+
+def test_the_charges_point_to_the_tariffs_page_when_an_account_has_none(
+    world: tuple[Store, World, TestClient],
+) -> None:
+    store, w, client = world
+    site = store.accounts()[0].site_id
+    page = client.get("/dashboard", headers=_bearer(w.tokens["operator"])).text
+    cost = _between(page, 'class="cost"', "</p>")
+    assert "no tariff set for account 1026" in _text(cost)
+    assert f'href="/dashboard/tariffs?site_id={site}"' in cost

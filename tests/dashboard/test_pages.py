@@ -138,7 +138,11 @@ def test_billing_role_lands_on_bills_and_sees_only_them(browser_client, demo_sto
     assert response.headers["location"] == "/dashboard/bills"
     page = browser_client.get("/dashboard/bills", headers=HTML)
     assert page.status_code == 200
-    assert re.findall(r'<li><a href="(/dashboard[^"]*)"', page.text) == ["/dashboard/bills"]
+    assert re.findall(r'<li><a href="(/dashboard[^"]*)"', page.text) == [
+        "/dashboard/tenants",
+        "/dashboard/tariffs",
+        "/dashboard/bills",
+    ]
     refused = browser_client.get("/dashboard", headers=HTML)
     assert refused.status_code == 403
     assert "Not allowed" in refused.text
@@ -151,7 +155,7 @@ def test_read_only_role_sees_the_dashboard(browser_client, demo_store):
     _sign_in(browser_client, token)
     page = browser_client.get("/dashboard", headers=HTML)
     assert page.status_code == 200
-    assert len(re.findall(r'<li><a href="(/dashboard[^"]*)"', page.text)) == 4
+    assert len(re.findall(r'<li><a href="(/dashboard[^"]*)"', page.text)) == 5  # Meters (issue 15)
 
 
 def test_unknown_meter_is_404_html_for_a_browser_problem_otherwise(client):

@@ -8,41 +8,18 @@ import csv
 import io
 import re
 import warnings
-from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 from starlette.exceptions import StarletteDeprecationWarning
 
-from meshmeter.api import Settings, create_app
 from meshmeter.store import Store
-from tests.dashboard.conftest import ADMIN_TOKEN
-from tests.dashboard.tenant_world import MOVE, START, World, build_world
+from tests.dashboard.conftest import bearer
+from tests.dashboard.tenant_world import MOVE, START
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", StarletteDeprecationWarning)
     from fastapi.testclient import TestClient
-
-
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, World]]:
-    store = Store(f"sqlite:///{tmp_path_factory.mktemp('tenant') / 'demo.sqlite'}")
-    try:
-        yield store, build_world(store)
-    finally:
-        store.close()
-
-
-@pytest.fixture(scope="module")
-def client(world: tuple[Store, World]) -> Iterator[TestClient]:
-    store, _ = world
-    with TestClient(create_app(store, Settings(admin_token=ADMIN_TOKEN, environment="development"))) as c:
-        yield c
-
-
-def _as(world: tuple[Store, World], who: str) -> dict[str, str]:
-    token = ADMIN_TOKEN if who == "admin" else world[1].tokens[who]
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _kwh_cells(html: str) -> dict[str, str]:
@@ -57,55 +34,55 @@ def _wh(store: Store, serial: str, start: datetime, end: datetime) -> int:
     return store.interval_view(meter_id=meter.id, start=start, end=end).total_wh
 
 
-def test_my_usage_by_day_is_the_meters_within_the_tenure(client: TestClient, world) -> None:
+def test_my_usage_by_day_is_the_meters_within_the_tenure(world_client: TestClient, world) -> None:
     store, w = world
     serial = w.serials["102"]
     end = START.replace(day=10)
     for who, lo, hi in (("leaver", START, MOVE), ("newcomer", MOVE, end)):
-        page = client.get("/dashboard/usage", headers=_as(world, who))
+        page = world_client.get("/dashboard/usage", headers=bearer(world, who))
         assert page.status_code == 200, page.text
         assert "Unit 102" in page.text
         total = re.search(r'class="usage-total">([^<]+) kWh<', page.text)
         assert total is not None
         assert total.group(1) == f"{_wh(store, serial, lo, hi) / 1000:,.1f}"
     # the leaver's only day is Saturday; the newcomer's begin on Sunday
-    assert list(_kwh_cells(client.get("/dashboard/usage", headers=_as(world, "leaver")).text)) == [
+    assert list(_kwh_cells(world_client.get("/dashboard/usage", headers=bearer(world, "leaver")).text)) == [
         "Sat 07 Mar 2026"
     ]
-    newcomer = _kwh_cells(client.get("/dashboard/usage", headers=_as(world, "newcomer")).text)
+    newcomer = _kwh_cells(world_client.get("/dashboard/usage", headers=bearer(world, "newcomer")).text)
     assert list(newcomer) == ["Mon 09 Mar 2026", "Sun 08 Mar 2026"]
     sunday = _wh(store, serial, MOVE, MOVE.replace(hour=7, day=9))  # a 23-hour day: PDT from 03:00
     assert newcomer["Sun 08 Mar 2026"] == f"{sunday / 1000:,.1f}"
 
 
 @pytest.mark.parametrize(("scale", "label"), [("month", "Mar 2026"), ("year", "2026")])
-def test_my_usage_by_month_and_year(client: TestClient, world, scale: str, label: str) -> None:
+def test_my_usage_by_month_and_year(world_client: TestClient, world, scale: str, label: str) -> None:
     store, w = world
-    page = client.get("/dashboard/usage", params={"scale": scale}, headers=_as(world, "tenant"))
+    page = world_client.get("/dashboard/usage", params={"scale": scale}, headers=bearer(world, "tenant"))
     assert page.status_code == 200
     assert 'aria-current="page">By ' + scale in page.text
     whole = _wh(store, w.serials["101"], START, START.replace(day=10))
     assert _kwh_cells(page.text) == {label: f"{whole / 1000:,.1f}"}
 
 
-def test_a_bad_scale_is_refused_by_name(client: TestClient, world) -> None:
-    answer = client.get("/dashboard/usage", params={"scale": "week"}, headers=_as(world, "tenant"))
+def test_a_bad_scale_is_refused_by_name(world_client: TestClient, world) -> None:
+    answer = world_client.get("/dashboard/usage", params={"scale": "week"}, headers=bearer(world, "tenant"))
     assert answer.status_code == 422
     assert "scale" in answer.text
 
 
-def test_every_download_link_gives_my_data_only(client: TestClient, world) -> None:
+def test_every_download_link_gives_my_data_only(world_client: TestClient, world) -> None:
     store, w = world
-    page = client.get("/dashboard/download", headers=_as(world, "newcomer"))
+    page = world_client.get("/dashboard/download", headers=bearer(world, "newcomer"))
     assert page.status_code == 200
     links = [u.replace("&amp;", "&") for u in re.findall(r'href="(/meters/[^"]+)"', page.text)]
     assert len(links) == 3
     assert all(w.serials["102"] in u for u in links)
     for url in links:
-        answer = client.get(url, headers=_as(world, "newcomer"))
+        answer = world_client.get(url, headers=bearer(world, "newcomer"))
         assert answer.status_code == 200, (url, answer.text)
         assert "attachment" in answer.headers["content-disposition"]
-    greenbutton, quarter, daily = (client.get(u, headers=_as(world, "newcomer")) for u in links)
+    greenbutton, quarter, daily = (world_client.get(u, headers=bearer(world, "newcomer")) for u in links)
     assert greenbutton.headers["content-type"].startswith("application/atom+xml")
     rows = list(csv.DictReader(io.StringIO(quarter.text)))
     filled = [r for r in rows if r["energy_wh"]]
@@ -118,9 +95,9 @@ def test_every_download_link_gives_my_data_only(client: TestClient, world) -> No
     assert sum(int(r["energy_wh"]) for r in days) == sum(int(r["energy_wh"]) for r in filled)
 
 
-def test_nothing_of_another_account_by_changing_an_id(client: TestClient, world) -> None:
+def test_nothing_of_another_account_by_changing_an_id(world_client: TestClient, world) -> None:
     store, w = world
-    mine = _as(world, "tenant")
+    mine = bearer(world, "tenant")
     other = w.serials["102"]
     start, end = "2026-03-07T08:00:00Z", "2026-03-09T08:00:00Z"
     for url, params in (
@@ -130,30 +107,30 @@ def test_nothing_of_another_account_by_changing_an_id(client: TestClient, world)
         ("/dashboard/bills", {"bill": 2}),
         ("/dashboard/bills", {"bill": 2, "view": "print"}),
     ):
-        answer = client.get(url, params=params, headers=mine)
+        answer = world_client.get(url, params=params, headers=mine)
         assert answer.status_code == 404, (url, params, answer.status_code)
     baker = next(b for b in store.list_bills() if b.account == "Baker household")
-    assert client.get(f"/bills/{baker.id}", headers=mine).status_code == 404
+    assert world_client.get(f"/bills/{baker.id}", headers=mine).status_code == 404
     for path in ("/dashboard", "/dashboard/network", "/dashboard/vee", f"/dashboard/meters/{other}"):
-        assert client.get(path, headers=mine).status_code == 403, path
+        assert world_client.get(path, headers=mine).status_code == 403, path
     # the pages name nobody else
     for path in ("/dashboard/usage", "/dashboard/bills", "/dashboard/download", "/dashboard/bills?bill=1"):
-        text = client.get(path, headers=mine).text
+        text = world_client.get(path, headers=mine).text
         assert "Alvarez household" in text or path == "/dashboard/download"
         for name in ("Baker", "Newman", other):
             assert name not in text, (path, name)
 
 
 @pytest.mark.parametrize("who", ["admin", "operator", "read-only", "billing"])
-def test_the_tenant_pages_are_a_tenants(client: TestClient, world, who: str) -> None:
+def test_the_tenant_pages_are_a_tenants(world_client: TestClient, world, who: str) -> None:
     for path in ("/dashboard/usage", "/dashboard/download"):
-        answer = client.get(path, headers=_as(world, who))
+        answer = world_client.get(path, headers=bearer(world, who))
         assert answer.status_code == 403, (who, path)
         assert "tenant" in answer.json()["detail"]
 
 
-def test_the_tenants_navigation(client: TestClient, world) -> None:
-    page = client.get("/dashboard/bills", headers=_as(world, "tenant")).text
+def test_the_tenants_navigation(world_client: TestClient, world) -> None:
+    page = world_client.get("/dashboard/bills", headers=bearer(world, "tenant")).text
     nav = page[page.index('<nav aria-label="Main">') : page.index("</nav>")]
     assert re.findall(r'href="([^"]+)"', nav) == [
         "/dashboard/usage",
@@ -163,12 +140,14 @@ def test_the_tenants_navigation(client: TestClient, world) -> None:
     assert "My bills" in nav
     # the brand and an error page lead a tenant back to their bills, never to the overview (a 403 for them)
     assert '<a class="brand" href="/dashboard/bills">' in page
-    refused = client.get("/dashboard/network", headers={**_as(world, "tenant"), "Accept": "text/html"}).text
+    refused = world_client.get(
+        "/dashboard/network", headers={**bearer(world, "tenant"), "Accept": "text/html"}
+    ).text
     assert 'href="/dashboard"' not in refused
 
 
-def test_bills_name_unit_tenant_and_account_first(client: TestClient, world) -> None:
-    page = client.get("/dashboard/bills", headers=_as(world, "admin")).text
+def test_bills_name_unit_tenant_and_account_first(world_client: TestClient, world) -> None:
+    page = world_client.get("/dashboard/bills", headers=bearer(world, "admin")).text
     first = page[page.index('<tr data-bill="1">') : page.index('<tr data-bill="2">')]
     cells = re.findall(r'data-label="([^"]+)"', first)
     assert cells[:4] == ["No.", "Unit", "Tenant", "Account"]
@@ -180,9 +159,9 @@ def test_bills_name_unit_tenant_and_account_first(client: TestClient, world) -> 
     for shown in ("Unit 102", "Baker household", ">1002<"):
         assert shown in second
     assert 'href="/dashboard/meters/MM26000001"' in first  # one click away, for those who may open it
-    billing = client.get("/dashboard/bills", headers=_as(world, "billing")).text
+    billing = world_client.get("/dashboard/bills", headers=bearer(world, "billing")).text
     assert 'href="/dashboard/meters/' not in billing  # billing may not open a meter's page
-    detail = client.get("/dashboard/bills", params={"bill": 1}, headers=_as(world, "tenant")).text
+    detail = world_client.get("/dashboard/bills", params={"bill": 1}, headers=bearer(world, "tenant")).text
     due = re.search(r'id="bill-total-due">([^<]+) USD<', detail)
     total = re.search(r'id="bill-total"><strong>([^<]+)</strong>', detail)
     assert due is not None

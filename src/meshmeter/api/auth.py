@@ -156,6 +156,17 @@ ROUTE_ROLES: dict[tuple[str, str], frozenset[Role]] = {
     ("GET", "/dashboard/bills"): _OWN_ACCOUNT,
     ("GET", "/dashboard/sources"): _MONITOR,
     ("GET", "/dashboard/usage"): _TENANT,
+    ("GET", "/dashboard/meters"): _MONITOR,
+    ("POST", "/dashboard/meters"): _OPERATE,
+    ("POST", "/dashboard/meters/{serial}"): _OPERATE,
+    ("POST", "/dashboard/sources"): _OPERATE,
+    ("GET", "/dashboard/tenants"): _ACCOUNTS,
+    ("POST", "/dashboard/tenants"): _OPERATE,
+    ("GET", "/dashboard/accounts/{account_id}"): _ACCOUNTS,
+    ("GET", "/dashboard/tariffs"): _ACCOUNTS,
+    ("POST", "/dashboard/tariffs"): _ACCOUNTS,
+    ("GET", "/accounts/{account_id}/tariff"): _OWN_ACCOUNT,
+    ("PUT", "/accounts/{account_id}/tariff"): _ACCOUNTS,
     ("GET", "/dashboard/download"): _TENANT,
 }
 """(method, path template) → the roles allowed. The one table of access; ``docs/api.md`` shows it."""
@@ -256,8 +267,18 @@ SESSION_COOKIE = "meshmeter_session"
 
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 
-COOKIE_FORMS = frozenset({("POST", "/dashboard/vee")})
-"""The dashboard's forms that post with the session cookie (the VEE work list's acts): the cookie counts
+COOKIE_FORMS = frozenset(
+    {
+        ("POST", "/dashboard/vee"),
+        ("POST", "/dashboard/meters"),
+        ("POST", "/dashboard/meters/{serial}"),
+        ("POST", "/dashboard/sources"),
+        ("POST", "/dashboard/tenants"),
+        ("POST", "/dashboard/tariffs"),
+    }
+)
+"""The dashboard's forms that post with the session cookie (the VEE work list's acts, the site's
+management): the cookie counts
 on them only when the post comes from this server's own page (:func:`meshmeter.api.dashboard.cross_site`,
 the login form's check), else the post is refused (403)."""
 

@@ -88,6 +88,12 @@ BODY_LIMITS: dict[tuple[str, str], int] = {
     ("POST", "/sites/{site_id}/sources"): SOURCE_MAX_BODY_BYTES,
     ("POST", "/sites/{site_id}/vee/worklist/actions"): SMALL_JSON_BYTES,
     ("POST", "/dashboard/vee"): SMALL_JSON_BYTES,
+    ("POST", "/dashboard/meters"): SMALL_JSON_BYTES,
+    ("POST", "/dashboard/meters/{serial}"): SMALL_JSON_BYTES,
+    ("POST", "/dashboard/sources"): SOURCE_MAX_BODY_BYTES,
+    ("POST", "/dashboard/tenants"): SMALL_JSON_BYTES,
+    ("POST", "/dashboard/tariffs"): TARIFF_MAX_BODY_BYTES,
+    ("PUT", "/accounts/{account_id}/tariff"): TARIFF_MAX_BODY_BYTES,
     ("PATCH", "/sources/{source_id}"): SOURCE_MAX_BODY_BYTES,
     ("POST", "/sources/{source_id}/channels"): SMALL_JSON_BYTES,
 }

@@ -14,7 +14,7 @@ from meshmeter.api.dashboard import install_dashboard
 from meshmeter.api.deps import current_principal
 from meshmeter.api.limits import check_guarded, install_limits
 from meshmeter.api.problems import install_problem_handlers
-from meshmeter.api.routes import api_router
+from meshmeter.api.routes import api_router, dashboard_meters, dashboard_tenants
 from meshmeter.api.routes.dashboard import BillsProvider
 from meshmeter.api.routes.network import NetworkReportProvider
 from meshmeter.api.settings import Settings
@@ -99,6 +99,8 @@ def create_app(
     # Every API route is a GuardedRoute: the caller is authorized, and the body bounded, before the body
     # is read (meshmeter.api.limits); the dependency then gives the principal found.
     app.include_router(api_router, dependencies=[Depends(current_principal)])
+    app.include_router(dashboard_meters.router, dependencies=[Depends(current_principal)])
+    app.include_router(dashboard_tenants.router, dependencies=[Depends(current_principal)])
     install_dashboard(app)
     install_limits(app)
     check_route_table(app)

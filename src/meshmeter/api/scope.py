@@ -35,6 +35,7 @@ from meshmeter.errors import MeterLifeError, NotFoundError, TenancyError, Unknow
 from meshmeter.intervals import IntervalColumns
 from meshmeter.store import (
     Account,
+    AccountTariff,
     Event,
     IntervalEdit,
     Mdt,
@@ -924,6 +925,35 @@ class ScopedStore(Store):
             tenant_id=tenant_id, site_id=site_id, number=number, opened_at=opened_at, by=by
         )
 
+    def open_tenancy(
+        self,
+        *,
+        name: str,
+        site_id: int,
+        number: str | None = None,
+        opened_at: datetime | None = None,
+        unit_id: int | None = None,
+        move_in: datetime | None = None,
+        by: str | None = None,
+    ) -> tuple[Tenant, Account, Occupancy | None]:
+        self._writer()
+        problems = []
+        if not self.sees_site(site_id):
+            problems.append(f"site_id {site_id} is not a known site")
+        if unit_id is not None and self.get_unit(unit_id=unit_id) is None:
+            problems.append(f"unit_id {unit_id} is not a known unit")
+        if problems:
+            raise TenancyError(problems, unknown=True)
+        return self._store.open_tenancy(
+            name=name,
+            site_id=site_id,
+            number=number,
+            opened_at=opened_at,
+            unit_id=unit_id,
+            move_in=move_in,
+            by=by,
+        )
+
     def _require_account(self, account_id: int, unit_id: int | None = None) -> None:
         self._writer()
         problems = []
@@ -958,6 +988,29 @@ class ScopedStore(Store):
     ) -> Account:
         self._require_account(account_id)
         return self._store.close_account(account_id=account_id, at=at, move_out=move_out, by=by)
+
+    # -- the tariff of an account: a tenant reads its own; a site-bound token those of its sites --------
+
+    def account_tariff(self, *, account_id: int, at: datetime) -> AccountTariff | None:
+        if self.get_account(account_id=account_id) is None:
+            return None
+        return self._store.account_tariff(account_id=account_id, at=at)
+
+    def account_tariffs(
+        self, *, account_id: int | None = None, site_id: int | None = None
+    ) -> list[AccountTariff]:
+        seen = {a.id for a in self.accounts(site_id=site_id)}
+        if account_id is not None:
+            seen &= {account_id}
+        found = self._store.account_tariffs(account_id=account_id, site_id=site_id)
+        return [t for t in found if t.account_id in seen]
+
+    def set_account_tariff(self, *, account_id: int, **setting: Any) -> AccountTariff:
+        if self.tenant:
+            raise TenancyError(["a tenant token sets no tariff"])
+        if self.get_account(account_id=account_id) is None:
+            raise TenancyError([f"account_id {account_id} is not a known account"], unknown=True)
+        return self._store.set_account_tariff(account_id=account_id, **setting)
 
 
 _OFFERED = frozenset(name for name in vars(ScopedStore) if not name.startswith("_"))

@@ -32,6 +32,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Route
 
 from meshmeter.api.auth import SESSION_COOKIE, Role, auth_limiter, authenticate, client_address
+from meshmeter.api.dashboard.forms import done_message
 from meshmeter.api.problems import Problem
 from meshmeter.api.settings import Settings
 from meshmeter.errors import MeshmeterError
@@ -40,6 +41,7 @@ from meshmeter.store.tokens import hash_api_token
 
 __all__ = [
     "DASHBOARD_PREFIX",
+    "NAV",
     "PLOTLY_JS",
     "SECURITY_HEADERS",
     "SESSION_MAX_AGE_S",
@@ -152,7 +154,8 @@ def render(
     Parameters
     ----------
     request : Request
-        The request (its path marks the current page in the navigation bar).
+        The request (its path marks the current page in the navigation bar; its ``?done=`` the form just
+        done, which the page says in words: :func:`~meshmeter.api.dashboard.forms.done_message`).
     name : str
         The template, e.g. ``"overview.html"``.
     role : Role or None
@@ -165,7 +168,10 @@ def render(
         The template's variables.
     """
     html = TEMPLATES.get_template(name).render(
-        request_path=request.url.path, role=None if role is None else role.value, **context
+        request_path=request.url.path,
+        role=None if role is None else role.value,
+        done_said=done_message(request),
+        **context,
     )
     return HTMLResponse(html, status_code=status, headers={**SECURITY_HEADERS, **(headers or {})})
 
@@ -341,6 +347,47 @@ def _landing(role: Role | str | None) -> str:
 
 
 TEMPLATES.globals["landing"] = _landing
+
+NAV: tuple[tuple[str, str, str | None], ...] = (
+    (DASHBOARD_PREFIX, "Overview", None),
+    (f"{DASHBOARD_PREFIX}/network", "Network", None),
+    (f"{DASHBOARD_PREFIX}/meters", "Meters", None),
+    (f"{DASHBOARD_PREFIX}/vee", "VEE", None),
+    (f"{DASHBOARD_PREFIX}/sources", "Sources", None),
+    (f"{DASHBOARD_PREFIX}/tenants", "Tenants", None),
+    (f"{DASHBOARD_PREFIX}/tariffs", "Tariffs", None),
+    (f"{DASHBOARD_PREFIX}/usage", "My usage", "My usage"),
+    (f"{DASHBOARD_PREFIX}/bills", "Bills", "My bills"),
+    (f"{DASHBOARD_PREFIX}/download", "Download my data", "Download my data"),
+)
+"""The main navigation: (page, its name for the staff, its name for a tenant), in order. A role is shown
+the pages it may open (``ROUTE_ROLES``), so that the navigation and the access table cannot disagree."""
+
+
+def _nav(role: Role | str | None) -> list[tuple[str, str]]:
+    """The main navigation of ``role``: (page, name) of each page of :data:`NAV` that it may open."""
+    if role is None:
+        return []
+    role = Role(role)
+    return [
+        (path, tenant_name if role is Role.TENANT and tenant_name else name)
+        for path, name, tenant_name in NAV
+        if _may_open(role, path)
+    ]
+
+
+TEMPLATES.globals["nav"] = _nav
+
+
+def _may_open(role: Role | str | None, path: str) -> bool:
+    """Whether ``role`` may open the page ``path`` (a route as ``ROUTE_ROLES`` names it, e.g.
+    ``/dashboard/accounts/{account_id}``): a page links to another only for those it lets in."""
+    from meshmeter.api.auth import ROUTE_ROLES
+
+    return role is not None and Role(role) in ROUTE_ROLES.get(("GET", path), frozenset())
+
+
+TEMPLATES.globals["may_open"] = _may_open
 
 
 async def _login_form(request: Request) -> Response:

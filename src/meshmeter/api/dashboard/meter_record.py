@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from meshmeter.api.dashboard.views import SOURCE_STATES, _duration, _per_unit
-from meshmeter.headend.alerts import ALERT_PREFIX, MeterCommunication, communication_status
+from meshmeter.headend.alerts import ALERT_PREFIX, AlertKind, MeterCommunication, communication_status
+from meshmeter.services.alert_words import ALERT_WORDS, describe
 from meshmeter.services.names import ROLE_NAMES, MeterName, meter_names
 from meshmeter.services.sources import source_health
 from meshmeter.store import Event, Meter, Store
@@ -89,49 +90,31 @@ def _number(value: Any, digits: int) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _elements(detail: dict[str, Any]) -> str:
-    found = detail.get("elements")
-    if not isinstance(found, list) or not found:
-        return ""
-    names = [f"{e} (CT{e})" for e in found]
-    return (" on element " if len(names) == 1 else " on elements ") + " and ".join(names)
+def _alert_kind(event: Event) -> AlertKind | None:
+    """The alert kind of an ``alert.*`` event; None for another event (or a kind this head-end does not
+    know)."""
+    if not event.kind.startswith(ALERT_PREFIX):
+        return None
+    try:
+        return AlertKind(event.kind[len(ALERT_PREFIX) :])
+    except ValueError:
+        return None
 
 
-# (raised, cleared, tone) of each alert kind: the raise's words, the clear's verb
-_ALERTS: dict[str, tuple[str, str, str]] = {
-    "tamper": ("Cover opened", "closed", "bad"),
-    "reverse_phase": ("Reverse phase", "cleared", "bad"),
-    "comm_loss": ("Not reporting", "heard again", "bad"),
-    "low_battery": ("MDT battery low", "replaced", "warn"),
-    "repeater_power_loss": ("Repeater lost power", "restored", "warn"),
-    "source_comm_loss": ("Source silent", "heard again", "warn"),
-    "submeter_excess": ("Sub-meters above the master", "back within tolerance", "warn"),
-    "remainder_jump": ("Unmetered remainder jumped", "back to normal", "warn"),
-}
-
-
-def _alert_words(kind: str, detail: dict[str, Any]) -> str:
-    """The raise's words with its particulars: elements, battery left, silence, source."""
-    words = _ALERTS[kind][0]
-    if kind == "reverse_phase":
-        words += _elements(detail)
+def _alert_words(kind: AlertKind, detail: dict[str, Any]) -> str:
+    """The raise's words (:func:`~meshmeter.services.alert_words.describe`), with what the page adds: the
+    elements' power of a reverse phase, how long the silence lasted."""
+    words = describe(kind, detail)
+    if kind is AlertKind.REVERSE_PHASE:
         powers = detail.get("element_power_w")
         if isinstance(powers, list) and powers:
             shown = [p for p in (_number(w, 0) for w in powers) if p != "–"]
             if shown:
                 words += f" (element power {', '.join(shown)} W)"
-    elif kind == "low_battery":
-        fraction = detail.get("fraction_left")
-        if isinstance(fraction, int | float) and not isinstance(fraction, bool):
-            words += f" ({100 * fraction:.0f} % left)"
-    elif kind in ("comm_loss", "source_comm_loss"):
-        if detail.get("source"):
-            words = f"Source {detail['source']} silent"
+    elif kind in (AlertKind.COMM_LOSS, AlertKind.SOURCE_COMM_LOSS):
         silence = detail.get("silence_s")
-        if isinstance(silence, int | float):
+        if isinstance(silence, int | float) and not isinstance(silence, bool):
             words += f" for more than {_duration(float(silence))}"
-    elif kind in ("submeter_excess", "remainder_jump") and detail.get("day"):
-        words += f" on {detail['day']}"
     return words
 
 
@@ -161,13 +144,12 @@ def _single(event: Event, zone: tzinfo) -> EventLine:
             parts.append(f"element {e.get('element')}: {volts} V, {amps} A, {watts} W")
         text = f"Element measurements {when}" + (f": {'; '.join(parts)}" if parts else "")
         return EventLine(event.at, text, "info", event.kind)
-    if event.kind.startswith(ALERT_PREFIX):
-        kind = event.kind[len(ALERT_PREFIX) :]
-        if kind in _ALERTS:
-            if d.get("active", True):
-                return EventLine(event.at, f"{_alert_words(kind, d)} {when}", _ALERTS[kind][2], event.kind)
-            raised = _ALERTS[kind][0]
-            return EventLine(event.at, f"{raised}: {_ALERTS[kind][1]} {when}", "ok", event.kind)
+    kind = _alert_kind(event)
+    if kind is not None:
+        said = ALERT_WORDS[kind]
+        if d.get("active", True):
+            return EventLine(event.at, f"{_alert_words(kind, d)} {when}", said.tone, event.kind)
+        return EventLine(event.at, f"{said.meaning}: {said.cleared} {when}", "ok", event.kind)
     words = event.kind.replace(ALERT_PREFIX, "").replace("_", " ").capitalize()
     return EventLine(event.at, f"{words} {when}", "info", event.kind)
 
@@ -198,14 +180,14 @@ def event_lines(events: Sequence[Event], zone: tzinfo, *, limit: int = EVENT_LIM
     lines: list[EventLine] = []
     open_at: dict[tuple[str, bytes | None], int] = {}
     for event in sorted(events, key=lambda e: (e.at, e.id)):
-        kind = event.kind[len(ALERT_PREFIX) :] if event.kind.startswith(ALERT_PREFIX) else None
-        if kind in _ALERTS and kind is not None:
+        kind = _alert_kind(event)
+        if kind is not None:
             key = (kind, event.eui64)
             active = bool(event.detail.get("active", True))
             if not active and key in open_at:
                 k = open_at.pop(key)
                 raised = lines[k]
-                cleared = f"{_ALERTS[kind][1]} {_clock(event.at, raised.at, zone)}"
+                cleared = f"{ALERT_WORDS[kind].cleared} {_clock(event.at, raised.at, zone)}"
                 lines[k] = EventLine(raised.at, f"{raised.text}, {cleared}", "ok", raised.kind)
                 continue
             if active:
@@ -247,6 +229,8 @@ class Tenure:
     unit: str
     tenant: str
     account: str
+    account_id: int
+    """The account's id, for its page."""
     move_in: datetime
     move_out: datetime | None
     """None: still living there."""
@@ -306,6 +290,7 @@ def _tenures(store: Store, meter: Meter, zone: tzinfo) -> list[Tenure]:
                 unit=o.unit,
                 tenant=tenants.get(o.tenant_id, f"tenant {o.tenant_id}"),
                 account=account.number if account is not None else str(o.account_id),
+                account_id=o.account_id,
                 move_in=o.move_in,
                 move_out=o.move_out,
                 history=history,

@@ -50,6 +50,7 @@ def _router() -> APIRouter:
     from meshmeter.api.limits import GuardedRoute
     from meshmeter.api.routes import (
         account_bills,
+        account_tariffs,
         alerts,
         allocation,
         bills,
@@ -84,6 +85,7 @@ def _router() -> APIRouter:
         reconcile,
         sources,
         account_bills,
+        account_tariffs,
         tokens,
         vee,
     )

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from meshmeter.api.deps import Name, PrincipalDep, StoreDep, StoreId, TimeText
+from meshmeter.api.deps import Name, PrincipalDep, StoreDep, StoreId, TimeText, known_site
 from meshmeter.api.intervals import parse_instant
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.models import (
@@ -125,8 +125,8 @@ def list_bills(
         raise Problem(400, str(exc)) from None
     if lo is not None and hi is not None and hi <= lo:
         raise Problem(400, f"end must be after start, got start={start} end={end}")
-    if site_id is not None and store.get_site(site_id=site_id) is None:
-        raise Problem(404, f"no site has id {site_id}")
+    if site_id is not None:
+        known_site(store, site_id)
     found = store.list_bills(site=site_id, account=account, meter=meter, start=lo, end=hi)
     data = [_public(b) for b in found]
     return BillsPublic(data=data, count=len(data))
@@ -146,8 +146,8 @@ def list_affected_bills(
     """The stored bills whose meter's validated data changed since they (or their last correction) were
     issued: late intervals, a VEE edit, a revision, a new estimate. Each is a correction pending
     (``POST /bills/{bill_id}/corrections`` issues it). 404 for an unknown site."""
-    if site_id is not None and store.get_site(site_id=site_id) is None:
-        raise Problem(404, f"no site has id {site_id}")
+    if site_id is not None:
+        known_site(store, site_id)
     data = [
         AffectedBillPublic(
             bill_id=a.bill.id,

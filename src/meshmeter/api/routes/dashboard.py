@@ -32,7 +32,6 @@ from meshmeter.api.dashboard.views import (
     as_of,
     cit_from_dict,
     device_positions,
-    diagnosis,
     local_day_bounds,
     meter_lcd,
     meter_reading,
@@ -40,13 +39,14 @@ from meshmeter.api.dashboard.views import (
     site_overview,
     site_zone,
 )
-from meshmeter.api.deps import MAX_ID, Name, PrincipalDep, StoreDep, StoreId
+from meshmeter.api.deps import MAX_ID, Name, PrincipalDep, StoreDep, StoreId, known_site
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.api.routes.network import NetworkReportProvider
 from meshmeter.api.scope import is_scoped
 from meshmeter.headend.alerts import AlertKind, active_alerts, communication_status
+from meshmeter.services.diagnosis import diagnosis
 from meshmeter.store import Occupancy, Site, Store
 
 if TYPE_CHECKING:
@@ -75,10 +75,7 @@ def _site(store: Store, site_id: int | None) -> Site | None:
     if site_id is None:
         sites = store.sites()
         return sites[0] if sites else None
-    site = store.get_site(site_id=site_id)
-    if site is None:
-        raise Problem(404, f"no site has id {site_id}")
-    return site
+    return known_site(store, site_id)
 
 
 def _report(
@@ -148,6 +145,7 @@ def network(
     site = _site(store, site_id)
     report, taken_at, report_problem = _report(request, store, site)
     from meshmeter.api.dashboard.network_view import device_names, named_plot, named_suggestion
+    from meshmeter.services.device_names import served_meters
     from meshmeter.services.names import meter_names
 
     now = _now()
@@ -155,15 +153,9 @@ def network(
     graph = None
     devices = {}
     if report is not None:
-        meters = {}
-        served = {}
         installs = store.events(kind="install")
-        for row in report.devices:
-            if row.kind == "mdt":
-                mdt = store.get_mdt(eui64=bytes.fromhex(row.eui64))
-                if mdt is not None and mdt.meter_id is not None and mdt.meter_id in names:
-                    meters[row.eui64] = names[mdt.meter_id].serial
-                    served[row.eui64] = names[mdt.meter_id]
+        served = served_meters(store, report.devices, names)
+        meters = {eui: name.serial for eui, name in served.items()}
         graph = network_graph(report, meters, device_positions(installs))
         devices = device_names(report, served, installs)
     statuses = communication_status(store, now=now)
@@ -213,6 +205,7 @@ def meter_page(request: Request, serial: Name, store: StoreDep, principal: Princ
     the events in words.
     """
     from meshmeter.api.dashboard.meter_record import meter_record
+    from meshmeter.api.routes.dashboard_meters import meter_manage_context
 
     meter = store.get_meter(serial=serial)
     if meter is None:
@@ -246,6 +239,7 @@ def meter_page(request: Request, serial: Name, store: StoreDep, principal: Princ
         week=_chart_range(end_day, 7),
         month=_chart_range(end_day, 31),
         year=_month_range(end_day, 12),
+        **meter_manage_context(request, store, principal, meter),
     )
 
 

@@ -29,7 +29,7 @@ import numpy.typing as npt
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, Field
 
-from meshmeter.api.deps import StoreDep, StoreId, TimeText, ZoneName
+from meshmeter.api.deps import StoreDep, StoreId, TimeText, ZoneName, known_site
 from meshmeter.api.intervals import MAX_SPAN_DAYS, Resolution, boundaries, parse_instant, parse_timezone
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
@@ -102,9 +102,7 @@ def _scope(store: Store, site_id: int | None, tenant_id: int | None, tz: str | N
         except ValueError as exc:
             raise Problem(400, str(exc)) from None
     if site_id is not None:
-        site = store.get_site(site_id=site_id)
-        if site is None:
-            raise Problem(404, f"no site has id {site_id}")
+        site = known_site(store, site_id)
         # the site's consumption: its unit and house meters, never production (or the master meter again)
         meters = [m for m in store.meters(site_id=site.id) if m.role in CONSUMPTION_ROLES]
         units: dict[int, list[str]] = {}

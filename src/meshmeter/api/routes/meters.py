@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from meshmeter.api.cache import CachedAnswer, cached_answer
-from meshmeter.api.deps import Name, PrincipalDep, StoreDep, StoreId, TimeText, ZoneName
+from meshmeter.api.deps import Name, PrincipalDep, StoreDep, StoreId, TimeText, ZoneName, known_site
 from meshmeter.api.intervals import (
     Resolution,
     aggregate_columns,
@@ -94,8 +94,8 @@ def list_meters(
     site_id: Annotated[StoreId | None, Query(description="only the meters of this site")] = None,
 ) -> MetersPublic:
     """Every meter, or those of one site (404 when the site does not exist), by id."""
-    if site_id is not None and store.get_site(site_id=site_id) is None:
-        raise Problem(404, f"no site has id {site_id}")
+    if site_id is not None:
+        known_site(store, site_id)
     data = [_public(m) for m in store.meters(site_id=site_id)]
     return MetersPublic(data=data, count=len(data))
 
@@ -126,8 +126,8 @@ def create_meter(body: MeterCreate, store: StoreDep) -> MeterPublic:
         target = store.get_meter(serial=body.export_of)
         if target is None:
             raise Problem(404, f"export_of: no meter has serial {body.export_of!r}")
-    if body.site_id is not None and store.get_site(site_id=body.site_id) is None:
-        raise Problem(404, f"no site has id {body.site_id}")
+    if body.site_id is not None:
+        known_site(store, body.site_id)
     if body.manufacturer is None:
         spec = decode_meter(body.designation or DEFAULT_DESIGNATION)  # 400 when it is not a Mini Meter's
         designation, ct_ratio = spec.designation, spec.ct_ratio

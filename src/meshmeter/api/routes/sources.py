@@ -466,6 +466,7 @@ def sources_page(
     """
     from meshmeter.api.dashboard import render
     from meshmeter.api.dashboard.views import site_zone, source_rows
+    from meshmeter.api.routes.dashboard_meters import source_forms_context
 
     if site_id is None:
         sites = store.sites()
@@ -481,4 +482,5 @@ def sources_page(
         sites=store.sites(),
         zone=site_zone(site),
         rows=rows,
+        **source_forms_context(request, store, principal, site),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -20,9 +20,10 @@ from starlette.concurrency import run_in_threadpool
 
 from meshmeter.api.auth import ROUTE_ROLES, Principal
 from meshmeter.api.dashboard import SECURITY_HEADERS, safe_next
-from meshmeter.api.deps import MAX_ID, Name, PrincipalDep, StoreDep, StoreId, TimeText, known_site
+from meshmeter.api.dashboard.forms import done_target, form_id, read_form
+from meshmeter.api.deps import Name, PrincipalDep, StoreDep, StoreId, TimeText, known_site
 from meshmeter.api.intervals import parse_instant, parse_timezone
-from meshmeter.api.limits import SMALL_JSON_BYTES, GuardedRoute
+from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.services.vee_worklist import act, worklist, worklist_to_dict
@@ -201,7 +202,6 @@ def vee_page_response(
     state: str | None,
     *,
     errors: list[str] | None = None,
-    done: str | None = None,
     status: int = 200,
 ) -> HTMLResponse:
     """The VEE page (``GET /dashboard/vee``), also shown again by a refused form post with its errors."""
@@ -248,7 +248,6 @@ def vee_page_response(
         may_act=principal.role in ROUTE_ROLES[("POST", "/dashboard/vee")],
         back=f"/dashboard/vee?{query}",
         errors=shown,
-        done=done,
     )
 
 
@@ -270,19 +269,11 @@ async def vee_form(request: Request, store: StoreDep, principal: PrincipalDep) -
     (:data:`~meshmeter.api.auth.COOKIE_FORMS`). Done: 303 back to the page it came from; refused: the
     page again (400) naming every problem, nothing changed.
     """
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > SMALL_JSON_BYTES:
-            raise Problem(413, f"the form is larger than {SMALL_JSON_BYTES} bytes")
-    form = {
-        k: v[0] for k, v in parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True).items()
-    }
+    form = await read_form(request)
     back = safe_next(form.get("back"))
-    text = form.get("site_id", "").strip()
-    site_id = int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
+    site_id = form_id(form, "site_id")
     if site_id is None:
-        raise Problem(404, f"no site has id {text!r}")
+        raise Problem(404, f"no site has id {form.get('site_id', '')!r}")
     if form.get("action") != "edit":
         form.pop("value_wh", None)  # the form's value field counts for an edit only
     try:
@@ -295,5 +286,5 @@ async def vee_form(request: Request, store: StoreDep, principal: PrincipalDep) -
             vee_page_response, request, store, principal, site_id, 31, None, None, None,
             errors=detail.split("; "), status=400,
         )  # fmt: skip
-    fragment = f"#{done['serial']}"
-    return RedirectResponse(back + fragment, status_code=303, headers=SECURITY_HEADERS)
+    target = done_target(f"{back}#{done['serial']}", f"vee_{form['action']}")
+    return RedirectResponse(target, status_code=303, headers=SECURITY_HEADERS)

@@ -6,7 +6,11 @@
   var DAY_MS = 86400000;
   var MAX_DAYS = 1116;
   var BLUE = "#0550ae";
-  var CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+  // no "share" button: it would send the chart to Chart Studio, outside this server
+  var CONFIG = { responsive: true, displaylogo: false, showSendToCloud: false, showEditInChartStudio: false,
+                 modeBarButtonsToRemove: ["lasso2d", "select2d", "sendDataToCloud"] };
+  // the toolbar's icons in the page's muted text colour (plotly's pale grey is under 3:1 on white)
+  var MODEBAR = { color: "#57606a", activecolor: BLUE, bgcolor: "rgba(255, 255, 255, 0.9)" };
 
   function addDays(iso, n) {
     var d = new Date(iso + "T00:00:00Z");
@@ -77,7 +81,7 @@
       xaxis: { type: "date" },
       bargap: 0.05,
       font: { color: "#1f2328" },
-      paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff"
+      paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff", modebar: MODEBAR
     };
   }
 
@@ -175,59 +179,125 @@
         margin: { l: 80, r: 10, t: 10, b: 40 },
         xaxis: { title: { text: "local hour (start)" }, fixedrange: true, tickvals: ["00:00", "06:00", "12:00", "18:00"] },
         yaxis: { type: "category", autorange: "reversed", fixedrange: true, nticks: 8 },
-        font: { color: "#1f2328" }, paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff"
+        font: { color: "#1f2328" }, paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff", modebar: MODEBAR
       };
       return Plotly.newPlot(el, [trace], layout, CONFIG).then(function () { el.dataset.ready = "true"; });
     }).catch(function (err) { el.textContent = "Could not load the data: " + err.message; });
   }
 
-  /* The mesh: links coloured by quality, then the devices by kind. */
+  /* The mesh: links coloured by quality, then the devices by kind. On a narrow screen (under 600 px)
+     the drawing fills the box instead of keeping metres square, and each label is its short form
+     (the node's "short": "101", "R3", "DCAP"; else the label's first word); whatever label would
+     still overlap another is left to the hover text, which always holds the full name. Drawn again
+     when the width changes. */
+  var NARROW_PX = 600;
+  var CHAR_PX = 7.5, LABEL_PX = 16;  // a generous box of plotly's 12 px label text
+  var KINDS = { dcap: ["DCAP", "square", 20, "#24292f"], repeater: ["repeater", "diamond", 15, "#6639ba"],
+                mdt: ["MDT", "circle", 11, BLUE] };
+
+  function span(values) {
+    var lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
+    var pad = Math.max((hi - lo) * 0.06, 0.5);
+    return [lo - pad, hi + pad];
+  }
+  /* The label of each node, or "" where it would overlap a label already placed (DCAP first, then the
+     repeaters, then the MDTs) or another device's marker: boxes in pixels under each marker, from the
+     axes' ranges and the plot's size. */
+  function placeLabels(nodes, wanted, xr, yr, widthPx, heightPx, square) {
+    var kx = widthPx / (xr[1] - xr[0]), ky = heightPx / (yr[1] - yr[0]);
+    if (square) { kx = ky = Math.min(kx, ky); }
+    var order = nodes.map(function (n, i) { return i; }).sort(function (a, b) {
+      var rank = { dcap: 0, repeater: 1, mdt: 2 };
+      return rank[nodes[a].kind] - rank[nodes[b].kind] || a - b;
+    });
+    // the markers first (boxes[k] is node k's): each is in the way of the labels of the others
+    var boxes = nodes.map(function (n) {
+      var r = KINDS[n.kind][2] / 2, cx = n.x * kx, cy = -n.y * ky;
+      return [cx - r, cy - r, cx + r, cy + r];
+    });
+    var out = nodes.map(function () { return ""; });
+    order.forEach(function (i) {
+      var text = wanted[i];
+      if (!text) { return; }
+      var n = nodes[i], w = text.length * CHAR_PX + 6, cx = n.x * kx, top = -n.y * ky + KINDS[n.kind][2] / 2;
+      var box = [cx - w / 2, top, cx + w / 2, top + LABEL_PX];
+      var clear = boxes.every(function (o, k) {
+        return k === i || box[2] <= o[0] || o[2] <= box[0] || box[3] <= o[1] || o[3] <= box[1];
+      });
+      if (clear) { boxes.push(box); out[i] = text; }
+    });
+    return out;
+  }
+
   function networkGraph(el) {
     var source = document.getElementById("network-data");
     if (!source) { return; }
     var g = JSON.parse(source.textContent);
     var at = {};
     g.nodes.forEach(function (n) { at[n.eui64] = n; });
-    var traces = [];
-    ["good", "fair", "poor"].forEach(function (q) {
-      var x = [], y = [];
-      g.edges.forEach(function (e) {
-        if (e.quality !== q || !at[e.child] || !at[e.parent]) { return; }
-        x.push(at[e.child].x, at[e.parent].x, null);
-        y.push(at[e.child].y, at[e.parent].y, null);
+    var drawnWidth = null;
+
+    function draw() {
+      var width = el.clientWidth, narrow = width < NARROW_PX, square = g.positioned && !narrow;
+      drawnWidth = width;
+      var traces = [];
+      ["good", "fair", "poor"].forEach(function (q) {
+        var x = [], y = [];
+        g.edges.forEach(function (e) {
+          if (e.quality !== q || !at[e.child] || !at[e.parent]) { return; }
+          x.push(at[e.child].x, at[e.parent].x, null);
+          y.push(at[e.child].y, at[e.parent].y, null);
+        });
+        if (x.length) {
+          traces.push({ type: "scatter", mode: "lines", x: x, y: y, name: q + " link", hoverinfo: "skip",
+                        line: { color: g.colours[q], width: 3 }, meta: { role: "links", quality: q } });
+        }
       });
-      if (x.length) {
-        traces.push({ type: "scatter", mode: "lines", x: x, y: y, name: q + " link", hoverinfo: "skip",
-                      line: { color: g.colours[q], width: 3 }, meta: { role: "links", quality: q } });
-      }
-    });
-    var kinds = { dcap: ["DCAP", "square", 20, "#24292f"], repeater: ["repeater", "diamond", 15, "#6639ba"],
-                  mdt: ["MDT", "circle", 11, BLUE] };
-    Object.keys(kinds).forEach(function (k) {
-      var nodes = g.nodes.filter(function (n) { return n.kind === k; });
-      if (!nodes.length) { return; }
-      var style = kinds[k];
-      // many MDTs: their serials in the hover text and the table only, so that labels do not pile up
-      var labelled = k !== "mdt" || g.nodes.length <= 12;
-      traces.push({
-        type: "scatter", mode: labelled ? "markers+text" : "markers", name: style[0],
-        x: nodes.map(function (n) { return n.x; }), y: nodes.map(function (n) { return n.y; }),
-        text: nodes.map(function (n) { return n.label; }), textposition: "bottom center",
-        hovertext: nodes.map(function (n) { return n.text; }), hoverinfo: "text",
-        customdata: nodes.map(function (n) { return n.eui64; }),
-        marker: { symbol: style[1], size: style[2], color: style[3], line: { color: "#ffffff", width: 1 } },
-        meta: { role: "devices", kind: k }
+      var margin = g.positioned ? { l: 55, r: 10, t: 10, b: 45 } : { l: 10, r: 10, t: 10, b: 10 };
+      var xr = span(g.nodes.map(function (n) { return n.x; })), yr = span(g.nodes.map(function (n) { return n.y; }));
+      yr[0] -= (yr[1] - yr[0]) * 0.06;  // room for the labels under the lowest row
+      // many MDTs: their names in the hover text and the table only, so that labels do not pile up
+      var wanted = g.nodes.map(function (n) {
+        if (n.kind === "mdt" && g.nodes.length > 12) { return ""; }
+        return narrow ? String(n.short || String(n.label).split(" ")[0]) : String(n.label);
       });
+      var labels = placeLabels(g.nodes, wanted, xr, yr, width - margin.l - margin.r,
+                               el.clientHeight - margin.t - margin.b - 40, square);
+      Object.keys(KINDS).forEach(function (k) {
+        var idx = [];
+        g.nodes.forEach(function (n, i) { if (n.kind === k) { idx.push(i); } });
+        if (!idx.length) { return; }
+        var style = KINDS[k];
+        traces.push({
+          type: "scatter", mode: "markers+text", name: style[0],
+          x: idx.map(function (i) { return g.nodes[i].x; }), y: idx.map(function (i) { return g.nodes[i].y; }),
+          text: idx.map(function (i) { return labels[i]; }), textposition: "bottom center",
+          hovertext: idx.map(function (i) { return g.nodes[i].text; }), hoverinfo: "text",
+          customdata: idx.map(function (i) { return g.nodes[i].eui64; }),
+          marker: { symbol: style[1], size: style[2], color: style[3], line: { color: "#ffffff", width: 1 } },
+          meta: { role: "devices", kind: k }
+        });
+      });
+      var layout = {
+        margin: margin,
+        showlegend: true, legend: { orientation: "h", x: 0, y: 1, yanchor: "bottom" },
+        xaxis: g.positioned ? { title: { text: "x [m]" }, zeroline: false, range: xr } : { visible: false, range: xr },
+        yaxis: g.positioned ? { title: { text: "y [m]" }, zeroline: false, range: yr } : { visible: false, range: yr },
+        hovermode: "closest",
+        font: { color: "#1f2328" }, paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff", modebar: MODEBAR
+      };
+      if (square) { layout.yaxis.scaleanchor = "x"; }
+      el.dataset.ready = "false";
+      el.dataset.narrow = narrow ? "true" : "false";
+      return Plotly.react(el, traces, layout, CONFIG).then(function () { el.dataset.ready = "true"; });
+    }
+
+    draw();
+    var pending = null;
+    window.addEventListener("resize", function () {
+      window.clearTimeout(pending);
+      pending = window.setTimeout(function () { if (el.clientWidth !== drawnWidth) { draw(); } }, 150);
     });
-    var layout = {
-      margin: g.positioned ? { l: 55, r: 10, t: 10, b: 45 } : { l: 10, r: 10, t: 10, b: 10 },
-      showlegend: true, legend: { orientation: "h", y: -0.12 },
-      xaxis: g.positioned ? { title: { text: "x [m]" }, zeroline: false } : { visible: false },
-      yaxis: g.positioned ? { title: { text: "y [m]" }, zeroline: false, scaleanchor: "x" } : { visible: false },
-      hovermode: "closest",
-      font: { color: "#1f2328" }, paper_bgcolor: "#ffffff", plot_bgcolor: "#ffffff"
-    };
-    Plotly.newPlot(el, traces, layout, CONFIG).then(function () { el.dataset.ready = "true"; });
   }
 
   /* The LCD turns its screens every 5 s, as the meter does. */
@@ -242,7 +312,26 @@
     }, 5000);
   }
 
+  /* A file picker that reads its file into a textarea of the form (the Tariffs page's URDB document):
+     the server takes the form's text only, so the file is read here, in the browser. */
+  function fileInto(input) {
+    var box = document.getElementById(input.dataset.into);
+    if (!box) { return; }
+    input.addEventListener("change", function () {
+      var file = input.files && input.files[0];
+      if (!file) { return; }
+      var reader = new FileReader();
+      reader.onload = function () {
+        box.value = String(reader.result);
+        var choice = input.form && input.form.querySelector("input[name=source][value=document]");
+        if (choice) { choice.checked = true; }
+      };
+      reader.readAsText(file);
+    });
+  }
+
   function start() {
+    document.querySelectorAll("input[type=file][data-into]").forEach(fileInto);
     if (typeof Plotly === "undefined") {
       document.querySelectorAll(".chart").forEach(function (el) {
         el.textContent = "The charts need /dashboard/static/plotly.min.js, which did not load.";
