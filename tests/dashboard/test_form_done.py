@@ -18,8 +18,17 @@ from meshmeter.api.routes.dashboard_meters import SOURCE_ACTIONS
 from meshmeter.api.routes.dashboard_tenants import ACTIONS as TENANCY_ACTIONS
 from meshmeter.services.vee_worklist import ACTIONS as VEE_ACTIONS
 from meshmeter.store import Store
-from tests.dashboard.conftest import ADMIN_TOKEN
+from tests.dashboard.conftest import ADMIN_TOKEN, snapshot
 from tests.dashboard.site import DemoSite
+
+FORMS = (
+    "/dashboard/vee",
+    "/dashboard/meters",
+    "/dashboard/sources",
+    "/dashboard/tenants",
+    "/dashboard/tariffs",
+)
+"""Every form of the dashboard that posts (each carries its page's ``site_id``)."""
 
 SAID = re.compile(r'<p class="card done ok-text" role="status" id="done">([^<]*)</p>')
 
@@ -78,3 +87,36 @@ def test_the_address_cannot_make_a_page_say_anything(client: Any, demo_store: tu
     said = SAID.search(client.get("/dashboard/vee", params={"done": "tariff_set"}, headers=headers).text)
     assert said is not None
     assert said.group(1) == DONE["tariff_set"]
+
+
+def test_a_form_naming_no_site_it_may_touch_is_404_and_changes_nothing(
+    client: Any, demo_store: tuple[Store, DemoSite]
+) -> None:
+    """Every form reads its site by one rule (``forms.form_site``): a ``site_id`` that is not an id, names
+    no site, or names a site outside a site-bound operator's scope is 404 naming what was sent, before
+    anything is read from the rest of the form."""
+    store, site = demo_store
+    other = store.create_site(name="Elsewhere Court", timezone="America/New_York")
+    _, bound = store.create_api_token(role="operator", site_ids=[other.id], label="elsewhere operator")
+    before = snapshot(store)
+    cases = [
+        (ADMIN_TOKEN, "", "no site has id ''"),
+        (ADMIN_TOKEN, "abc", "no site has id 'abc'"),
+        (ADMIN_TOKEN, "0", "no site has id '0'"),
+        (ADMIN_TOKEN, "9999", "no site has id 9999"),
+        (bound, str(site.site_id), f"no site has id {site.site_id}"),  # there, but not this operator's
+    ]
+    for path in FORMS:
+        for who, site_id, words in cases:
+            client.cookies.set("meshmeter_session", who)
+            try:
+                answer = client.post(
+                    path,
+                    data={"site_id": site_id, "action": "accept", "serial": site.gap_serial, "back": path},
+                    follow_redirects=False,
+                )
+            finally:
+                client.cookies.clear()
+            assert answer.status_code == 404, (path, site_id, answer.status_code, answer.text[:300])
+            assert words in answer.text, (path, site_id)
+    assert snapshot(store) == before

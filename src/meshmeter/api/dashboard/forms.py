@@ -18,9 +18,10 @@ from urllib.parse import parse_qs, urlencode
 
 from fastapi import Request
 
-from meshmeter.api.deps import MAX_ID
+from meshmeter.api.deps import MAX_ID, known_site
 from meshmeter.api.limits import body_limit
 from meshmeter.api.problems import Problem
+from meshmeter.store import Site, Store
 
 __all__ = ["DONE", "done_message", "done_target", "form_id", "read_form"]
 
@@ -66,6 +67,15 @@ def form_id(form: dict[str, str], name: str) -> int | None:
     """The form's field ``name`` as a store id (1 … MAX_ID), or None when it is absent or not one."""
     text = form.get(name, "").strip()
     return int(text) if text.isdigit() and 0 < int(text) <= MAX_ID else None
+
+
+def form_site(store: Store, form: dict[str, str]) -> Site:
+    """The site the form's ``site_id`` names, as the caller sees it; 404 naming what was sent when it is
+    not an id or names no site the caller sees (every form of the dashboard carries its page's site)."""
+    site_id = form_id(form, "site_id")
+    if site_id is None:
+        raise Problem(404, f"no site has id {form.get('site_id', '')!r}")
+    return known_site(store, site_id)
 
 
 def done_target(target: str, done: str) -> str:

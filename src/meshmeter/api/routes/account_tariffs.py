@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from meshmeter.api.auth import ROUTE_ROLES, Principal
 from meshmeter.api.dashboard import SECURITY_HEADERS
-from meshmeter.api.dashboard.forms import done_target, form_id, read_form
+from meshmeter.api.dashboard.forms import done_target, form_site, read_form
 from meshmeter.api.deps import Name, PrincipalDep, StoreDep, StoreId, TimeText, known_site
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
@@ -301,9 +301,7 @@ async def tariffs_form(request: Request, store: StoreDep, principal: PrincipalDe
     naming every problem, what was typed kept, nothing changed.
     """
     form = await read_form(request)
-    site_id = form_id(form, "site_id")
-    if site_id is None:
-        raise Problem(404, f"no site has id {form.get('site_id', '')!r}")
+    site_id = (await run_in_threadpool(form_site, store, form)).id
     try:
         made = await run_in_threadpool(_set_from_form, store, site_id, form, principal.recorded_as)
     except TariffSettingError as exc:

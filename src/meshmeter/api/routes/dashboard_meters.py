@@ -30,7 +30,7 @@ from starlette.concurrency import run_in_threadpool
 
 from meshmeter.api.auth import ROUTE_ROLES, Principal
 from meshmeter.api.dashboard import SECURITY_HEADERS, render
-from meshmeter.api.dashboard.forms import done_target, form_id, read_form
+from meshmeter.api.dashboard.forms import done_target, form_id, form_site, read_form
 from meshmeter.api.deps import PrincipalDep, StoreDep, StoreId, known_site
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
@@ -196,10 +196,7 @@ async def register_form(request: Request, store: StoreDep, principal: PrincipalD
     stored.
     """
     form = await read_form(request)
-    site_id = form_id(form, "site_id")
-    if site_id is None:
-        raise Problem(404, f"no site has id {form.get('site_id', '')!r}")
-    await run_in_threadpool(known_site, store, site_id)
+    site_id = (await run_in_threadpool(form_site, store, form)).id
     made, found = await run_in_threadpool(_refused, lambda: register(store, form))
     if found:
         return await run_in_threadpool(
@@ -440,10 +437,7 @@ async def sources_form(request: Request, store: StoreDep, principal: PrincipalDe
     back to the page, at the source; refused: the page again (400) naming every problem, nothing changed.
     """
     form = await read_form(request)
-    site_id = form_id(form, "site_id")
-    if site_id is None:
-        raise Problem(404, f"no site has id {form.get('site_id', '')!r}")
-    await run_in_threadpool(known_site, store, site_id)
+    site_id = (await run_in_threadpool(form_site, store, form)).id
     done, found = await run_in_threadpool(_refused, lambda: act_on_sources(store, site_id, form))
     if found:
         from meshmeter.api.routes.sources import sources_page

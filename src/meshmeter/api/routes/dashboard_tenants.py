@@ -25,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 
 from meshmeter.api.auth import ROUTE_ROLES, Principal
 from meshmeter.api.dashboard import DASHBOARD_PREFIX, SECURITY_HEADERS, render, safe_next
-from meshmeter.api.dashboard.forms import done_target, form_id, read_form
+from meshmeter.api.dashboard.forms import done_target, form_id, form_site, read_form
 from meshmeter.api.deps import PrincipalDep, StoreDep, StoreId, known_site
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
@@ -361,10 +361,7 @@ async def tenants_form(request: Request, store: StoreDep, principal: PrincipalDe
     """
     form = await read_form(request)
     back = safe_next(form.get("back"))
-    site_id = form_id(form, "site_id")
-    if site_id is None:
-        raise Problem(404, f"no site has id {form.get('site_id', '')!r}")
-    site = await run_in_threadpool(known_site, store, site_id)
+    site = await run_in_threadpool(form_site, store, form)
     action = form.get("action", "")
     values = {k: v for k, v in form.items() if k not in ("confirm", "back")}
 

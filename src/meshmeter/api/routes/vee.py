@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from meshmeter.api.auth import ROUTE_ROLES, Principal
 from meshmeter.api.dashboard import SECURITY_HEADERS, safe_next
-from meshmeter.api.dashboard.forms import done_target, form_id, read_form
+from meshmeter.api.dashboard.forms import done_target, form_site, read_form
 from meshmeter.api.deps import Name, PrincipalDep, StoreDep, StoreId, TimeText, known_site
 from meshmeter.api.intervals import parse_instant, parse_timezone
 from meshmeter.api.limits import GuardedRoute
@@ -271,9 +271,7 @@ async def vee_form(request: Request, store: StoreDep, principal: PrincipalDep) -
     """
     form = await read_form(request)
     back = safe_next(form.get("back"))
-    site_id = form_id(form, "site_id")
-    if site_id is None:
-        raise Problem(404, f"no site has id {form.get('site_id', '')!r}")
+    site_id = (await run_in_threadpool(form_site, store, form)).id
     if form.get("action") != "edit":
         form.pop("value_wh", None)  # the form's value field counts for an edit only
     try:
