@@ -12,6 +12,7 @@ import pytest
 
 from meshmeter.headend.alerts import active_alerts, check_reverse_phase
 from meshmeter.meter.diagnostics import FindingCode
+from meshmeter.services.alert_words import ALERT_WORDS, alert_meaning
 from meshmeter.services.diagnosis import DIAGNOSIS_EVENT, diagnosis
 from meshmeter.store import Store
 
@@ -52,6 +53,13 @@ def test_diagnosis_of_a_reversed_ct(store):
     assert found.measured_at == T0
     assert found.reverse_elements == [2]
     assert [(f.code, f.element) for f in found.findings] == [(FindingCode.CT_REVERSED, 2)]
+    # the meter page says it in the words of the alert itself, as `meshmeter alerts` and the overview do
+    (alert,) = active_alerts(store)
+    assert found.reverse_phase == (
+        f"{alert_meaning(alert)}: an alert in force. What to do: {ALERT_WORDS[alert.kind].action}."
+    )
+    assert found.reverse_phase.startswith("Reverse phase on element 2 (CT2)")
+    assert diagnosis(store, meter, []).reverse_phase is None
 
 
 def test_diagnosis_of_a_healthy_meter(store):

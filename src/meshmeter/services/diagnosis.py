@@ -16,6 +16,7 @@ from datetime import datetime
 from meshmeter.catalog.designations import decode_meter
 from meshmeter.headend.alerts import Alert, AlertKind
 from meshmeter.meter.diagnostics import ElementMeasurement, Finding, diagnose
+from meshmeter.services.alert_words import ALERT_WORDS, describe
 from meshmeter.store import Meter, Store
 
 __all__ = ["DIAGNOSIS_EVENT", "Diagnosis", "diagnosis"]
@@ -38,6 +39,18 @@ class Diagnosis:
     """Elements of a reverse-phase alert in force, numbered from 1."""
     error: str | None = None
     """Why stored measurements could not be diagnosed."""
+
+    @property
+    def reverse_phase(self) -> str | None:
+        """The reverse-phase alert in force in words, with what to do, as every other door says it
+        (:mod:`meshmeter.services.alert_words`); None when none is in force."""
+        if not self.reverse_elements:
+            return None
+        words = ALERT_WORDS[AlertKind.REVERSE_PHASE]
+        return (
+            f"{describe(AlertKind.REVERSE_PHASE, {'elements': self.reverse_elements})}: an alert in force. "
+            f"What to do: {words.action}."
+        )
 
 
 def diagnosis(store: Store, meter: Meter, alerts: Sequence[Alert]) -> Diagnosis:
