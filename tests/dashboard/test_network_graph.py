@@ -21,13 +21,14 @@ import pytest
 
 from meshmeter.api import Settings, create_app
 from meshmeter.api.auth import SESSION_COOKIE
-from meshmeter.api.dashboard.network_view import DeviceName, narrow_label
+from meshmeter.api.dashboard.network_view import DeviceName, narrow_label, plot_label
 from meshmeter.demo import run_site_demo
 from meshmeter.services.names import MeterName
 from meshmeter.site.config import parse_site
 from meshmeter.site.example import demo_site_toml
 from meshmeter.store import Store
 from tests.dashboard.conftest import ADMIN_TOKEN, serve
+from tests.dashboard.site import build_site
 from tests.dashboard.tenant_world import START
 
 pytestmark = [pytest.mark.browser]
@@ -83,9 +84,29 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def graphs(browser: Any, base_url: str, screenshots: Path) -> Iterator[dict[str, dict[str, Any]]]:
+def graphs(browser: Any, base_url: str, screenshots: Path) -> dict[str, dict[str, Any]]:
     """At each size: the drawn labels, the plot area, each device's label and hover text, and the
     device table's names; read once per size, for every test of this module."""
+    return _read_graphs(browser, base_url, screenshots, "network_graph")
+
+
+@pytest.fixture(scope="module")
+def small_graphs(
+    browser: Any, tmp_path_factory: pytest.TempPathFactory, screenshots: Path
+) -> Iterator[dict[str, dict[str, Any]]]:
+    """The same read of the small simulated site (``tests/dashboard/site.py``): four MDTs whose meters
+    measure no unit yet, and a repeater at the drawing's left edge."""
+    store = Store(f"sqlite:///{tmp_path_factory.mktemp('small-graph') / 'site.sqlite'}")
+    try:
+        build_site(store)
+        app = create_app(store, Settings(admin_token=ADMIN_TOKEN, environment="development"))
+        with serve(app) as url:
+            yield _read_graphs(browser, url, screenshots, "network_graph_small")
+    finally:
+        store.close()
+
+
+def _read_graphs(browser: Any, base_url: str, screenshots: Path, stem: str) -> dict[str, dict[str, Any]]:
     ctx = browser.new_context(base_url=base_url)
     ctx.add_cookies([{"name": SESSION_COOKIE, "value": ADMIN_TOKEN, "url": base_url}])
     out = {}
@@ -98,9 +119,9 @@ def graphs(browser: Any, base_url: str, screenshots: Path) -> Iterator[dict[str,
             assert answer.status == 200
             page.wait_for_selector("#network-graph[data-ready=true]")
             out[size] = {**page.evaluate(_LABELS), "names": page.evaluate(_NAMES)}
-            page.locator("#network-graph").screenshot(path=str(screenshots / f"network_graph_{size}.png"))
+            page.locator("#network-graph").screenshot(path=str(screenshots / f"{stem}_{size}.png"))
             page.close()
-        yield out
+        return out
     finally:
         ctx.close()
 
@@ -134,17 +155,39 @@ def test_labels_do_not_overlap(graphs: dict[str, dict[str, Any]], size: str) -> 
     assert covered == [], f"labels cover another device's marker at {size}: {covered}"
 
 
-@pytest.mark.parametrize("size", list(SIZES))
-def test_labels_stay_in_the_plot(graphs: dict[str, dict[str, Any]], size: str) -> None:
-    g = graphs[size]
+def _outside(g: dict[str, Any]) -> list[tuple[str, list[int]]]:
+    """The drawn labels that run out of the plot area, with their boxes."""
     left, top, right, bottom = g["area"]
-    out = [
+    return [
         (t["text"], [round(v) for v in t["box"]])
         for t in g["texts"]
         if t["box"][0] < left - 0.5 or t["box"][2] > right + 0.5
         or t["box"][1] < top - 0.5 or t["box"][3] > bottom + 0.5
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_labels_stay_in_the_plot(graphs: dict[str, dict[str, Any]], size: str) -> None:
+    out = _outside(graphs[size])
+    assert out == [], (
+        f"labels leave the plot area {[round(v) for v in graphs[size]['area']]} at {size}: {out}"
+    )
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_the_small_sites_labels_stay_in_the_plot_and_name_one_device_each(
+    small_graphs: dict[str, dict[str, Any]], size: str
+) -> None:
+    """Seen on the phone's drawing of the small site: "Unit" under each of its four MDTs (meters of no
+    unit: the first word of "Unit meter"), and "Repeater 1" cut to "peater 1" at the left edge."""
+    g = small_graphs[size]
+    out = _outside(g)
     assert out == [], f"labels leave the plot area {[round(v) for v in g['area']]} at {size}: {out}"
+    labels = [p["label"] for p in g["points"] if p["label"]]
+    assert len(labels) == len(g["points"]) == 6, labels  # six devices: every one has room for its label
+    assert len(set(labels)) == len(labels), f"labels shared by several devices at {size}: {labels}"
+    for p in g["points"]:
+        assert p["label"] in g["names"][p["eui64"]], p
 
 
 @pytest.mark.parametrize("size", list(SIZES))
@@ -172,18 +215,25 @@ def test_each_label_names_one_device(graphs: dict[str, dict[str, Any]], size: st
 
 
 @pytest.mark.parametrize(
-    ("label", "unit", "short"),
+    ("label", "unit", "short", "wide"),
     [
-        ("R1 corridor west", None, "R1"),
-        ("DCAP electrical room", None, "DCAP"),
-        ("Repeater 2", None, "Repeater 2"),  # the first word is only the kind
-        ("DCAP", None, "DCAP"),
-        ("MDT of Unit 101", "101", "101"),
+        ("R1 corridor west", None, "R1", "R1 corridor west"),
+        ("DCAP electrical room", None, "DCAP", "DCAP electrical room"),
+        ("Repeater 2", None, "Repeater 2", "Repeater 2"),  # the first word is only the kind
+        ("DCAP", None, "DCAP", "DCAP"),
+        ("MDT of Unit 101", "101", "101", "Unit 101"),
+        # a meter of no unit: its name says its serial, which tells it from the others ("Unit" said none)
+        ("MDT of Unit meter MM26000001", "", "MM26000001", "Unit meter MM26000001"),
+        # two MDTs on one meter: the EUI-64's last digits tell them apart, on a phone too
+        ("MDT of Unit 202 (…0011)", "202", "202 (…0011)", "Unit 202 (…0011)"),
     ],
 )
-def test_narrow_label(label: str, unit: str | None, short: str) -> None:
+def test_narrow_label(label: str, unit: str | None, short: str, wide: str) -> None:
     meter = None
     if unit is not None:
-        meter = MeterName(1, "MM26000001", "unit", "MM-D1202001-T-SCC", 1, "Oak", unit, None, None, None)
+        meter = MeterName(
+            1, "MM26000001", "unit", "MM-D1202001-T-SCC", 1, "Oak", unit or None, None, None, None
+        )
     kind = "mdt" if meter is not None else "repeater"
     assert narrow_label(DeviceName("00" * 8, kind, label, meter)) == short
+    assert plot_label(DeviceName("00" * 8, kind, label, meter)) == wide

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from meshmeter.services.names import MeterName
     from meshmeter.store import Event
 
-__all__ = ["DeviceName", "device_names", "named_plot", "named_suggestion", "narrow_label"]
+__all__ = ["DeviceName", "device_names", "named_plot", "named_suggestion", "narrow_label", "plot_label"]
 
 
 def device_names(
@@ -34,15 +34,32 @@ def narrow_label(name: DeviceName) -> str:
     """
     A device's label on a narrow drawing (a phone's): the word that tells it from its neighbours.
 
-    The unit an MDT serves (``101``, ``HOUSE``); else the first word of the name (``R1`` of
-    ``R1 corridor west``, ``DCAP`` of ``DCAP electrical room``); a numbered name stays whole
-    (``Repeater 2``), its first word being only the kind of device.
+    For an MDT, the unit its meter measures (``101``, ``HOUSE``), or the meter's serial where its name
+    says the serial (a meter of no unit, or one whose name another meter shares: the serial is what
+    tells them apart), else the first word of the meter's name (``House`` of ``House meter``); with the
+    EUI-64's last digits its name ends with, where two devices would still share it (``202 (…0011)``).
+    For a repeater or the DCAP, the first word of the name (``R1`` of ``R1 corridor west``, ``DCAP`` of
+    ``DCAP electrical room``); a numbered name stays whole (``Repeater 2``), its first word being only
+    the kind of device.
     """
-    if name.meter is not None and name.meter.unit is not None:
-        return name.meter.unit
-    label = name.meter.label if name.meter is not None else name.label
-    first, _, rest = label.partition(" ")
-    return label if rest.isdigit() else first
+    meter = name.meter
+    if meter is None:
+        first, _, rest = name.label.partition(" ")
+        return name.label if rest.isdigit() else first
+    if meter.serial in name.label:
+        short = meter.serial
+    elif meter.unit is not None:
+        short = meter.unit
+    else:
+        short = meter.label.partition(" ")[0]
+    tail = name.label.rpartition(" ")[2]
+    return f"{short} {tail}" if tail.startswith("(…") else short
+
+
+def plot_label(name: DeviceName) -> str:
+    """A device's label on a wide drawing: its name (:mod:`meshmeter.services.device_names`), an MDT's
+    without the words ``MDT of`` (``Unit 101``, ``Unit meter MM00000001``), so that each is its own."""
+    return name.label.removeprefix("MDT of ") if name.meter is not None else name.label
 
 
 def named_plot(plot: dict[str, Any], names: dict[str, DeviceName]) -> dict[str, Any]:
@@ -55,8 +72,12 @@ def named_plot(plot: dict[str, Any], names: dict[str, DeviceName]) -> dict[str, 
         if name is None:
             nodes.append(node)
             continue
-        label = name.meter.label if name.meter is not None else name.label
         nodes.append(
-            {**node, "label": label, "short": narrow_label(name), "text": f"{name.label}<br>" + node["text"]}
+            {
+                **node,
+                "label": plot_label(name),
+                "short": narrow_label(name),
+                "text": f"{name.label}<br>" + node["text"],
+            }
         )
     return {**plot, "nodes": nodes}

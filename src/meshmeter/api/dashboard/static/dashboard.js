@@ -200,12 +200,17 @@
     var pad = Math.max((hi - lo) * 0.06, 0.5);
     return [lo - pad, hi + pad];
   }
-  /* The label of each node, or "" where it would overlap a label already placed (DCAP first, then the
-     repeaters, then the MDTs) or another device's marker: boxes in pixels under each marker, from the
-     axes' ranges and the plot's size. */
+  /* The label of each node and where it stands, or "" where it would overlap a label already placed
+     (DCAP first, then the repeaters, then the MDTs) or another device's marker, or leave the plot:
+     boxes in pixels under each marker, from the axes' ranges and the plot's size. A label is centred
+     under its marker, else (at the plot's edge, or beside a neighbour) starts or ends there. */
+  var PLACES = [["bottom center", -0.5], ["bottom right", 0], ["bottom left", -1]];
   function placeLabels(nodes, wanted, xr, yr, widthPx, heightPx, square) {
     var kx = widthPx / (xr[1] - xr[0]), ky = heightPx / (yr[1] - yr[0]);
     if (square) { kx = ky = Math.min(kx, ky); }
+    // the plot's box: the ranges' middle at its centre (metres kept square widen one range about it)
+    var mx = (xr[0] + xr[1]) / 2 * kx, my = -(yr[0] + yr[1]) / 2 * ky;
+    var plot = [mx - widthPx / 2, my - heightPx / 2, mx + widthPx / 2, my + heightPx / 2];
     var order = nodes.map(function (n, i) { return i; }).sort(function (a, b) {
       var rank = { dcap: 0, repeater: 1, mdt: 2 };
       return rank[nodes[a].kind] - rank[nodes[b].kind] || a - b;
@@ -215,16 +220,20 @@
       var r = KINDS[n.kind][2] / 2, cx = n.x * kx, cy = -n.y * ky;
       return [cx - r, cy - r, cx + r, cy + r];
     });
-    var out = nodes.map(function () { return ""; });
+    var out = nodes.map(function () { return ["", "bottom center"]; });
     order.forEach(function (i) {
       var text = wanted[i];
       if (!text) { return; }
       var n = nodes[i], w = text.length * CHAR_PX + 6, cx = n.x * kx, top = -n.y * ky + KINDS[n.kind][2] / 2;
-      var box = [cx - w / 2, top, cx + w / 2, top + LABEL_PX];
-      var clear = boxes.every(function (o, k) {
-        return k === i || box[2] <= o[0] || o[2] <= box[0] || box[3] <= o[1] || o[3] <= box[1];
+      PLACES.some(function (place) {
+        var left = cx + place[1] * w, box = [left, top, left + w, top + LABEL_PX];
+        var inside = box[0] >= plot[0] && box[2] <= plot[2] && box[3] <= plot[3];
+        var clear = inside && boxes.every(function (o, k) {
+          return k === i || box[2] <= o[0] || o[2] <= box[0] || box[3] <= o[1] || o[3] <= box[1];
+        });
+        if (clear) { boxes.push(box); out[i] = [text, place[0]]; }
+        return clear;
       });
-      if (clear) { boxes.push(box); out[i] = text; }
     });
     return out;
   }
@@ -271,7 +280,8 @@
         traces.push({
           type: "scatter", mode: "markers+text", name: style[0],
           x: idx.map(function (i) { return g.nodes[i].x; }), y: idx.map(function (i) { return g.nodes[i].y; }),
-          text: idx.map(function (i) { return labels[i]; }), textposition: "bottom center",
+          text: idx.map(function (i) { return labels[i][0]; }),
+          textposition: idx.map(function (i) { return labels[i][1]; }),
           hovertext: idx.map(function (i) { return g.nodes[i].text; }), hoverinfo: "text",
           customdata: idx.map(function (i) { return g.nodes[i].eui64; }),
           marker: { symbol: style[1], size: style[2], color: style[3], line: { color: "#ffffff", width: 1 } },
