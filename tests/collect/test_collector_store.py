@@ -266,6 +266,36 @@ def test_a_silent_source_raises_its_communication_loss_alert_once_and_clears_it(
     assert [a.active for a in latest] == [True, False]
 
 
+def test_a_check_that_reads_the_clock_a_millisecond_later_is_the_same_silence(store: Store) -> None:
+    """Seen in CI on a loaded machine: the same silence checked twice raised its alert twice. The check
+    read the present twice (once for now, once for the silence since the last reading) and took the last
+    reading as their difference; a reading at 08:00:30.000 came back as 08:00:30 from one check and as
+    08:00:29.999, named 08:00:29, from the next, whose two reads were a millisecond apart. Here the
+    clock's reads are set so: the same two at the first check, a millisecond apart at the next."""
+    from meshmeter.collect.collector import Clock
+    from meshmeter.collect.runner import CollectorRunner
+    from meshmeter.headend.alerts import AlertKind, alerts
+
+    source_id, _, meter_id = _site(store)
+    late = T0_S + 3630 + 1860  # 30 minutes and one more after the last reading, at 08:00:30
+    presents = iter([float(late), float(late), late + 0.001, late + 0.002])
+
+    class Stepping(Clock):
+        def now_s(self) -> float:
+            return next(presents, late + 0.003)
+
+    collector = Collector(store, clock=Clock(real_anchor_s=0.0, simulated_anchor_s=T0_S + 3630, scale=0.0))
+    collector.take(collector.sources[source_id], _pulses(61, [3]))
+    collector.clock = Stepping()
+    runner = CollectorRunner(collector)
+    assert runner.check_silence() == 1
+    assert runner.check_silence() == 0  # the same silence: reported already
+    raised = [a for a in alerts(store, meter_id=meter_id) if a.kind == AlertKind.SOURCE_COMM_LOSS]
+    assert [a.detail["last_reading_at"] for a in raised] == [
+        (T0 + timedelta(minutes=60, seconds=30)).isoformat()
+    ]
+
+
 def test_a_counter_restored_from_a_saved_value_is_rebased_not_counted_twice(store: Store) -> None:
     # Tasmota keeps its counter in flash and, after a power loss, comes back at the value it saved (at
     # midnight, say), not at 0 (https://tasmota.github.io/docs/Commands/#counter). Counting that value as

@@ -431,11 +431,15 @@ class Collector:
         reason = getattr(error, "reason", Rejection.NO_ANSWER)
         self.refuse(source, Counter({str(reason): 1}), str(error))
 
-    def silence_s(self, source_id: int) -> float | None:
-        """Time since a source's last reading (None: never read). [s]"""
+    def last_reading_at_ms(self, source_id: int) -> int | None:
+        """When a source last gave a reading, on the collector's clock (None: never read). [ms]
+
+        The instant itself, not the silence since it: a silence read at two presents gives the same
+        last reading only up to the milliseconds between them, and the loss alert names that instant to
+        the second (a reading at 08:00:30.000 would come back as 08:00:29 one check and 08:00:30 the next,
+        two silences where there is one)."""
         with self._health_lock:
-            last = self.last_reading_ms.get(source_id)
-        return None if last is None else (self.clock.now_ms() - last) / 1000
+            return self.last_reading_ms.get(source_id)
 
     @property
     def positions(self) -> dict[tuple[int, str, str], ChannelState | None]:

@@ -415,7 +415,7 @@ class CollectorRunner:
             if not channels:
                 continue
             after = comm_loss_after_s(source)
-            silence = self.collector.silence_s(source.id)
+            last_ms = self.collector.last_reading_at_ms(source.id)
             changed += len(
                 check_source_communication(
                     self.collector.store,
@@ -423,7 +423,7 @@ class CollectorRunner:
                     source_name=source.name,
                     meter_id=channels[0].channel.meter_id,
                     now=_now_utc(now_ms),
-                    last_reading_at=None if silence is None else _now_utc(now_ms - int(silence * 1000)),
+                    last_reading_at=None if last_ms is None else _now_utc(last_ms),
                     silence_s=float(after),
                 )
             )
