@@ -669,7 +669,7 @@ def bench_collect(
         stored, expected, missing, wrong, apportioned, rejected, errors = _check(db, counters, devices, hours)
         with Store(f"sqlite:///{db}") as store:  # end the collector's persistent session on the broker
             site = store.sources()[0].site_id
-            client_id = CollectorRunner(Collector(store, site_id=site)).client_id
+            client_id = CollectorRunner(Collector(store, site_id=site)).broker_client_id(url)
         _drop_session(host, port, client_id)
     mqtt_n = after["counters"] - before["counters"]
     total = sum(after.values()) - sum(before.values())
