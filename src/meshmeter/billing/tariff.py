@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 import numpy as np
 import numpy.typing as npt
@@ -169,7 +169,10 @@ EXPORT_RULES: Final = ("net metering", "net billing", "net billing hourly", "buy
 PERIOD_KINDS: Final = ("energy", "demand", "flat_demand", "coincident")
 """The period numberings a tariff has, which ``meshmeter_period_names`` may name."""
 
-EXAMPLE_TARIFFS: Final = ("e-tou-c-example", "tiered-flat-example")
+ExampleTariff = Literal["e-tou-c-example", "tiered-flat-example"]
+"""The name of an example tariff, as a request's field takes it (:data:`EXAMPLE_TARIFFS`)."""
+
+EXAMPLE_TARIFFS: Final[tuple[str, ...]] = get_args(ExampleTariff)
 """The example tariffs shipped as package data (``meshmeter/billing/tariffs/<name>.json``)."""
 
 ChargeUnit = Literal["$/month", "$/day", "$/year"]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -24,6 +24,7 @@ from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
 from meshmeter.billing import Bill, Tariff
 from meshmeter.billing.reproduce import rebill
+from meshmeter.billing.tariff import ExampleTariff
 from meshmeter.services.account_tariffs import MissingTariffError, choose_tariff
 from meshmeter.services.billing import bill_account_from_store, save_account_bill
 
@@ -45,7 +46,7 @@ class AccountBillRequest(BaseModel):
         description="the URDB rate document: one rate, a list of rates, or the URDB API's {items: [...]}; "
         "with neither this nor example, the account's own tariff in force at the period's end",
     )
-    example: Literal["e-tou-c-example", "tiered-flat-example"] | None = Field(
+    example: ExampleTariff | None = Field(
         None, description="an example tariff shipped with meshmeter, instead of a document"
     )
     label: Name | None = Field(None, description="the rate's URDB label, when the document holds several")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
@@ -28,6 +28,7 @@ from meshmeter.api.deps import Name, PrincipalDep, StoreDep, StoreId, TimeText, 
 from meshmeter.api.limits import GuardedRoute
 from meshmeter.api.problems import Problem
 from meshmeter.api.routes import problems
+from meshmeter.billing.tariff import ExampleTariff
 from meshmeter.services.account_tariffs import TariffSettingError, set_tariff, set_tariffs
 from meshmeter.services.tenancy import site_timezone
 from meshmeter.store import AccountTariff, Store
@@ -47,7 +48,7 @@ class AccountTariffIn(BaseModel):
         description="the URDB rate document as published: one rate, a list of rates, or the URDB API's "
         "{items: [...]}; kept exactly as given",
     )
-    example: Literal["e-tou-c-example", "tiered-flat-example"] | None = Field(
+    example: ExampleTariff | None = Field(
         None, description="an example tariff shipped with meshmeter, instead of a document"
     )
     label: Name | None = Field(None, description="the rate's URDB label, when the document holds several")
